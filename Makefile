@@ -1,0 +1,45 @@
+# The two commands: `make demo` and `make test`. Both set everything up on a fresh clone and are
+# fast the second time (the venv and the Kafka jars are reused).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+ARGS ?=
+
+.PHONY: demo test setup system-deps kafka-up kafka-down clean lock bench
+
+demo: setup kafka-up
+	$(BIN)/hub demo $(ARGS)
+
+test: setup kafka-up
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(STAMP) system-deps
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+system-deps:
+	@scripts/system-deps.sh $(SYSTEM_EXTRAS)
+
+kafka-up: $(STAMP)
+	$(BIN)/hub kafka up
+
+kafka-down:
+	$(BIN)/hub kafka down
+
+# Re-pin every installed package after changing requirements.in (exact versions, direct and transitive).
+lock:
+	$(BIN)/pip install -q -r requirements.in
+	$(BIN)/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+
+bench: setup kafka-up
+	$(BIN)/python bench/kafka_roundtrip.py
+
+clean: kafka-down
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Hub core: settings, Kafka clients, topic names, the record envelope, local broker management."""

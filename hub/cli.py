@@ -1,0 +1,91 @@
+"""The `hub` command: every step of the pipeline by hand, the same library calls the DAGs make."""
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from hub.errors import HubError
+
+app = typer.Typer(help="Shunde data hub: sources → Kafka → lake/warehouse, catalogue and coverage.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+kafka_app = typer.Typer(help="The Kafka cluster: a local broker, or the one in HUB_KAFKA_BOOTSTRAP.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+console = Console(stderr=True, soft_wrap=True)
+
+
+@kafka_app.command("up")
+def kafka_up() -> None:
+    """Start the local broker (a no-op when it runs, or when HUB_KAFKA_BOOTSTRAP is set)."""
+    from hub import broker
+
+    console.print(broker.up())
+
+
+@kafka_app.command("down")
+def kafka_down() -> None:
+    """Stop the local broker cleanly; topics and data stay in var/kafka."""
+    from hub import broker
+
+    console.print(broker.down())
+
+
+@kafka_app.command("status")
+def kafka_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Running or stopped, the version and the topics."""
+    import json
+
+    from hub import broker
+
+    state = broker.status()
+    if as_json:
+        print(json.dumps(state, ensure_ascii=False, indent=2))
+    else:
+        colour = "green" if state["state"] == "running" else "red"
+        console.print(f"[{colour}]{state['state']}[/] {state['version'] or ''} at {state['bootstrap']} ({state['managed']})")
+        if state["pid"]:
+            console.print(f"pid {state['pid']}, log {state['log']}")
+        console.print(f"{len(state['topics'])} topics" + (": " + ", ".join(state["topics"]) if state["topics"] else ""))
+    raise typer.Exit(0 if state["state"] == "running" else 1)
+
+
+@kafka_app.command("logs")
+def kafka_logs(lines: int = typer.Option(50, "-n"), follow: bool = typer.Option(False, "-f", "--follow")) -> None:
+    """Show the end of the local broker's log."""
+    from hub import broker
+
+    log = broker.layout().server_log
+    if not log.exists():
+        raise HubError(f"no broker log at {log}: run `hub kafka up` first")
+    os.execvp("tail", ["tail", f"-n{lines}", *(["-f"] if follow else []), str(log)])
+
+
+@kafka_app.command("tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def kafka_tool(ctx: typer.Context, name: str = typer.Argument(..., help="e.g. kafka-topics, kafka-console-consumer")) -> None:
+    """Run one of Kafka's own CLI tools, e.g. `hub kafka tool kafka-topics --bootstrap-server 127.0.0.1:9092 --list`."""
+    from hub import broker
+
+    command = broker.tool_command(name, list(ctx.args))
+    os.execvp(command[0], command)
+
+
+def _mount_packages() -> None:
+    """Packages contribute their own sub-commands; one explicit list, no discovery."""
+    from catalog import cli as catalog_cli
+
+    app.add_typer(catalog_cli.app, name="catalog")
+    app.command("coverage")(catalog_cli.coverage)
+
+
+def main() -> None:
+    try:
+        _mount_packages()
+    except ImportError as exc:  # a package under development must not take the whole CLI down
+        console.print(f"[yellow]warning:[/] some commands are unavailable: {exc}")
+    try:
+        app()
+    except HubError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)

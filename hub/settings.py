@@ -1,0 +1,79 @@
+"""One typed settings object, read from the environment (prefix HUB_) and an optional `.env`."""
+from __future__ import annotations
+
+import functools
+from datetime import date
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _end_of_this_year() -> date:
+    return date(date.today().year, 12, 31)
+
+
+class Settings(BaseSettings):
+    """Every knob of the hub. Each field is documented in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Field(REPO_ROOT / "var", description="all runtime state")
+    kafka_bootstrap_servers: str | None = Field(
+        None, validation_alias="HUB_KAFKA_BOOTSTRAP", description="an existing cluster; nothing is started"
+    )
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_heap: str = "1g"
+    kafka_partitions: int = Field(3, ge=1, description="partitions of new raw topics")
+    kafka_replication: int = Field(1, ge=1, description="replication factor of new topics")
+    catalog_url: str | None = Field(None, description="SQLAlchemy URL of the catalogue database")
+    lake_dir: Path | None = None
+    warehouse_path: Path | None = None
+    coverage_target: float = Field(0.7, gt=0, le=1)
+    target_date: date = Field(default_factory=_end_of_this_year)
+    api_token: SecretStr = SecretStr("change-me")
+    query_timeout_s: float = Field(30.0, gt=0)
+    query_row_limit: int = Field(10_000, gt=0)
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> "Settings":
+        self.var_dir = self.var_dir.resolve()
+        if self.catalog_url is None:
+            self.catalog_url = f"sqlite:///{self.var_dir / 'catalog.db'}"
+        self.lake_dir = self.lake_dir or self.var_dir / "lake"
+        self.warehouse_path = self.warehouse_path or self.var_dir / "warehouse.duckdb"
+        return self
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def kafka_is_external(self) -> bool:
+        return self.kafka_bootstrap_servers is not None
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.var_dir / "kafka"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; a bad environment raises ConfigError listing every problem."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HUB_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings (read from the environment and .env): {problems}") from exc
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests that change the environment call this)."""
+    get_settings.cache_clear()
