@@ -36,7 +36,7 @@ kafka-down:
 # Re-pin every installed package after changing requirements.in (exact versions, direct and transitive).
 lock:
 	$(BIN)/pip install -q -r requirements.in
-	$(BIN)/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+	$(BIN)/pip freeze --all --exclude-editable --exclude pip > requirements.lock
 
 bench: setup kafka-up
 	$(BIN)/python bench/kafka_roundtrip.py
