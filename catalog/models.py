@@ -1,0 +1,256 @@
+"""The catalogue database model (SQLAlchemy 2 typed declarative).
+
+Catalogue entries (departments, resources, items, bindings) come from the seed; evidence
+(connector runs, landings, quality runs), status history and applied event ids come from
+`hub.events`; coverage snapshots are written once per day and definition version and never changed.
+Every timestamp is stored in UTC and read back tz-aware, on SQLite as on PostgreSQL.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Deterministic constraint names: the hand-written migration uses the same ones.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A tz-aware UTC datetime on every backend (SQLite keeps no zone, so UTC is assumed on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the catalogue stores tz-aware times only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(18))  # 提供方代码 (unified social credit code)
+    division: Mapped[str] = mapped_column(String(12))
+
+    resources: Mapped[list[Resource]] = relationship(back_populates="department")
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("departments.id"), index=True)
+    classification: Mapped[str] = mapped_column(String(200))
+    abstract: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(32))
+    domain: Mapped[str] = mapped_column(String(32))
+    update_cycle: Mapped[str | None] = mapped_column(String(16))
+    sharing_type: Mapped[str] = mapped_column(String(16))
+    sharing_condition: Mapped[str | None] = mapped_column(Text)
+    sharing_method: Mapped[str] = mapped_column(String(16))
+    open_type: Mapped[str] = mapped_column(String(16))
+    release_date: Mapped[date] = mapped_column(Date)
+    priority: Mapped[int] = mapped_column(Integer)
+    entry_status: Mapped[str] = mapped_column(String(16))  # 待提交 … 已下线, from the catalogue
+    related: Mapped[list[Any]] = mapped_column(default=list)
+    freshness_grace_hours: Mapped[float | None] = mapped_column(Float)
+    quality_threshold: Mapped[float | None] = mapped_column(Float)
+    spec_hash: Mapped[str] = mapped_column(String(64))  # fingerprint of the entry as loaded
+    status: Mapped[str] = mapped_column(String(24))  # hub lifecycle status, see catalog.events
+    status_since: Mapped[datetime]
+    registered_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    department: Mapped[Department] = relationship(back_populates="resources")
+    items: Mapped[list[Item]] = relationship(
+        back_populates="resource", order_by="Item.position", cascade="all, delete-orphan"
+    )
+    binding: Mapped[Binding | None] = relationship(back_populates="resource", cascade="all, delete-orphan")
+
+
+class Item(Base):
+    """An information item (信息项): one column of the resource."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("resource_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(1))  # FoxPro letter: C N D T L I F B
+    length: Mapped[int | None] = mapped_column(Integer)
+    nullable: Mapped[bool]
+    key: Mapped[bool]
+    pii: Mapped[str] = mapped_column(String(32))
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    resource: Mapped[Resource] = relationship(back_populates="items")
+
+
+class Binding(Base):
+    """The source binding: which connector kind feeds the resource, with what config."""
+
+    __tablename__ = "bindings"
+
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    system: Mapped[str] = mapped_column(String(32))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    resource: Mapped[Resource] = relationship(back_populates="binding")
+
+
+class ConnectorRun(Base):
+    """Evidence: a connector run produced records to the resource's raw topic."""
+
+    __tablename__ = "connector_runs"
+    __table_args__ = (Index(None, "resource_id", "produced_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(128))
+    produced_at: Mapped[datetime]
+    records: Mapped[int] = mapped_column(Integer)
+    dlq_records: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str | None] = mapped_column(String(64))
+    offsets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # the pass ended with this error (records may still be > 0)
+
+
+class Landing(Base):
+    """Evidence: one bounded load from Kafka into the lake, successful or not."""
+
+    __tablename__ = "landings"
+    __table_args__ = (Index(None, "resource_id", "completed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    load_id: Mapped[str] = mapped_column(String(128))
+    succeeded: Mapped[bool]
+    completed_at: Mapped[datetime]
+    files: Mapped[Any] = mapped_column(JSON, default=list)  # the Parquet files written (or their count)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    dlq_rows: Mapped[int] = mapped_column(Integer, default=0)  # messages of the range sent to the DLQ
+    offsets: Mapped[Any] = mapped_column(JSON, default=dict)  # {partition: [first, last]} as landing reports it
+    max_event_time: Mapped[datetime | None]
+    schema_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class QualityRun(Base):
+    """Evidence: the result of the resource's expectation suite on one load."""
+
+    __tablename__ = "quality_runs"
+    __table_args__ = (Index(None, "resource_id", "ran_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    load_id: Mapped[str | None] = mapped_column(String(128))
+    ran_at: Mapped[datetime]
+    rows_checked: Mapped[int] = mapped_column(Integer, default=0)
+    rows_valid: Mapped[int] = mapped_column(Integer, default=0)
+    pass_rate: Mapped[float | None] = mapped_column(Float)  # None: the run checked no rows
+    failed_rules: Mapped[list[Any]] = mapped_column(default=list)  # [{name, critical, failed_rows}]
+    failed_critical: Mapped[list[Any]] = mapped_column(default=list)  # names only
+
+
+class StatusChange(Base):
+    """Status history: one row per change of a resource's lifecycle status (and schema notes)."""
+
+    __tablename__ = "status_changes"
+    __table_args__ = (Index(None, "resource_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    changed_at: Mapped[datetime]
+    old_status: Mapped[str | None] = mapped_column(String(24))
+    new_status: Mapped[str] = mapped_column(String(24))
+    cause: Mapped[str] = mapped_column(String(32))  # the event type that caused it
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CoverageSnapshot(Base):
+    """One day's coverage document for one definition version. Immutable once written."""
+
+    __tablename__ = "coverage_snapshots"
+    __table_args__ = (UniqueConstraint("snapshot_date", "definition_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_date: Mapped[date] = mapped_column(Date)
+    definition_version: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[datetime]
+    aggregated: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    ratio: Mapped[float] = mapped_column(Float)
+    weighted_ratio: Mapped[float] = mapped_column(Float)
+    document: Mapped[dict[str, Any]]
+
+
+class AppliedEvent(Base):
+    """Every event id the catalogue has seen, so applying an event twice changes nothing."""
+
+    __tablename__ = "applied_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(64), index=True)  # no FK: rejected events may name unknown ids
+    ts: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))  # applied | rejected
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class SnapshotImmutableError(RuntimeError):
+    pass
+
+
+@event.listens_for(CoverageSnapshot, "before_update")
+def _refuse_snapshot_update(_mapper, _connection, target: CoverageSnapshot) -> None:
+    # The database refuses too (a trigger in the migration); this names the problem earlier.
+    raise SnapshotImmutableError(
+        f"coverage snapshot {target.snapshot_date} / {target.definition_version} is immutable: take a new one instead"
+    )
