@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 ARGS ?=
+SYSTEM_EXTRAS ?= browser report
 
 .PHONY: demo test setup system-deps kafka-up kafka-down clean lock bench
 

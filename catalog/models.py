@@ -254,3 +254,18 @@ def _refuse_snapshot_update(_mapper, _connection, target: CoverageSnapshot) -> N
     raise SnapshotImmutableError(
         f"coverage snapshot {target.snapshot_date} / {target.definition_version} is immutable: take a new one instead"
     )
+
+
+class CoverageTargetSetting(Base):
+    """The coverage target and its date as set through the API; the newest row wins over settings.
+
+    Kept as history (a row per change, never updated) so a report can say which target was in force.
+    """
+
+    __tablename__ = "coverage_target_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[float] = mapped_column(Float)
+    target_date: Mapped[date] = mapped_column(Date)
+    set_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)

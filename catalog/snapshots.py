@@ -77,15 +77,15 @@ def coverage_report(
 
 
 def report(as_of: datetime | None = None, *, url: str | None = None, snapshot: bool = True) -> dict:
-    """`coverage_report` on the configured database with the configured target; as_of defaults to now."""
+    """`coverage_report` on the configured database with the target in force; as_of defaults to now."""
     from datetime import timezone
 
     from catalog.db import session_scope
-    from hub.settings import get_settings
+    from catalog.targets import current_target
 
-    settings = get_settings()
     moment = as_of or datetime.now(timezone.utc)
     with session_scope(url) as session:
+        in_force = current_target(session)  # set through the API, else HUB_COVERAGE_TARGET / HUB_TARGET_DATE
         return coverage_report(
-            session, moment, target=settings.coverage_target, target_date=settings.target_date, snapshot=snapshot
+            session, moment, target=in_force.target, target_date=in_force.target_date, snapshot=snapshot
         )

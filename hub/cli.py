@@ -74,9 +74,18 @@ def kafka_tool(ctx: typer.Context, name: str = typer.Argument(..., help="e.g. ka
 def _mount_packages() -> None:
     """Packages contribute their own sub-commands; one explicit list, no discovery."""
     from catalog import cli as catalog_cli
+    from catalog import service_cli
+    from connectors import cli as connectors_cli
+    from connectors.synthetic import cli as sources_cli
+    from warehouse import cli as warehouse_cli
 
     app.add_typer(catalog_cli.app, name="catalog")
     app.command("coverage")(catalog_cli.coverage)
+    service_cli.register(app, catalog_cli.app)
+    app.add_typer(sources_cli.app, name="seed")
+    app.add_typer(sources_cli.sources_app, name="sources")
+    app.command("connect")(connectors_cli.connect)
+    app.add_typer(warehouse_cli.app, name="warehouse")
 
 
 def main() -> None:

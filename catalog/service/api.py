@@ -1,0 +1,142 @@
+"""The JSON API: one route per page (its twin, which the page renders), the write routes, DCAT.
+
+Reads are open; writes need the API token. Every error has the shape in catalog.service.errors.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from catalog.models import Department, Resource
+from catalog.service import labels, views
+from catalog.service.app import Moment, get_moment, get_session, require_token
+from catalog.service.errors import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ApiError
+from catalog.service.resources import ResourceFilter, filter_options, resource_detail, resource_rows
+from catalog.targets import current_target, set_target
+from catalog.service.writes import ResourceEntry, save_entry
+
+router = APIRouter(prefix="/api", tags=["api"], responses=ERROR_RESPONSES)
+export_router = APIRouter(tags=["export"], responses=ERROR_RESPONSES)
+
+StatusFilter = Literal[(*labels.STATUS_FILTERS, views.RETIRED)]  # type: ignore[valid-type]
+ResourceId = Path(..., max_length=64, description="resource id (household_population) or 资源代码")
+DepartmentId = Path(..., max_length=32, description="department id (gaj)")
+
+
+@router.get("/coverage", summary="The coverage document (exactly `hub coverage --json`)")
+def coverage(moment: Moment = Depends(get_moment), session: Session = Depends(get_session)) -> dict:
+    return views.coverage_document(session, moment.as_of, snapshot=moment.snapshot)
+
+
+@router.get("/dashboard", summary="The dashboard's data: coverage, target, groupings, biggest gaps")
+def dashboard(moment: Moment = Depends(get_moment), session: Session = Depends(get_session)) -> dict:
+    return views.dashboard(session, moment.as_of, snapshot=moment.snapshot)
+
+
+@router.get("/resources", summary="Resources, searched and filtered")
+def resources(
+    q: str | None = Query(None, max_length=100, description="text in the name, code, id, abstract, department, "
+                                                            "or an information item's name (gmsfhm) or label (公民身份号码)"),
+    department: str | None = Query(None, max_length=32, description="department id"),
+    domain: str | None = Query(None, max_length=32),
+    status: StatusFilter | None = Query(None, description="coverage status: aggregated or a gap reason"),
+    sharing_type: str | None = Query(None, max_length=16, description="无条件共享, 有条件共享 or 不予共享"),
+    moment: Moment = Depends(get_moment),
+    session: Session = Depends(get_session),
+) -> dict:
+    wanted = ResourceFilter(q=q, department=department, domain=domain, status=status, sharing_type=sharing_type)
+    rows = resource_rows(session, moment.as_of, wanted)
+    return {"as_of": moment.as_of.isoformat(), "filters": wanted.as_json(), "count": len(rows),
+            "resources": rows, "options": filter_options(session)}
+
+
+@router.get("/resources/{resource_id:path}", summary="One resource: metadata, items, derived schema, evidence, lineage")
+def resource(resource_id: str = ResourceId, moment: Moment = Depends(get_moment),
+             session: Session = Depends(get_session)) -> dict:
+    return resource_detail(session, _resource(session, resource_id), moment.as_of)
+
+
+@router.get("/departments", summary="Departments with their coverage")
+def departments(moment: Moment = Depends(get_moment), session: Session = Depends(get_session)) -> dict:
+    return views.department_list(session, moment.as_of, snapshot=moment.snapshot)
+
+
+@router.get("/departments/{department_id}", summary="One department: coverage, resources, what blocks each gap")
+def department(department_id: str = DepartmentId, moment: Moment = Depends(get_moment),
+               session: Session = Depends(get_session)) -> dict:
+    dept = session.get(Department, department_id)
+    if dept is None:
+        raise ApiError(404, f"no department {department_id!r}: see /api/departments for the ids")
+    return views.department_detail(session, dept, moment.as_of, snapshot=moment.snapshot)
+
+
+# --- writes ----------------------------------------------------------------------------------------
+
+class TargetIn(BaseModel):
+    target: float = Field(..., gt=0, le=1, description="share of catalogue resources to aggregate, e.g. 0.7")
+    target_date: date = Field(..., description="the date the target is due, e.g. 2026-12-31")
+    note: str | None = Field(None, max_length=500, description="why it changed (kept with the history)")
+
+
+@router.get("/settings/target", summary="The coverage target in force and where it comes from")
+def target(session: Session = Depends(get_session)) -> dict:
+    return current_target(session).as_json()
+
+
+@router.put("/settings/target", summary="Set the coverage target and its date (token required)",
+            dependencies=[Depends(require_token)], responses=WRITE_ERROR_RESPONSES)
+def put_target(body: TargetIn, session: Session = Depends(get_session)) -> dict:
+    stored = set_target(session, body.target, body.target_date, now=datetime.now(timezone.utc), note=body.note)
+    session.commit()
+    return stored.as_json()
+
+
+@router.post("/resources", status_code=201, summary="Register a resource (token required)",
+             dependencies=[Depends(require_token)], responses=WRITE_ERROR_RESPONSES)
+def register_resource(entry: ResourceEntry, publish: bool = Query(False, description="also publish to hub.events"),
+                      session: Session = Depends(get_session)) -> dict:
+    return _saved(session, entry, update=False, publish=publish)
+
+
+@router.put("/resources/{resource_id:path}", summary="Update a resource's entry (token required)",
+            dependencies=[Depends(require_token)], responses=WRITE_ERROR_RESPONSES)
+def update_resource(entry: ResourceEntry, resource_id: str = ResourceId,
+                    publish: bool = Query(False, description="also publish to hub.events"),
+                    session: Session = Depends(get_session)) -> dict:
+    if entry.id != resource_id:
+        raise ApiError(422, f"the body's id {entry.id!r} is not the path's {resource_id!r}: ids cannot be renamed")
+    return _saved(session, entry, update=True, publish=publish)
+
+
+def _saved(session: Session, entry: ResourceEntry, *, update: bool, publish: bool) -> dict:
+    now = datetime.now(timezone.utc)
+    event = save_entry(session, entry, now=now, update=update, publish=publish)
+    session.commit()
+    detail = resource_detail(session, _resource(session, entry.id), now)
+    summary = {"id": event["id"], "type": event["type"], "ts": event["ts"]} if event else None
+    return {"event": summary, "published": bool(event and publish), "resource": detail}
+
+
+def _resource(session: Session, id_or_code: str) -> Resource:
+    from catalog.store import find_resource
+
+    found = find_resource(session, id_or_code)
+    if found is None:
+        raise ApiError(404, f"no resource {id_or_code!r}: search /api/resources?q=… for its id or code")
+    return found
+
+
+# --- DCAT ------------------------------------------------------------------------------------------
+
+@export_router.get("/catalog.jsonld", summary="The catalogue as DCAT-AP 3 (JSON-LD), for harvesters",
+                   response_class=Response,
+                   responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}})
+def catalog_jsonld(request: Request, session: Session = Depends(get_session)) -> Response:
+    from catalog.service.dcat import catalogue_jsonld
+
+    body = catalogue_jsonld(session, str(request.base_url), now=datetime.now(timezone.utc))
+    return Response(body, media_type="application/ld+json")

@@ -1,0 +1,109 @@
+"""The catalogue service: dashboard, resources and departments pages, their JSON twins, the write API
+and the DCAT export (FastAPI). `hub catalog serve` runs `create_app()` under uvicorn.
+"""
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
+
+from catalog.service.errors import ApiError
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+# The years an as_of may name: the catalogue has no evidence outside them, and date arithmetic near
+# year 1 or 9999 overflows.
+EARLIEST_AS_OF, LATEST_AS_OF = 2000, 2100
+
+
+def create_app(url: str | None = None) -> FastAPI:
+    """The app on the catalogue database at `url` (default: HUB_CATALOG_URL), migrated first."""
+    from catalog.db import make_engine, migrate, session_factory
+    from catalog.service import api, errors, pages
+
+    engine = make_engine(url)
+    migrate(engine=engine)  # before the first request, so that no page meets an old schema
+    app = FastAPI(
+        title="Shunde data hub — catalogue service",
+        version="1",
+        description="Coverage of the data resource catalogue against the target, the resources and their "
+                    "evidence, departments, and the catalogue as DCAT. Every page has a JSON twin under /api; "
+                    "writes need `Authorization: Bearer <HUB_API_TOKEN>`.",
+        docs_url=None,  # Swagger UI loads its assets from a CDN, which this network does not reach
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api.router)
+    app.include_router(api.export_router)
+    app.include_router(pages.router)
+    errors.install(app, pages.render_error)
+    return app
+
+
+# --- dependencies shared by the JSON routes and the pages ---------------------------------------
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request: committed when the route returns, rolled back when it raises."""
+    session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@dataclass(frozen=True)
+class Moment:
+    """The as_of of a request; today's snapshot is taken only for "now" (like the daily job)."""
+
+    as_of: datetime
+    snapshot: bool
+
+
+def get_moment(
+    as_of: str | None = Query(
+        None, description="ISO date (end of that day, UTC) or time (UTC if no zone), as `hub coverage --as-of`; "
+                          "default now", examples=["2026-05-20"], max_length=40),
+) -> Moment:
+    if as_of is None or not as_of.strip():
+        return Moment(datetime.now(timezone.utc), snapshot=True)
+    from catalog.cli import parse_as_of
+    from catalog.errors import CatalogError
+
+    try:
+        moment = parse_as_of(as_of.strip()).astimezone(timezone.utc)
+    except (CatalogError, ValueError, OverflowError) as exc:
+        raise ApiError(422, str(exc) if isinstance(exc, CatalogError) else f"as_of {as_of!r}: {exc}") from None
+    if not EARLIEST_AS_OF <= moment.year <= LATEST_AS_OF:
+        raise ApiError(422, f"as_of {as_of!r} is outside {EARLIEST_AS_OF}..{LATEST_AS_OF}: ask about a real day")
+    # An explicit as_of answers the question without writing a snapshot for that day: a GET must not
+    # leave an immutable row behind for any date a visitor types.
+    return Moment(moment, snapshot=False)
+
+
+_bearer = HTTPBearer(auto_error=False, description="the HUB_API_TOKEN setting")
+
+
+def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+    """Writes need `Authorization: Bearer <HUB_API_TOKEN>`; reads are open."""
+    from hub.settings import get_settings
+
+    expected = get_settings().api_token.get_secret_value()
+    given = credentials.credentials if credentials else ""
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        reason = "wrong token" if given else "no token"
+        raise ApiError(401, f"{reason}: send Authorization: Bearer <the HUB_API_TOKEN setting>",
+                       headers={"WWW-Authenticate": "Bearer"})

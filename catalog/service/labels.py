@@ -1,0 +1,85 @@
+"""How the catalogue's codes read for leadership and department staff (Chinese), and what to do next.
+
+The coverage engine speaks in stable English reason codes (the JSON keeps them); pages and the
+report show these labels. One table per kind of code, nothing computed here.
+"""
+from __future__ import annotations
+
+from catalog import coverage
+
+DOMAIN_LABELS = {
+    "population": "人口",
+    "legal_entity": "法人",
+    "utility": "水电气",
+    "gis": "空间地理",
+    "video": "视频",
+    "iot": "物联感知",
+    "public_service": "公共服务",
+    "urban_construction": "城乡建设",
+    "community_governance": "社区治理",
+    "ecology": "生态环保",
+    "emergency": "应急维稳",
+    "energy": "能源安全",
+    "credit": "社会信用",
+    "licence": "电子证照",
+}
+
+REASON_LABELS = {
+    coverage.AGGREGATED: "已汇聚",
+    coverage.NO_BINDING: "未接入数据源",
+    coverage.NEVER_PRODUCED: "连接器未产出",
+    coverage.NEVER_LANDED: "未落地入仓",
+    coverage.NO_UPDATE_CYCLE: "缺少更新周期",
+    coverage.STALE: "数据过期",
+    coverage.FAILING_RULE: "质量规则未通过",
+    coverage.BELOW_THRESHOLD: "质量低于阈值",
+    coverage.NO_QUALITY_RUN: "未做质量检查",
+    "retired": "已下线（不计入）",
+}
+
+# What unblocks each gap, and who usually has to act: the department page and the report say it.
+NEXT_STEPS = {
+    coverage.NO_BINDING: "提供方登记数据源（连接器绑定）并开放接入",
+    coverage.NEVER_PRODUCED: "检查连接器配置与源系统连通，运行一次采集",
+    coverage.NEVER_LANDED: "检查落地任务（Airflow ingest DAG）与死信队列",
+    coverage.NO_UPDATE_CYCLE: "在目录条目中补充更新周期",
+    coverage.STALE: "恢复按更新周期的采集与落地",
+    coverage.FAILING_RULE: "修复源数据中未通过的关键质量规则",
+    coverage.BELOW_THRESHOLD: "提高数据质量至阈值以上（见隔离区记录）",
+    coverage.NO_QUALITY_RUN: "对最新落地数据运行质量检查",
+}
+
+LIFECYCLE_LABELS = {
+    "unbound": "未绑定",
+    "bound": "已绑定",
+    "producing": "采集中",
+    "landing_failed": "落地失败",
+    "landed": "已落地",
+    "quality_failed": "质量未通过",
+    "passing": "质量通过",
+}
+
+# Coverage status filter values: the reason codes, with every "failing rule <name>" as one.
+STATUS_FILTERS = (coverage.AGGREGATED, *coverage.REASONS)
+
+
+def reason_code(status: str) -> str:
+    """'failing rule gmsfhm_valid' → 'failing rule'; any other status is its own code."""
+    return coverage.FAILING_RULE if status.startswith(coverage.FAILING_RULE) else status
+
+
+def reason_label(status: str) -> str:
+    """The Chinese label of a coverage status, with the failing rule's name kept."""
+    code = reason_code(status)
+    label = REASON_LABELS.get(code, status)
+    if code == coverage.FAILING_RULE and status != code:
+        return f"{label}：{status[len(code):].strip()}"
+    return label
+
+
+def next_step(status: str) -> str:
+    return NEXT_STEPS.get(reason_code(status), "")
+
+
+def domain_label(domain: str) -> str:
+    return DOMAIN_LABELS.get(domain, domain)

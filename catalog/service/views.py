@@ -1,0 +1,141 @@
+"""What each page shows, as plain JSON-able dicts: the HTML page renders exactly its JSON twin.
+
+Coverage figures come from `catalog.snapshots.coverage_report` (the call `hub coverage` makes) and
+per-resource statuses from `catalog.coverage.classify` on the store's facts: nothing is recounted here.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.coverage import CoveragePolicy, Status, classify
+from catalog.models import Department, Resource
+from catalog.service import labels
+from catalog.targets import Target, current_target
+from catalog.snapshots import coverage_report
+from catalog.store import display_name, resource_facts
+
+TOP_GAPS = 10
+RETIRED = "retired"
+
+
+def coverage_document(session: Session, as_of: datetime, target: Target | None = None, *, snapshot: bool = True) -> dict:
+    """The coverage document, exactly as `hub coverage --json` prints it for the same as_of and target.
+
+    `snapshot` takes the day's snapshot if none exists (as the CLI does); it never changes the document.
+    """
+    target = target or current_target(session)
+    return coverage_report(session, as_of, target=target.target, target_date=target.target_date, snapshot=snapshot)
+
+
+def resource_statuses(session: Session, as_of: datetime) -> dict[str, Status]:
+    """Coverage status per counted resource (the engine's classify on the store's facts)."""
+    policy = CoveragePolicy.default()
+    return {facts.resource_id: classify(facts, as_of, policy) for facts in resource_facts(session, as_of)}
+
+
+def department_ids(session: Session) -> dict[str, str]:
+    """Display name (as the coverage document groups by) → department id."""
+    return {display_name(name): dept_id for dept_id, name in session.execute(select(Department.id, Department.name))}
+
+
+def status_json(status: Status | None) -> dict:
+    code = status.status if status else RETIRED
+    return {
+        "status": code,
+        "reason": labels.reason_code(code),
+        "label": labels.reason_label(code),
+        "since": status.since.isoformat() if status and status.since else None,
+        "aggregated": bool(status and status.aggregated),
+        "next_step": labels.next_step(code) if status and not status.aggregated else "",
+    }
+
+
+def group_rows(rows: list[dict], key: str, target: float, ids: dict[str, str] | None = None) -> list[dict]:
+    """The document's grouping rows plus what a page needs to draw them (labels, links, shortfall)."""
+    from catalog.projection import resources_needed
+
+    shown = []
+    for row in rows:
+        extra = {"to_target": resources_needed(target, row["total"], row["aggregated"])}
+        if key == "domain":
+            extra["label"] = labels.domain_label(row["domain"])
+        if ids is not None:
+            extra["department_id"] = ids.get(row["department"])
+        shown.append({**row, **extra})
+    return shown
+
+
+def gap_rows(document: dict, ids_by_code: dict[str, str], limit: int | None = None) -> list[dict]:
+    """The document's gap list (highest priority first) with labels, next steps and resource ids."""
+    rows = []
+    for gap in document["gaps"][:limit]:
+        rows.append({
+            **gap,
+            "resource_id": ids_by_code.get(gap["resource_code"]),
+            "reason_label": labels.reason_label(gap["reason"]),
+            "next_step": labels.next_step(gap["reason"]),
+        })
+    return rows
+
+
+def codes_to_ids(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Resource.code, Resource.id)).all())
+
+
+def dashboard(session: Session, as_of: datetime, *, snapshot: bool = True) -> dict:
+    """The dashboard: the coverage document, the target in force, and the groupings ready to draw."""
+    target = current_target(session)
+    document = coverage_document(session, as_of, target, snapshot=snapshot)
+    reasons = Counter(labels.reason_code(gap["reason"]) for gap in document["gaps"])
+    return {
+        "coverage": document,
+        "target": target.as_json(),
+        "by_department": group_rows(document["by_department"], "department", target.target, department_ids(session)),
+        "by_domain": group_rows(document["by_domain"], "domain", target.target),
+        "top_gaps": gap_rows(document, codes_to_ids(session), TOP_GAPS),
+        "gap_reasons": [
+            {"reason": reason, "label": labels.reason_label(reason), "count": count}
+            for reason, count in reasons.most_common()
+        ],
+    }
+
+
+def department_list(session: Session, as_of: datetime, *, snapshot: bool = True) -> dict:
+    """Every department with its coverage row (departments with no counted resource show none)."""
+    target = current_target(session)
+    document = coverage_document(session, as_of, target, snapshot=snapshot)
+    rows = {row["department"]: row for row in group_rows(document["by_department"], "department", target.target)}
+    departments = []
+    for dept in session.scalars(select(Department).order_by(Department.id)):
+        shown = display_name(dept.name)
+        departments.append({
+            "id": dept.id, "name": dept.name, "display_name": shown, "code": dept.code, "division": dept.division,
+            "coverage": rows.get(shown),
+        })
+    departments.sort(key=lambda d: (d["coverage"] is None, d["coverage"]["ratio"] if d["coverage"] else 0, d["id"]))
+    return {"as_of": document["as_of"], "target": target.as_json(), "departments": departments}
+
+
+def department_detail(session: Session, dept: Department, as_of: datetime, *, snapshot: bool = True) -> dict:
+    """One department: its coverage, its resources with their status, and what blocks each gap."""
+    from catalog.service.resources import resource_rows
+
+    target = current_target(session)
+    document = coverage_document(session, as_of, target, snapshot=snapshot)
+    shown = display_name(dept.name)
+    coverage = next((row for row in group_rows(document["by_department"], "department", target.target)
+                     if row["department"] == shown), None)
+    gaps = [gap for gap in gap_rows(document, codes_to_ids(session)) if gap["department"] == shown]
+    return {
+        "as_of": document["as_of"],
+        "target": target.as_json(),
+        "department": {"id": dept.id, "name": dept.name, "display_name": shown, "code": dept.code,
+                       "division": dept.division},
+        "coverage": coverage,
+        "gaps": gaps,
+        "resources": resource_rows(session, as_of, department=dept.id),
+    }
