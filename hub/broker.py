@@ -90,8 +90,8 @@ class Layout:
     """Where the local broker keeps everything, under var/kafka."""
 
     root: Path
+    libs: Path  # the resolved jars; may be shared by several hub homes (HUB_KAFKA_LIBS_DIR)
 
-    libs = property(lambda self: self.root / "libs")
     data = property(lambda self: self.root / "data")
     logs = property(lambda self: self.root / "logs")
     pid_file = property(lambda self: self.root / "kafka.pid")
@@ -100,11 +100,12 @@ class Layout:
     log4j = property(lambda self: self.root / "log4j2.yaml")
     tools_log4j = property(lambda self: self.root / "tools-log4j2.yaml")
     server_log = property(lambda self: self.root / "logs" / "server.log")
-    stamp = property(lambda self: self.root / "libs" / ".resolved")
+    stamp = property(lambda self: self.libs / ".resolved")
 
 
 def layout(settings: Settings | None = None) -> Layout:
-    return Layout((settings or get_settings()).kafka_dir)
+    settings = settings or get_settings()
+    return Layout(settings.kafka_dir, settings.kafka_libs_dir or settings.kafka_dir / "libs")
 
 
 def _say(message: str) -> None:
@@ -155,7 +156,8 @@ def resolve(lay: Layout) -> None:
         return
     ensure_toolchain()
     _say(f"resolving Apache Kafka {KAFKA_VERSION} from Maven Central into {lay.libs} (once)")
-    staging = lay.root / "libs.partial"
+    staging = lay.libs.with_name(lay.libs.name + ".partial")
+    staging.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     command = [
         "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
@@ -241,8 +243,11 @@ def up(wait_s: float = 90.0) -> str:
     if settings.kafka_is_external:
         return f"using the existing Kafka cluster at {settings.kafka_bootstrap} (HUB_KAFKA_BOOTSTRAP); nothing started"
     lay = layout(settings)
-    if running_pid(lay) and answers(settings.kafka_bootstrap):
-        return f"Kafka {KAFKA_VERSION} already running on {settings.kafka_bootstrap} (pid {running_pid(lay)})"
+    if answers(settings.kafka_bootstrap, timeout_s=2.0):
+        if running_pid(lay):
+            return f"Kafka {KAFKA_VERSION} already running on {settings.kafka_bootstrap} (pid {running_pid(lay)})"
+        return (f"a Kafka broker already answers on {settings.kafka_bootstrap} (not started from {lay.root}); "
+                "using it — set HUB_KAFKA_PORT to start a separate one")
     lay.root.mkdir(parents=True, exist_ok=True)
     resolve(lay)
     write_config(lay, settings)

@@ -71,6 +71,17 @@ def kafka_tool(ctx: typer.Context, name: str = typer.Argument(..., help="e.g. ka
     os.execvp(command[0], command)
 
 
+@app.command("demo")
+def demo(
+    once: bool = typer.Option(False, "--once", help="exit after the flow instead of keeping the UIs up"),
+    scale: str = typer.Option("small", "--scale", help="size of the synthetic sources: small | medium | full"),
+) -> None:
+    """The main job: catalogue, sources, every ingest DAG through Airflow, coverage and the report."""
+    from hub.demo import demo as run_demo
+
+    run_demo(once=once, scale=scale)
+
+
 def _mount_packages() -> None:
     """Packages contribute their own sub-commands; one explicit list, no discovery."""
     from catalog import cli as catalog_cli

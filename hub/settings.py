@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     kafka_port: int = Field(9092, ge=1, le=65535)
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_heap: str = "1g"
+    kafka_libs_dir: Path | None = Field(None, description="cache of the Kafka jars (default <var>/kafka/libs)")
     kafka_partitions: int = Field(3, ge=1, description="partitions of new raw topics")
     kafka_replication: int = Field(1, ge=1, description="replication factor of new topics")
     catalog_url: str | None = Field(None, description="SQLAlchemy URL of the catalogue database")

@@ -1,0 +1,109 @@
+"""`hub demo`: the main job on this machine, step by step, with the same commands a person would type.
+
+Kafka → catalogue → source systems → every ingest DAG through Airflow (`airflow dags test`) →
+catalogue events → coverage → leadership report. Then, unless `--once`, the Airflow UI and the
+catalogue service stay up (with Kafka) until Ctrl-C.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from hub import airflow_local
+from hub.errors import HubError
+from hub.flow import DOMAIN_TITLES
+from hub.settings import REPO_ROOT, get_settings
+
+console = Console(stderr=True, soft_wrap=True)
+HUB = str(Path(sys.executable).parent / "hub")
+
+
+def _step(title: str) -> None:
+    console.rule(f"[bold]{title}")
+
+
+def _hub(*args: str) -> None:
+    console.print(f"[dim]$ hub {' '.join(args)}[/]")
+    if subprocess.run([HUB, *args]).returncode != 0:
+        raise HubError(f"`hub {' '.join(args)}` failed; see above")
+
+
+def _run_dag(dag_id: str, log_dir: Path) -> float:
+    """One DAG through Airflow; its output goes to a log file, the outcome to the console."""
+    started = time.monotonic()
+    log = log_dir / f"{dag_id}.log"
+    result = airflow_local.dags_test(dag_id, capture=True)
+    log.write_text((result.stdout or "") + (result.stderr or ""))
+    elapsed = time.monotonic() - started
+    console.print(f"  [green]✓[/] {dag_id:<22} {elapsed:6.1f} s   log {log}")
+    return elapsed
+
+
+def run_flow(scale: str = "small") -> None:
+    """Everything up to the coverage report, once."""
+    settings = get_settings()
+    _step("1. Kafka")
+    _hub("kafka", "up")
+    _step("2. The data resource catalogue")
+    _hub("catalog", "lint", str(REPO_ROOT / "catalog" / "seed"))
+    _hub("catalog", "load", str(REPO_ROOT / "catalog" / "seed"), "--publish")
+    _step(f"3. The departments' source systems (scale {scale})")
+    _hub("seed", "--scale", scale, "--quiet")
+    _hub("sources", "up")
+    _hub("connect", "iot", "--prepare")  # MQTT sessions first, so the broker keeps what sensors send
+    _hub("sources", "publish")
+    _step("4. Ingest through Airflow: connect → land → quality gate → staging, per bound resource")
+    airflow_local.migrate()
+    log_dir = settings.var_dir / "demo-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for domain in DOMAIN_TITLES:
+        _run_dag(f"ingest_{domain}", log_dir)
+    _run_dag("coverage_daily", log_dir)
+    _step("5. Coverage of the catalogue against the target")
+    _hub("coverage")
+    _step("6. Leadership report")
+    _hub("report")
+
+
+def serve_until_interrupted() -> None:
+    """Airflow UI (:8080) and the catalogue service (:8000) until Ctrl-C; Kafka keeps running."""
+    home = airflow_local.airflow_home()
+    log_dir = get_settings().var_dir / "demo-logs"
+    airflow_log = open(log_dir / "airflow-standalone.log", "ab")
+    airflow = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"],
+                               env=airflow_local.airflow_env(home), stdout=airflow_log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    service = subprocess.Popen([HUB, "catalog", "serve"], start_new_session=True)
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    deadline = time.monotonic() + 120
+    while not passwords.exists() and time.monotonic() < deadline and airflow.poll() is None:
+        time.sleep(1)
+    _step("Running — Ctrl-C stops Airflow and the catalogue service (Kafka stays: `hub kafka down`)")
+    console.print("Airflow UI          http://127.0.0.1:8080  "
+                  + (f"(users and passwords: {passwords.read_text().strip()})" if passwords.exists() else
+                     f"(starting; see {log_dir / 'airflow-standalone.log'})"))
+    console.print("Catalogue service   http://127.0.0.1:8000")
+    console.print(f"Kafka               {get_settings().kafka_bootstrap}")
+    try:
+        while airflow.poll() is None and service.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (service, airflow):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=60)
+        console.print("stopped Airflow and the catalogue service")
+
+
+def demo(once: bool = False, scale: str = "small") -> None:
+    run_flow(scale)
+    if not once:
+        serve_until_interrupted()

@@ -1,0 +1,118 @@
+"""The pipeline's steps as plain functions: what each Airflow task calls, and `hub flow …` by hand.
+
+Only orchestration lives here — each step is one call into the package that owns the work
+(connectors, warehouse, quality, catalog). Results are small JSON-able dicts (Airflow XComs).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+DOMAIN_TITLES = {
+    "population": "人口",
+    "legal_entity": "法人",
+    "utility": "水电气",
+    "gis": "空间地理",
+    "video": "视频",
+    "iot": "物联感知",
+}
+SEED_DIR = Path(__file__).resolve().parents[1] / "catalog" / "seed"
+
+
+@functools.cache
+def _seed():
+    from catalog.spec import load_catalogue
+
+    return load_catalogue(SEED_DIR)
+
+
+def bound_resources(domain: str) -> list[str]:
+    """Ids of the seed catalogue's resources of `domain` that have a source binding (file read, no connection)."""
+    return sorted(r.id for r in _seed().resources if r.binding and _domain_of(r) == domain)
+
+
+def all_bound_resources() -> list[str]:
+    return sorted(r.id for r in _seed().resources if r.binding)
+
+
+def _domain_of(resource) -> str:
+    """Thematic resources are ingested with the domain of the source system that feeds them."""
+    if resource.domain in DOMAIN_TITLES:
+        return resource.domain
+    return SYSTEM_DOMAINS[resource.binding.system]
+
+
+SYSTEM_DOMAINS = {
+    "population_db": "population",
+    "legal_entity_db": "legal_entity",
+    "utility_db": "utility",
+    "gis_drop": "gis",
+    "video_platform": "video",
+    "iot_broker": "iot",
+}
+
+
+def staging_asset_uri(resource_id: str) -> str:
+    return f"duckdb://warehouse/staging/{resource_id}"
+
+
+def _plain(result) -> dict:
+    """A dataclass result as a JSON-able dict for XCom."""
+    data = asdict(result) if is_dataclass(result) else dict(result)
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+def connect(resource_id: str) -> dict:
+    """Read what is new in the resource's source into Kafka; fails if the connector could not run."""
+    from connectors.runner import connect as run_connector
+    from hub.errors import HubError
+
+    reports = run_connector(resource_id, progress=False)
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        raise HubError(f"connector of {resource_id} failed: {failed[0].error}", kind=failed[0].error_kind or "retriable")
+    return {"resource": resource_id, "passes": [_plain(r) for r in reports]}
+
+
+def land(resource_id: str) -> dict:
+    """Land the resource's raw topic up to its current end offsets as Parquet."""
+    from warehouse.landing import land as land_topic
+
+    return land_topic(resource_id).to_dict()
+
+
+def quality_gate(resource_id: str, landed: dict) -> dict:
+    """The quality gate of a load: landing's schema check (valid rows vs DLQ rows) as quality.completed."""
+    from hub.events import publish_events
+    from warehouse.landing import LandingResult, schema_quality_event
+
+    event = schema_quality_event(LandingResult.from_dict(landed))
+    publish_events([event])
+    return {k: event["payload"][k] for k in ("rows", "valid_rows", "pass_rate", "failed_critical")}
+
+
+def stage(resource_id: str, landed: dict, checked: dict) -> dict:
+    """Merge the load into staging.<resource> and tell the catalogue the landing completed."""
+    from warehouse.landing import LandingResult, publish_landing_event
+    from warehouse.store import update_staging
+
+    result = LandingResult.from_dict(landed)
+    merged = update_staging(resource_id, result)
+    publish_landing_event(result, quality=False)
+    return {"resource": resource_id, "merged_rows": merged, "pass_rate": checked.get("pass_rate")}
+
+
+def sync_catalogue() -> dict:
+    """Apply every event waiting on hub.events to the catalogue database."""
+    from catalog.events import consume
+
+    return {"applied": str(consume(follow=False))}
+
+
+def snapshot() -> dict:
+    """Today's coverage snapshot (taken once a day) and its headline figures."""
+    from catalog.snapshots import report
+
+    document = report()
+    return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
