@@ -1,0 +1,199 @@
+"""What a source kind promises the runner, and the runner's persisted per-resource state.
+
+A source *declares*: `read(state)` yields `SourceRecord`s (a dict of item values with its position),
+`Unreadable`s (the raw bytes and why they cannot be read) or `Advance`s (a position without a row),
+and `advance(state, position)` says how a position moves the state. The runner *acts*: it sends
+each item, advances a pending copy of the state through it, and saves that copy only after
+`producer.flush()` confirmed every send. So a source never has to know about Kafka, and its saved
+state never runs ahead of delivered data. (MQTT also hears of each delivery: `delivered`.)
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import orjson
+
+from connectors.errors import BindingError, ConnectorError
+from hub.settings import get_settings
+
+
+@dataclass(slots=True)
+class SourceRecord:
+    """One source row as item name → value; `position` is what `advance` needs to move past it."""
+
+    value: dict
+    position: Any = None
+    # When the source says it happened (a datetime, or ISO text parsed only if the runner needs it:
+    # an event-time item of the record wins).
+    event_time: datetime | str | None = None
+    op: str = "upsert"
+
+
+@dataclass(slots=True)
+class Unreadable:
+    """A row the source could not read; the runner sends `raw` to the DLQ with `reason`."""
+
+    raw: bytes | str
+    reason: str
+    position: Any = None
+
+
+@dataclass(slots=True)
+class Advance:
+    """Nothing to send, but the position moves (an empty file, an empty page): the runner advances
+    past it once everything before it is delivered."""
+
+    position: Any
+
+
+SourceItem = SourceRecord | Unreadable | Advance
+
+
+@runtime_checkable
+class Source(Protocol):
+    """The contract of a source kind (see `BaseSource` for the defaults)."""
+
+    kind: ClassVar[str]
+    # True when the source must hear about each delivery as it happens (MQTT acks its broker then).
+    acks_deliveries: ClassVar[bool]
+
+    @property
+    def object_name(self) -> str: ...
+
+    def read(self, state: dict) -> Iterator[SourceItem]: ...
+
+    def advance(self, state: dict, position: Any) -> None: ...
+
+    def delivered(self, position: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class BaseSource:
+    """Defaults for a source kind: positions are dicts merged into the state; no per-delivery hook."""
+
+    kind: ClassVar[str] = ""
+    acks_deliveries: ClassVar[bool] = False
+    # Config keys the binding must give; checked once at construction so a bad binding fails early.
+    required_config: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, resource, binding):
+        self.resource = resource
+        self.system = binding.system
+        self.config = dict(binding.config or {})
+        missing = [key for key in self.required_config if not self.config.get(key)]
+        if missing:
+            raise BindingError(
+                f"resource {resource.id!r}: binding of kind {self.kind!r} lacks config {', '.join(missing)}; "
+                f"add it under binding.config in {resource.file or 'its catalogue file'}:{resource.line}"
+            )
+
+    @property
+    def object_name(self) -> str:
+        """What `<system>.<object>` names in the `hub-source` header (table, pattern, endpoint, topic)."""
+        raise NotImplementedError
+
+    def read(self, state: dict) -> Iterator[SourceItem]:
+        raise NotImplementedError
+
+    def advance(self, state: dict, position: Any) -> None:
+        """Move `state` past one delivered item (called in read order, only after Kafka confirmed)."""
+        if position:
+            state.update(position)
+
+    def delivered(self, position: Any) -> None:
+        """Called from the producer's I/O thread when one item is in Kafka (only if acks_deliveries)."""
+
+    def close(self) -> None:
+        """Release connections; the runner calls it once, after the last flush."""
+
+
+# The sources write local (Beijing) time; a timestamp without an offset means +08:00.
+CHINA = timezone(timedelta(hours=8))
+
+
+def parse_time(text) -> datetime | None:
+    """An ISO-8601 text (or datetime) as an aware datetime; None if it is not ISO-8601."""
+    if isinstance(text, datetime):
+        moment = text
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+        except (TypeError, ValueError):
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+
+
+# ---- persisted state -------------------------------------------------------------------------------
+
+def state_path(resource_id: str) -> Path:
+    """`<var_dir>/state/connectors/<resource_id>.json`."""
+    return get_settings().var_dir / "state" / "connectors" / f"{resource_id}.json"
+
+
+def load_state(resource_id: str) -> dict:
+    """The saved state ({"source": {...}, "totals": {...}}), or a fresh one."""
+    path = state_path(resource_id)
+    try:
+        saved = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {"source": {}, "totals": {"produced": 0, "dlq": 0}}
+    except orjson.JSONDecodeError as exc:
+        raise ConnectorError(
+            f"connector state {path} is not JSON ({exc}); restore it, or delete it to re-read "
+            f"resource {resource_id!r} from the start (staging dedups the repeats)"
+        ) from exc
+    saved.setdefault("source", {})
+    saved.setdefault("totals", {"produced": 0, "dlq": 0})
+    return saved
+
+
+def save_state(resource_id: str, state: dict) -> None:
+    """Write the state atomically: a crash leaves the old file or the new one, never half of one."""
+    path = state_path(resource_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{resource_id}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as temp:
+            temp.write(payload)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+class ResourceLock:
+    """One connector per resource at a time (a second would race the state file and, for MQTT, take
+    the session over). An flock on `<state>.lock`: the OS drops it when the holder dies, even by SIGKILL."""
+
+    def __init__(self, resource_id: str):
+        path = state_path(resource_id).with_suffix(".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "a+")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "another process"
+            self._file.close()
+            raise ConnectorError(f"resource {resource_id!r} is being connected already (pid {holder}); "
+                                 f"wait for that run or stop it — two runs would race for its state", kind="retriable") from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+
+    def release(self) -> None:
+        if not self._file.closed:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()

@@ -1,0 +1,207 @@
+"""`hub seed`: build every bound resource's source object, deterministically, and write the
+ground-truth manifest (record counts and the exact records carrying each injected defect).
+
+Step 0 builds the sources afresh; step K > 0 moves the synthetic clock on and adds to them: new
+rows, files, events and messages, plus updates of existing SQL rows (their cursor moves on).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from connectors import systems
+from connectors.synthetic import entities, generic, gis, iot, meters, people, video
+from connectors.synthetic.base import (
+    DEFAULT_AS_OF, SCALES, STEP_INTERVAL, STEP_UPDATE_SHARE, Chunk, ResourceContext, SyntheticError,
+    stable_seed,
+)
+from connectors.synthetic.defects import Tally
+from connectors.synthetic.values import filler
+from connectors.synthetic.sinks import IOT_OUTBOX, VIDEO_STORE, dispose_engines, open_sink
+
+Generator = Callable[[ResourceContext], Iterator[Chunk]]
+DEFAULT_SEED = 7
+
+#: Hand-made generators for the core resources, by catalogue resource id; every other bound
+#: resource is generated from its items by `generic.generate`.
+GENERATORS: dict[str, Generator] = {
+    "resident_population": people.residents,
+    "household_population": people.registered,
+    "migrant_registration": people.migrants,
+    "market_entities": entities.market_entities,
+    "individual_businesses": entities.individual_businesses,
+    "electricity_accounts": meters.accounts,
+    "electricity_readings": meters.readings,
+    "water_accounts": meters.accounts,
+    "water_readings": meters.readings,
+    "gas_accounts": meters.accounts,
+    "gas_readings": meters.readings,
+    "land_parcels": gis.parcels,
+    "buildings": gis.buildings,
+    "standard_addresses": gis.addresses,
+    "camera_devices": video.devices,
+    "camera_status": video.status_events,
+    "river_water_levels": iot.telemetry,
+    "waterlogging_levels": iot.telemetry,
+    "air_quality": iot.telemetry,
+    "environmental_noise": iot.telemetry,
+    "manhole_covers": iot.telemetry,
+    "smoke_alarms": iot.telemetry,
+    "gas_leak_monitoring": iot.telemetry,
+    "water_quality_stations": iot.telemetry,
+    "key_polluter_emissions": iot.telemetry,
+    "rainfall": iot.telemetry,
+    "site_dust": iot.telemetry,
+}
+#: What a later step changes in existing SQL rows, by resource id (default: `generic.default_mutator`).
+MUTATORS: dict[str, Callable] = {
+    "resident_population": people.mutator,
+    "household_population": people.mutator,
+    "migrant_registration": people.mutator,
+    "market_entities": entities.mutator,
+    "individual_businesses": entities.mutator,
+    **{f"{utility}_readings": meters.readings_mutator for utility in meters.UTILITIES},
+    **{f"{utility}_accounts": meters.accounts_mutator for utility in meters.UTILITIES},
+}
+
+
+def bound_resources(catalogue_path: str | Path | None = None) -> list:
+    """Every catalogue resource with a source binding, in id order."""
+    from catalog.spec import seed_files
+
+    path = Path(catalogue_path or Path(__file__).resolve().parents[2] / "catalog" / "seed")
+    departments, resource_files = seed_files(path)
+    stamps = tuple((str(f), f.stat().st_mtime_ns) for f in [departments, *resource_files] if f.exists())
+    return list(_bound_resources(str(path), stamps))
+
+
+@functools.lru_cache(maxsize=4)
+def _bound_resources(path: str, stamps: tuple) -> tuple:
+    # Cached per file set and modification times: a seed edit is picked up, a re-seed is not slowed.
+    from catalog.spec import load_catalogue
+
+    catalogue = load_catalogue(path)
+    return tuple(sorted((r for r in catalogue.resources if r.binding is not None), key=lambda r: r.id))
+
+
+def seed(scale: str = "small", seed_value: int = DEFAULT_SEED, step: int = 0, *, as_of: datetime | None = None,
+         catalogue_path: str | Path | None = None, only: set[str] | None = None,
+         progress: Callable[[str, int, float], None] | None = None) -> dict:
+    """Generate the sources and write the manifest; returns the manifest."""
+    if scale not in SCALES:
+        raise SyntheticError(f"scale {scale!r} is unknown; use one of {', '.join(SCALES)}")
+    if step < 0:
+        raise SyntheticError(f"--step {step} must be 0 (build afresh) or a positive increment")
+    resources = [r for r in bound_resources(catalogue_path) if only is None or r.id in only]
+    if only and len(resources) != len(only):
+        missing = sorted(only - {r.id for r in resources})
+        raise SyntheticError(f"no bound resource with id {', '.join(missing)} in the catalogue")
+    previous = _previous_manifest(scale, seed_value, step)
+    base_as_of = as_of or (datetime.fromisoformat(previous["as_of"]) if previous else DEFAULT_AS_OF)
+    if step == 0:
+        _clear_sources(resources)
+    entries = dict(previous.get("resources", {}) if previous else {})
+    try:
+        for resource in resources:
+            started = time.perf_counter()
+            entry = _seed_resource(resource, scale, seed_value, step, base_as_of, entries.get(resource.id))
+            entries[resource.id] = entry
+            if progress:
+                progress(resource.id, entry["records"], time.perf_counter() - started)
+    finally:
+        dispose_engines()
+    manifest = {
+        "seed": seed_value, "scale": scale, "step": step, "as_of": base_as_of.isoformat(),
+        "generated_at": (base_as_of + STEP_INTERVAL * step).isoformat(),
+        "resources": {rid: entries[rid] for rid in sorted(entries)},
+    }
+    _write_json(systems.manifest_path(), manifest)
+    return manifest
+
+
+def _seed_resource(resource, scale: str, seed_value: int, step: int, base_as_of: datetime,
+                   previous: dict | None) -> dict:
+    keys = [item.name for item in resource.items if item.key]
+    tally = Tally(keys)
+    ctx = ResourceContext(resource, seed_value, scale, step, base_as_of, tally)
+    ctx.previous_records = previous["records"] if previous else 0
+    kind = resource.binding.kind
+    if kind == "sql" and step > 0:
+        ctx.updates = max(1, round(ctx.previous_records * STEP_UPDATE_SHARE))
+    sink = open_sink(ctx)
+    try:
+        generator = GENERATORS.get(resource.id)
+        fill = filler(resource, ctx.as_of, stable_seed(seed_value, resource.id, step, "fill")) if generator else None
+        for chunk in (generator or generic.generate)(ctx):
+            if not chunk:
+                continue  # nothing this time (e.g. no meter due for a read): no empty file or statement
+            if fill:
+                chunk = [row if "_update" in row else fill(row) for row in chunk]
+            tally.count(sink.write(chunk))
+        updated = 0
+        if ctx.updates:
+            skip = {identity for ids in (previous or {}).get("defects", {}).values() for identity in ids}
+            mutate = MUTATORS.get(resource.id, generic.default_mutator)(ctx)
+            updated = len(sink.update(ctx.updates, skip, mutate))
+    finally:
+        sink.close()
+    if previous:
+        tally.merge(previous.get("defects", {}), previous["records"])
+    config = resource.binding.config
+    return {
+        "system": resource.binding.system, "kind": kind,
+        "object": config.get("table") or config.get("pattern") or config.get("endpoint") or config.get("topic_filter"),
+        **tally.as_manifest(),
+        "updated": (previous or {}).get("updated", 0) + updated,
+    }
+
+
+def _previous_manifest(scale: str, seed_value: int, step: int) -> dict | None:
+    if step == 0:
+        return None
+    path = systems.manifest_path()
+    if not path.exists():
+        raise SyntheticError(f"--step {step} adds to existing sources, but {path} is missing: run "
+                             f"`hub seed --scale {scale} --seed {seed_value}` first")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if (manifest.get("scale"), manifest.get("seed")) != (scale, seed_value):
+        raise SyntheticError(f"the sources were seeded with --scale {manifest.get('scale')} --seed {manifest.get('seed')}; "
+                             f"a later step must use the same (or re-seed from step 0)")
+    if step <= manifest.get("step", 0):
+        raise SyntheticError(f"the sources are already at step {manifest.get('step', 0)}; use --step "
+                             f"{manifest.get('step', 0) + 1} (or re-seed from step 0)")
+    return manifest
+
+
+def _clear_sources(resources: list) -> None:
+    """Remove what an earlier seed left (only files this module writes)."""
+    base = systems.sources_dir()
+    for system in systems.SQL_SYSTEMS:
+        if systems.source_url(system) == f"sqlite:///{base / f'{system}.sqlite'}":
+            (base / f"{system}.sqlite").unlink(missing_ok=True)
+    for name in (VIDEO_STORE, IOT_OUTBOX, "iot_outbox.published", "manifest.json"):
+        (base / name).unlink(missing_ok=True)
+    drop = systems.gis_drop_dir()
+    for resource in resources:
+        if resource.binding.kind != "file":
+            continue
+        pattern = str(resource.binding.config["pattern"])
+        folder = (drop / pattern).parent
+        stale = folder.glob(f"{resource.id}_*") if "*" in pattern else [drop / pattern]
+        for path in stale:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
