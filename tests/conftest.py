@@ -1,6 +1,7 @@
 """Shared fixtures: the real Kafka broker, and per-test isolation of hub state."""
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,11 @@ from hub import settings as hub_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# Airflow reads its configuration once, at import: point it at a test home before anything imports it.
+os.environ.setdefault("AIRFLOW_HOME", str(REPO / "var" / "airflow-test"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 @pytest.fixture(scope="session")
