@@ -27,7 +27,7 @@ STAGING_ASSETS = [Asset(staging_asset_uri(resource_id), group="staging") for res
     doc_md="""### Coverage snapshot
 Applies the events waiting on `hub.events` to the catalogue, then takes today's coverage snapshot
 (one per day and definition version, never rewritten) and logs the headline figures against the
-target. Runs at 07:00 Asia/Shanghai and after any staging table changes.""",
+target, then renders the leadership report (HTML, PDF, XLSX under var/reports/<date>/). Runs at 07:00 Asia/Shanghai and after any staging table changes.""",
 )
 def coverage_daily():
     @task
@@ -42,7 +42,13 @@ def coverage_daily():
 
         return flow.snapshot()
 
-    snapshot(sync_catalogue())
+    @task
+    def report(taken: dict) -> dict:
+        from hub import flow
+
+        return flow.render_report()
+
+    report(snapshot(sync_catalogue()))
 
 
 coverage_daily()

@@ -67,8 +67,7 @@ def run_flow(scale: str = "small") -> None:
     _run_dag("coverage_daily", log_dir)
     _step("5. Coverage of the catalogue against the target")
     _hub("coverage")
-    _step("6. Leadership report")
-    _hub("report")
+    console.print(f"leadership report (rendered by coverage_daily): {settings.var_dir / 'reports'}")
 
 
 def serve_until_interrupted() -> None:

@@ -116,3 +116,10 @@ def snapshot() -> dict:
 
     document = report()
     return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
+
+
+def render_report() -> dict:
+    """The leadership report (HTML, PDF, XLSX) for today's snapshot; returns where the files are."""
+    from catalog.report.render import render_report as render
+
+    return render().as_json()
