@@ -269,3 +269,42 @@ class CoverageTargetSetting(Base):
     target_date: Mapped[date] = mapped_column(Date)
     set_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Grant(Base):
+    """An approved request of a department to read a 有条件共享 resource (warehouse.access reads them).
+
+    Kept as history: revoking sets revoked_at, nothing is deleted, so the audit can say which grant
+    let a query through.
+    """
+
+    __tablename__ = "grants"
+    __table_args__ = (Index(None, "department_id", "resource_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str] = mapped_column(String(200))
+    include_pii: Mapped[bool]
+    valid_until: Mapped[datetime]
+    granted_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class QueryAudit(Base):
+    """One analyst query: who, when, the SQL, allowed or refused and why, rows returned, duration."""
+
+    __tablename__ = "query_audit"
+    __table_args__ = (Index(None, "role", "asked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(64))  # department id, admin or leadership
+    asked_at: Mapped[datetime]
+    sql_text: Mapped[str] = mapped_column(Text)
+    allowed: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(Text)  # why refused (or the error the query ran into)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    truncated: Mapped[bool] = mapped_column(default=False)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    channel: Mapped[str] = mapped_column(String(16), default="cli")  # cli | web
