@@ -89,6 +89,7 @@ def _mount_packages() -> None:
     from connectors import cli as connectors_cli
     from connectors.synthetic import cli as sources_cli
     from warehouse import cli as warehouse_cli
+    from warehouse.access import cli as access_cli
 
     app.add_typer(catalog_cli.app, name="catalog")
     app.command("coverage")(catalog_cli.coverage)
@@ -97,6 +98,9 @@ def _mount_packages() -> None:
     app.add_typer(sources_cli.sources_app, name="sources")
     app.command("connect")(connectors_cli.connect)
     app.add_typer(warehouse_cli.app, name="warehouse")
+    app.command("sql")(access_cli.sql)
+    app.add_typer(access_cli.grant_app, name="grant")
+    app.command("audit")(access_cli.audit)
 
 
 def main() -> None:

@@ -1,0 +1,102 @@
+"""Grants (who may read which 有条件共享 resource, why, until when) and the query audit trail.
+
+Access functions only: warehouse.access decides what a grant means; this module stores and reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from catalog.errors import CatalogError
+from catalog.models import Department, Grant, QueryAudit, Resource
+from catalog.store import display_name
+
+
+class GrantError(CatalogError):
+    """A grant cannot be added or revoked; the message says what to fix."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def resolve_department(session: Session, name_or_id: str) -> Department | None:
+    """A department by id, full name or the display name `hub coverage --json` lists (区公安分局)."""
+    wanted = name_or_id.strip()
+    for department in session.scalars(select(Department)):
+        if wanted in (department.id, department.name, display_name(department.name)):
+            return department
+    return None
+
+
+def add_grant(session: Session, *, department: str, resource: str, purpose: str, approved_by: str,
+              valid_until: datetime, include_pii: bool = False, now: datetime | None = None) -> Grant:
+    """Record an approved grant; the department and resource must exist, the resource be 有条件共享."""
+    holder = resolve_department(session, department)
+    if holder is None:
+        raise GrantError(f"unknown department {department!r}: use an id or a name as `hub coverage --json` lists it")
+    target = session.get(Resource, resource) or session.scalar(select(Resource).where(Resource.code == resource))
+    if target is None:
+        raise GrantError(f"unknown resource {resource!r}: use the resource id or code from the catalogue")
+    if target.sharing_type != "有条件共享":
+        raise GrantError(f"{target.id} is {target.sharing_type}: only 有条件共享 resources take grants")
+    if not purpose.strip() or not approved_by.strip():
+        raise GrantError("a grant needs a purpose and the name of who approved it")
+    if valid_until.tzinfo is None:
+        raise GrantError("valid_until must carry a time zone")
+    grant = Grant(department_id=holder.id, resource_id=target.id, purpose=purpose, approved_by=approved_by,
+                  include_pii=include_pii, valid_until=valid_until, granted_at=now or _now())
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def revoke_grant(session: Session, grant_id: int, *, now: datetime | None = None) -> Grant:
+    grant = session.get(Grant, grant_id)
+    if grant is None:
+        raise GrantError(f"no grant #{grant_id}: `hub grant list` shows the ids")
+    if grant.revoked_at is None:
+        grant.revoked_at = now or _now()
+    return grant
+
+
+def list_grants(session: Session, department_id: str | None = None) -> list[Grant]:
+    statement = select(Grant).order_by(Grant.id)
+    if department_id is not None:
+        statement = statement.where(Grant.department_id == department_id)
+    return list(session.scalars(statement))
+
+
+@dataclass(frozen=True)
+class CatalogueSnapshot:
+    """What the rights model needs from the catalogue, detached from the session."""
+
+    departments: dict[str, str]  # id → display name
+    resources: list[Resource]  # with items loaded
+    grants: list[Grant]
+
+
+def rights_inputs(session: Session) -> CatalogueSnapshot:
+    departments = {d.id: display_name(d.name) for d in session.scalars(select(Department))}
+    resources = list(session.scalars(select(Resource).options(selectinload(Resource.items))))
+    return CatalogueSnapshot(departments, resources, list_grants(session))
+
+
+def record_query(session: Session, *, role: str, sql_text: str, allowed: bool, reason: str | None,
+                 rows: int | None, truncated: bool, duration_ms: float | None, channel: str = "cli",
+                 asked_at: datetime | None = None) -> QueryAudit:
+    entry = QueryAudit(role=role, asked_at=asked_at or _now(), sql_text=sql_text, allowed=allowed, reason=reason,
+                       rows=rows, truncated=truncated, duration_ms=duration_ms, channel=channel)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_audit(session: Session, *, role: str | None = None, limit: int = 50) -> list[QueryAudit]:
+    statement = select(QueryAudit).order_by(QueryAudit.id.desc()).limit(limit)
+    if role is not None:
+        statement = statement.where(QueryAudit.role == role)
+    return list(session.scalars(statement))

@@ -1,0 +1,299 @@
+"""Analyst SQL on a real (small) warehouse: the rights matrix, PII masking, the attack corpus, the audit."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+
+from catalog import grants as catalog_grants
+from catalog.db import session_scope
+from catalog.models import QueryAudit
+from catalog.spec import Catalogue, Department, Item, Resource
+from catalog.store import load_catalogue_into
+from hub.settings import get_settings, reset_settings
+from warehouse.access import audit, sandbox
+from warehouse.access.audit import run_query
+
+NOW = datetime.now(timezone.utc)
+ID, NAME, PHONE = "44060619900101123X", "张三丰", "13812341234"
+MASKED = ("440606********123X", "张**", "138****1234")
+OWNER, OTHER = "区公安分局", "区市场监督管理局"  # as `hub coverage --json` lists gaj and scjgj
+SHARING = {"open_people": "无条件共享", "cond_people": "有条件共享", "secret_people": "不予共享"}
+
+
+def _catalogue() -> Catalogue:
+    departments = [
+        Department(id="gaj", name="佛山市公安局顺德分局", code="11440606006424189J", division="440606"),
+        Department(id="scjgj", name="佛山市顺德区市场监督管理局", code="11440606001996620F", division="440606"),
+    ]
+    items = [
+        Item(name="gmsfhm", label="公民身份号码", type="C", length=18, nullable=False, key=True, pii="id_number"),
+        Item(name="xm", label="姓名", type="C", length=50, pii="name"),
+        Item(name="lxdh", label="联系电话", type="C", length=20, pii="phone"),
+        Item(name="nl", label="年龄", type="I"),
+    ]
+    resources = [
+        Resource(id=rid, code=f"1010{n}/00000{n}", name=rid, provider="gaj", classification="基础/人口",
+                 abstract="测试", format="数据库", domain="population", update_cycle="每日", sharing_type=sharing,
+                 open_type="不开放", release_date=NOW.date(), items=items)
+        for n, (rid, sharing) in enumerate(SHARING.items())
+    ]
+    return Catalogue(departments=departments, resources=resources)
+
+
+@pytest.fixture
+def hub(hub_env):
+    """A catalogue (2 departments, one resource per sharing type) and a warehouse holding them."""
+    with session_scope() as session:
+        load_catalogue_into(session, _catalogue(), now=NOW)
+    connection = duckdb.connect(str(get_settings().warehouse_path))
+    for schema in ("staging", "mart", "meta", "raw"):
+        connection.execute(f"CREATE SCHEMA {schema}")
+    for rid in SHARING:
+        connection.execute(f"CREATE TABLE staging.{rid} (gmsfhm VARCHAR, xm VARCHAR, lxdh VARCHAR, nl BIGINT, "
+                           "_event_time TIMESTAMPTZ)")
+        connection.execute(f"INSERT INTO staging.{rid} VALUES (?, ?, ?, 36, now())", [ID, NAME, PHONE])
+    connection.execute("CREATE VIEW mart.people_by_age AS SELECT nl, count(*) AS residents FROM staging.open_people GROUP BY nl")
+    connection.execute("CREATE TABLE staging.not_in_catalogue AS SELECT 'x' AS secret")
+    connection.close()
+    return hub_env
+
+
+def _grant(include_pii: bool, valid_for: timedelta) -> None:
+    with session_scope() as session:
+        catalog_grants.add_grant(session, department="scjgj", resource="cond_people", purpose="市场主体核查",
+                                 approved_by="公安分局 王科长", valid_until=NOW + valid_for, include_pii=include_pii,
+                                 now=NOW - timedelta(days=30))
+
+
+def _read(role: str, resource: str):
+    outcome = run_query(role, f"SELECT gmsfhm, xm, lxdh, nl FROM staging.{resource}")
+    if not outcome.allowed:
+        return "refused", outcome.reason
+    row = outcome.table.to_pylist()[0]
+    values = (row["gmsfhm"], row["xm"], row["lxdh"])
+    assert row["nl"] == 36
+    assert values in ((ID, NAME, PHONE), MASKED), values
+    return ("clear" if values == (ID, NAME, PHONE) else "masked"), outcome.reason
+
+
+GRANTS = {
+    "none": None,
+    "without_pii": (False, timedelta(days=30)),
+    "with_pii": (True, timedelta(days=30)),
+    "expired": (True, timedelta(days=-1)),
+}
+# (role, grant on cond_people for scjgj) → what each sharing type gives
+MATRIX = {
+    (OWNER, "none"): ("clear", "clear", "clear"),
+    (OTHER, "none"): ("masked", "refused", "refused"),
+    (OTHER, "without_pii"): ("masked", "masked", "refused"),
+    (OTHER, "with_pii"): ("masked", "clear", "refused"),
+    (OTHER, "expired"): ("masked", "refused", "refused"),
+    ("leadership", "none"): ("masked", "refused", "refused"),
+    ("admin", "none"): ("masked", "masked", "masked"),
+}
+
+
+@pytest.mark.parametrize("grant", list(GRANTS))
+def test_rights_matrix_department_by_sharing_type_by_grant(hub, grant):
+    if GRANTS[grant]:
+        _grant(*GRANTS[grant])
+    for (role, wanted_grant), expected in MATRIX.items():
+        if wanted_grant != grant:
+            continue
+        got = tuple(_read(role, rid)[0] for rid in SHARING)
+        assert got == expected, (role, grant, got)
+
+
+def test_refusals_say_why_and_marts_are_open_to_every_role(hub):
+    reason = run_query(OTHER, "SELECT * FROM staging.cond_people").reason
+    assert "有条件共享" in reason and "hub grant add" in reason
+    assert "不予共享" in run_query(OTHER, "SELECT * FROM staging.secret_people").reason
+    for role in (OWNER, OTHER, "leadership", "admin", "scjgj"):
+        outcome = run_query(role, "SELECT * FROM mart.people_by_age")
+        assert outcome.allowed and outcome.table.to_pylist() == [{"nl": 36, "residents": 1}]
+    assert not run_query("财政局", "SELECT 1").allowed
+
+
+def test_revoked_grant_no_longer_opens_the_resource(hub):
+    _grant(True, timedelta(days=30))
+    assert _read(OTHER, "cond_people")[0] == "clear"
+    with session_scope() as session:
+        grant_id = catalog_grants.list_grants(session)[0].id
+        catalog_grants.revoke_grant(session, grant_id)
+    assert _read(OTHER, "cond_people")[0] == "refused"
+
+
+ATTACKS = {
+    "read_csv": "SELECT * FROM read_csv('/etc/passwd')",
+    "read_csv_auto": "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "read_text": "SELECT * FROM read_text('/etc/passwd')",
+    "read_blob": "SELECT * FROM read_blob('/etc/passwd')",
+    "read_json": "SELECT * FROM read_json_auto('/etc/passwd')",
+    "read_parquet": "SELECT * FROM read_parquet('/etc/passwd')",
+    "replacement scan": "SELECT * FROM '/etc/passwd'",
+    "glob": "SELECT * FROM glob('/etc/*')",
+    "file in a subquery": "SELECT (SELECT count(*) FROM read_text('/etc/passwd')) AS n",
+    "file in a CTE": "WITH f AS (SELECT * FROM read_text('/etc/passwd')) SELECT * FROM f",
+    "copy to": "COPY (SELECT * FROM staging.open_people) TO '/tmp/leak.csv'",
+    "attach": "ATTACH '/tmp/other.duckdb' AS other",
+    "install": "INSTALL httpfs",
+    "load": "LOAD httpfs",
+    "set external access": "SET enable_external_access = true",
+    "reset lock": "RESET lock_configuration",
+    "pragma": "PRAGMA enable_profiling",
+    "create table": "CREATE TABLE stolen AS SELECT * FROM staging.open_people",
+    "create macro": "CREATE MACRO m() AS 1",
+    "insert": "INSERT INTO staging.open_people VALUES ('x', 'y', 'z', 1, now())",
+    "export": "EXPORT DATABASE '/tmp/exp'",
+    "detach": "DETACH memory",
+    "checkpoint": "CHECKPOINT",
+    "stacked statements": "SELECT 1; SELECT * FROM read_text('/etc/passwd')",
+    "stacked after comment": "SELECT 1 /* ; */; DROP VIEW staging.open_people",
+    "comment hiding a statement": "SELECT 1 --\n; ATTACH '/tmp/x.db' AS x",
+    "quoted identifier trick": 'SELECT * FROM "staging"."cond_people"',
+    "case trick": "SELECT * FROM STAGING.Secret_People",
+    "another role's view": "SELECT * FROM staging.secret_people",
+    "table not in the catalogue": "SELECT * FROM staging.not_in_catalogue",
+    "query() table function": "SELECT * FROM query('SELECT * FROM staging.secret_people')",
+    "query_table()": "SELECT * FROM query_table('staging.secret_people')",
+    "database listing": "SELECT * FROM duckdb_databases()",
+    "information_schema": "SELECT * FROM information_schema.tables",
+    "system catalog": "SELECT * FROM system.main.duckdb_tables",
+    "show all tables": "SHOW ALL TABLES",
+    "explain": "EXPLAIN SELECT 1",
+    "call": "CALL pragma_version()",
+    "use": "USE memory",
+    "not sql": "SELEC 1",
+    "CTE name shadowing a system view": "SELECT * FROM (WITH duckdb_tables AS (SELECT 1) SELECT 1), duckdb_tables",
+    "CTE named like a view, read qualified": "WITH secret_people AS (SELECT 1) SELECT * FROM staging.secret_people",
+}
+
+
+def test_attack_corpus_is_refused_clearly_leaks_nothing_and_is_audited(hub):
+    for name, sql in ATTACKS.items():
+        outcome = run_query(OTHER, sql)
+        assert not outcome.allowed, name
+        assert outcome.table is None and outcome.reason, name
+        assert "wh_" not in outcome.reason and "root:" not in outcome.reason, (name, outcome.reason)
+    with session_scope() as session:
+        entries = catalog_grants.list_audit(session, limit=1000)
+    assert len(entries) == len(ATTACKS)
+    assert {e.sql_text for e in entries} == set(ATTACKS.values())
+    assert all(not e.allowed and e.reason and e.role == "scjgj" and e.rows is None for e in entries)
+    with duckdb.connect(str(get_settings().warehouse_path), read_only=True) as warehouse:
+        assert warehouse.execute("SELECT count(*) FROM staging.open_people").fetchone()[0] == 1
+        tables = warehouse.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stolen'").fetchone()[0]
+        assert tables == 0
+
+
+def test_the_alias_is_refused_even_when_guessed(hub):
+    _role, decisions = audit.role_decisions(OTHER)
+    connection, role_views, alias = sandbox.open_role_database(get_settings().warehouse_path, decisions)
+    try:
+        with pytest.raises(sandbox.QueryRefused, match="only your role's views"):
+            sandbox.check_statement(f"SELECT * FROM {alias}.staging.secret_people", role_views)
+        with pytest.raises(sandbox.QueryRefused, match="query"):
+            sandbox.check_statement(f"SELECT * FROM query('FROM {alias}.staging.secret_people')", role_views)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_text('/etc/passwd')", "COPY (SELECT 1) TO '/tmp/leak.csv'", "ATTACH '/tmp/x.db' AS x",
+    "INSTALL httpfs", "LOAD httpfs", "SET enable_external_access = true", "SET lock_configuration = false",
+    "CREATE TABLE staging.x AS SELECT 1", "SELECT * FROM staging.secret_people",
+])
+def test_duckdb_itself_refuses_without_the_fallback_check(hub, sql):
+    """Defence in depth: run straight in the role database, skipping check_statement."""
+    _role, decisions = audit.role_decisions(OTHER)
+    connection, _views, alias = sandbox.open_role_database(get_settings().warehouse_path, decisions)
+    try:
+        with pytest.raises(duckdb.Error):
+            connection.execute(sql)
+            if sql.startswith("CREATE TABLE staging"):  # the in-memory catalogue takes it; the warehouse must not
+                connection.execute(f"CREATE TABLE {alias}.staging.x AS SELECT 1")
+    finally:
+        connection.close()
+
+
+def test_allowed_queries_are_audited_with_rows_and_row_limit_cuts(hub, monkeypatch):
+    monkeypatch.setenv("HUB_QUERY_ROW_LIMIT", "5")
+    reset_settings()
+    outcome = run_query(OTHER, "SELECT * FROM range(100) r")
+    assert outcome.allowed and outcome.rows == 5 and outcome.truncated
+    assert run_query(OTHER, "WITH x AS (SELECT * FROM staging.open_people) SELECT count(*) AS n FROM x").allowed
+    assert run_query(OTHER, "DESCRIBE staging.open_people").allowed
+    with session_scope() as session:
+        first, *_ = session.query(QueryAudit).order_by(QueryAudit.id).all()
+    assert (first.role, first.allowed, first.rows, first.truncated) == ("scjgj", True, 5, True)
+    assert first.duration_ms is not None and first.asked_at.tzinfo is not None
+
+
+def test_a_query_over_the_timeout_is_stopped_and_audited(hub, monkeypatch):
+    monkeypatch.setenv("HUB_QUERY_TIMEOUT_S", "0.3")
+    reset_settings()
+    outcome = run_query(OTHER, "SELECT count(*) FROM range(100000000) a, range(100000000) b")
+    assert not outcome.allowed and "longer than" in outcome.reason
+    with session_scope() as session:
+        assert "longer than" in catalog_grants.list_audit(session)[0].reason
+
+
+def test_identifiers_are_case_insensitive_for_readable_views(hub):
+    assert run_query(OTHER, 'SELECT count(*) AS n FROM STAGING."Open_People"').allowed
+    assert run_query(OTHER, "SELECT count(*) AS n FROM open_people").allowed  # search path: staging, mart
+
+
+def _cli():
+    import typer
+
+    from warehouse.access import cli
+
+    app = typer.Typer()
+    app.command("sql")(cli.sql)
+    app.command("audit")(cli.audit)
+    app.add_typer(cli.grant_app, name="grant")
+    return app
+
+
+def test_cli_grant_sql_formats_and_audit(hub, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    runner, app = CliRunner(), _cli()
+    added = runner.invoke(app, ["grant", "add", "--department", OTHER, "--resource", "cond_people", "--purpose",
+                                "核查", "--approved-by", "王科长", "--valid-until", "2099-12-31", "--no-pii"])
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["grant", "list", "--json"]).output)
+    assert [(g["department"], g["resource"], g["pii"], g["state"]) for g in listed] == [
+        ("scjgj", "cond_people", False, "active")]
+    shown = runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT gmsfhm, xm FROM staging.cond_people",
+                                "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == [{"gmsfhm": MASKED[0], "xm": MASKED[1]}]
+    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT nl FROM staging.open_people",
+                               "--format", "csv"]).stdout.splitlines() == ['"nl"', "36"]
+    target = tmp_path / "out.parquet"
+    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT * FROM mart.people_by_age",
+                               "--format", "parquet", "-o", str(target)]).exit_code == 0
+    assert pq.read_table(target).to_pylist() == [{"nl": 36, "residents": 1}]
+    script = tmp_path / "q.sql"
+    script.write_text("SELECT 1 AS a;\nSELECT * FROM read_text('/etc/passwd');\n")
+    assert runner.invoke(app, ["sql", "--as", OTHER, "-f", str(script)]).exit_code == 1
+    refused = runner.invoke(app, ["sql", "--as", OTHER, "-c", "INSTALL httpfs"])
+    assert refused.exit_code == 1 and "refused" in refused.stderr
+    trail = json.loads(runner.invoke(app, ["audit", "--json", "--role", "scjgj"]).output)
+    assert len(trail) == 6 and [e["allowed"] for e in trail] == [False, False, True, True, True, True]
+    assert trail[0]["sql"] == "INSTALL httpfs" and trail[0]["reason"]
+
+
+def test_a_deeply_nested_statement_is_refused_not_crashed(hub):
+    deep = "SELECT " + "(" * 3000 + "1" + ")" * 3000
+    outcome = run_query(OTHER, deep)
+    assert not outcome.allowed and outcome.reason
+    with session_scope() as session:
+        assert len(catalog_grants.list_audit(session)) == 1
