@@ -24,6 +24,23 @@ THEMES = (
     "public_service", "urban_construction", "community_governance", "ecology",
     "emergency", "energy", "credit", "licence",
 )
+# How domains and themes read for leadership (pages, the report, DAG docs).
+DOMAIN_LABELS = {
+    "population": "人口",
+    "legal_entity": "法人",
+    "utility": "水电气",
+    "gis": "空间地理",
+    "video": "视频",
+    "iot": "物联感知",
+    "public_service": "公共服务",
+    "urban_construction": "城乡建设",
+    "community_governance": "社区治理",
+    "ecology": "生态环保",
+    "emergency": "应急维稳",
+    "energy": "能源安全",
+    "credit": "社会信用",
+    "licence": "电子证照",
+}
 ITEM_TYPES = {"C": "字符", "N": "数值", "D": "日期", "T": "日期时间", "L": "逻辑", "I": "整型", "F": "浮点", "B": "双精度"}
 PII_KINDS = ("none", "id_number", "name", "phone", "address", "credit_code_person")  # what masking applies
 CONNECTOR_KINDS = ("sql", "file", "http", "mqtt")

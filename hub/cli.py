@@ -71,6 +71,39 @@ def kafka_tool(ctx: typer.Context, name: str = typer.Argument(..., help="e.g. ka
     os.execvp(command[0], command)
 
 
+flow_app = typer.Typer(help="The ingest DAGs' steps by hand (what each Airflow task calls).", no_args_is_help=True)
+app.add_typer(flow_app, name="flow")
+
+
+@flow_app.command("run")
+def flow_run(target: str = typer.Argument(..., help="a domain (population, legal_entity, …) or one bound resource id")) -> None:
+    """connect → land → quality gate → stage for each bound resource of TARGET, then sync the catalogue."""
+    from hub import flow
+
+    resources = flow.bound_resources(target) or ([target] if target in flow.all_bound_resources() else [])
+    if not resources:
+        raise HubError(f"{target!r} is neither a domain ({', '.join(flow.DOMAIN_TITLES)}) nor a bound resource id")
+    for resource_id in resources:
+        flow.connect(resource_id)
+        landed = flow.land(resource_id)
+        staged = flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed))
+        console.print(f"{resource_id}: {landed['rows']} rows landed, {landed['dlq_rows']} to the DLQ, "
+                      f"{staged['merged_rows']} merged into staging")
+    console.print(f"catalogue: {flow.sync_catalogue()['applied']}")
+
+
+@flow_app.command("snapshot")
+def flow_snapshot() -> None:
+    """Apply pending catalogue events, take today's coverage snapshot and render the report (coverage_daily)."""
+    import json
+
+    from hub import flow
+
+    flow.sync_catalogue()
+    print(json.dumps(flow.snapshot(), ensure_ascii=False, indent=2))
+    console.print(f"report: {flow.render_report()['folder']}")
+
+
 @app.command("demo")
 def demo(
     once: bool = typer.Option(False, "--once", help="exit after the flow instead of keeping the UIs up"),

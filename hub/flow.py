@@ -9,14 +9,9 @@ import functools
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
-DOMAIN_TITLES = {
-    "population": "人口",
-    "legal_entity": "法人",
-    "utility": "水电气",
-    "gis": "空间地理",
-    "video": "视频",
-    "iot": "物联感知",
-}
+from catalog.spec import DOMAIN_LABELS, DOMAINS
+
+DOMAIN_TITLES = {domain: DOMAIN_LABELS[domain] for domain in DOMAINS}  # the six ingest DAGs
 SEED_DIR = Path(__file__).resolve().parents[1] / "catalog" / "seed"
 
 

@@ -6,23 +6,8 @@ report show these labels. One table per kind of code, nothing computed here.
 from __future__ import annotations
 
 from catalog import coverage
+from catalog.spec import DOMAIN_LABELS  # noqa: F401  (re-exported for pages and the report)
 
-DOMAIN_LABELS = {
-    "population": "人口",
-    "legal_entity": "法人",
-    "utility": "水电气",
-    "gis": "空间地理",
-    "video": "视频",
-    "iot": "物联感知",
-    "public_service": "公共服务",
-    "urban_construction": "城乡建设",
-    "community_governance": "社区治理",
-    "ecology": "生态环保",
-    "emergency": "应急维稳",
-    "energy": "能源安全",
-    "credit": "社会信用",
-    "licence": "电子证照",
-}
 
 REASON_LABELS = {
     coverage.AGGREGATED: "已汇聚",
