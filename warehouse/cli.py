@@ -1,0 +1,83 @@
+"""`hub warehouse …` and `hub land …`: the landing steps the DAGs run, by hand."""
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="The lake and the DuckDB warehouse: land Kafka topics, stage, build marts.",
+                  no_args_is_help=True)
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _selected(target: str) -> list[str]:
+    """Resource ids named by RESOURCE, a DOMAIN of the ingest DAGs, or `all` (bound resources)."""
+    from hub.flow import DOMAIN_TITLES, all_bound_resources, bound_resources
+    from warehouse import lake
+
+    if target == "all":
+        return all_bound_resources()
+    if target in DOMAIN_TITLES:
+        return bound_resources(target)
+    return [lake.resolve_resource(target).id]
+
+
+@app.command("land")
+def land(
+    target: str = typer.Argument(..., help="a resource id, a domain (population, utility, …) or all"),
+    max_records: int = typer.Option(None, "--max-records", help="land at most this many records per resource"),
+    stage: bool = typer.Option(True, "--stage/--no-stage", help="merge into staging.* and publish events"),
+    marts: bool = typer.Option(True, "--marts/--no-marts", help="refresh mart.* views at the end"),
+) -> None:
+    """Land Kafka → Parquet, merge into staging, publish the catalogue events (landing + schema check)."""
+    from hub.errors import HubError
+    from warehouse import landing, store
+    from warehouse import marts as mart_views
+
+    table = Table("resource", "rows", "dlq", "files", "staged", "events", "max event time")
+    failures = 0
+    for resource_id in _selected(target):
+        try:
+            result = landing.land(resource_id, max_records=max_records)
+            staged = store.update_staging(resource_id, result) if stage else 0
+            events = landing.publish_landing_event(result) if stage else []
+        except HubError as exc:
+            failures += 1
+            console.print(f"[red]{resource_id}:[/] {exc}")
+            continue
+        moment = result.max_event_time.isoformat() if result.max_event_time else "-"
+        table.add_row(resource_id, f"{result.rows:,}", f"{result.dlq_rows:,}", str(len(result.files)),
+                      f"{staged:,}", str(len(events)), moment)
+    console.print(table)
+    if stage and marts:
+        console.print("marts: " + (", ".join(mart_views.refresh_marts()) or "none yet"))
+    raise typer.Exit(1 if failures else 0)
+
+
+@app.command("refresh-marts")
+def refresh_marts() -> None:
+    """(Re)create the mart.* views whose resources are landed; say why the others wait."""
+    from warehouse import marts as mart_views
+
+    built = mart_views.refresh_marts()
+    for name, (_sql, reason) in mart_views.plan_marts().items():
+        if f"mart.{name}" in built:
+            console.print(f"[green]mart.{name}[/]")
+        else:
+            console.print(f"[yellow]mart.{name} skipped:[/] {reason}")
+
+
+@app.command("stage")
+def stage(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
+    """Merge the resource's landed files that staging has not applied yet."""
+    from warehouse import store
+
+    console.print(f"{resource_id}: {store.update_staging(resource_id):,} staging rows changed")
+
+
+@app.command("rebuild-staging")
+def rebuild_staging(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
+    """Drop staging.<resource> and merge all its landed files again (after an item changed type)."""
+    from warehouse import store
+
+    console.print(f"{resource_id}: {store.rebuild_staging(resource_id):,} staging rows")

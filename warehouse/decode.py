@@ -1,0 +1,423 @@
+"""Bulk decoding of Kafka values (UTF-8 JSON objects) into Arrow columns of a catalogue schema.
+
+The fast path joins the values of a chunk with b"\\n" and parses that NDJSON in one
+`pyarrow.json.read_json` call against an explicit schema, then casts dates and times column by
+column. Only what fails is narrowed down: a failing parse is retried in sub-batches and, inside a
+failing sub-batch, record by record with orjson; a failing cast is bisected to the bad values.
+Every function returns data aligned with its input (rejected rows hold nulls) plus
+`{index: reason}` for the rows to send to the dead-letter topic.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Sequence
+
+from datetime import datetime, timezone
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from catalog.derive import LOCAL_TZ
+from warehouse.errors import WarehouseError
+
+Rejects = dict[int, str]
+
+MAX_RECORD_BYTES = 1 << 20  # Kafka's default message size limit: bigger values are refused, not parsed
+SUB_BATCH = 1024
+MAX_DLQ_RAW = 256 << 10     # what a dead letter keeps of a value; the whole record stays in the raw topic
+MAX_REASON_HEADER = 512
+_BLOCK_SIZE = 8 << 20       # must exceed the longest line; MAX_RECORD_BYTES guarantees that
+_OPS = pa.array(["upsert", "delete"])
+# A time with a zone: ...T08:00[:00[.123]] followed by Z, +08, +0800 or +08:00.
+_ZONED = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object",
+               type(None): "null"}
+
+
+def parse_schema(items: pa.Schema) -> pa.Schema:
+    """The schema the JSON reader parses into: dates and times stay strings (cast afterwards)."""
+    return pa.schema([
+        pa.field(f.name, pa.string() if _is_temporal(f.type) else f.type) for f in items
+    ])
+
+
+def decode_values(values: Sequence[bytes | None], items: pa.Schema, *,
+                  max_record_bytes: int = MAX_RECORD_BYTES) -> tuple[pa.Table, Rejects]:
+    """The values as a table of `items` (the catalogue columns), aligned with `values`."""
+    rejects, slow = _screen(values, max_record_bytes)
+    parsing = parse_schema(items)
+    lines = _with_placeholders(values, rejects.keys() | slow)
+    data = b"\n".join(lines)
+    # A raw line break inside a value would shift every later row: such values go the slow way.
+    if data.count(b"\n") != len(lines) - 1 or b"\r" in data:
+        broken = {i for i, v in enumerate(lines) if b"\n" in v or b"\r" in v}
+        slow |= broken
+        lines = _with_placeholders(lines, broken)
+        data = b"\n".join(lines)
+    parsed, failed = _parse_fast(lines, data, parsing)
+    slow = (slow | failed | _bad_utf8_rows(parsed)) - rejects.keys()
+    if slow:
+        parsed = _patch_rows(parsed, sorted(slow), values, parsing, rejects)
+    table, cast_rejects = cast_items(parsed, items)
+    for index, reason in cast_rejects.items():
+        rejects.setdefault(index, reason)
+    return table, rejects
+
+
+def _with_placeholders(values: Sequence[bytes | None], indices) -> Sequence[bytes]:
+    """`values` with an empty object in place of each of `indices` (keeps the rows aligned)."""
+    if not indices:
+        return values
+    return [b"{}" if i in indices else v for i, v in enumerate(values)]
+
+
+def _screen(values: Sequence[bytes | None], max_bytes: int) -> tuple[Rejects, set[int]]:
+    """Rejects (no value, too big) and the rows the NDJSON fast path cannot take.
+
+    Why the shape check: the reader turns a bare `null` line into a row of nulls (and crashes the
+    process on one at the start of its input), so only values that look like {...} go the fast way.
+    """
+    odd = [i for i, v in enumerate(values) if v is None or len(v) > max_bytes or v[:1] != b"{" or v[-1:] != b"}"]
+    rejects: Rejects = {}
+    slow = set()
+    for index in odd:
+        value = values[index]
+        if value is None:
+            rejects[index] = "message has no value (a tombstone is not a hub record)"
+        elif len(value) > max_bytes:
+            rejects[index] = f"value of {len(value):,} bytes exceeds the landing limit of {max_bytes:,} bytes"
+        else:
+            slow.add(index)
+    return rejects, slow
+
+
+def _bad_utf8_rows(table: pa.Table) -> set[int]:
+    """Rows with a string that is not UTF-8 (the JSON reader does not check; Arrow's validation does)."""
+    def valid(array: pa.Array) -> pa.Array:
+        array.validate(full=True)
+        return array
+
+    bad: set[int] = set()
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            bad.update(cast_isolating(column.combine_chunks(), valid, column.type)[1])
+    return bad
+
+
+def _parse_fast(lines: Sequence[bytes], data: bytes, parsing: pa.Schema) -> tuple[pa.Table, set[int]]:
+    """One read_json call on `data` (the joined lines); if it fails, sub-batches, and the rows of
+    a failing sub-batch are returned as failed."""
+    table = _read_ndjson(len(lines), data, parsing)
+    if table is not None:
+        return table, set()
+    parts, failed = [], set()
+    for start in range(0, len(lines), SUB_BATCH):
+        batch = lines[start:start + SUB_BATCH]
+        part = _read_ndjson(len(batch), b"\n".join(batch), parsing)
+        if part is None:
+            failed.update(range(start, start + len(batch)))
+            part = _null_table(parsing, len(batch))
+        parts.append(part)
+    return pa.concat_tables(parts), failed
+
+
+def _read_ndjson(count: int, data: bytes, parsing: pa.Schema) -> pa.Table | None:
+    """`count` NDJSON lines parsed in one call, or None if any fails or the row count comes out wrong."""
+    if not count:
+        return _null_table(parsing, 0)
+    try:
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(block_size=_BLOCK_SIZE, use_threads=False),
+            parse_options=pj.ParseOptions(explicit_schema=parsing, unexpected_field_behavior="ignore",
+                                          newlines_in_values=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != count:  # two objects on one line, say
+        return None
+    return table.select(parsing.names).combine_chunks()
+
+
+def _patch_rows(parsed: pa.Table, indices: list[int], values: Sequence[bytes], parsing: pa.Schema,
+                rejects: Rejects) -> pa.Table:
+    """Decode `indices` one by one with orjson and put the good ones in place of their placeholder."""
+    checks = [(f.name, _type_check(f.type)) for f in parsing]
+    rows = []
+    for index in indices:
+        row = decode_one(values[index], checks)
+        if isinstance(row, str):
+            rejects.setdefault(index, row)
+            row = {}
+        rows.append(row)
+    patch = pa.Table.from_pylist(rows, schema=parsing)
+    positions = list(range(parsed.num_rows))
+    for j, index in enumerate(indices):
+        positions[index] = parsed.num_rows + j
+    return pa.concat_tables([parsed, patch]).take(pa.array(positions, pa.int64())).combine_chunks()
+
+
+def decode_one(value: bytes, checks: list[tuple[str, tuple[Callable[[object], bool], str]]]) -> dict | str:
+    """One value as a dict of the checked fields, or the reason it cannot be one."""
+    try:
+        text = bytes(value).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"value is not UTF-8 (byte {exc.start}: {exc.reason})"
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return f"value is not JSON: {exc}"
+    if not isinstance(parsed, dict):
+        return f"value is JSON {_JSON_TYPES.get(type(parsed), type(parsed).__name__)}, expected an object"
+    row = {}
+    for name, (check, expected) in checks:
+        item = parsed.get(name)
+        if item is not None and not check(item):
+            return f"item {name}: {_JSON_TYPES.get(type(item), type(item).__name__)} {_clip(item)} does not fit {expected}"
+        row[name] = item
+    return row
+
+
+_CHECKS = {  # what the Arrow JSON reader accepts for each type, as a test of a parsed JSON value
+    "integer": (lambda v: type(v) is int and -(1 << 63) <= v < (1 << 63), "an integer item (64-bit JSON integer)"),
+    "number": (lambda v: type(v) in (int, float), "a numeric item (JSON number)"),
+    "boolean": (lambda v: type(v) is bool, "a logical item (true/false)"),
+    "string": (lambda v: type(v) is str, "a string item"),
+}
+
+
+def _type_check(arrow_type: pa.DataType) -> tuple[Callable[[object], bool], str]:
+    if pa.types.is_integer(arrow_type):
+        return _CHECKS["integer"]
+    if pa.types.is_floating(arrow_type):
+        return _CHECKS["number"]
+    if pa.types.is_boolean(arrow_type):
+        return _CHECKS["boolean"]
+    return _CHECKS["string"]
+
+
+# --- casts to the catalogue types ----------------------------------------------------------
+
+def cast_items(parsed: pa.Table, items: pa.Schema) -> tuple[pa.Table, Rejects]:
+    """Cast date/time strings to the catalogue types; unparsable values become nulls + rejects."""
+    rejects: Rejects = {}
+    columns = []
+    for field in items:
+        column = parsed.column(field.name).combine_chunks() if parsed.num_rows else pa.array([], parsed.schema.field(field.name).type)
+        if column.type != field.type:
+            caster = _caster(field.type)
+            column, bad = cast_isolating(column, caster, field.type)
+            for index in bad:
+                rejects.setdefault(index, f"item {field.name}: {_clip(parsed.column(field.name)[index].as_py())} "
+                                          f"is not a {_type_name(field.type)}")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=items), rejects
+
+
+def _type_name(arrow_type: pa.DataType) -> str:
+    if pa.types.is_date(arrow_type):
+        return "date (YYYY-MM-DD)"
+    if pa.types.is_timestamp(arrow_type):
+        return "date-time (ISO-8601, e.g. 2026-01-05T08:00:00+08:00)"
+    return str(arrow_type)
+
+
+def required_nulls(table: pa.Table, items: pa.Schema, keys: Sequence[str], op: pa.Array) -> Rejects:
+    """Rows where a key, or a required item of an upsert, is null (a delete needs only its key)."""
+    rejects: Rejects = {}
+    upsert = pc.fill_null(pc.equal(op, "upsert"), True)
+    for field in items:
+        if field.nullable and field.name not in keys:
+            continue
+        missing = table.column(field.name).is_null()
+        if field.name not in keys:
+            missing = pc.and_(missing, upsert)
+        what = "key item" if field.name in keys else "required item"
+        for index in _true_indices(missing):
+            rejects.setdefault(index, f"{what} {field.name} is null or missing")
+    return rejects
+
+
+def _caster(target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+    if pa.types.is_timestamp(target):
+        return lambda strings: local_timestamps(strings).cast(target)
+    return lambda strings: strings.cast(target)
+
+
+def local_timestamps(strings: pa.Array) -> pa.Array:
+    """ISO-8601 strings as UTC instants: zoned ones as given, naive ones read as Shanghai wall time."""
+    utc = pa.timestamp("us", "UTC")
+    try:
+        return strings.cast(utc)  # the usual case: every value carries its zone
+    except pa.ArrowInvalid:
+        pass
+    zoned = pc.fill_null(pc.match_substring_regex(strings, _ZONED), False)
+    zoned_count = pc.sum(zoned).as_py() or 0
+    none = pa.scalar(None, strings.type)
+    naive = pc.assume_timezone(pc.if_else(zoned, none, strings).cast(pa.timestamp("us")), LOCAL_TZ).cast(utc)
+    if zoned_count == 0:
+        return naive
+    return pc.if_else(zoned, pc.if_else(zoned, strings, none).cast(utc), naive)
+
+
+def cast_isolating(column: pa.Array, cast: Callable[[pa.Array], pa.Array],
+                   target: pa.DataType) -> tuple[pa.Array, list[int]]:
+    """cast(column), with nulls and their indices where single values fail (found by bisection)."""
+    try:
+        return cast(column), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        if len(column) <= 1:
+            return pa.nulls(len(column), target), list(range(len(column)))
+    middle = len(column) // 2
+    left, left_bad = cast_isolating(column.slice(0, middle), cast, target)
+    right, right_bad = cast_isolating(column.slice(middle), cast, target)
+    return pa.concat_arrays([left, right]), left_bad + [middle + i for i in right_bad]
+
+
+# --- the envelope (Kafka headers) as columns -----------------------------------------------
+
+def envelope_columns(ops: Sequence[bytes | None], event_times: Sequence[bytes | None],
+                     sources: Sequence[bytes | None], partition: int,
+                     offsets: Sequence[int]) -> tuple[dict[str, pa.Array], Rejects]:
+    """_event_time, _op, _source, _partition, _offset from the header values of each record."""
+    rejects: Rejects = {}
+    op = _header_text(ops, "hub-op", rejects)
+    for index in _true_indices(pc.invert(pc.fill_null(pc.is_in(op, value_set=_OPS), False))):
+        rejects.setdefault(index, f"hub-op {_clip(op[index].as_py())} is not upsert or delete")
+    times = _header_text(event_times, "hub-event-time", rejects)
+    # The cast accepts only times with a zone (Z, +08:00, ...), which is what the envelope requires.
+    event_time, bad = cast_isolating(times, lambda a: a.cast(pa.timestamp("us", "UTC")), pa.timestamp("us", "UTC"))
+    for index in bad:
+        rejects.setdefault(index, f"hub-event-time {_clip(times[index].as_py())} is not ISO-8601 with a UTC offset")
+    columns = {
+        "_event_time": event_time,
+        "_op": op,
+        "_source": _header_text(sources, "hub-source", rejects, required=False),
+        "_partition": pa.array([partition] * len(offsets), pa.int32()),
+        "_offset": pa.array(offsets, pa.int64()),
+    }
+    return columns, rejects
+
+
+def _header_text(values: Sequence[bytes | None], name: str, rejects: Rejects, *, required: bool = True) -> pa.Array:
+    raw = pa.array(values, pa.binary())
+    text, bad = cast_isolating(raw, lambda a: a.cast(pa.string()), pa.string())
+    for index in bad:
+        rejects.setdefault(index, f"header {name} is not UTF-8 text")
+    if required:
+        for index in _true_indices(raw.is_null()):
+            rejects.setdefault(index, f"message lacks header {name}: was it produced through hub.envelope?")
+    return text
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+def _is_temporal(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)
+
+
+def _true_indices(mask: pa.Array) -> list[int]:
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return []
+    return pc.indices_nonzero(mask).to_pylist()
+
+
+def _null_table(schema: pa.Schema, rows: int) -> pa.Table:
+    return pa.Table.from_arrays([pa.nulls(rows, f.type) for f in schema], schema=schema)
+
+
+def _clip(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def undeclared_fields(sample: Sequence[bytes | None], declared: Sequence[str]) -> set[str]:
+    """Top-level fields of the sampled values that the catalogue does not declare."""
+    names = set(declared)
+    found: set[str] = set()
+    for value in sample:
+        try:
+            parsed = orjson.loads(value) if value is not None else None
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict):
+            found.update(k for k in parsed if k not in names)
+    return found
+
+
+class DeadLetters:
+    """Sends rejected records to hub.dlq.<resource>; the producer is made for the first one."""
+
+    def __init__(self, resource_id: str, source_topic: str, topic: str) -> None:
+        self.resource_id, self.source_topic, self.topic = resource_id, source_topic, topic
+        self.producer = None
+        self.futures: list = []
+
+    def send(self, key, value, reason: str, partition: int, offset: int, source) -> None:
+        if self.producer is None:
+            from hub.kafka_clients import ensure_topics, make_producer
+
+            ensure_topics([self.topic])
+            self.producer = make_producer()
+        dlq_key, dlq_value, headers = dead_letter_message(
+            self.resource_id, self.source_topic, partition, offset, key, value, reason, source)
+        self.futures.append(self.producer.send(self.topic, key=dlq_key, value=dlq_value, headers=headers))
+
+    def flush(self) -> None:
+        """Wait until every dead letter is stored; raises (retriable) if one was not."""
+        if self.producer is None:
+            return
+        self.producer.flush()
+        failed = [f for f in self.futures if f.failed()]
+        self.futures = []
+        if failed:
+            raise WarehouseError(f"{len(failed)} record(s) could not be written to {self.topic}: "
+                                 f"{failed[0].exception}; the load is not committed and will be retried",
+                                 kind="retriable")
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close()
+            self.producer = None
+
+
+def dead_letter_message(resource_id: str, topic: str, partition: int, offset: int, key: bytes | None,
+                        value: bytes | None, reason: str, source: bytes | None) -> tuple[bytes | None, bytes, list]:
+    """(key, value, headers) of the DLQ message for a record landing rejected.
+
+    The value is JSON in the connectors' DLQ shape (stage "landing") plus where the record sits
+    in the raw topic; a value over MAX_DLQ_RAW is cut (`truncated`), the raw topic keeps it whole.
+    """
+    raw = b"" if value is None else bytes(value)
+    kept = raw[:MAX_DLQ_RAW]
+    text, encoding = _as_text(kept, cut=len(raw) > len(kept))
+    source_text = source.decode("utf-8", "replace") if isinstance(source, (bytes, bytearray)) else ""
+    body = orjson.dumps({
+        "resource": resource_id, "source": source_text, "stage": "landing", "reason": reason,
+        "topic": topic, "partition": partition, "offset": offset,
+        "raw": text, "raw_encoding": encoding, "raw_bytes": len(raw), "truncated": len(raw) > len(kept),
+        "at": datetime.now(timezone.utc).isoformat(),
+    })
+    headers = [
+        ("hub-dlq-reason", reason.encode()[:MAX_REASON_HEADER]),
+        ("hub-dlq-stage", b"landing"),
+        ("hub-resource", resource_id.encode()),
+        ("hub-source", source_text.encode()),
+        ("hub-dlq-encoding", encoding.encode()),
+        ("hub-dlq-origin", f"{topic}/{partition}/{offset}".encode()),
+    ]
+    return key, body, headers
+
+
+def _as_text(data: bytes, *, cut: bool) -> tuple[str, str]:
+    """(text, "utf-8") when the bytes are UTF-8 (a cut may split the last character), else base64."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if cut and exc.start >= len(data) - 3:
+            return data[: exc.start].decode("utf-8", "replace"), "utf-8"
+        return base64.b64encode(data).decode(), "base64"

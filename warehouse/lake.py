@@ -1,0 +1,242 @@
+"""The lake on disk: where a resource's Parquet files live, how they are named, and how one is
+written so that a reader or a crash never sees half a file.
+
+    <lake>/<domain>/<resource>/dt=YYYY-MM-DD/<topic>-<partition>-<first>-<last>.parquet
+
+`dt` is the landing day in Shanghai time; `first`/`last` are the Kafka offsets the file covers
+(records sent to the DLQ included), so a replayed range has the same name and overwrites it.
+A file is written under a hidden `.tmp` name (no reader glob matches it), fsynced, then renamed.
+Next to the data: `_loads/` (one manifest per load, for the catalogue events) and `.lock`.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hub.settings import get_settings
+from warehouse.errors import LandingBusy, UnknownResource
+
+log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PARQUET_COMPRESSION = "zstd"
+_FILE_NAME = re.compile(r"^(?P<topic>[a-z0-9._]+)-(?P<partition>\d+)-(?P<first>\d+)-(?P<last>\d+)\.parquet$")
+_PENDING = ".pending.json"
+
+
+class LakeFile(NamedTuple):
+    """One landed Parquet file and the Kafka range it holds."""
+
+    path: Path
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+
+# --- the catalogue entries the lake holds ----------------------------------------------------
+
+@functools.cache
+def _seed_catalogue():
+    from catalog.spec import load_catalogue
+    from hub.settings import REPO_ROOT
+
+    return load_catalogue(REPO_ROOT / "catalog" / "seed")
+
+
+def catalogue_resources(catalogue=None) -> list:
+    """The resources of `catalogue` (a Catalogue, a list of resources, or None for the seed)."""
+    catalogue = _seed_catalogue() if catalogue is None else catalogue
+    if hasattr(catalogue, "items") and hasattr(catalogue, "id"):
+        return [catalogue]  # a single resource
+    return list(getattr(catalogue, "resources", catalogue))
+
+
+def resolve_resource(resource_id: str, catalogue=None):
+    """The catalogue entry of `resource_id`; raises UnknownResource naming where it looked."""
+    for resource in catalogue_resources(catalogue):
+        if resource.id == resource_id:
+            return resource
+    where = "the seed catalogue (catalog/seed)" if catalogue is None else "the catalogue given"
+    raise UnknownResource(f"resource {resource_id!r} is not in {where}: check the id or register the resource")
+
+
+def lake_dir() -> Path:
+    return get_settings().lake_dir
+
+
+def resource_dir(resource) -> Path:
+    """<lake>/<domain>/<resource id>: the folder of every file of the resource."""
+    return lake_dir() / resource.domain / resource.id
+
+
+def landing_day(moment: datetime | None = None) -> str:
+    """The dt= partition value for a landing at `moment` (now): the Shanghai calendar day."""
+    return (moment or datetime.now(timezone.utc)).astimezone(SHANGHAI).date().isoformat()
+
+
+def file_name(topic: str, partition: int, first: int, last: int) -> str:
+    return f"{topic}-{partition}-{first}-{last}.parquet"
+
+
+def file_path(resource, topic: str, partition: int, first: int, last: int, day: str) -> Path:
+    return resource_dir(resource) / f"dt={day}" / file_name(topic, partition, first, last)
+
+
+def parse_file_name(name: str) -> tuple[str, int, int, int] | None:
+    """(topic, partition, first, last) of a lake file name, or None for any other name."""
+    match = _FILE_NAME.match(name)
+    if match is None:
+        return None
+    return match["topic"], int(match["partition"]), int(match["first"]), int(match["last"])
+
+
+def list_files(resource) -> list[LakeFile]:
+    """Every landed file of the resource, ordered by partition and first offset."""
+    found = []
+    for path in resource_dir(resource).glob("dt=*/*.parquet"):
+        parsed = parse_file_name(path.name)
+        if parsed is not None:
+            found.append(LakeFile(path, *parsed))
+    return sorted(found, key=lambda f: (f.partition, f.first, f.last, str(f.path)))
+
+
+def parquet_glob(resource) -> str:
+    """The glob a raw view reads: landed files only (temp files end in .tmp)."""
+    return str(resource_dir(resource) / "dt=*" / "*.parquet")
+
+
+def relative(path: Path) -> str:
+    """A lake path as it appears in events and meta.loads: relative to the lake folder."""
+    return Path(path).resolve().relative_to(lake_dir().resolve()).as_posix()
+
+
+def absolute(relative_path: str) -> Path:
+    return lake_dir() / relative_path
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> int:
+    """Write `table` as zstd Parquet at `path` via a temp name + fsync + rename; returns its size."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, temp, compression=PARQUET_COMPRESSION, write_statistics=True)
+        _fsync_file(temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path.stat().st_size
+
+
+def remove_temp_files(resource) -> int:
+    """Delete temp files a killed landing left behind (only call with the resource lock held)."""
+    removed = 0
+    for temp in resource_dir(resource).glob("dt=*/.*.tmp"):
+        temp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename is only durable once the directory entry is on disk.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def resource_lock(resource) -> Iterator[None]:
+    """Hold the resource's landing lock; raises LandingBusy if another process holds it."""
+    folder = resource_dir(resource)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LandingBusy(
+                f"another landing of {resource.id} is running (lock {folder / '.lock'}); wait for it and retry"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- load manifests: what a load wrote, until its catalogue events are published --------------
+
+def _manifest_dir(resource_id: str) -> Path:
+    return lake_dir() / "_loads" / resource_id
+
+
+def write_manifest(resource_id: str, load_id: str, data: dict, *, pending: bool) -> Path:
+    """Store a load's result; `pending` until its offsets are committed."""
+    folder = _manifest_dir(resource_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (load_id + (_PENDING if pending else ".json"))
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
+    _fsync_file(temp)
+    os.replace(temp, path)
+    return path
+
+
+def promote_manifest(resource_id: str, load_id: str) -> None:
+    """The load's offsets are committed: its manifest is now a load waiting for its events."""
+    folder = _manifest_dir(resource_id)
+    pending = folder / (load_id + _PENDING)
+    if pending.exists():
+        os.replace(pending, folder / f"{load_id}.json")
+
+
+def pending_manifests(resource_id: str) -> list[tuple[str, dict]]:
+    """(load_id, data) of loads written but not known to be committed."""
+    return _read_manifests(resource_id, _PENDING)
+
+
+def unpublished_manifests(resource_id: str) -> list[tuple[str, dict]]:
+    """(load_id, data) of committed loads whose events are not published yet, oldest first."""
+    return _read_manifests(resource_id, ".json", exclude=_PENDING)
+
+
+def drop_manifest(resource_id: str, load_id: str) -> None:
+    folder = _manifest_dir(resource_id)
+    for suffix in (".json", _PENDING):
+        (folder / (load_id + suffix)).unlink(missing_ok=True)
+
+
+def _read_manifests(resource_id: str, suffix: str, exclude: str | None = None) -> list[tuple[str, dict]]:
+    folder = _manifest_dir(resource_id)
+    found = []
+    for path in sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else ():
+        if path.name.startswith(".") or (exclude and path.name.endswith(exclude)):
+            continue
+        try:
+            found.append((path.name[: -len(suffix)], orjson.loads(path.read_bytes())))
+        except (OSError, orjson.JSONDecodeError):
+            log.warning("dropping unreadable load manifest %s", path)
+            path.unlink(missing_ok=True)
+    return found
