@@ -36,7 +36,8 @@ def ingest_dag(domain: str):
 For every catalogue resource of this domain with a source binding: **connect** (source → Kafka
 `hub.raw.<resource>`), **land** (Kafka → Parquet in the lake, undecodable records → `hub.dlq.<resource>`),
 **quality** (the gate: failing rows quarantined, `quality.completed` event), **stage** (DuckDB
-`staging.<resource>`, published as an Asset). Last, **sync_catalogue** applies the run's events to the
+`staging.<resource>`, published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views analysts
+start from, and **sync_catalogue** applies the run's events to the
 catalogue so coverage reflects this run. By hand: `hub flow run {domain}`.""",
     )
     def ingest():
@@ -46,9 +47,16 @@ catalogue so coverage reflects this run. By hand: `hub flow run {domain}`.""",
 
             return flow.sync_catalogue()
 
-        sync = sync_catalogue()
+        @task
+        def refresh_marts() -> list[str]:
+            from hub import flow
+
+            return flow.refresh_marts()
+
+        marts = refresh_marts()
         for resource_id in bound_resources(domain):
-            resource_chain(resource_id) >> sync
+            resource_chain(resource_id) >> marts
+        marts >> sync_catalogue()
 
     return ingest()
 

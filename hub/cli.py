@@ -89,6 +89,7 @@ def flow_run(target: str = typer.Argument(..., help="a domain (population, legal
         staged = flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed))
         console.print(f"{resource_id}: {landed['rows']} rows landed, {landed['dlq_rows']} to the DLQ, "
                       f"{staged['merged_rows']} merged into staging")
+    console.print(f"marts: {', '.join(flow.refresh_marts()) or 'none yet'}")
     console.print(f"catalogue: {flow.sync_catalogue()['applied']}")
 
 

@@ -98,6 +98,13 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
     return {"resource": resource_id, "merged_rows": merged, "pass_rate": checked.get("pass_rate")}
 
 
+def refresh_marts() -> list[str]:
+    """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped)."""
+    from warehouse.marts import refresh_marts as refresh
+
+    return refresh()
+
+
 def sync_catalogue() -> dict:
     """Apply every event waiting on hub.events to the catalogue database."""
     from catalog.events import consume

@@ -82,7 +82,13 @@ def test_staging_holds_distinct_keys_of_the_source(demo):
     _, home, _ = demo
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         rows, keys = con.execute('SELECT count(*), count(DISTINCT gmsfhm) FROM staging."resident_population"').fetchone()
+        marts = {name for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mart'").fetchall()}
+        persons = con.execute("SELECT sum(persons) FROM mart.population_by_town_age_sex").fetchone()[0]
     assert rows > 0 and rows == keys
+    assert {"population_by_town_age_sex", "market_entities_by_industry_town_status", "utility_use_by_town_and_month",
+            "camera_online_rate_by_department_town", "iot_alerts_by_type_and_town"} <= marts
+    assert persons > 0
 
 
 def test_kafka_console_consumer_shows_records_and_headers(demo):
