@@ -25,15 +25,27 @@ ITEMS = [
     Item(name="sg", label="身高", type="F"),
     Item(name="gxsj", label="更新时间", type="T"),
 ]
+CREATED: list[str] = []
 
 
 def make_resource(items=ITEMS, resource_id: str | None = None) -> Resource:
-    return Resource(
+    resource = Resource(
         id=resource_id or f"t_land_{uuid.uuid4().hex[:10]}", code="101001/000001", name="测试人口", provider="gaj",
         classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
         update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
         items=list(items),
     )
+    CREATED.append(resource.id)
+    return resource
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_topics():
+    """The shared broker keeps no topics of this module's throw-away resources."""
+    yield
+    from kafka_kit import drop_resource_topics
+
+    drop_resource_topics(CREATED)
 
 
 def person(n: int, **changes) -> dict:

@@ -33,16 +33,28 @@ result = landing.land(resource.id, catalogue=[resource])
 store.update_staging(resource.id, result, catalogue=[resource])
 landing.publish_landing_event(result)
 """
+CREATED: list[str] = []
 
 
 def make_resource() -> Resource:
-    return Resource(
+    resource = Resource(
         id=f"t_crash_{uuid.uuid4().hex[:10]}", code="101001/000001", name="测试人口", provider="gaj",
         classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
         update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
         items=[Item(name="gmsfhm", label="公民身份号码", type="C", nullable=False, key=True),
                Item(name="xm", label="姓名", type="C")],
     )
+    CREATED.append(resource.id)
+    return resource
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_topics():
+    """The shared broker keeps no topics of this module's throw-away resources."""
+    yield
+    from kafka_kit import drop_resource_topics
+
+    drop_resource_topics(CREATED)
 
 
 def produce(resource, keys, start=T0) -> None:

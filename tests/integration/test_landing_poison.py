@@ -25,14 +25,26 @@ ITEMS = [
 ]
 GOOD = {"gmsfhm": "440606199001010001", "xm": "张三", "hs": 3, "csrq": "1990-01-01", "zxbz": False}
 TEN_MB = 10 * 1024 * 1024
+CREATED: list[str] = []
 
 
 def make_resource() -> Resource:
-    return Resource(
+    resource = Resource(
         id=f"t_poison_{uuid.uuid4().hex[:10]}", code="101001/000001", name="测试人口", provider="gaj",
         classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
         update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1), items=ITEMS,
     )
+    CREATED.append(resource.id)
+    return resource
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_topics():
+    """The shared broker keeps no topics of this module's throw-away resources."""
+    yield
+    from kafka_kit import drop_resource_topics
+
+    drop_resource_topics(CREATED)
 
 
 def headers(resource, op=b"upsert", moment=b"2026-05-01T08:00:00+08:00"):

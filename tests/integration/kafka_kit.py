@@ -1,0 +1,21 @@
+"""Helpers for tests that share the one local broker (imported as `kafka_kit`: tests/integration is on sys.path)."""
+from __future__ import annotations
+
+
+def drop_resource_topics(resource_ids) -> None:
+    """Delete the raw and DLQ topics of throw-away test resources from the shared broker."""
+    from types import SimpleNamespace
+
+    from catalog import derive
+    from hub.kafka_clients import make_admin
+
+    if not resource_ids:
+        return
+    admin = make_admin()
+    try:
+        existing = set(admin.list_topics())
+        doomed = [t for rid in sorted(set(resource_ids)) for t in derive.topics(SimpleNamespace(id=rid)) if t in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
