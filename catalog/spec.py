@@ -88,6 +88,15 @@ class Item(_SeedModel):
     _line: int = PrivateAttr(default=0)
 
 
+class ResourceCheck(_SeedModel):
+    """A check over rows together (quality.plan.ROW_CHECKS): its rule, which items fill its roles."""
+
+    rule: str
+    columns: dict[str, str]
+    severity: str | None = None
+    params: dict = {}
+
+
 class Binding(_SeedModel):
     kind: str
     system: str
@@ -116,6 +125,7 @@ class Resource(_SeedModel):
     binding: Binding | None = None
     freshness_grace_hours: float | None = None
     quality_threshold: float | None = None
+    checks: list[ResourceCheck] = []
     line: int = 0
     file: str = ""
     _field_lines: dict[str, int] = PrivateAttr(default_factory=dict)

@@ -278,6 +278,8 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     _rule("lat", is_valid_lat, lat_mask, "critical", "latitude inside Shunde's box, 22.63–23.06"),
     _rule("not_future_date", dates.is_not_future_date, dates.not_future_date_mask, "warning",
           "a real ISO date (or date value) not after today in Shunde"),
+    _rule("not_sentinel_date", lambda v: not dates.is_sentinel_date(v), lambda v: ~dates.sentinel_date_mask(v),
+          "warning", "not a placeholder date (1900-01-01, 1970-01-01) standing for unknown"),
 )}
 
 
