@@ -248,6 +248,9 @@ def _quality(session: Session, resource: Resource, event: dict, payload: dict, t
         ran_at=_optional_time(payload, "ran_at", ts), rows_checked=checked, rows_valid=valid,
         pass_rate=None if pass_rate is None else float(pass_rate),
         failed_rules=rules, failed_critical=sorted({str(name) for name in critical}),
+        quarantined_rows=_count(payload, "quarantined_rows", default=0),
+        repairs={str(k): int(v) for k, v in (payload.get("repairs") or {}).items() if isinstance(v, int)},
+        docs_path=_text(payload, "docs", limit=500),
     ))
     _set_status(session, resource, event, ts)
 

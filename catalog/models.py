@@ -196,6 +196,9 @@ class QualityRun(Base):
     pass_rate: Mapped[float | None] = mapped_column(Float)  # None: the run checked no rows
     failed_rules: Mapped[list[Any]] = mapped_column(default=list)  # [{name, critical, failed_rows}]
     failed_critical: Mapped[list[Any]] = mapped_column(default=list)  # names only
+    quarantined_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    repairs: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")  # normaliser → rows
+    docs_path: Mapped[str | None] = mapped_column(String(500))  # the run's page under the Data Docs folder
 
 
 class StatusChange(Base):

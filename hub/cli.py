@@ -88,7 +88,7 @@ def flow_run(target: str = typer.Argument(..., help="a domain (population, legal
         landed = flow.land(resource_id)
         staged = flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed))
         console.print(f"{resource_id}: {landed['rows']} rows landed, {landed['dlq_rows']} to the DLQ, "
-                      f"{staged['merged_rows']} merged into staging")
+                      f"{staged['quarantined_rows']} quarantined, {staged['merged_rows']} merged into staging")
     console.print(f"marts: {', '.join(flow.refresh_marts()) or 'none yet'}")
     console.print(f"catalogue: {flow.sync_catalogue()['applied']}")
 
@@ -122,6 +122,7 @@ def _mount_packages() -> None:
     from catalog import service_cli
     from connectors import cli as connectors_cli
     from connectors.synthetic import cli as sources_cli
+    from quality import cli as quality_cli
     from warehouse import cli as warehouse_cli
     from warehouse.access import cli as access_cli
 
@@ -132,6 +133,7 @@ def _mount_packages() -> None:
     app.add_typer(sources_cli.sources_app, name="sources")
     app.command("connect")(connectors_cli.connect)
     app.add_typer(warehouse_cli.app, name="warehouse")
+    app.add_typer(quality_cli.app, name="quality")
     app.command("sql")(access_cli.sql)
     app.add_typer(access_cli.grant_app, name="grant")
     app.command("audit")(access_cli.audit)

@@ -78,24 +78,24 @@ def land(resource_id: str) -> dict:
 
 
 def quality_gate(resource_id: str, landed: dict) -> dict:
-    """The quality gate of a load: landing's schema check (valid rows vs DLQ rows) as quality.completed."""
-    from hub.events import publish_events
-    from warehouse.landing import LandingResult, schema_quality_event
+    """The quality gate: the resource's GX suite on what landed; failing rows quarantined, the rest
+    passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page)."""
+    from quality.gate import check
 
-    event = schema_quality_event(LandingResult.from_dict(landed))
-    publish_events([event])
-    return {k: event["payload"][k] for k in ("rows", "valid_rows", "pass_rate", "failed_critical")}
+    result = check(resource_id, landed)
+    return {k: v for k, v in result.to_dict().items() if k != "files"}
 
 
 def stage(resource_id: str, landed: dict, checked: dict) -> dict:
-    """Merge the load into staging.<resource> and tell the catalogue the landing completed."""
+    """Merge the gate's passed rows into staging.<resource> and tell the catalogue the landing completed."""
     from warehouse.landing import LandingResult, publish_landing_event
     from warehouse.store import update_staging
 
     result = LandingResult.from_dict(landed)
     merged = update_staging(resource_id, result)
     publish_landing_event(result, quality=False)
-    return {"resource": resource_id, "merged_rows": merged, "pass_rate": checked.get("pass_rate")}
+    return {"resource": resource_id, "merged_rows": merged, "pass_rate": checked.get("pass_rate"),
+            "quarantined_rows": checked.get("quarantined_rows")}
 
 
 def refresh_marts() -> list[str]:

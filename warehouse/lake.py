@@ -7,6 +7,11 @@ written so that a reader or a crash never sees half a file.
 (records sent to the DLQ included), so a replayed range has the same name and overwrites it.
 A file is written under a hidden `.tmp` name (no reader glob matches it), fsynced, then renamed.
 Next to the data: `_loads/` (one manifest per load, for the catalogue events) and `.lock`.
+
+The quality gate (quality.gate) writes its verdict on each landed file into zones mirroring the
+lake's layout: `_passed/<domain>/<resource>/dt=…/<same name>` (the repaired rows that passed,
+which staging merges), `_quarantine/…` (rows failing a critical check, with the failed rules) and
+`_findings/…` (every flagged or repaired row: key, check, outcome).
 """
 from __future__ import annotations
 
@@ -103,10 +108,25 @@ def parse_file_name(name: str) -> tuple[str, int, int, int] | None:
     return match["topic"], int(match["partition"]), int(match["first"]), int(match["last"])
 
 
-def list_files(resource) -> list[LakeFile]:
-    """Every landed file of the resource, ordered by partition and first offset."""
+ZONES = ("_passed", "_quarantine", "_findings")
+
+
+def zone_dir(resource, zone: str) -> Path:
+    """<lake>/<zone>/<domain>/<resource id>: the quality gate's files for the resource."""
+    if zone not in ZONES:
+        raise ValueError(f"unknown lake zone {zone!r}: one of {ZONES}")
+    return lake_dir() / zone / resource.domain / resource.id
+
+
+def zone_path(resource, zone: str, landed: Path) -> Path:
+    """Where the gate's verdict on the landed file `landed` goes in `zone` (same dt= and name)."""
+    return zone_dir(resource, zone) / Path(landed).parent.name / Path(landed).name
+
+
+def list_files(resource, zone: str | None = None) -> list[LakeFile]:
+    """Every landed file of the resource (or every file of a gate `zone`), ordered by partition and first offset."""
     found = []
-    for path in resource_dir(resource).glob("dt=*/*.parquet"):
+    for path in (zone_dir(resource, zone) if zone else resource_dir(resource)).glob("dt=*/*.parquet"):
         parsed = parse_file_name(path.name)
         if parsed is not None:
             found.append(LakeFile(path, *parsed))

@@ -137,9 +137,9 @@ def table_exists(connection, schema: str, name: str) -> bool:
 # --- staging ----------------------------------------------------------------------------------
 
 def update_staging(resource_id: str, result=None, *, catalogue=None) -> int:
-    """Merge every landed file of the resource not yet applied; returns the staging rows changed.
-
-    Files of earlier loads a crash left unmerged are merged too, so the call after any crash
+    """Merge every gated file (the quality gate's passed rows, quality.gate.check) of the resource
+    not yet applied; returns the staging rows changed. A landed file the gate has not judged yet
+    waits. Files of earlier loads a crash left unmerged are merged too, so the call after any crash
     catches up. `result` (a LandingResult, or its dict from an XCom) only labels the files with
     their load id.
     """
@@ -152,7 +152,8 @@ def update_staging(resource_id: str, result=None, *, catalogue=None) -> int:
         return 0
     if isinstance(result, dict):
         result = LandingResult.from_dict(result)
-    load_of = {path: result.load_id for path in (result.files if result is not None else ())}
+    load_of = {lake.relative(lake.zone_path(resource, "_passed", lake.absolute(path))): result.load_id
+               for path in (result.files if result is not None else ())}
     with writer() as connection:
         pending = _pending(resource, _applied(connection, resource.id))
         refresh_raw_view(connection, resource)
@@ -197,7 +198,8 @@ def _applied(connection, resource_id: str) -> set[str]:
 
 
 def _pending(resource, applied: set[str]) -> list[lake.LakeFile]:
-    return [f for f in lake.list_files(resource) if lake.relative(f.path) not in applied]
+    # Staging takes only what the quality gate let through: its repaired, passing rows.
+    return [f for f in lake.list_files(resource, zone="_passed") if lake.relative(f.path) not in applied]
 
 
 def refresh_raw_view(connection, resource) -> bool:

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
 from catalog.service.errors import ApiError
+from hub.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -43,6 +44,9 @@ def create_app(url: str | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The Great Expectations Data Docs the quality gate builds (quality.suites); may not exist yet.
+    app.mount("/quality/docs", StaticFiles(directory=get_settings().var_dir / "quality" / "docs", html=True,
+                                           check_dir=False), name="quality-docs")
     app.include_router(api.router)
     app.include_router(api.export_router)
     app.include_router(pages.router)

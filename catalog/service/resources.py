@@ -187,13 +187,22 @@ def _evidence(session: Session, resource_id: str, as_of: datetime) -> dict:
         "quality_runs": [
             {"at": run.ran_at.isoformat(), "load_id": run.load_id, "rows_checked": run.rows_checked,
              "rows_valid": run.rows_valid, "pass_rate": run.pass_rate, "failed_rules": run.failed_rules,
-             "failed_critical": run.failed_critical}
+             "failed_critical": run.failed_critical, "quarantined_rows": run.quarantined_rows,
+             "repairs": run.repairs, "docs": docs_url(run.docs_path)}
             for run in newest(QualityRun, QualityRun.ran_at)],
         "status_changes": [
             {"at": change.changed_at.isoformat(), "old_status": change.old_status, "new_status": change.new_status,
              "cause": change.cause, "note": change.note}
             for change in newest(StatusChange, StatusChange.changed_at)],
     }
+
+
+DOCS_URL = "/quality/docs"  # where the service serves the Great Expectations Data Docs folder
+
+
+def docs_url(docs_path: str | None) -> str | None:
+    """The service URL of a page of the Data Docs (var/quality/docs), or None."""
+    return f"{DOCS_URL}/{docs_path.lstrip('/')}" if docs_path else None
 
 
 TIMELINE_KINDS = (("connector_runs", "connector"), ("landings", "landing"), ("quality_runs", "quality"),

@@ -3,57 +3,14 @@ Kafka broker: catalogue → sources → six ingest DAGs through Airflow → cove
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
-import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-HUB = str(Path(sys.executable).parent / "hub")
+from e2e_kit import HUB, REPO, hub_json
+
 INGEST_DAGS = [f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """Run `hub demo --once` once in an isolated home; yield (env, home, output)."""
-    home = tmp_path_factory.mktemp("hub-home")
-    kafka_port = free_port()
-    env = dict(os.environ)
-    for name in list(env):
-        if name.startswith(("HUB_", "AIRFLOW")):
-            del env[name]
-    env.update(
-        HUB_VAR_DIR=str(home),
-        HUB_KAFKA_PORT=str(kafka_port),
-        HUB_KAFKA_CONTROLLER_PORT=str(free_port()),
-        HUB_KAFKA_LIBS_DIR=str(REPO / "var" / "kafka" / "libs"),  # the jar cache `make test` resolved
-        HUB_VIDEO_URL=f"http://127.0.0.1:{free_port()}",
-        HUB_MQTT_PORT=str(free_port()),
-        AIRFLOW_HOME=str(home / "airflow"),
-    )
-    run = subprocess.run([HUB, "demo", "--once"], env=env, capture_output=True, text=True, timeout=1500)
-    try:
-        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-        yield env, home, run.stdout + run.stderr
-    finally:
-        for command in (["sources", "down"], ["kafka", "down"]):
-            subprocess.run([HUB, *command], env=env, capture_output=True, timeout=120)
-
-
-def hub_json(env, *args) -> dict:
-    out = subprocess.run([HUB, *args], env=env, capture_output=True, text=True, timeout=300, check=True)
-    return json.loads(out.stdout)
 
 
 def test_every_dag_ran_through_airflow_and_succeeded(demo):
