@@ -54,7 +54,7 @@ def make_resource(name: str) -> Resource:
 
 
 def put_batch(resource, number: int) -> None:
-    """A landed file as landing would write it: BATCH new keys, plus updates of half the previous
+    """A landed (and gated) file as landing would write it: BATCH new keys, plus updates of half the previous
     batch's keys (so a merge half done — old rows deleted, new not yet in — would show)."""
     keys = list(range(max(0, number * BATCH - BATCH // 2), (number + 1) * BATCH))
     first = number * 2 * BATCH  # offsets of this file, disjoint from the other batches'
@@ -69,7 +69,10 @@ def put_batch(resource, number: int) -> None:
     }
     table = pa.Table.from_pydict(rows, schema=derive.arrow_schema(resource))
     topic, _ = derive.topics(resource)
-    lake.write_parquet_atomic(table, lake.file_path(resource, topic, 0, first, first + len(keys) - 1, "2026-05-01"))
+    landed = lake.file_path(resource, topic, 0, first, first + len(keys) - 1, "2026-05-01")
+    lake.write_parquet_atomic(table, landed)
+    # As the quality gate would pass it whole: staging merges the gate's passed files (not what this module tests).
+    lake.write_parquet_atomic(table, lake.zone_path(resource, "_passed", landed))
 
 
 class Reader:
