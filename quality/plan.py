@@ -224,7 +224,8 @@ def duplicate_key_mask(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
     joined = table.select(list(keys)).append_column("_row", pa.array(np.arange(table.num_rows)))
     joined = joined.join(counts, list(keys), join_type="left outer")
     rows = joined.column("_row").to_numpy()
-    duplicated = pc.greater(joined.column("count_all"), 1).to_numpy(zero_copy_only=False)
+    # A null key joins nothing (count null): not a duplicate here, the not_null check answers for it.
+    duplicated = pc.fill_null(pc.greater(joined.column("count_all"), 1), False).to_numpy(zero_copy_only=False)
     mask = np.zeros(table.num_rows, dtype=bool)
     mask[rows[duplicated]] = True
     return mask
