@@ -88,7 +88,8 @@ def quality_gate(resource_id: str, landed: dict) -> dict:
 
 def stage(resource_id: str, landed: dict, checked: dict) -> dict:
     """Merge the gate's passed rows into staging.<resource> and tell the catalogue the landing completed."""
-    from warehouse.landing import LandingResult, publish_landing_event
+    from warehouse.events import publish_landing_event
+    from warehouse.landing import LandingResult
     from warehouse.store import update_staging
 
     result = LandingResult.from_dict(landed)

@@ -9,8 +9,10 @@ whatever they are given, so apply them once, to points known or suspected to be 
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -145,6 +147,54 @@ def date_iso_vectorised(values: Any) -> tuple[Any, int]:
     return _put(values, rows, _strings_from_block(block))
 
 
+# ---- timestamps -------------------------------------------------------------------------------
+
+#: An ISO date-time at UTC (Z, +00:00, +0000, +00, -00:00); same pattern in Python `re` and RE2.
+UTC_TIMESTAMP_PATTERN = (
+    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<hm>(?:[01][0-9]|2[0-3]):[0-5][0-9])"
+    r"(?P<sec>:[0-5][0-9])?(?P<frac>\.[0-9]{1,9})?(?:[Zz]|[+-]00(?::?00)?)$"
+)
+_UTC_TIMESTAMP_RE = re.compile(UTC_TIMESTAMP_PATTERN)
+_LOCAL_OFFSET = timedelta(hours=8)  # Shunde: UTC+08:00 all year (no daylight saving)
+_LAST_SECOND = int((datetime(9999, 12, 31, 23, 59, 59) - _LOCAL_OFFSET - datetime(1970, 1, 1)).total_seconds())
+
+
+def timestamp_to_local(value: Any) -> tuple[Any, bool]:
+    """An ISO date-time at UTC ("2026-01-05T00:00:00Z", "…+00:00") becomes the same instant in
+    Shunde time, "2026-01-05T08:00:00+08:00" (seconds always written, a fraction kept as given).
+    Other offsets, naive times and values that are not a real date-time are left alone."""
+    found = _UTC_TIMESTAMP_RE.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return value, False
+    try:
+        moment = datetime.fromisoformat(f"{found['date']}T{found['hm']}{found['sec'] or ':00'}") + _LOCAL_OFFSET
+    except (ValueError, OverflowError):  # not a real day, or past year 9999 once shifted
+        return value, False
+    # isoformat, not strftime: %Y does not pad years before 1000 on glibc (Arrow's does)
+    return f"{moment.isoformat(timespec='seconds')}{found['frac'] or ''}+08:00", True
+
+
+def timestamp_to_local_vectorised(values: Any) -> tuple[Any, int]:
+    """Vectorised `timestamp_to_local`: the UTC rows are parsed, shifted and formatted in Arrow."""
+    strings = as_string_array(values)
+    rows = regex_mask(strings, UTC_TIMESTAMP_PATTERN)
+    if not rows.any():
+        return values, 0
+    found = pc.extract_regex(strings.filter(pa.array(rows)), UTC_TIMESTAMP_PATTERN)
+    day = found.field("date")
+    real = dates.real_date_mask(day)
+    seconds = pc.if_else(pc.equal(found.field("sec"), ""), ":00", found.field("sec"))
+    naive = pc.binary_join_element_wise(day, "T", found.field("hm"), seconds, "")
+    naive = pc.if_else(pa.array(real), naive, "1970-01-01T00:00:00")  # the cast takes only real days
+    instants = naive.cast(pa.timestamp("s"))
+    real &= instants.cast(pa.int64()).to_numpy(zero_copy_only=False) <= _LAST_SECOND
+    local = pc.add(instants, pa.scalar(_LOCAL_OFFSET, pa.duration("s")))
+    text = pc.binary_join_element_wise(pc.strftime(local, format="%Y-%m-%dT%H:%M:%S"), found.field("frac"),
+                                       "+08:00", "")
+    rows[rows] = real
+    return _put(values, rows, text.filter(pa.array(real)))
+
+
 # ---- coordinates ------------------------------------------------------------------------------
 
 def _convert_pair(convert: Callable[[Any, Any], Any], point: Any) -> tuple[Any, bool]:
@@ -204,6 +254,8 @@ NORMALISERS: dict[str, Normaliser] = {n.name: n for n in (
                "legacy 15-digit ID to 18: insert 19 before the year, append the check character"),
     Normaliser("date_iso", date_iso, date_iso_vectorised,
                "mixed date formats (2023/1/5, 20230105, 2023年1月5日, …) to ISO 2023-01-05"),
+    Normaliser("timestamp_to_local", timestamp_to_local, timestamp_to_local_vectorised,
+               "ISO date-times at UTC (…Z, …+00:00) to the same instant in Shunde time (…+08:00)"),
     Normaliser("gcj02_to_wgs84", gcj02_point_to_wgs84, gcj02_points_to_wgs84,
                "(lon, lat) mislabelled GCJ-02 web-map coordinates to WGS84"),
     Normaliser("bd09_to_wgs84", bd09_point_to_wgs84, bd09_points_to_wgs84,

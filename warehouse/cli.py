@@ -33,6 +33,7 @@ def land(
     from hub.errors import HubError
     from warehouse import landing, store
     from warehouse import marts as mart_views
+    from warehouse.events import publish_landing_event
 
     table = Table("resource", "rows", "dlq", "files", "staged", "events", "max event time")
     failures = 0
@@ -40,7 +41,7 @@ def land(
         try:
             result = landing.land(resource_id, max_records=max_records)
             staged = store.update_staging(resource_id, result) if stage else 0
-            events = landing.publish_landing_event(result) if stage else []
+            events = publish_landing_event(result) if stage else []
         except HubError as exc:
             failures += 1
             console.print(f"[red]{resource_id}:[/] {exc}")

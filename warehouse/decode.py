@@ -4,16 +4,15 @@ The fast path joins the values of a chunk with b"\\n" and parses that NDJSON in 
 `pyarrow.json.read_json` call against an explicit schema, then casts dates and times column by
 column. Only what fails is narrowed down: a failing parse is retried in sub-batches and, inside a
 failing sub-batch, record by record with orjson; a failing cast is bisected to the bad values.
+Before a cast, what a stated rule repairs is repaired (mixed date formats: `date_iso`; times at UTC:
+`timestamp_to_local`), and only on the values that need it, so clean columns pay one cheap check.
 Every function returns data aligned with its input (rejected rows hold nulls) plus
 `{index: reason}` for the rows to send to the dead-letter topic.
 """
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Callable, Sequence
-
-from datetime import datetime, timezone
 
 import orjson
 import pyarrow as pa
@@ -21,18 +20,19 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from catalog.derive import LOCAL_TZ
-from warehouse.errors import WarehouseError
+from quality.normalise import NORMALISERS
 
 Rejects = dict[int, str]
+Repairs = dict[str, list[int]]  # normaliser name → indices of the rows it repaired
 
 MAX_RECORD_BYTES = 1 << 20  # Kafka's default message size limit: bigger values are refused, not parsed
 SUB_BATCH = 1024
-MAX_DLQ_RAW = 256 << 10     # what a dead letter keeps of a value; the whole record stays in the raw topic
-MAX_REASON_HEADER = 512
 _BLOCK_SIZE = 8 << 20       # must exceed the longest line; MAX_RECORD_BYTES guarantees that
 _OPS = pa.array(["upsert", "delete"])
 # A time with a zone: ...T08:00[:00[.123]] followed by Z, +08, +0800 or +08:00.
 _ZONED = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+_ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_LOCAL_OFFSET = "+08:00"  # how the sources write Shunde time; anything else is checked for UTC
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object",
                type(None): "null"}
 
@@ -45,8 +45,9 @@ def parse_schema(items: pa.Schema) -> pa.Schema:
 
 
 def decode_values(values: Sequence[bytes | None], items: pa.Schema, *,
-                  max_record_bytes: int = MAX_RECORD_BYTES) -> tuple[pa.Table, Rejects]:
-    """The values as a table of `items` (the catalogue columns), aligned with `values`."""
+                  max_record_bytes: int = MAX_RECORD_BYTES) -> tuple[pa.Table, Rejects, Repairs]:
+    """The values as a table of `items` (the catalogue columns), aligned with `values`; the rows
+    to reject with their reasons; the rows each normaliser repaired."""
     rejects, slow = _screen(values, max_record_bytes)
     parsing = parse_schema(items)
     lines = _with_placeholders(values, rejects.keys() | slow)
@@ -61,10 +62,10 @@ def decode_values(values: Sequence[bytes | None], items: pa.Schema, *,
     slow = (slow | failed | _bad_utf8_rows(parsed)) - rejects.keys()
     if slow:
         parsed = _patch_rows(parsed, sorted(slow), values, parsing, rejects)
-    table, cast_rejects = cast_items(parsed, items)
+    table, cast_rejects, repairs = cast_items(parsed, items)
     for index, reason in cast_rejects.items():
         rejects.setdefault(index, reason)
-    return table, rejects
+    return table, rejects, repairs
 
 
 def _with_placeholders(values: Sequence[bytes | None], indices) -> Sequence[bytes]:
@@ -201,20 +202,56 @@ def _type_check(arrow_type: pa.DataType) -> tuple[Callable[[object], bool], str]
 
 # --- casts to the catalogue types ----------------------------------------------------------
 
-def cast_items(parsed: pa.Table, items: pa.Schema) -> tuple[pa.Table, Rejects]:
-    """Cast date/time strings to the catalogue types; unparsable values become nulls + rejects."""
+def cast_items(parsed: pa.Table, items: pa.Schema) -> tuple[pa.Table, Rejects, Repairs]:
+    """Cast date/time strings to the catalogue types after the repairs a stated rule allows;
+    values still unparsable become nulls + rejects (the reason quotes the value as sent)."""
     rejects: Rejects = {}
+    repairs: Repairs = {}
     columns = []
     for field in items:
         column = parsed.column(field.name).combine_chunks() if parsed.num_rows else pa.array([], parsed.schema.field(field.name).type)
-        if column.type != field.type:
-            caster = _caster(field.type)
-            column, bad = cast_isolating(column, caster, field.type)
+        if column.type != field.type:  # dates and times, parsed as strings
+            sent = column
+            column, bad, repaired = cast_temporal(column, field.type)
+            for name, rows in repaired.items():
+                repairs.setdefault(name, []).extend(rows)
             for index in bad:
-                rejects.setdefault(index, f"item {field.name}: {_clip(parsed.column(field.name)[index].as_py())} "
+                rejects.setdefault(index, f"item {field.name}: {_clip(sent[index].as_py())} "
                                           f"is not a {_type_name(field.type)}")
         columns.append(column)
-    return pa.Table.from_arrays(columns, schema=items), rejects
+    return pa.Table.from_arrays(columns, schema=items), rejects, repairs
+
+
+def cast_temporal(strings: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[int], Repairs]:
+    """Date/time strings cast to `target` (date32 or timestamp), with the failing indices and the
+    repaired rows. Dates are repaired (`date_iso`) only when the bulk cast fails, and then only the
+    values not already YYYY-MM-DD; times only where they do not end in +08:00 (`timestamp_to_local`:
+    the instant stays, but a source writing UTC is a defect to count)."""
+    caster = _caster(target)
+    if pa.types.is_timestamp(target):
+        strings, repaired = _repair(strings, "timestamp_to_local", pc.invert(pc.ends_with(strings, _LOCAL_OFFSET)))
+    else:
+        try:
+            return caster(strings), [], {}
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        strings, repaired = _repair(strings, "date_iso", pc.invert(pc.match_substring_regex(strings, _ISO_DAY)))
+    cast, bad = cast_isolating(strings, caster, target)
+    return cast, bad, repaired
+
+
+def _repair(strings: pa.Array, name: str, suspects: pa.Array) -> tuple[pa.Array, Repairs]:
+    """`strings` with the normaliser `name` run over the `suspects` rows only, and the rows it changed."""
+    suspects = pc.fill_null(suspects, False)
+    if not pc.any(suspects).as_py():
+        return strings, {}
+    subset = strings.filter(suspects)
+    fixed, count = NORMALISERS[name].vectorised(subset)
+    if not count:
+        return strings, {}
+    changed = pc.indices_nonzero(pc.fill_null(pc.not_equal(subset, fixed), False))
+    rows = pc.indices_nonzero(suspects).take(changed)
+    return pc.replace_with_mask(strings, suspects, fixed), {name: rows.to_pylist()}
 
 
 def _type_name(arrow_type: pa.DataType) -> str:
@@ -347,77 +384,3 @@ def undeclared_fields(sample: Sequence[bytes | None], declared: Sequence[str]) -
         if isinstance(parsed, dict):
             found.update(k for k in parsed if k not in names)
     return found
-
-
-class DeadLetters:
-    """Sends rejected records to hub.dlq.<resource>; the producer is made for the first one."""
-
-    def __init__(self, resource_id: str, source_topic: str, topic: str) -> None:
-        self.resource_id, self.source_topic, self.topic = resource_id, source_topic, topic
-        self.producer = None
-        self.futures: list = []
-
-    def send(self, key, value, reason: str, partition: int, offset: int, source) -> None:
-        if self.producer is None:
-            from hub.kafka_clients import ensure_topics, make_producer
-
-            ensure_topics([self.topic])
-            self.producer = make_producer()
-        dlq_key, dlq_value, headers = dead_letter_message(
-            self.resource_id, self.source_topic, partition, offset, key, value, reason, source)
-        self.futures.append(self.producer.send(self.topic, key=dlq_key, value=dlq_value, headers=headers))
-
-    def flush(self) -> None:
-        """Wait until every dead letter is stored; raises (retriable) if one was not."""
-        if self.producer is None:
-            return
-        self.producer.flush()
-        failed = [f for f in self.futures if f.failed()]
-        self.futures = []
-        if failed:
-            raise WarehouseError(f"{len(failed)} record(s) could not be written to {self.topic}: "
-                                 f"{failed[0].exception}; the load is not committed and will be retried",
-                                 kind="retriable")
-
-    def close(self) -> None:
-        if self.producer is not None:
-            self.producer.close()
-            self.producer = None
-
-
-def dead_letter_message(resource_id: str, topic: str, partition: int, offset: int, key: bytes | None,
-                        value: bytes | None, reason: str, source: bytes | None) -> tuple[bytes | None, bytes, list]:
-    """(key, value, headers) of the DLQ message for a record landing rejected.
-
-    The value is JSON in the connectors' DLQ shape (stage "landing") plus where the record sits
-    in the raw topic; a value over MAX_DLQ_RAW is cut (`truncated`), the raw topic keeps it whole.
-    """
-    raw = b"" if value is None else bytes(value)
-    kept = raw[:MAX_DLQ_RAW]
-    text, encoding = _as_text(kept, cut=len(raw) > len(kept))
-    source_text = source.decode("utf-8", "replace") if isinstance(source, (bytes, bytearray)) else ""
-    body = orjson.dumps({
-        "resource": resource_id, "source": source_text, "stage": "landing", "reason": reason,
-        "topic": topic, "partition": partition, "offset": offset,
-        "raw": text, "raw_encoding": encoding, "raw_bytes": len(raw), "truncated": len(raw) > len(kept),
-        "at": datetime.now(timezone.utc).isoformat(),
-    })
-    headers = [
-        ("hub-dlq-reason", reason.encode()[:MAX_REASON_HEADER]),
-        ("hub-dlq-stage", b"landing"),
-        ("hub-resource", resource_id.encode()),
-        ("hub-source", source_text.encode()),
-        ("hub-dlq-encoding", encoding.encode()),
-        ("hub-dlq-origin", f"{topic}/{partition}/{offset}".encode()),
-    ]
-    return key, body, headers
-
-
-def _as_text(data: bytes, *, cut: bool) -> tuple[str, str]:
-    """(text, "utf-8") when the bytes are UTF-8 (a cut may split the last character), else base64."""
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        if cut and exc.start >= len(data) - 3:
-            return data[: exc.start].decode("utf-8", "replace"), "utf-8"
-        return base64.b64encode(data).decode(), "base64"

@@ -8,15 +8,16 @@ One `land()` call is one load:
    is read again now and may be cut differently, so they must not stay next to the new files;
 3. consume in large polls into per-partition chunks (bounded by bytes: memory stays bounded
    whatever the topic size); each full chunk is decoded in bulk (`warehouse.decode`), cast to the
-   catalogue's Arrow schema, its bad records go to hub.dlq.<resource> with the reason, and its
-   good rows are written as one zstd Parquet file through a temp name and a rename;
+   catalogue's Arrow schema after the repairs a stated rule allows (counted in `repairs`), its bad
+   records go to hub.dlq.<resource> with the reason (`warehouse.deadletters`), and its good rows
+   are written as one zstd Parquet file through a temp name and a rename;
 4. flush the DLQ producer, write the load's manifest, commit the offsets, mark the manifest
    committed.
-`update_staging` (warehouse.store) and `publish_landing_event` (here) are separate steps so a
-quality gate can sit between them. A crash anywhere is repaired by the next run: uncommitted
-files are replaced, committed files not yet merged are merged, and manifests whose events were
-never published are published then (event ids derive from the load id, so the catalogue applies
-each once).
+`update_staging` (warehouse.store) and `publish_landing_event` (warehouse.events) are separate
+steps so a quality gate can sit between them. A crash anywhere is repaired by the next run:
+uncommitted files are replaced, committed files not yet merged are merged, and manifests whose
+events were never published are published then (event ids derive from the load id, so the
+catalogue applies each once).
 """
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from catalog import derive
-from hub.events import make_event, publish_events
+from hub.events import publish_events
 from hub.kafka_clients import make_consumer
-from warehouse import decode, lake
+from warehouse import deadletters, decode, lake
 from warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,12 @@ IN_FLIGHT = 1              # chunks being written while the next one fills
 POLL_MS = 1000
 STALL_SECONDS = 60.0       # no progress for this long while records are due: the broker is gone
 CRASH_ENV = "HUB_LANDING_CRASH_AT"  # test hook: after_rename | after_commit | after_staging
-QUALITY_PASS = 0.95
 
 
 @dataclass
 class LandingResult:
-    """What one load did; `offsets` maps partition (as text, for JSON) to [first, last] read."""
+    """What one load did; `offsets` maps partition (as text, for JSON) to [first, last] read;
+    `repairs` counts, by normaliser, the landed rows a stated rule repaired on the way."""
 
     resource: str
     load_id: str
@@ -71,6 +72,7 @@ class LandingResult:
     error: str | None = None
     undeclared_fields: list[str] = field(default_factory=list)
     source_schemas: list[str] = field(default_factory=list)  # hub-schema headers unlike the catalogue's
+    repairs: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -118,6 +120,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _report_failure(resource, load_id: str, exc: Exception) -> None:
+    from warehouse.events import landing_events  # events builds on LandingResult: imported late
+
     failed = LandingResult(resource.id, load_id, schema_fingerprint=derive.schema_fingerprint(resource),
                            error=f"{type(exc).__name__}: {exc}")
     try:
@@ -181,7 +185,7 @@ class _Load:
         self.day = lake.landing_day()
         self.max_records = max_records
         self.result = LandingResult(resource.id, load_id, schema_fingerprint=self.fingerprint)
-        self.dead_letters = decode.DeadLetters(resource.id, self.topic, dlq_topic)
+        self.dead_letters = deadletters.DeadLetters(resource.id, self.topic, dlq_topic)
         self.committed: dict = {}
         self.undeclared: set[str] = set()
         self.schemas: set = set()
@@ -309,7 +313,7 @@ class _Load:
         """Decode one chunk, dead-letter its bad records and write its good rows as one file."""
         if not chunk.offsets:
             return
-        items, rejects = decode.decode_values(chunk.values, self.items)
+        items, rejects, repaired = decode.decode_values(chunk.values, self.items)
         envelope, envelope_rejects = decode.envelope_columns(chunk.ops, chunk.times, chunk.sources,
                                                             tp.partition, chunk.offsets)
         for index, reason in decode.required_nulls(items, self.items, self.keys, envelope["_op"]).items():
@@ -327,6 +331,7 @@ class _Load:
             table = table.filter(pa.array(keep))
         first, last = chunk.offsets[0], chunk.offsets[-1]
         self._note(tp.partition, first, last, table, len(rejects), chunk)
+        self._count_repairs(repaired, rejects)
         if table.num_rows:
             path = lake.file_path(self.resource, self.topic, tp.partition, first, last, self.day)
             lake.write_parquet_atomic(table, path)
@@ -345,6 +350,14 @@ class _Load:
             result.max_event_time = max(filter(None, (result.max_event_time, latest)), default=None)
         self.schemas |= chunk.schemas
         self.undeclared |= decode.undeclared_fields(chunk.values[:1], self.items.names)
+
+    def _count_repairs(self, repaired: decode.Repairs, rejects: decode.Rejects) -> None:
+        """Add the repaired rows that landed: a row dead-lettered for another item counts as a DLQ row only."""
+        counts = self.result.repairs
+        for name, rows in repaired.items():
+            landed = sum(1 for index in rows if index not in rejects)
+            if landed:
+                counts[name] = counts.get(name, 0) + landed
 
     def _finish(self, consumer, next_offsets: dict) -> None:
         """DLQ delivered → manifest → commit → manifest marked committed."""
@@ -367,8 +380,8 @@ class _Load:
         if not result.offsets:
             return
         lake.promote_manifest(result.resource, result.load_id)
-        log.info("%s: landed %d rows in %d files, %d to the DLQ (%s)", result.resource, result.rows,
-                 len(result.files), result.dlq_rows, result.load_id)
+        log.info("%s: landed %d rows in %d files, %d to the DLQ, repaired %s (%s)", result.resource, result.rows,
+                 len(result.files), result.dlq_rows, result.repairs or "none", result.load_id)
 
 
 def _return_freed_memory() -> None:
@@ -398,66 +411,3 @@ def crash_point(name: str) -> None:
     """Die here, like SIGKILL would, when HUB_LANDING_CRASH_AT names this point (crash tests)."""
     if os.environ.get(CRASH_ENV) == name:
         os._exit(137)
-
-
-# --- catalogue events ---------------------------------------------------------------------------
-
-def _event_id(load_id: str, kind: str) -> str:
-    # Stable per load: a load whose events are published twice (crash after sending) is applied once.
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-landing:{load_id}:{kind}"))
-
-
-def landing_events(result: LandingResult) -> list[dict]:
-    """landing.completed (or landing.failed) for one load."""
-    if result.error:
-        return [make_event("landing.failed", result.resource, id=_event_id(result.load_id, "failed"),
-                           load_id=result.load_id, error=result.error[:4000])]
-    events = [make_event(
-        "landing.completed", result.resource, id=_event_id(result.load_id, "completed"),
-        load_id=result.load_id, rows=result.rows, files=list(result.files), offsets=dict(result.offsets),
-        max_event_time=result.max_event_time.isoformat() if result.max_event_time else None,
-        dlq_rows=result.dlq_rows, schema_fingerprint=result.schema_fingerprint,
-    )]
-    if result.undeclared_fields or result.source_schemas:
-        events.append(make_event(
-            "schema.changed", result.resource, id=_event_id(result.load_id, "schema"),
-            old=result.schema_fingerprint, new=",".join(result.source_schemas) or result.schema_fingerprint,
-            added=list(result.undeclared_fields), note="source records differ from the catalogue entry",
-        ))
-    return events
-
-
-def schema_quality_event(result: LandingResult) -> dict:
-    """quality.completed from landing's own schema check: valid rows / (valid + DLQ rows)."""
-    checked = result.rows + result.dlq_rows
-    pass_rate = result.rows / checked if checked else 1.0
-    return make_event(
-        "quality.completed", result.resource, id=_event_id(result.load_id, "quality"),
-        run_id=f"{result.load_id}-schema", load_id=result.load_id, suite="schema",
-        rows=checked, valid_rows=result.rows, rows_checked=checked, rows_valid=result.rows,
-        pass_rate=pass_rate, failed_critical=[] if pass_rate >= QUALITY_PASS else ["schema"], failed_warning=[],
-    )
-
-
-def publish_landing_event(result: LandingResult | dict, *, quality: bool = True, producer=None) -> list[dict]:
-    """Publish the load's events (and those of earlier loads a crash left unpublished); returns them.
-
-    With `quality`, landing's schema check also reports as quality.completed (until a GX gate does).
-    An empty load (no rows, no DLQ rows) reports nothing: it changed nothing in the warehouse.
-    """
-    if isinstance(result, dict):  # as it comes back from an Airflow XCom
-        result = LandingResult.from_dict(result)
-    loads = [LandingResult.from_dict(data) for load_id, data in lake.unpublished_manifests(result.resource)
-             if load_id != result.load_id]
-    loads.append(result)
-    events = []
-    for load in loads:
-        if load.error or load.rows or load.dlq_rows:
-            events.extend(landing_events(load))
-            if quality and not load.error:
-                events.append(schema_quality_event(load))
-    if events:
-        publish_events(events, producer=producer)
-    for load in loads:
-        lake.drop_manifest(load.resource, load.load_id)
-    return events

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from catalog import derive
@@ -15,6 +16,7 @@ from hub.events import decode_event
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
 from hub.topics import EVENTS_TOPIC
 from warehouse import lake, landing, marts, store
+from warehouse.events import landing_events, publish_landing_event, schema_quality_event
 
 pytestmark = pytest.mark.kafka
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
@@ -161,7 +163,7 @@ def test_events_carry_rows_files_offsets_and_the_schema_check(kafka_bootstrap, h
     result = landing.land(resource.id, catalogue=[resource])
     as_xcom = orjson.loads(orjson.dumps(result.to_dict()))  # what an Airflow task hands the next one
     assert store.update_staging(resource.id, as_xcom, catalogue=[resource]) == 5
-    published = landing.publish_landing_event(as_xcom)
+    published = publish_landing_event(as_xcom)
     seen = []
     for message in consumer:
         event = decode_event(message.value)
@@ -176,9 +178,53 @@ def test_events_carry_rows_files_offsets_and_the_schema_check(kafka_bootstrap, h
     assert completed["files"] == result.files and completed["offsets"] == result.offsets
     assert datetime.fromisoformat(completed["max_event_time"]) == T0 + timedelta(seconds=4)
     assert quality["pass_rate"] == 1.0 and quality["failed_critical"] == [] and quality["valid_rows"] == 5
-    assert [e["id"] for e in seen] == [e["id"] for e in landing.landing_events(result)[:1] +
-                                       [landing.schema_quality_event(result)]]  # ids are stable per load
-    assert landing.publish_landing_event(landing.land(resource.id, catalogue=[resource])) == []  # empty load
+    assert [e["id"] for e in seen] == [e["id"] for e in landing_events(result)[:1] +
+                                       [schema_quality_event(result)]]  # ids are stable per load
+    assert publish_landing_event(landing.land(resource.id, catalogue=[resource])) == []  # empty load
+
+
+def test_mixed_date_formats_and_utc_times_are_repaired_counted_and_land(kafka_bootstrap, hub_env):
+    resource = make_resource()
+    produce(resource, [
+        person(0), person(1, csrq="2023/1/5"), person(2, csrq="20230105"), person(3, csrq="2023年1月5日"),
+        person(4, gxsj="2026-05-01T00:00:00Z"),       # the instant of the usual 2026-05-01T08:00:00+08:00
+        person(5, csrq="2023/2/30"),                  # no such day: no rule repairs it
+        person(6, csrq="2023/1/5", gxsj="tomorrow"),  # repaired, but dead-lettered for gxsj: not counted
+    ], partitions=1)
+    result = landing.land(resource.id, catalogue=[resource])
+
+    assert (result.rows, result.dlq_rows) == (5, 2)
+    assert result.repairs == {"date_iso": 3, "timestamp_to_local": 1}
+    files = pa.concat_tables(pq.read_table(lake.absolute(path)) for path in result.files)
+    landed = {row["gmsfhm"]: (row["csrq"], row["gxsj"]) for row in files.to_pylist()}
+    assert [landed[person(n)["gmsfhm"]][0] for n in (1, 2, 3)] == [date(2023, 1, 5)] * 3
+    assert landed[person(4)["gmsfhm"]][1] == landed[person(0)["gmsfhm"]][1] == datetime(2026, 5, 1, tzinfo=timezone.utc)
+    reasons = dead_letters(resource)
+    assert set(reasons) == {person(5)["gmsfhm"], person(6)["gmsfhm"]}
+    assert reasons[person(5)["gmsfhm"]] == "item csrq: '2023/2/30' is not a date (YYYY-MM-DD)"
+    assert reasons[person(6)["gmsfhm"]].startswith("item gxsj: 'tomorrow'")
+    assert landing_events(result)[0]["payload"]["repairs"] == {"date_iso": 3, "timestamp_to_local": 1}
+    assert schema_quality_event(result)["payload"]["repairs"] == result.repairs
+
+
+def dead_letters(resource) -> dict[str, str]:
+    """Key → reason of every dead letter of the resource so far (its DLQ topic from the beginning)."""
+    from kafka import TopicPartition
+
+    _, dlq = derive.topics(resource)
+    consumer = make_consumer(group_id=None)
+    try:
+        partitions = [TopicPartition(dlq, p) for p in consumer.partitions_for_topic(dlq)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(partitions)
+        reasons = {}
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=2000).values():
+                reasons.update((r.key.decode(), orjson.loads(r.value)["reason"]) for r in records)
+        return reasons
+    finally:
+        consumer.close()
 
 
 def test_a_new_optional_item_becomes_a_column_and_old_files_still_read(kafka_bootstrap, hub_env):
@@ -200,7 +246,7 @@ def test_undeclared_source_fields_are_reported_not_landed(kafka_bootstrap, hub_e
     produce(resource, [person(n, extra_field="x") for n in range(3)])
     result = landing.land(resource.id, catalogue=[resource])
     assert result.undeclared_fields == ["extra_field"]
-    assert [e["type"] for e in landing.landing_events(result)] == ["landing.completed", "schema.changed"]
+    assert [e["type"] for e in landing_events(result)] == ["landing.completed", "schema.changed"]
 
 
 def test_max_records_lands_part_and_the_rest_next_time(kafka_bootstrap, hub_env):
@@ -270,7 +316,8 @@ def test_unknown_resource_is_a_clear_error(hub_env):
 
 
 def test_result_round_trips_as_json():
-    result = landing.LandingResult("r", "r-1", files=["a"], rows=2, offsets={"0": [0, 1]}, max_event_time=T0)
+    result = landing.LandingResult("r", "r-1", files=["a"], rows=2, offsets={"0": [0, 1]}, max_event_time=T0,
+                                   repairs={"date_iso": 1})
     assert landing.LandingResult.from_dict(orjson.loads(orjson.dumps(result.to_dict()))) == result
 
 

@@ -20,6 +20,7 @@ from hub.envelope import Record, encode
 from hub.kafka_clients import ensure_topics, make_producer
 from hub.settings import REPO_ROOT
 from warehouse import lake, landing, store
+from warehouse.events import publish_landing_event
 
 pytestmark = pytest.mark.kafka
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
@@ -27,11 +28,12 @@ PIPELINE = """
 import sys
 from catalog.spec import Resource
 from warehouse import landing, store
+from warehouse.events import publish_landing_event
 
 resource = Resource.model_validate_json(sys.argv[1])
 result = landing.land(resource.id, catalogue=[resource])
 store.update_staging(resource.id, result, catalogue=[resource])
-landing.publish_landing_event(result)
+publish_landing_event(result)
 """
 CREATED: list[str] = []
 
@@ -83,7 +85,7 @@ def run_pipeline(resource, crash_at: str | None) -> int:
 def rerun(resource) -> tuple[landing.LandingResult, list[dict]]:
     result = landing.land(resource.id, catalogue=[resource])
     store.update_staging(resource.id, result, catalogue=[resource])
-    return result, landing.publish_landing_event(result)
+    return result, publish_landing_event(result)
 
 
 def assert_exact(resource, keys: set[str], records: int) -> None:

@@ -13,7 +13,8 @@ from catalog import derive
 from catalog.spec import Item, Resource
 from hub.envelope import Record, encode
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
-from warehouse import decode, landing, store
+from warehouse import deadletters, decode, landing, store
+from warehouse.events import schema_quality_event
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 ITEMS = [
@@ -60,7 +61,7 @@ POISON = {  # name → (value, header overrides, a phrase the DLQ reason must co
     "wrong_type_string": (orjson.dumps({**GOOD, "gmsfhm": 440606}), {}, "item gmsfhm"),
     "wrong_type_int": (orjson.dumps({**GOOD, "gmsfhm": "X1", "hs": "three"}), {}, "item hs"),
     "float_for_int": (orjson.dumps({**GOOD, "gmsfhm": "X2", "hs": 2.5}), {}, "item hs"),
-    "bad_date": (orjson.dumps({**GOOD, "gmsfhm": "X3", "csrq": "1990/1/1"}), {}, "item csrq"),
+    "bad_date": (orjson.dumps({**GOOD, "gmsfhm": "X3", "csrq": "1990/2/30"}), {}, "item csrq"),  # no such day
     "missing_key": (orjson.dumps({"xm": "无名"}), {}, "key item gmsfhm"),
     "bad_op": (orjson.dumps({**GOOD, "gmsfhm": "X4"}), {"op": b"merge"}, "hub-op"),
     "naive_event_time": (orjson.dumps({**GOOD, "gmsfhm": "X5"}), {"moment": b"2026-05-01 08:00"}, "hub-event-time"),
@@ -102,9 +103,9 @@ def test_poison_goes_to_the_dlq_with_reasons_and_the_run_succeeds(kafka_bootstra
     assert "lacks header" in reasons["no_headers"]["reason"]
     assert "no value" in reasons["tombstone"]["reason"]
     big = reasons["ten_mb"]
-    assert big["truncated"] and big["raw_bytes"] > TEN_MB and len(big["raw"]) == decode.MAX_DLQ_RAW
+    assert big["truncated"] and big["raw_bytes"] > TEN_MB and len(big["raw"]) == deadletters.MAX_DLQ_RAW
 
-    quality = landing.schema_quality_event(result)["payload"]
+    quality = schema_quality_event(result)["payload"]
     assert quality["valid_rows"] == 30 and quality["rows"] == 30 + len(POISON) + 2
     assert quality["pass_rate"] == pytest.approx(30 / (30 + len(POISON) + 2))
     assert quality["failed_critical"] == ["schema"]  # under 95 % valid
@@ -150,7 +151,7 @@ def test_one_bad_value_among_good_ones_is_isolated(value, reason):
     good = [orjson.dumps({"k": f"g{n}", "n": n, "f": n / 2, "d": "2026-01-05", "t": "2026-01-05 08:00:00"})
             for n in range(2000)]
     values = good[:1500] + [value] + good[1500:]
-    table, rejects = decode.decode_values(values, ITEM_SCHEMA)
+    table, rejects, _ = decode.decode_values(values, ITEM_SCHEMA)
     assert list(rejects) == [1500] and reason in rejects[1500]
     assert table.num_rows == 2001 and table.column("k")[1501].as_py() == "g1500"
 
@@ -164,9 +165,22 @@ def test_times_with_and_without_zone_and_odd_shapes_that_still_decode():
         b'{"k": "pretty",\n "n": 2}',
         b'{"k": "dup", "k": "last"}',
     ]
-    table, rejects = decode.decode_values(values, ITEM_SCHEMA)
+    table, rejects, _ = decode.decode_values(values, ITEM_SCHEMA)
     assert rejects == {}
     instants = table.column("t").cast(pa.timestamp("us", "UTC")).to_pylist()
     assert instants[:3] == [datetime(2026, 1, 5, tzinfo=timezone.utc)] * 3
     assert table.column("k").to_pylist() == ["zoned", "utc", "naive", "padded", "pretty", "last"]
     assert table.column("n").to_pylist()[4] == 2
+
+
+def test_mixed_dates_and_utc_times_are_repaired_before_the_cast_and_reported_by_row():
+    values = [orjson.dumps({"k": f"g{n}", "d": "2026-01-05", "t": "2026-01-05T08:00:00+08:00"}) for n in range(3000)]
+    values[10] = b'{"k": "slash", "d": "2026/1/5", "t": "2026-01-05T00:00:00Z"}'
+    values[2500] = b'{"k": "han", "d": "2026\xe5\xb9\xb41\xe6\x9c\x885\xe6\x97\xa5"}'  # 2026年1月5日
+    values[2999] = b'{"k": "none", "d": "2026/2/30"}'
+    table, rejects, repairs = decode.decode_values(values, ITEM_SCHEMA)
+    assert repairs == {"date_iso": [10, 2500], "timestamp_to_local": [10]}
+    assert list(rejects) == [2999] and "'2026/2/30' is not a date" in rejects[2999]
+    assert set(table.column("d").to_pylist()[:2999]) == {date(2026, 1, 5)}
+    assert table.column("t")[10] == table.column("t")[0]
+    assert decode.decode_values(values[:10], ITEM_SCHEMA)[2] == {}  # clean values: nothing to report

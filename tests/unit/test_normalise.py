@@ -3,22 +3,23 @@ vectorised, and tally what they did."""
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from quality import geo
 from quality.errors import QualityError
 from quality.normalise import (
     NORMALISERS, RESIDENT_ID_REPAIRS, RepairCounts, date_iso, get_normaliser, halfwidth,
-    resident_id_15_to_18, resident_id_upper_x,
+    resident_id_15_to_18, resident_id_upper_x, timestamp_to_local,
 )
 from quality.rules import is_valid_resident_id, make_resident_id
 
-VALUE_NORMALISERS = ["halfwidth", "resident_id_upper_x", "resident_id_15_to_18", "date_iso"]
+VALUE_NORMALISERS = ["halfwidth", "resident_id_upper_x", "resident_id_15_to_18", "date_iso", "timestamp_to_local"]
 
 
 def fullwidth(text: str) -> str:
@@ -75,6 +76,47 @@ def test_date_iso_leaves_iso_and_unparseable_alone(value):
     assert date_iso(value) == (value, False)
 
 
+@pytest.mark.parametrize("value,expected", [
+    ("2026-01-05T00:00:00Z", "2026-01-05T08:00:00+08:00"),
+    ("2026-01-05 16:30Z", "2026-01-06T00:30:00+08:00"),                    # the next day in Shunde
+    ("2026-12-31T23:59:59.250+00:00", "2027-01-01T07:59:59.250+08:00"),    # the next year; fraction kept
+    ("2024-02-28T20:00:00+0000", "2024-02-29T04:00:00+08:00"),              # into a leap day
+    ("2026-01-05T00:00:00z", "2026-01-05T08:00:00+08:00"), ("2026-01-05T00:00:00+00", "2026-01-05T08:00:00+08:00"),
+    ("2026-01-05T00:00:00-00:00", "2026-01-05T08:00:00+08:00"),
+    ("0005-01-01T00:00:00Z", "0005-01-01T08:00:00+08:00"),
+])
+def test_timestamp_to_local_repairs_to_the_same_instant(value, expected):
+    assert timestamp_to_local(value) == (expected, True)
+    assert datetime.fromisoformat(expected) == datetime.fromisoformat(value.upper().replace(" ", "T"))
+    assert datetime.fromisoformat(expected).utcoffset() == timedelta(hours=8)
+
+
+@pytest.mark.parametrize("value", [
+    "2026-01-05T08:00:00+08:00", "2026-01-05T09:00:00+09:00", "2026-01-05 08:00:00", "2026-01-05",
+    "2026-02-30T00:00:00Z", "2026-01-05T24:00:00Z", "2026-01-05T00:00:60Z", "9999-12-31T16:00:00Z",
+    "２０２６-01-05T00:00:00Z", "junk", "", None, 5, datetime(2026, 1, 5, tzinfo=timezone.utc),
+])
+def test_timestamp_to_local_leaves_local_other_zones_naive_and_impossible_alone(value):
+    assert timestamp_to_local(value) == (value, False)
+
+
+def test_timestamp_to_local_vectorised_keeps_each_instant():
+    rng = random.Random(8)
+    start = datetime(1990, 1, 1, tzinfo=timezone.utc)
+    moments = [start + timedelta(seconds=rng.randrange(2 * 10**9)) for _ in range(5000)]
+    sent = pa.array([m.strftime("%Y-%m-%dT%H:%M:%S") + rng.choice(["Z", "+00:00", "+0000"]) for m in moments])
+    repaired, count = NORMALISERS["timestamp_to_local"].vectorised(sent)
+    assert count == len(moments)
+    assert pc.all(pc.ends_with(repaired, "+08:00")).as_py()
+    assert repaired.cast(pa.timestamp("s", "UTC")).equals(sent.cast(pa.timestamp("s", "UTC")))
+
+
+def utc_timestamp(rng: random.Random) -> str:
+    moment = datetime(1990, 1, 1) + timedelta(seconds=rng.randrange(2 * 10**9))
+    text = moment.strftime(rng.choice(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f"]))
+    return text + rng.choice(["Z", "+00:00", "+0000", "+08:00", "", "z"])
+
+
 def mixed_sample(size: int = 12_000) -> list:
     rng = random.Random(99)
     ids = [make_resident_id("440606", date(1950, 1, 1) + timedelta(days=rng.randrange(25000)), rng.randrange(1000))
@@ -90,6 +132,7 @@ def mixed_sample(size: int = 12_000) -> list:
                             "２０２３年１月５日", "2023-01-05 10:00", "1999-9-9"]),
         lambda: rng.choice(["顺德区", "大良街道（１号）", "Ａ座 ", "", " ", "x", "①"]),
         lambda: rng.choice([None, 7, 1.5, b"x", date(2020, 1, 1)]),
+        lambda: utc_timestamp(rng) if rng.random() < 0.9 else rng.choice(["2026-02-30T00:00:00Z", "2026-01-05T24:00Z"]),
     ]
     return [rng.choice(makers)() for _ in range(size)]
 
