@@ -98,7 +98,7 @@ def _judge(resource, pending: list, result: GateResult, *, docs: bool) -> None:
     counts = RepairCounts()
     repaired_rows, repaired_notes = _repair(resource, landed_rows, counts)
     judged = repaired_rows.filter(pa.array(upserts))
-    run = suites.validate(resource, judged.to_pandas(), history=_history(resource, checks, judged),
+    run = suites.validate(resource, judged.to_pandas(), table=judged, history=_history(resource, checks, judged),
                           run_name=result.run_id, docs=docs)
     failed = _spread(run.masks, upserts)
     critical = np.zeros(landed_rows.num_rows, dtype=bool)

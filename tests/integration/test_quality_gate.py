@@ -13,7 +13,7 @@ from catalog import derive
 from catalog.db import session_scope
 from catalog.events import apply_events
 from catalog.snapshots import report
-from catalog.spec import Catalogue, Item, Resource, ValueRules, load_catalogue
+from catalog.spec import Binding, Catalogue, Item, Resource, ValueRules, load_catalogue
 from catalog.store import load_catalogue_into
 from hub.envelope import Record, encode
 from hub.events import make_event
@@ -51,6 +51,7 @@ def make_resource() -> Resource:
         provider="gaj", classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
         update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
         quality_threshold=0.9, items=list(ITEMS),
+        binding=Binding(kind="sql", system="population_db", config={"table": "rk_test", "cursor_column": "gxsj"}),
     )
     CREATED.append(resource.id)
     return resource
@@ -82,6 +83,10 @@ def load(resource) -> tuple[landing.LandingResult, gate.GateResult]:
     return landed, checked
 
 
+def zone_rows(resource, zone: str) -> list[dict]:
+    return [row for f in lake.list_files(resource, zone=zone) for row in pq.read_table(f.path).to_pylist()]
+
+
 def staged_keys(resource) -> set[str]:
     return set(store.staging_arrow(resource.id, ["gmsfhm"]).column("gmsfhm").to_pylist())
 
@@ -107,13 +112,13 @@ def test_failing_rows_are_quarantined_with_their_rules_and_never_reach_staging(k
     assert rules["xb.in_set"]["failed_rows"] == 1
     assert rules["lxdh.present"] == {**rules["lxdh.present"], "critical": False, "failed_rows": 1}
     assert checked.failed_critical == []  # 2 of 44 is inside the 0.9 threshold's tolerance
-    quarantined = pq.read_table([f.path for f in lake.list_files(resource, zone="_quarantine")][0]).to_pylist()
+    quarantined = zone_rows(resource, "_quarantine")
     assert {(row["gmsfhm"], tuple(row["_failed_rules"])) for row in quarantined} == {
         (bad_check["gmsfhm"], ("gmsfhm.resident_id",)), (bad_sex["gmsfhm"], ("xb.in_set",))}
     staged = staged_keys(resource)
     assert bad_check["gmsfhm"] not in staged and bad_sex["gmsfhm"] not in staged
     assert lower_x["gmsfhm"].upper() in staged and no_phone["gmsfhm"] in staged  # repaired / only flagged
-    findings = pq.read_table([f.path for f in lake.list_files(resource, zone="_findings")][0]).to_pylist()
+    findings = zone_rows(resource, "_findings")
     assert {(f["key"], f["check"], f["outcome"]) for f in findings} >= {
         (lower_x["gmsfhm"], "gmsfhm.resident_id_upper_x", "repaired"),
         (no_phone["gmsfhm"], "lxdh.present", "flagged"),

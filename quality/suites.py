@@ -1,0 +1,247 @@
+"""Great Expectations suites generated from the catalogue, their validation, and the Data Docs.
+
+`suite_for(resource)` turns the resource's plan (quality.plan.plan_checks) into a GX 1.x
+ExpectationSuite named `hub.<resource>`: GX built-ins where their semantics equal the plan's
+(required, length, value set on text, range on numbers), the hub's custom expectations
+(quality.expectations) for the rest. Every expectation's meta names its check and severity.
+Critical expectations carry `mostly` = the resource's quality threshold: one fails as a whole when
+more than (1 − threshold) of the rows fail it — the failing rows are reported (and quarantined by
+the gate) either way. Warnings are reported and never fail the suite.
+
+`validate(...)` runs the suite on one batch (a pandas DataFrame) with COMPLETE results and returns
+which rows failed which check. With `docs`, it runs through a Checkpoint that stores the result
+and updates the Data Docs under var/quality/docs (a file-backed GX project in var/quality/gx).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
+from hub.settings import get_settings
+from quality import expectations as hub_expectations
+from quality.plan import Check, plan_checks
+
+log = logging.getLogger(__name__)
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+DATASOURCE = "hub"
+SITE = "hub_docs"
+
+
+@dataclass
+class SuiteRun:
+    """One validation: per check the failing rows (True = failed, in frame order)."""
+
+    rows: int
+    masks: dict[str, np.ndarray]
+    failed_checks: list[dict]      # {name, critical, failed_rows, success} for checks with failing rows
+    suite_success: bool            # every critical expectation succeeded (within its `mostly`)
+    docs_path: str | None = None   # this validation's page, relative to docs_dir()
+
+
+def suite_name(resource_id: str) -> str:
+    return f"hub.{resource_id}"
+
+
+def docs_dir() -> Path:
+    return get_settings().var_dir / "quality" / "docs"
+
+
+def _project_dir() -> Path:
+    return get_settings().var_dir / "quality"
+
+
+# --- the suite ------------------------------------------------------------------------------------
+
+def threshold_of(resource) -> float:
+    threshold = getattr(resource, "quality_threshold", None)
+    return DEFAULT_QUALITY_THRESHOLD if threshold is None else float(threshold)
+
+
+def suite_for(resource, schema: pa.Schema | None = None):
+    """The GX suite of `resource` (checks whose columns `schema` lacks are left out)."""
+    import great_expectations as gx
+
+    _context()  # a GX suite belongs to a project: make sure this process has one
+    name = suite_name(resource.id)
+    suite = gx.ExpectationSuite(name=name, meta={"resource": resource.id, "threshold": threshold_of(resource)})
+    for check in _checks(resource, schema):
+        suite.add_expectation(_expectation(check, name, threshold_of(resource), schema))
+    return suite
+
+
+def _checks(resource, schema: pa.Schema | None) -> list[Check]:
+    checks = plan_checks(resource)
+    if schema is None:
+        return checks
+    return [c for c in checks if all(column in schema.names for column in c.columns)]
+
+
+def _expectation(check: Check, suite: str, threshold: float, schema: pa.Schema | None):
+    import great_expectations as gx
+
+    meta = {"check": check.name, "severity": check.severity, "description": check.description}
+    mostly = {"mostly": threshold} if check.severity == "critical" and threshold < 1 else {}
+    column = check.columns[0]
+    kind = schema.field(column).type if schema is not None and column in schema.names else None
+    text = kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    number = kind is not None and (pa.types.is_integer(kind) or pa.types.is_floating(kind))
+    if check.kind == "not_null":
+        return gx.expectations.ExpectColumnValuesToNotBeNull(column=column, meta=meta, **mostly)
+    if check.kind == "max_length" and text:
+        return gx.expectations.ExpectColumnValueLengthsToBeBetween(
+            column=column, max_value=check.params["max"], meta=meta, **mostly)
+    if check.kind == "in_set" and text:
+        return gx.expectations.ExpectColumnValuesToBeInSet(
+            column=column, value_set=[str(v) for v in check.params["values"]], meta=meta, **mostly)
+    if check.kind == "between" and number:
+        return gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column, min_value=check.params.get("min"), max_value=check.params.get("max"), meta=meta, **mostly)
+    if len(check.columns) == 1:  # GX multicolumn expectations need two columns or more
+        return hub_expectations.ExpectColumnValuesToPassHubCheck(
+            column=column, suite=suite, check=check.name, meta=meta, **mostly)
+    return hub_expectations.ExpectRowsToPassHubCheck(
+        column_list=list(check.columns), suite=suite, check=check.name, meta=meta, **mostly)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+def validate(resource, frame: pd.DataFrame, *, history: Mapping[str, pa.Table | None] | None = None,
+             run_name: str | None = None, docs: bool = True, table: pa.Table | None = None) -> SuiteRun:
+    """Run the resource's suite on `frame` (one batch); `table` is the same batch as Arrow, if at hand."""
+    frame = frame.reset_index(drop=True)
+    table = table if table is not None else pa.Table.from_pandas(frame, preserve_index=False)
+    suite = suite_for(resource, table.schema)
+    checks = {c.name: c for c in _checks(resource, table.schema)}
+    name = suite_name(resource.id)
+    hub_expectations.ACTIVE[name] = hub_expectations.ActiveRun(checks, table, dict(history or {}))
+    try:
+        if docs:
+            results, docs_path = _validate_with_docs(resource, suite, frame, run_name)
+        else:
+            results, docs_path = _batch(resource, frame).validate(suite, result_format={"result_format": "COMPLETE"}), None
+    finally:
+        hub_expectations.ACTIVE.pop(name, None)
+    return _suite_run(results, checks, len(frame), docs_path)
+
+
+def _suite_run(results, checks: Mapping[str, Check], rows: int, docs_path: str | None) -> SuiteRun:
+    masks, failed, success = {}, [], True
+    for result in results.results:
+        name = result.expectation_config.meta["check"]
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            raise RuntimeError(f"expectation {name} raised: {result.exception_info.get('exception_message')}")
+        mask = np.zeros(rows, dtype=bool)
+        mask[np.asarray(result.result.get("unexpected_index_list") or [], dtype=np.int64)] = True
+        masks[name] = mask
+        critical = checks[name].severity == "critical"
+        if mask.any():
+            failed.append({"name": name, "critical": critical, "failed_rows": int(mask.sum()), "success": bool(result.success)})
+        success = success and (bool(result.success) or not critical)
+    return SuiteRun(rows, masks, failed, success, docs_path)
+
+
+# --- GX context, batches, checkpoints and docs -------------------------------------------------------
+
+_CONTEXTS: dict[Path, object] = {}
+
+
+def _context():
+    """The file-backed GX project under var/quality (one per var dir and process)."""
+    import great_expectations as gx
+
+    root = _project_dir()
+    if root not in _CONTEXTS:
+        root.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(root))
+        site = {"class_name": "SiteBuilder", "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+        if (context.variables.data_docs_sites or {}).get(SITE) != site:
+            context.variables.data_docs_sites = {SITE: site}
+            context.variables.save()
+        _CONTEXTS[root] = context
+    return _CONTEXTS[root]
+
+
+def _batch_definition(resource):
+    try:
+        source = _context().data_sources.get(DATASOURCE)
+    except (LookupError, KeyError, ValueError):
+        source = _context().data_sources.add_pandas(DATASOURCE)
+    try:
+        asset = source.get_asset(resource.id)
+    except (LookupError, KeyError, ValueError):
+        asset = source.add_dataframe_asset(resource.id)
+    try:
+        return asset.get_batch_definition("load")
+    except (LookupError, KeyError, ValueError):
+        return asset.add_batch_definition_whole_dataframe("load")
+
+
+def _batch(resource, frame: pd.DataFrame):
+    return _batch_definition(resource).get_batch(batch_parameters={"dataframe": frame})
+
+
+def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | None):
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = _context()
+    with _docs_lock():
+        suite = context.suites.add_or_update(suite)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(data=_batch_definition(resource), suite=suite, name=suite.name))
+        checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+            name=suite.name, validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_docs", site_names=[SITE])],
+            result_format={"result_format": "COMPLETE"}))
+        outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name))
+    identifier, results = next(iter(outcome.run_results.items()))
+    return results, _relative_page(context, identifier)
+
+
+def _relative_page(context, identifier) -> str | None:
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
+    url = urls[0].get("site_url") if urls else None
+    if not url:
+        return None
+    path = Path(unquote(urlparse(url).path))
+    try:
+        return path.relative_to(docs_dir()).as_posix()
+    except ValueError:
+        return None
+
+
+def suite_docs_path(resource_id: str) -> str | None:
+    """The resource's suite page relative to docs_dir(), once docs were built for it."""
+    page = docs_dir() / "expectations" / Path(*suite_name(resource_id).split(".")).with_suffix(".html")
+    return page.relative_to(docs_dir()).as_posix() if page.exists() else None
+
+
+def build_docs() -> None:
+    """Rebuild the whole Data Docs site from the stored suites and results."""
+    with _docs_lock():
+        _context().build_data_docs(site_names=[SITE])
+
+
+@contextlib.contextmanager
+def _docs_lock() -> Iterator[None]:
+    # Airflow tasks of several resources may validate at once; GX rewrites index.html on each.
+    docs_dir().parent.mkdir(parents=True, exist_ok=True)
+    with open(docs_dir().parent / ".docs.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
