@@ -86,3 +86,22 @@ def docs() -> None:
 
     suites.build_docs()
     console.print(str(suites.docs_dir() / "index.html"))
+
+
+@app.command("recall")
+def recall() -> None:
+    """Against the seeded sources' ground truth (var/sources/manifest.json): per defect, how many
+    injected records the gate caught, repaired or dead-lettered, and the clean records it flagged."""
+    from quality.recall import measure
+
+    result = measure()
+    table = Table("defect", "injected", "caught", "recall")
+    for defect in sorted(result.injected):
+        table.add_row(defect, f"{result.injected[defect]:,}", f"{result.caught[defect]:,}", f"{result.rate(defect):.1%}")
+    console.print(table)
+    console.print(f"false positives (clean records flagged): {len(result.false_positives):,}")
+    for resource_id, key, checks in result.false_positives[:10]:
+        console.print(f"  {resource_id} {'|'.join(key)}: {', '.join(checks)}")
+    for defect, misses in sorted(result.missed.items()):
+        console.print(f"[red]missed {defect}[/]: {len(misses)}, e.g. {misses[:3]}")
+    raise typer.Exit(1 if result.missed or result.false_positives else 0)
