@@ -337,7 +337,10 @@ def resolve_targets(catalogue, target: str) -> list:
             raise ConnectorError(f"resource {target!r} has no source binding (it is a coverage gap on purpose?); "
                                  f"add `binding:` to {resource.file}:{resource.line} to connect it")
         return [by_id[target]]
-    in_domain = [r for r in bound if r.domain == target]
+    from hub.flow import SYSTEM_DOMAINS
+
+    # A domain also names the thematic resources its source system feeds, as the ingest DAGs group them.
+    in_domain = [r for r in bound if target in (r.domain, SYSTEM_DOMAINS.get(r.binding.system))]
     if in_domain:
         return in_domain
     domains = sorted({r.domain for r in bound})

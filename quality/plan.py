@@ -134,7 +134,10 @@ def _item_checks(item) -> list[Check]:
         checks.append(Check(f"{name}.between", "between", "critical", (name,), bounds,
                             f"{item.label} within {bounds.get('min', '-∞')}..{bounds.get('max', '∞')}"))
     validator = rules.get("validator")
-    for rule_name in ((validator,) + VALIDATOR_COMPANIONS.get(validator, ())) if validator else ():
+    rule_names = ((validator,) + VALIDATOR_COMPANIONS.get(validator, ())) if validator else ()
+    if item.type == "D" and "not_sentinel_date" not in rule_names:
+        rule_names += ("not_sentinel_date",)  # a placeholder for "unknown" is wrong in any date item
+    for rule_name in rule_names:
         rule = get_rule(rule_name)
         checks.append(Check(f"{name}.{rule_name}", "rule", rule.severity, (name,), {"rule": rule_name},
                             f"{item.label}: {rule.description}"))

@@ -63,7 +63,10 @@ def applicable_defects(resource, role_map: dict[str, str]) -> list[str]:
     if "lon" in role_map and "lat" in role_map:
         defects += ["coord_swapped", "coord_null_island", "coord_outside_box"]
     if "date" in role_map:
-        defects += ["date_future", "date_sentinel", "date_mixed_format"]
+        # A date in the future is a defect only where the catalogue says the date cannot be one
+        # (an expiry or next-inspection date is meant to lie ahead).
+        past_only = next(i for i in resource.items if i.name == role_map["date"]).rules.validator == "not_future_date"
+        defects += (["date_future"] if past_only else []) + ["date_sentinel", "date_mixed_format"]
     if "camera" in role_map:
         defects.append("camera_id_malformed")
     if "name" in role_map:
