@@ -26,29 +26,31 @@ def _selected(target: str) -> list[str]:
 def land(
     target: str = typer.Argument(..., help="a resource id, a domain (population, utility, …) or all"),
     max_records: int = typer.Option(None, "--max-records", help="land at most this many records per resource"),
-    stage: bool = typer.Option(True, "--stage/--no-stage", help="merge into staging.* and publish events"),
+    stage: bool = typer.Option(True, "--stage/--no-stage", help="run the quality gate, merge into staging.*, publish events"),
     marts: bool = typer.Option(True, "--marts/--no-marts", help="refresh mart.* views at the end"),
 ) -> None:
-    """Land Kafka → Parquet, merge into staging, publish the catalogue events (landing + schema check)."""
+    """Land Kafka → Parquet, run the quality gate, merge what passed into staging, publish the events."""
     from hub.errors import HubError
+    from quality import gate
     from warehouse import landing, store
     from warehouse import marts as mart_views
     from warehouse.events import publish_landing_event
 
-    table = Table("resource", "rows", "dlq", "files", "staged", "events", "max event time")
+    table = Table("resource", "rows", "dlq", "files", "quarantined", "staged", "events", "max event time")
     failures = 0
     for resource_id in _selected(target):
         try:
             result = landing.land(resource_id, max_records=max_records)
+            quarantined = gate.check(resource_id, result.to_dict()).quarantined_rows if stage else 0
             staged = store.update_staging(resource_id, result) if stage else 0
-            events = publish_landing_event(result) if stage else []
+            events = publish_landing_event(result, quality=False) if stage else []
         except HubError as exc:
             failures += 1
             console.print(f"[red]{resource_id}:[/] {exc}")
             continue
         moment = result.max_event_time.isoformat() if result.max_event_time else "-"
         table.add_row(resource_id, f"{result.rows:,}", f"{result.dlq_rows:,}", str(len(result.files)),
-                      f"{staged:,}", str(len(events)), moment)
+                      f"{quarantined:,}", f"{staged:,}", str(len(events)), moment)
     console.print(table)
     if stage and marts:
         console.print("marts: " + (", ".join(mart_views.refresh_marts()) or "none yet"))
@@ -70,7 +72,7 @@ def refresh_marts() -> None:
 
 @app.command("stage")
 def stage(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
-    """Merge the resource's landed files that staging has not applied yet."""
+    """Merge the resource's gated files (`hub quality check`) that staging has not applied yet."""
     from warehouse import store
 
     console.print(f"{resource_id}: {store.update_staging(resource_id):,} staging rows changed")

@@ -15,6 +15,7 @@ from hub.envelope import Record, encode
 from hub.events import decode_event
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
 from hub.topics import EVENTS_TOPIC
+from kafka_kit import gate_and_stage
 from warehouse import lake, landing, marts, store
 from warehouse.events import landing_events, publish_landing_event, schema_quality_event
 
@@ -88,7 +89,7 @@ def query(sql: str):
 
 def land_and_stage(resource, **kwargs) -> landing.LandingResult:
     result = landing.land(resource.id, catalogue=[resource], **kwargs)
-    store.update_staging(resource.id, result, catalogue=[resource])
+    gate_and_stage(resource, result)
     return result
 
 
@@ -125,7 +126,7 @@ def test_updates_deletes_and_late_records_merge_incrementally(kafka_bootstrap, h
     second = landing.land(resource.id, catalogue=[resource])
     assert second.rows == 5
 
-    changed = store.update_staging(resource.id, second, catalogue=[resource])
+    changed = gate_and_stage(resource, second)
     rows = {row["gmsfhm"]: row["xm"] for row in staging(resource)}
     assert len(rows) == 8 and person(3)["gmsfhm"] not in rows and person(4)["gmsfhm"] not in rows
     assert rows[person(1)["gmsfhm"]] == "新名" and rows[person(0)["gmsfhm"]] == "人0"
@@ -133,7 +134,7 @@ def test_updates_deletes_and_late_records_merge_incrementally(kafka_bootstrap, h
     loads = query(f"SELECT load_id, count(*) FROM meta.loads WHERE resource = '{resource.id}' GROUP BY ALL ORDER BY 1")
     assert sum(files for _, files in loads) == len(lake.list_files(resource))
     assert second.load_id in {load for load, _ in loads}
-    assert store.update_staging(resource.id, second, catalogue=[resource]) == 0  # nothing merged twice
+    assert gate_and_stage(resource, second) == 0  # nothing merged twice
 
 
 def test_duplicate_deliveries_do_not_duplicate_staging_rows(kafka_bootstrap, hub_env):
@@ -162,7 +163,7 @@ def test_events_carry_rows_files_offsets_and_the_schema_check(kafka_bootstrap, h
 
     result = landing.land(resource.id, catalogue=[resource])
     as_xcom = orjson.loads(orjson.dumps(result.to_dict()))  # what an Airflow task hands the next one
-    assert store.update_staging(resource.id, as_xcom, catalogue=[resource]) == 5
+    assert gate_and_stage(resource, as_xcom) == 5
     published = publish_landing_event(as_xcom)
     seen = []
     for message in consumer:
@@ -263,7 +264,7 @@ def test_a_resource_without_a_topic_lands_nothing(kafka_bootstrap, hub_env):
     resource = make_resource()
     result = landing.land(resource.id, catalogue=[resource])
     assert (result.rows, result.files, result.offsets) == (0, [], {})
-    assert store.update_staging(resource.id, result, catalogue=[resource]) == 0
+    assert gate_and_stage(resource, result) == 0
 
 
 # --- marts, from staging tables filled directly (the seed catalogue's resources) ----------------

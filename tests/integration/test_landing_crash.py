@@ -19,6 +19,7 @@ from catalog.spec import Item, Resource
 from hub.envelope import Record, encode
 from hub.kafka_clients import ensure_topics, make_producer
 from hub.settings import REPO_ROOT
+from kafka_kit import gate_and_stage
 from warehouse import lake, landing, store
 from warehouse.events import publish_landing_event
 
@@ -27,11 +28,13 @@ T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 PIPELINE = """
 import sys
 from catalog.spec import Resource
+from quality import gate
 from warehouse import landing, store
 from warehouse.events import publish_landing_event
 
 resource = Resource.model_validate_json(sys.argv[1])
 result = landing.land(resource.id, catalogue=[resource])
+gate.check(resource.id, result.to_dict(), catalogue=[resource], docs=False, publish=False)
 store.update_staging(resource.id, result, catalogue=[resource])
 publish_landing_event(result)
 """
@@ -84,7 +87,7 @@ def run_pipeline(resource, crash_at: str | None) -> int:
 
 def rerun(resource) -> tuple[landing.LandingResult, list[dict]]:
     result = landing.land(resource.id, catalogue=[resource])
-    store.update_staging(resource.id, result, catalogue=[resource])
+    gate_and_stage(resource, result)
     return result, publish_landing_event(result)
 
 

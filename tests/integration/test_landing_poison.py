@@ -13,6 +13,7 @@ from catalog import derive
 from catalog.spec import Item, Resource
 from hub.envelope import Record, encode
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
+from kafka_kit import gate_and_stage
 from warehouse import deadletters, decode, landing, store
 from warehouse.events import schema_quality_event
 
@@ -91,7 +92,7 @@ def test_poison_goes_to_the_dlq_with_reasons_and_the_run_succeeds(kafka_bootstra
 
     result = landing.land(resource.id, catalogue=[resource])
     assert (result.rows, result.dlq_rows) == (30, len(POISON) + 2)
-    store.update_staging(resource.id, result, catalogue=[resource])
+    gate_and_stage(resource, result)
     assert len(store.staging_arrow(resource.id, ["gmsfhm"])) == 30
 
     letters = _read_all(dlq)
