@@ -193,3 +193,41 @@ def median_offset_looks_gcj02(
     gcj_east, gcj_north = offset_m(rlons[seen], rlats[seen], gcj_lons, gcj_lats)
     miss = np.hypot(np.median(east) - np.median(gcj_east), np.median(north) - np.median(gcj_north))
     return bool(miss <= tolerance_m)
+
+
+# ---- EPSG:4547 (CGCS2000 3° Gauss-Krüger, central meridian 114°E) -------------------------------
+
+_GK_A, _GK_F = 6378137.0, 1 / 298.257222101
+_GK_E2 = _GK_F * (2 - _GK_F)
+_GK_EP2 = _GK_E2 / (1 - _GK_E2)
+_GK_LON0, GK_FALSE_EASTING = np.radians(114.0), 500_000.0
+
+
+def project_4547(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """CGCS2000 lon/lat (degrees) → EPSG:4547 (easting, northing) metres; transverse Mercator series
+    (sub-millimetre inside Shunde). Scalars in, scalars out; arrays in, arrays out."""
+    phi, lam = np.radians(_floats(lat)), np.radians(_floats(lon))
+    n = _GK_A / np.sqrt(1 - _GK_E2 * np.sin(phi) ** 2)
+    t, c = np.tan(phi) ** 2, _GK_EP2 * np.cos(phi) ** 2
+    a = np.cos(phi) * (lam - _GK_LON0)
+    e2, e4, e6 = _GK_E2, _GK_E2 ** 2, _GK_E2 ** 3
+    m = _GK_A * ((1 - e2 / 4 - 3 * e4 / 64 - 5 * e6 / 256) * phi - (3 * e2 / 8 + 3 * e4 / 32 + 45 * e6 / 1024) * np.sin(2 * phi)
+                 + (15 * e4 / 256 + 45 * e6 / 1024) * np.sin(4 * phi) - (35 * e6 / 3072) * np.sin(6 * phi))
+    x = n * (a + (1 - t + c) * a ** 3 / 6 + (5 - 18 * t + t * t + 72 * c - 58 * _GK_EP2) * a ** 5 / 120)
+    y = m + n * np.tan(phi) * (a * a / 2 + (5 - t + 9 * c + 4 * c * c) * a ** 4 / 24
+                               + (61 - 58 * t + t * t + 600 * c - 330 * _GK_EP2) * a ** 6 / 720)
+    return _pair(lon, lat, x + GK_FALSE_EASTING, y)
+
+
+def gcj02_against_survey(lon: Any, lat: Any, easting: Any, northing: Any,
+                         *, tolerance_m: float = 30.0, apart_m: float = 300.0) -> Any:
+    """Points reported as WGS84 that are really GCJ-02: undoing the GCJ-02 shift lands them within
+    `tolerance_m` of their surveyed EPSG:4547 position while as reported they lie over `apart_m`
+    away (the shift here is ≈ 630 m). Points or surveys missing: not flagged."""
+    lons, lats, xs, ys = (_floats(v) for v in (lon, lat, easting, northing))
+    undone = gcj02_to_wgs84(lons, lats)
+    ux, uy = project_4547(*undone)
+    px, py = project_4547(lons, lats)
+    near = np.hypot(ux - xs, uy - ys) <= tolerance_m
+    apart = np.hypot(px - xs, py - ys) > apart_m
+    return _out(_is_scalar(lon), near & apart)

@@ -160,8 +160,10 @@ def _row_check(resource, declared) -> Check:
     if missing:
         raise QualityError(f"resource {resource.id}: check {kind!r} needs columns for {', '.join(missing)}")
     severity = data.get("severity") or row_check.severity
+    # The items' own rules ride along (e.g. a register's maximum reading, where it wraps to zero).
+    item_rules = {item.name: _rules(item) for item in resource.items if item.name in columns.values()}
     return Check(kind, kind, severity, tuple(columns[role] for role in row_check.roles),
-                 {"roles": columns, **(data.get("params") or {})}, row_check.description)
+                 {"roles": columns, "item_rules": item_rules, **(data.get("params") or {})}, row_check.description)
 
 
 # --- vectorised evaluation ----------------------------------------------------------------------
@@ -264,3 +266,5 @@ def evaluate(checks: Sequence[Check], table: pa.Table, history: Mapping[str, pa.
     history = history or {}
     masks = {check.name: failing_mask(check, table, history.get(check.name)) for check in checks}
     return Verdicts(list(checks), masks, table.num_rows)
+
+from quality import rowchecks  # noqa: E402,F401  (registers the row-set checks in ROW_CHECKS)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from quality import dates, geo
+from quality import dates, geo, text
 from quality.arrays import as_float_array, as_string_array, digits_value, fixed_width_bytes, regex_mask
 from quality.divisions import PROVINCE_CODES, SHUNDE_CURRENT_COUNTY_CODES, SHUNDE_TOWNS
 from quality.errors import QualityError
@@ -278,6 +278,8 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     _rule("lat", is_valid_lat, lat_mask, "critical", "latitude inside Shunde's box, 22.63–23.06"),
     _rule("not_future_date", dates.is_not_future_date, dates.not_future_date_mask, "warning",
           "a real ISO date (or date value) not after today in Shunde"),
+    _rule("text_intact", text.is_intact_text, text.intact_text_mask, "warning",
+          "free text without U+FFFD, '?' for a character the source could not hold, or UTF-8 read as GBK"),
     _rule("not_sentinel_date", lambda v: not dates.is_sentinel_date(v), lambda v: ~dates.sentinel_date_mask(v),
           "warning", "not a placeholder date (1900-01-01, 1970-01-01) standing for unknown"),
 )}

@@ -206,6 +206,9 @@ def addresses(ctx: ResourceContext) -> Iterator[Chunk]:
                    "mph": f"{number}号", "lz": f"{block}座",
                    "longitude": geometry["coordinates"][0], "latitude": geometry["coordinates"][1],
                    "gxsj": iso_ts_seconds(clock.next()), "geometry": geometry}
+            # The door plate's surveyed position (CGCS2000 3° zone, EPSG:4547) the register keeps beside
+            # the app-collected point: the reference that shows a point shifted to GCJ-02.
+            row["zbx"], row["zby"] = (round(v, 2) for v in project_4547(lon, lat))
             batch.append((row, defect))
         yield _emit(ctx, batch, "bzdz")
 

@@ -14,6 +14,8 @@ import struct
 from collections.abc import Iterable
 from pathlib import Path
 
+from quality import geo
+
 CRS_URN = "urn:ogc:def:crs:EPSG::{}"
 _GEOGCS_4490 = (
     'GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",6378137,'
@@ -34,26 +36,10 @@ _WKB_TYPES = {"Point": 1, "LineString": 2, "Polygon": 3, "MultiPolygon": 6}
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10400         # GeoPackage 1.4.0
 
-# CGCS2000 ellipsoid and the 3° Gauss-Krüger zone with central meridian 114°E (EPSG:4547).
-_A, _F = 6378137.0, 1 / 298.257222101
-_E2 = _F * (2 - _F)
-_EP2 = _E2 / (1 - _E2)
-_LON0, _FALSE_EASTING = math.radians(114.0), 500_000.0
-
-
 def project_4547(lon: float, lat: float) -> tuple[float, float]:
-    """CGCS2000 lon/lat (degrees) → EPSG:4547 (easting, northing) metres; transverse Mercator series."""
-    phi, lam = math.radians(lat), math.radians(lon)
-    n = _A / math.sqrt(1 - _E2 * math.sin(phi) ** 2)
-    t, c = math.tan(phi) ** 2, _EP2 * math.cos(phi) ** 2
-    a = math.cos(phi) * (lam - _LON0)
-    e4, e6 = _E2 ** 2, _E2 ** 3
-    m = _A * ((1 - _E2 / 4 - 3 * e4 / 64 - 5 * e6 / 256) * phi - (3 * _E2 / 8 + 3 * e4 / 32 + 45 * e6 / 1024) * math.sin(2 * phi)
-              + (15 * e4 / 256 + 45 * e6 / 1024) * math.sin(4 * phi) - (35 * e6 / 3072) * math.sin(6 * phi))
-    x = n * (a + (1 - t + c) * a ** 3 / 6 + (5 - 18 * t + t * t + 72 * c - 58 * _EP2) * a ** 5 / 120)
-    y = m + n * math.tan(phi) * (a * a / 2 + (5 - t + 9 * c + 4 * c * c) * a ** 4 / 24
-                                 + (61 - 58 * t + t * t + 600 * c - 330 * _EP2) * a ** 6 / 720)
-    return round(x + _FALSE_EASTING, 3), round(y, 3)
+    """CGCS2000 lon/lat (degrees) → EPSG:4547 (easting, northing) metres, to the millimetre."""
+    easting, northing = geo.project_4547(lon, lat)
+    return round(float(easting), 3), round(float(northing), 3)
 
 
 def crs_member(epsg: int) -> dict:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from connectors.synthetic import codes, texts
 from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
 from connectors.synthetic.defects import plan_defects
+from connectors.synthetic.gisfiles import project_4547
 from connectors.synthetic.values import point_near_town
 from quality.divisions import SHUNDE_TOWNS
 from quality.geo import wgs84_to_gcj02
@@ -108,7 +109,10 @@ def _device_row(c: Camera, defect: str | None, rng: random.Random) -> dict:
             "civil_code": c.town9 if rng.random() < 0.6 else f"{c.town9}{rng.randrange(1, 40):03d}",
             "address": f"广东省佛山市顺德区{SHUNDE_TOWNS[c.town9]}{road}", "parent_id": c.parent_id,
             "status": c.history[-1][1], "ip_address": f"10.{int(c.town9[-3:]) % 250}.{c.index // 250 % 250}.{c.index % 250 + 2}",
-            "port": rng.choice((5060, 5060, 80, 8000)), "longitude": lon, "latitude": lat, "ptz_type": ptz}
+            "port": rng.choice((5060, 5060, 80, 8000)), "longitude": lon, "latitude": lat, "ptz_type": ptz,
+            # The installation survey of the camera registry (一机一档), EPSG:4547: the reference that shows
+            # a position placed on a web map (GCJ-02) and labelled WGS84.
+            **dict(zip(("zbx", "zby"), (round(v, 2) for v in project_4547(c.lon, c.lat))))}
 
 
 def _step_changes(ctx: ResourceContext, count: int) -> tuple[list[int], list[tuple[int, datetime, str, str]]]:

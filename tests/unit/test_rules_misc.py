@@ -178,7 +178,7 @@ def test_not_future_date_rule_on_temporal_arrays():
 
 def test_registry_names_and_shape():
     assert set(RULES) == {"resident_id", "uscc", "mobile", "camera_id", "parcel_code", "town_code",
-                          "lon", "lat", "not_future_date"}
+                          "lon", "lat", "not_future_date", "not_sentinel_date", "text_intact"}
     for name, rule in RULES.items():
         assert rule.name == name and rule.severity in SEVERITIES and rule.description
         assert callable(rule.row) and callable(rule.mask)
@@ -202,7 +202,8 @@ def mixed_sample(size: int = 12_000) -> list:
         + rng.choice("ABCSXQ") + "".join(rng.choice(digits) for _ in range(5)),
         lambda: "4406061" + rng.choice(["00", "01", "03", "07"]) + rng.choice(["", "001", "250", "450", "000"]),
         lambda: f"{rng.randrange(1890, 2100)}-{rng.randrange(0, 14):02d}-{rng.randrange(0, 33):02d}",
-        lambda: rng.choice(["2023/1/5", "20230105", "2023年1月5日", "2024-02-29T08:00:00+08:00"]),
+        lambda: rng.choice(["2023/1/5", "20230105", "2023年1月5日", "2024-02-29T08:00:00+08:00", "1970-01-01",
+                            "1900/1/1", "张三", "寮犱笁", "李?", "顺德\ufffd"]),
         lambda: date(2025, 1, 1) + timedelta(days=rng.randrange(-400, 400)),
         lambda: rng.uniform(112.5, 113.8), lambda: rng.uniform(22.3, 23.3), lambda: rng.randrange(-5, 200),
         lambda: rng.choice([None, float("nan"), "", " ", b"440606003", True, "１３８１２３４５６７８", pd.NA]),
