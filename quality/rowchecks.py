@@ -36,7 +36,7 @@ def _series(table: pa.Table, columns: Mapping[str, str], history: pa.Table | Non
         earlier = earlier.join(seen, names[:2], join_type="left outer")
         earlier = earlier.filter(pc.is_null(earlier.column("_in_batch"))).drop_columns(["_in_batch"])
         parts.insert(0, earlier.select(names).append_column("_position", pa.array(np.full(earlier.num_rows, -1), pa.int64())))
-    combined = pa.concat_tables(parts)
+    combined = pa.concat_tables(parts, promote_options="permissive")  # staged columns may be nullable
     order = pc.sort_indices(combined, sort_keys=[(names[0], "ascending"), (names[1], "ascending"), ("_position", "ascending")])
     combined = combined.take(order)
     return combined, combined.column("_position").to_numpy(), order
@@ -91,7 +91,7 @@ def _household_head(table: pa.Table, columns: Mapping[str, str], params: Mapping
     rows = [table.select([household, relation])]
     if history is not None and history.num_rows:
         rows.append(history.select([household, relation]).cast(rows[0].schema))
-    everyone = pa.concat_tables(rows)
+    everyone = pa.concat_tables(rows, promote_options="permissive")
     heads = pc.unique(everyone.filter(pc.equal(everyone.column(relation), head)).column(household))
     has_household = pc.is_valid(table.column(household))
     headless = pc.invert(pc.is_in(table.column(household), value_set=heads))
