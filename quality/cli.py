@@ -101,7 +101,7 @@ def recall() -> None:
     console.print(table)
     console.print(f"false positives (clean records flagged): {len(result.false_positives):,}")
     for resource_id, key, checks in result.false_positives[:10]:
-        console.print(f"  {resource_id} {'|'.join(key)}: {', '.join(checks)}")
+        console.print(f"  {resource_id} {'|'.join(key)}: {', '.join(f'{check} ({outcome})' for check, outcome in checks)}")
     for defect, misses in sorted(result.missed.items()):
         console.print(f"[red]missed {defect}[/]: {len(misses)}, e.g. {misses[:3]}")
     raise typer.Exit(1 if result.missed or result.false_positives else 0)

@@ -6,6 +6,7 @@ decodes as strict UTF-8 into something else — the garbling is reversible and n
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -15,15 +16,23 @@ import pyarrow.compute as pc
 from quality.arrays import as_string_array
 
 REPLACED = ("\ufffd", "?")
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]")
+_PLAUSIBLE = re.compile("[\u0020-\u007e\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\U00020000-\U0003134f]*")
 
 
 def utf8_read_as_gbk(text: str) -> str | None:
-    """The text `text` was before UTF-8 bytes were read as GBK, or None if it is not such garbling."""
+    """The text `text` was before UTF-8 bytes were read as GBK, or None if it is not such garbling.
+
+    Some ordinary Chinese text re-encoded as GBK happens to be valid UTF-8 too (欧思 → ŷ˼, two-byte
+    sequences); garbled Chinese recovers into Chinese, so the recovered text must hold CJK ideographs
+    and nothing but them, ASCII and CJK punctuation."""
     try:
         original = text.encode("gbk").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return None
-    return original if original != text else None
+    if original == text or not _CJK.search(original) or not _PLAUSIBLE.fullmatch(original):
+        return None
+    return original
 
 
 def is_intact_text(value: Any) -> bool:

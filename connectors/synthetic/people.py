@@ -144,8 +144,8 @@ def _register(ctx: ResourceContext, keep: Callable[[dict], bool], share: float, 
 
 
 def _defective(ctx, people: list[dict], chunk_no: int, role_map, columns, rng, extra) -> Chunk:
-    plan = plan_defects(len(people), POPULATION_DEFECTS, ctx.random(f"plan{chunk_no}"),
-                        minimum={"unreadable_row": 1 if chunk_no == 0 else 0})
+    plan = _spare_heads(plan_defects(len(people), POPULATION_DEFECTS, ctx.random(f"plan{chunk_no}"),
+                                     minimum={"unreadable_row": 1 if chunk_no == 0 else 0}), people)
     chunk: Chunk = []
     for index, person in enumerate(people):
         row = {name: person.get(name) for name in columns}
@@ -154,6 +154,18 @@ def _defective(ctx, people: list[dict], chunk_no: int, role_map, columns, rng, e
         serial = (ctx.step * 1_000_000 + chunk_no * CHUNK_ROWS + index) % 10_000_000
         chunk.extend(_with_defect(ctx, row, plan.get(index), role_map, rng, serial))
     return chunk
+
+
+def _spare_heads(plan: dict[int, str], people: list[dict]) -> dict[int, str]:
+    """An unreadable head would leave the household's members headless in what is read: an orphan
+    defect the manifest would not list. The unreadable row moves to the next member free of defects."""
+    for index, defect in sorted(plan.items()):
+        if defect == "unreadable_row" and people[index].get("yhzgx") == HEAD:
+            spare = next((i for i in range(len(people)) if i not in plan and people[i].get("yhzgx") != HEAD), None)
+            del plan[index]
+            if spare is not None:
+                plan[spare] = defect
+    return plan
 
 
 def _with_defect(ctx, row: dict, defect: str | None, role_map, rng, serial: int) -> list[dict]:
