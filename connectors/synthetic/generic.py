@@ -117,6 +117,8 @@ def broken_id(good: str, defect: str, rng: random.Random, today: date) -> str:
     if defect == "id_bad_check":
         return good[:17] + codes.wrong_id_check(good[:17])
     if defect == "id_lowercase_x":
+        if good.endswith("X"):
+            return good[:17] + "x"
         start = rng.randrange(1000)
         for seq in range(start, start + 1000):  # the first sequence number (mod 1000) whose check is X
             first17 = f"{area}{birth:%Y%m%d}{seq % 1000:03d}"

@@ -15,6 +15,7 @@ from connectors.synthetic import codes, texts
 from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
 from connectors.synthetic.defects import plan_defects
 from connectors.synthetic.generic import inject, roles, unreadable
+from connectors.synthetic.values import not_a_placeholder
 from quality.divisions import MIGRANT_ORIGIN_COUNTY_CODES, SHUNDE_TOWNS
 
 SMALL_PEOPLE, FULL_PEOPLE = 20_000, 3_230_000
@@ -47,7 +48,7 @@ def _native_area(birth: date, rng: random.Random) -> str:
 
 def _birth(rng: random.Random, today: date, age_low: int, age_high: int) -> date:
     age_days = rng.randrange(max(1, age_low * 365), max(age_low * 365 + 1, age_high * 365))
-    return today - timedelta(days=age_days)
+    return not_a_placeholder(today - timedelta(days=age_days))
 
 
 def _members(rng: random.Random, today: date) -> list[tuple[str, date, int]]:
@@ -86,6 +87,7 @@ def households(seed: int, step: int, today: date, target: int) -> Iterator[list[
     rng = random.Random(stable_seed(seed, "population", step))
     towns = tuple(SHUNDE_TOWNS)
     made, number = 0, (0 if step == 0 else STEP_HOUSEHOLD_BASE + (step % 40) * 1_000_000)
+    issued: set[str] = set()  # one ID per person: a drawn sequence number already issued moves on
     while made < target:
         number += 1
         town9 = rng.choices(towns, TOWN_WEIGHTS)[0]
@@ -102,8 +104,11 @@ def households(seed: int, step: int, today: date, target: int) -> Iterator[list[
         for relation, birth, sex in _members(rng, today):
             area = _native_area(birth, rng) if native else county
             sequence = rng.randrange(500) * 2 + (1 if sex == 1 else 0)
+            while (person_id := codes.resident_id(area, birth, sequence)) in issued:
+                sequence = (sequence + 2) % 1000  # the same parity: the same sex
+            issued.add(person_id)
             family.append({
-                "gmsfhm": codes.resident_id(area, birth, sequence), "xm": texts.person_name(rng),
+                "gmsfhm": person_id, "xm": texts.person_name(rng),
                 "xb": str(sex), "mz": "01" if rng.random() < 0.985 else rng.choice(("03", "04", "06", "15", "09")),
                 "csrq": birth.isoformat(), "hh": f"4406{number:08d}", "yhzgx": relation,
                 "hjdz_xzqh": division, "hjdz": home, "jzdz": residence,
@@ -157,11 +162,13 @@ def _defective(ctx, people: list[dict], chunk_no: int, role_map, columns, rng, e
 
 
 def _spare_heads(plan: dict[int, str], people: list[dict]) -> dict[int, str]:
-    """An unreadable head would leave the household's members headless in what is read: an orphan
-    defect the manifest would not list. The unreadable row moves to the next member free of defects."""
+    """Defects that would harm records the manifest does not list move to a fitting row: an
+    unreadable head would leave its members headless (orphans), and a lowercase x on an ID whose
+    check character is not X would need another sequence number — another person's ID."""
+    fits = {"unreadable_row": lambda p: p.get("yhzgx") != HEAD, "id_lowercase_x": lambda p: p["gmsfhm"].endswith("X")}
     for index, defect in sorted(plan.items()):
-        if defect == "unreadable_row" and people[index].get("yhzgx") == HEAD:
-            spare = next((i for i in range(len(people)) if i not in plan and people[i].get("yhzgx") != HEAD), None)
+        if defect in fits and not fits[defect](people[index]):
+            spare = next((i for i in range(len(people)) if i not in plan and fits[defect](people[i])), None)
             del plan[index]
             if spare is not None:
                 plan[spare] = defect

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from connectors.synthetic import codes, texts
 from connectors.synthetic.base import SHUNDE_TZ, iso_ts_seconds
+from quality.dates import SENTINEL_DATES
 from quality.divisions import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
 
 try:  # the regex parser is private but stable across 3.11+; it lets a rule's regex drive values
@@ -41,7 +42,13 @@ def point_near_town(rng: random.Random, town9: str, spread_deg: float = 0.025) -
 
 
 def date_between(rng: random.Random, start: date, end: date) -> date:
-    return start + timedelta(days=rng.randrange(max(1, (end - start).days + 1)))
+    return not_a_placeholder(start + timedelta(days=rng.randrange(max(1, (end - start).days + 1))))
+
+
+def not_a_placeholder(day: date) -> date:
+    """A clean generated date never falls on a placeholder (1900-01-01, 1970-01-01): the ground
+    truth must tell a real date from one standing for "unknown", which the data alone cannot."""
+    return day + timedelta(days=1) if day in SENTINEL_DATES else day
 
 
 def moment_between(rng: random.Random, start: datetime, end: datetime) -> datetime:
