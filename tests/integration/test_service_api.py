@@ -282,3 +282,24 @@ def test_an_entry_that_breaks_catalogue_rules_is_refused_with_every_reason(clien
     _assert_error(client.put("/api/resources/nope", json=_entry(client, "sqwg_xx", id="nope", code="101001/000010"),
                              headers=AUTH), 404)
     _assert_error(client.put("/api/resources/sqwg_xx", json=_entry(client, "dl_sp"), headers=AUTH), 422)
+
+
+def test_a_quality_run_links_its_data_docs_page_which_the_service_serves(client, as_of, catalog_url):
+    from catalog.db import session_scope
+    from catalog.events import apply_events
+    from hub.events import make_event
+
+    page = hub_settings.get_settings().var_dir / "quality" / "docs" / "validations" / "hub" / "run.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("<html>gmsfhm.resident_id</html>", encoding="utf-8")
+    with session_scope(catalog_url) as session:
+        apply_events(session, [make_event(
+            "quality.completed", "ldrk_jbxx", load_id="ldrk_jbxx-2", rows_checked=100, rows_valid=98,
+            quarantined_rows=2, repairs={"resident_id_upper_x": 3}, docs="validations/hub/run.html",
+            failed_rules=[{"name": "gmsfhm.resident_id", "critical": True, "failed_rows": 2, "success": True}])])
+    run = client.get("/api/resources/ldrk_jbxx").json()["evidence"]["quality_runs"][0]
+    assert (run["docs"], run["quarantined_rows"], run["repairs"]) == (
+        "/quality/docs/validations/hub/run.html", 2, {"resident_id_upper_x": 3})
+    html = client.get("/resources/ldrk_jbxx", headers=HTML).text
+    assert 'href="/quality/docs/validations/hub/run.html"' in html and "隔离 2 行" in html
+    assert "gmsfhm.resident_id" in client.get(run["docs"]).text
