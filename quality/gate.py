@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import uuid
 from collections.abc import Iterator, Mapping
@@ -81,9 +82,37 @@ def check(resource_id: str, landed: Mapping | None = None, *, catalogue=None, do
             _judge(resource, pending, result, docs=docs)
         result.rows += result.dlq_rows
         _finish_figures(resource, result)
-    if publish and result.rows:
-        publish_events([quality_event(result, landed.get("load_id"))], producer=producer)
+        if publish and result.rows:
+            _keep_event(resource, quality_event(result, landed.get("load_id")))
+    if publish:
+        _publish_kept_events(resource, producer)
     return result
+
+
+# --- events kept until published ------------------------------------------------------------------
+# A run's event is written next to its verdicts before it is sent, and removed once Kafka has it:
+# if sending fails (broker down, task killed), the next gate run of the resource sends it first.
+# Its id is stable, so the catalogue applies it once however often it is sent.
+
+def _events_dir(resource):
+    return lake.lake_dir() / "_quality_events" / resource.id
+
+
+def _keep_event(resource, event: dict) -> None:
+    folder = _events_dir(resource)
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f".{event['id']}.tmp"
+    temp.write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
+    temp.replace(folder / f"{event['id']}.json")
+
+
+def _publish_kept_events(resource, producer=None) -> int:
+    kept = sorted(_events_dir(resource).glob("*.json"), key=lambda path: path.stat().st_mtime_ns)
+    if kept:
+        publish_events([json.loads(path.read_text(encoding="utf-8")) for path in kept], producer=producer)
+        for path in kept:
+            path.unlink(missing_ok=True)
+    return len(kept)
 
 
 # --- judging ------------------------------------------------------------------------------------

@@ -163,3 +163,23 @@ def test_a_broken_critical_rule_drops_the_resource_out_of_coverage_until_clean_d
     checked, gaps = publish_pass([person(n) for n in range(30, 60)], T0 + timedelta(hours=1))
     assert checked.failed_critical == [] and checked.quarantined_rows == 0
     assert resource.code not in gaps
+
+
+def test_an_event_the_broker_did_not_take_is_sent_by_the_next_gate_run(kafka_bootstrap, hub_env, monkeypatch):
+    resource = make_resource()
+    produce(resource, [person(n) for n in range(5)])
+    landed = landing.land(resource.id, catalogue=[resource])
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(gate, "publish_events", broker_down)
+    with pytest.raises(ConnectionError):
+        gate.check(resource.id, landed.to_dict(), catalogue=[resource], docs=False)
+    sent = []
+    monkeypatch.setattr(gate, "publish_events", lambda events, producer=None: sent.extend(events))
+    again = gate.check(resource.id, catalogue=[resource], docs=False)
+    assert again.rows == 0  # the files were judged before the broker failed
+    assert [(e["type"], e["payload"]["rows_checked"]) for e in sent] == [("quality.completed", 5)]
+    gate.check(resource.id, catalogue=[resource], docs=False)
+    assert len(sent) == 1  # sent once, then forgotten
