@@ -94,7 +94,7 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
 
     result = LandingResult.from_dict(landed)
     merged = update_staging(resource_id, result)
-    publish_landing_event(result, quality=False)
+    publish_landing_event(result)
     return {"resource": resource_id, "merged_rows": merged, "pass_rate": checked.get("pass_rate"),
             "quarantined_rows": checked.get("quarantined_rows")}
 

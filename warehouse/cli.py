@@ -43,7 +43,7 @@ def land(
             result = landing.land(resource_id, max_records=max_records)
             quarantined = gate.check(resource_id, result.to_dict()).quarantined_rows if stage else 0
             staged = store.update_staging(resource_id, result) if stage else 0
-            events = publish_landing_event(result, quality=False) if stage else []
+            events = publish_landing_event(result) if stage else []
         except HubError as exc:
             failures += 1
             console.print(f"[red]{resource_id}:[/] {exc}")

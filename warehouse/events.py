@@ -1,5 +1,5 @@
-"""Catalogue events of a load: landing.completed / landing.failed, schema.changed and landing's own
-schema check as quality.completed, published after staging (or by the next run after a crash).
+"""Catalogue events of a load: landing.completed / landing.failed and schema.changed, published after
+staging (or by the next run after a crash). quality.completed is the quality gate's (quality.gate).
 
 Event ids derive from the load id, so a load whose events are published twice is applied once.
 """
@@ -10,9 +10,6 @@ import uuid
 from hub.events import make_event, publish_events
 from warehouse import lake
 from warehouse.landing import LandingResult
-
-QUALITY_PASS = 0.95  # landing's schema check fails critically below this share of valid records
-
 
 def _event_id(load_id: str, kind: str) -> str:
     # Stable per load: a load whose events are published twice (crash after sending) is applied once.
@@ -39,24 +36,9 @@ def landing_events(result: LandingResult) -> list[dict]:
     return events
 
 
-def schema_quality_event(result: LandingResult) -> dict:
-    """quality.completed from landing's own schema check: valid rows / (valid + DLQ rows), with the
-    repairs landing made on the way."""
-    checked = result.rows + result.dlq_rows
-    pass_rate = result.rows / checked if checked else 1.0
-    return make_event(
-        "quality.completed", result.resource, id=_event_id(result.load_id, "quality"),
-        run_id=f"{result.load_id}-schema", load_id=result.load_id, suite="schema",
-        rows=checked, valid_rows=result.rows, rows_checked=checked, rows_valid=result.rows,
-        pass_rate=pass_rate, failed_critical=[] if pass_rate >= QUALITY_PASS else ["schema"], failed_warning=[],
-        repairs=dict(result.repairs),
-    )
-
-
-def publish_landing_event(result: LandingResult | dict, *, quality: bool = True, producer=None) -> list[dict]:
+def publish_landing_event(result: LandingResult | dict, *, producer=None) -> list[dict]:
     """Publish the load's events (and those of earlier loads a crash left unpublished); returns them.
 
-    With `quality`, landing's schema check also reports as quality.completed (until a GX gate does).
     An empty load (no rows, no DLQ rows) reports nothing: it changed nothing in the warehouse.
     """
     if isinstance(result, dict):  # as it comes back from an Airflow XCom
@@ -68,8 +50,6 @@ def publish_landing_event(result: LandingResult | dict, *, quality: bool = True,
     for load in loads:
         if load.error or load.rows or load.dlq_rows:
             events.extend(landing_events(load))
-            if quality and not load.error:
-                events.append(schema_quality_event(load))
     if events:
         publish_events(events, producer=producer)
     for load in loads:
