@@ -24,6 +24,7 @@ from quality import dates, geo
 from quality.arrays import as_float_array, as_string_array, fixed_width_bytes, regex_mask
 from quality.errors import QualityError
 from quality.rules import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, resident_id_check_char
+from quality.text import garbled_texts, utf8_read_as_gbk
 
 #: Full-width forms U+FF01–U+FF5E map to ASCII 0x21–0x7E, the ideographic space U+3000 to " ".
 _HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -233,6 +234,23 @@ def bd09_points_to_wgs84(points: Any) -> tuple[Any, int]:
     return _convert_pairs(geo.bd09_to_wgs84, points)
 
 
+# ---- UTF-8 read as GBK ----------------------------------------------------------------------------
+
+def mojibake_gbk(value: Any) -> tuple[Any, bool]:
+    """Text that is UTF-8 read as GBK (see `quality.text.utf8_read_as_gbk`) back to what it was.
+    Garbling that lost bytes (U+FFFD) or a "?" for a character GBK lacks cannot be undone: left alone."""
+    if not isinstance(value, str):
+        return value, False
+    original = utf8_read_as_gbk(value)
+    return (original, True) if original is not None else (value, False)
+
+
+def mojibake_gbk_vectorised(values: Any) -> tuple[Any, int]:
+    """Vectorised `mojibake_gbk`: the round trip once per distinct non-ASCII value."""
+    garbled, originals = garbled_texts(values)
+    return _put(values, garbled, originals)
+
+
 # ---- registry and tally -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -256,6 +274,8 @@ NORMALISERS: dict[str, Normaliser] = {n.name: n for n in (
                "mixed date formats (2023/1/5, 20230105, 2023年1月5日, …) to ISO 2023-01-05"),
     Normaliser("timestamp_to_local", timestamp_to_local, timestamp_to_local_vectorised,
                "ISO date-times at UTC (…Z, …+00:00) to the same instant in Shunde time (…+08:00)"),
+    Normaliser("mojibake_gbk", mojibake_gbk, mojibake_gbk_vectorised,
+               "free text that is UTF-8 read as GBK (鍗庢櫤 → 华智) back to its UTF-8 reading"),
     Normaliser("gcj02_to_wgs84", gcj02_point_to_wgs84, gcj02_points_to_wgs84,
                "(lon, lat) mislabelled GCJ-02 web-map coordinates to WGS84"),
     Normaliser("bd09_to_wgs84", bd09_point_to_wgs84, bd09_points_to_wgs84,

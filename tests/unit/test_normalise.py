@@ -14,12 +14,13 @@ import pytest
 from quality import geo
 from quality.errors import QualityError
 from quality.normalise import (
-    NORMALISERS, RESIDENT_ID_REPAIRS, RepairCounts, date_iso, get_normaliser, halfwidth,
+    NORMALISERS, RESIDENT_ID_REPAIRS, RepairCounts, date_iso, get_normaliser, halfwidth, mojibake_gbk,
     resident_id_15_to_18, resident_id_upper_x, timestamp_to_local,
 )
 from quality.rules import is_valid_resident_id, make_resident_id
 
-VALUE_NORMALISERS = ["halfwidth", "resident_id_upper_x", "resident_id_15_to_18", "date_iso", "timestamp_to_local"]
+VALUE_NORMALISERS = ["halfwidth", "resident_id_upper_x", "resident_id_15_to_18", "date_iso", "timestamp_to_local",
+                     "mojibake_gbk"]
 
 
 def fullwidth(text: str) -> str:
@@ -131,6 +132,7 @@ def mixed_sample(size: int = 12_000) -> list:
         lambda: rng.choice(["2023/1/5", "20230105", "2023年12月31日", "2023.01.05", "2023-01-05", "2023/2/30",
                             "２０２３年１月５日", "2023-01-05 10:00", "1999-9-9"]),
         lambda: rng.choice(["顺德区", "大良街道（１号）", "Ａ座 ", "", " ", "x", "①"]),
+        lambda: rng.choice(["闄堝爟", "寮犱紵", "鍗庢櫤", "李?", "寮犱\ufffd", "濮存宝", "欧思"]),
         lambda: rng.choice([None, 7, 1.5, b"x", date(2020, 1, 1)]),
         lambda: utc_timestamp(rng) if rng.random() < 0.9 else rng.choice(["2026-02-30T00:00:00Z", "2026-01-05T24:00Z"]),
     ]
@@ -177,6 +179,18 @@ def test_id_chain_makes_dirty_ids_valid():
     assert counts.as_dict()["halfwidth"] == 200
     assert counts.as_dict()["resident_id_15_to_18"] == 100
     assert counts.total == sum(counts.as_dict().values())
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("寮犱紵", "张伟"), ("鍗庢櫤", "华智"), ("闄堝爟", "陈堃"), ("椤哄痉澶ц壇琛楅亾", "顺德大良街道"),
+])
+def test_mojibake_gbk_repairs_utf8_read_as_gbk(value, expected):
+    assert mojibake_gbk(value) == (expected, True)
+
+
+@pytest.mark.parametrize("value", ["张伟", "濮存宝", "欧思", "李?", "寮犱\ufffd", "", "abc", None, 3])
+def test_mojibake_gbk_leaves_text_and_lost_bytes_alone(value):
+    assert mojibake_gbk(value) == (value, False)
 
 
 def test_coordinate_normalisers():

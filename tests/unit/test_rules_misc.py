@@ -1,5 +1,5 @@
-"""Mobile, camera ID, parcel code, town code, coordinate and date rules; the RULES registry; and
-vectorised == row-wise for every registered rule on a mixed sample."""
+"""Mobile, camera ID, parcel code, town code, coordinate, date and damaged-text rules; the RULES
+registry; and vectorised == row-wise for every registered rule on a mixed sample."""
 from __future__ import annotations
 
 import random
@@ -16,6 +16,10 @@ from quality.rules import (
     RULES, SEVERITIES, camera_id_mask, get_rule, is_valid_camera_id, is_valid_mobile,
     is_valid_parcel_code, is_valid_town_code, make_resident_id, make_uscc, mobile_mask,
     parcel_code_mask, town_code_mask,
+)
+from quality.text import (
+    COST_COMMON, COST_LEVEL_2, COST_RARE, LEVEL_2, garbled_texts, intact_text_mask, is_intact_text,
+    text_cost, utf8_read_as_gbk,
 )
 
 TODAY = date(2025, 6, 30)
@@ -172,6 +176,66 @@ def test_not_future_date_rule_on_temporal_arrays():
     assert dates.is_not_future_date(stamps.iloc[0], TODAY) is False
     naive = pd.Series(pd.to_datetime(["2025-06-30 23:30", "2025-07-01 00:00"]))
     assert dates.not_future_date_mask(naive, TODAY).tolist() == [True, False]
+
+
+# ---- damaged free text ------------------------------------------------------------------------
+
+def garble(text: str) -> str:
+    """UTF-8 bytes read as GBK, as a legacy export does it."""
+    return text.encode("utf-8").decode("gbk")
+
+
+@pytest.mark.parametrize("value", [
+    "张三", "欧思", "濮存宝", "广东省佛山市顺德区大良街道新桂路12号", "是否？", "“美的”集团—总部", "ABC-123", "",
+    "𰻝", "堃喆", "Ωmega", "昇赟", "绡变懂",
+])
+def test_intact_text(value):
+    assert is_intact_text(value) and intact_text_mask([value]).tolist() == [True]
+
+
+@pytest.mark.parametrize("original", ["张伟", "华智", "梓琪", "欧阳梓琪", "顺德大良街道", "Ａ座１２号楼", "广东省佛山市顺德区北滘镇",
+                                      "陈堃", "①号"])
+def test_utf8_read_as_gbk_is_damaged_and_recoverable(original):
+    garbled = garble(original)
+    assert not is_intact_text(garbled) and utf8_read_as_gbk(garbled) == original
+    assert intact_text_mask(pa.array([garbled, original])).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("value", ["李?", "顺德\ufffd", "?", "寮犱\ufffd"])
+def test_replacement_marks_are_damage(value):
+    assert not is_intact_text(value) and intact_text_mask([value]).tolist() == [False]
+
+
+def test_plausible_names_that_also_decode_are_not_garbling():
+    # Each re-encodes as GBK into valid UTF-8, but what it would recover is the less likely text:
+    # Latin (欧思 → ŷ˼), two Ext-A characters (濮存宝 → 䡰䰡), one Ext-B character (a 2-character string).
+    for value in ("欧思", "濮存宝", "洹颁啊"):
+        assert value.encode("gbk").decode("utf-8") != value
+        assert utf8_read_as_gbk(value) is None
+    two = bytes((0xF0, 0xA1, 0xB0, 0xA1)).decode("gbk")    # a level-2 character and 啊: as UTF-8, U+21C21
+    assert two[0] in LEVEL_2 and two[1] == "啊" and two.encode("gbk").decode("utf-8") == "\U00021c21"
+    assert utf8_read_as_gbk(two) is None
+
+
+def test_text_cost_orders_character_classes():
+    assert text_cost("abc") == 0
+    assert text_cost("张") < text_cost("梓") < text_cost("堃") == text_cost("䶮") == text_cost("Ω")
+    assert text_cost("，") == text_cost("张")  # full-width punctuation is ordinary Chinese text
+    assert COST_RARE >= COST_COMMON + COST_LEVEL_2
+
+
+def test_text_rule_on_non_strings_and_nulls():
+    assert is_intact_text(None) is False and is_intact_text(3) is False and is_intact_text(b"x") is False
+    assert intact_text_mask(pa.array([None, "好"])).tolist() == [False, True]
+    assert intact_text_mask(pa.array([], pa.string())).tolist() == []
+    assert intact_text_mask(pa.chunked_array([["好", garble("好人")], ["李?"]])).tolist() == [True, False, False]
+
+
+def test_garbled_texts_names_each_row_and_its_original():
+    values = pa.array([garble("华智"), "华智", None, garble("张伟"), garble("华智"), "李?"])
+    garbled, originals = garbled_texts(values)
+    assert garbled.tolist() == [True, False, False, True, True, False]
+    assert originals.to_pylist() == ["华智", "张伟", "华智"]
 
 
 # ---- registry ---------------------------------------------------------------------------------
