@@ -220,10 +220,12 @@ def project_4547(lon: Any, lat: Any) -> tuple[Any, Any]:
 
 
 def gcj02_against_survey(lon: Any, lat: Any, easting: Any, northing: Any,
-                         *, tolerance_m: float = 30.0, apart_m: float = 300.0) -> Any:
+                         *, tolerance_m: float = 150.0, apart_m: float = 300.0) -> Any:
     """Points reported as WGS84 that are really GCJ-02: undoing the GCJ-02 shift lands them within
     `tolerance_m` of their surveyed EPSG:4547 position while as reported they lie over `apart_m`
-    away (the shift here is ≈ 630 m). Points or surveys missing: not flagged."""
+    away (the shift here is ≈ 630 m). The tolerance covers a GPS fix in a street canyon (tens of
+    metres off) on top of the shift; a point hundreds of metres off in another direction is wrong,
+    but not GCJ-02. Points or surveys missing: not flagged."""
     lons, lats, xs, ys = (_floats(v) for v in (lon, lat, easting, northing))
     undone = gcj02_to_wgs84(lons, lats)
     ux, uy = project_4547(*undone)

@@ -17,7 +17,7 @@ from connectors.synthetic.base import CHUNK_ROWS, Chunk, Clock, ResourceContext,
 from connectors.synthetic.defects import plan_defects
 from connectors.synthetic.generic import inject, mixed_format, roles
 from connectors.synthetic.gisfiles import project_4547
-from connectors.synthetic.values import point_near_town
+from connectors.synthetic.values import gps_fix, point_near_town
 from quality.divisions import SHUNDE_TOWNS
 from quality.geo import wgs84_to_gcj02
 
@@ -197,9 +197,11 @@ def addresses(ctx: ResourceContext) -> Iterator[Chunk]:
             rng = ctx.random(f"address{index}")
             town9 = rng.choice(tuple(SHUNDE_TOWNS))
             road, number, block = rng.randrange(len(texts.ROADS)), rng.randrange(1, 400), rng.randrange(1, 30)
-            lon, lat = point_near_town(rng, town9, 0.03)
+            lon, lat = point_near_town(rng, town9, 0.03)  # where the door plate is
             defect = plan.get(offset)
-            geometry = _geometry("Point", (lon, lat), epsg, defect if defect and defect.startswith("coord_") else None, rng)
+            # The point as the collector's phone placed it (GPS error), the register's survey exact.
+            collected = gps_fix(ctx.random(f"address-gps{index}"), lon, lat)
+            geometry = _geometry("Point", collected, epsg, defect if defect and defect.startswith("coord_") else None, rng)
             row = {"dzbm": f"{town9}{road:03d}{number:04d}{block:03d}{index:08d}",
                    "bzdz": f"广东省佛山市顺德区{SHUNDE_TOWNS[town9]}{texts.ROADS[road]}{number}号{block}座",
                    "ssjz": town9, "sqjwh": f"{town9}{rng.randrange(1, 40):03d}", "jlx": texts.ROADS[road],

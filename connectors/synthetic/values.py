@@ -33,6 +33,19 @@ def town(rng: random.Random) -> str:
     return rng.choice(TOWNS)
 
 
+#: A phone or handheld GPS fix: metres of error per axis, usually a few, in street canyons tens.
+GPS_ERROR_M, GPS_CANYON_ERROR_M, GPS_CANYON_SHARE = 4.0, 25.0, 0.03
+_M_PER_DEG_LAT = 110_574.0
+
+
+def gps_fix(rng: random.Random, lon: float, lat: float) -> tuple[float, float]:
+    """Where a GPS fix puts a point that truly lies at (lon, lat): Gaussian error, heavier for a few."""
+    error = GPS_CANYON_ERROR_M if rng.random() < GPS_CANYON_SHARE else GPS_ERROR_M
+    east, north = rng.gauss(0, error), rng.gauss(0, error)
+    return (round(lon + east / (111_320.0 * math.cos(math.radians(lat))), 7),
+            round(lat + north / _M_PER_DEG_LAT, 7))
+
+
 def point_near_town(rng: random.Random, town9: str, spread_deg: float = 0.025) -> tuple[float, float]:
     """(lon, lat) a few km around the town centre (Gaussian), kept inside Shunde's box."""
     lon, lat = SHUNDE_TOWN_CENTRES[town9]

@@ -18,7 +18,7 @@ from connectors.synthetic import codes, texts
 from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
 from connectors.synthetic.defects import plan_defects
 from connectors.synthetic.gisfiles import project_4547
-from connectors.synthetic.values import point_near_town
+from connectors.synthetic.values import gps_fix, point_near_town
 from quality.divisions import SHUNDE_TOWNS
 from quality.geo import wgs84_to_gcj02
 
@@ -94,7 +94,8 @@ def malformed_id(seed: int, c: Camera) -> str:
 def _device_row(c: Camera, defect: str | None, rng: random.Random) -> dict:
     maker, models = rng.choice(MAKERS)
     ptz = rng.choice((1, 2, 3, 3, 3, 4))
-    lon, lat = c.lon, c.lat
+    # The installer's GPS fix of the camera (the 一机一档 survey below is exact).
+    lon, lat = gps_fix(random.Random(stable_seed(c.device_id, "gps")), c.lon, c.lat)
     if defect == "coord_gcj02":
         lon, lat = (round(v, 6) for v in wgs84_to_gcj02(lon, lat))
     elif defect == "coord_swapped":

@@ -105,3 +105,28 @@ def test_batch_rule_works_with_coarse_references():
     assert geo.median_offset_looks_gcj02(gcj_lons, gcj_lats, ref[:, 0], ref[:, 1])
     assert not geo.median_offset_looks_gcj02(true_lons, true_lats, ref[:, 0], ref[:, 1])
     assert not geo.median_offset_looks_gcj02([None], [None], [113.2], [22.8])
+
+
+def test_gcj02_against_the_surveyed_position():
+    lons, lats = grid(12)
+    xs, ys = geo.project_4547(lons, lats)
+    gcj_lons, gcj_lats = geo.wgs84_to_gcj02(lons, lats)
+    assert geo.gcj02_against_survey(gcj_lons, gcj_lats, xs, ys).all()
+    assert not geo.gcj02_against_survey(lons, lats, xs, ys).any()
+    # a GPS fix off by street-canyon metres on top of the shift still counts; 200 m off is another error
+    north = 100 / 110_574
+    assert geo.gcj02_against_survey(gcj_lons, gcj_lats + north, xs, ys).all()
+    assert not geo.gcj02_against_survey(gcj_lons, gcj_lats + 2 * north, xs, ys).any()
+    assert geo.gcj02_against_survey(gcj_lons[0], gcj_lats[0], xs[0], ys[0]) is True
+    assert geo.gcj02_against_survey(None, gcj_lats[0], xs[0], ys[0]) is False
+    assert geo.gcj02_against_survey(gcj_lons[0], gcj_lats[0], float("nan"), ys[0]) is False
+
+
+def test_project_4547_scalar_and_array_forms_agree_and_cover_the_box():
+    lons, lats = grid(9)
+    xs, ys = geo.project_4547(lons, lats)
+    # DOMAIN §3's rounded northings (2,504,000–2,551,000) are a little short of the box's corners
+    assert (392_000 <= xs).all() and (xs <= 441_000).all() and (2_503_000 <= ys).all() and (ys <= 2_552_000).all()
+    assert ys.min() < 2_504_000 and ys.max() > 2_551_000
+    assert geo.project_4547(float(lons[5]), float(lats[5])) == (xs[5], ys[5])
+    assert geo.project_4547(114.0, 0.0) == (500_000.0, 0.0)
