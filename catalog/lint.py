@@ -51,6 +51,7 @@ RULES = (
     "items_present", "item_name", "item_unique", "item_type", "item_length", "item_pii", "item_rules",
     "key_nullable", "key_item",
     "binding_kind", "binding_system", "binding_consistency", "binding_config", "binding_unique", "related",
+    "check_rule", "check_columns",
 )
 
 CODE_RE = re.compile(r"^[1-3]\d{5}[0-9A-Z]*/\d{4,8}$")
@@ -149,6 +150,7 @@ def _lint_resources(catalogue: Catalogue, today: date) -> list[Finding]:
         findings += _lint_attributes(res, today)
         findings += _lint_items(res)
         findings += _lint_binding(res)
+        findings += _lint_checks(res)
         findings += [_at(res, "related", "related", f"related code {code!r} is not in the catalogue")
                      for code in res.related if code not in codes or code == res.code]
     findings += _duplicates(catalogue.resources, lambda r: r.id, "unique_id", "resource id")
@@ -271,6 +273,38 @@ def _rule_problems(item) -> list[str]:
     if rules.min is not None and rules.max is not None and rules.min > rules.max:
         problems.append(f"min {rules.min} is above max {rules.max}")
     return problems
+
+
+def _lint_checks(res: Resource) -> list[Finding]:
+    """Declared row-set checks (`checks:`): a registered rule, a known severity, and every role of
+    the rule filled by one of the resource's items."""
+    from quality.plan import ROW_CHECKS  # the registry lives with the checks; import it only when there are some
+    from quality.rules import SEVERITIES
+
+    findings = []
+    items = {item.name for item in res.items}
+    for check in res.checks:
+        def add(rule: str, message: str, check=check) -> None:
+            findings.append(Finding(res.file, item_line(check, field_line(res, "checks")), res.code, rule,
+                                    f"check {check.rule!r}: {message}"))
+
+        row_check = ROW_CHECKS.get(check.rule)
+        if row_check is None:
+            add("check_rule", f"no such row-set check; use one of {', '.join(sorted(ROW_CHECKS))}")
+            continue
+        if check.severity is not None and check.severity not in SEVERITIES:
+            add("check_rule", f"severity {check.severity!r} must be one of {', '.join(SEVERITIES)}")
+        missing = [role for role in row_check.roles if role not in check.columns]
+        if missing:
+            add("check_columns", f"columns must name an item for {', '.join(missing)} "
+                                 f"(roles: {', '.join(row_check.roles)})")
+        unknown = sorted(set(check.columns) - set(row_check.roles))
+        if unknown:
+            add("check_columns", f"{', '.join(unknown)} is not a role of this check (roles: {', '.join(row_check.roles)})")
+        for role, item in check.columns.items():
+            if item not in items:
+                add("check_columns", f"role {role} names {item!r}, which is not one of the resource's items")
+    return findings
 
 
 def _lint_binding(res: Resource) -> list[Finding]:

@@ -95,6 +95,7 @@ class ResourceCheck(_SeedModel):
     columns: dict[str, str]
     severity: str | None = None
     params: dict = {}
+    _line: int = PrivateAttr(default=0)
 
 
 class Binding(_SeedModel):
@@ -158,8 +159,8 @@ def field_line(resource: Resource, field: str) -> int:
     return lines.get(field) or lines.get(field.split(".")[0]) or resource.line
 
 
-def item_line(item: Item, fallback: int = 0) -> int:
-    """The line of an information item in its YAML file (fallback when built in code)."""
+def item_line(item: Item | ResourceCheck, fallback: int = 0) -> int:
+    """The line of an information item (or a declared check) in its YAML file (fallback when built in code)."""
     return item._line or fallback
 
 
@@ -265,6 +266,10 @@ def _attach_lines(resource: Resource, node: yaml.MappingNode) -> None:
     if isinstance(items_node, yaml.SequenceNode):
         for item, item_node in zip(resource.items, items_node.value):
             item._line = item_node.start_mark.line + 1
+    checks_node = _child(node, "checks")
+    if isinstance(checks_node, yaml.SequenceNode):
+        for check, check_node in zip(resource.checks, checks_node.value):
+            check._line = check_node.start_mark.line + 1
 
 
 def _child(node: yaml.Node, key: Any) -> yaml.Node | None:

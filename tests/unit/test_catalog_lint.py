@@ -49,10 +49,13 @@ RESOURCES = """\
     kind: sql
     system: population_db
     config: {table: rk_hjrk, cursor_column: updated_at}
+  checks:
+    - {rule: household_head, columns: {household: hh, relation: yhzgx}}
   items:
     - {name: gmsfhm, label: 公民身份号码, type: C, length: 18, nullable: false, key: true, pii: id_number, rules: {validator: resident_id}}
     - {name: xb, label: 性别, type: C, length: 1, rules: {values: ["1", "2"]}}
     - {name: hh, label: 户号, type: C, length: 12, rules: {regex: '^\\d{9,12}$'}}
+    - {name: yhzgx, label: 与户主关系, type: C, length: 2}
     - {name: updated_at, label: 更新时间, type: T, nullable: false}
 
 - id: electricity_readings
@@ -263,6 +266,12 @@ CASES = [
      "topic_filter: sd/#/waterlogging"),
     ("binding_config", "resources", "topic_filter: sd/+/waterlogging/+/telemetry", "topic_filter: sd/a+/waterlogging",
      "topic_filter: sd/a+/waterlogging"),
+    ("check_rule", "resources", "{rule: household_head,", "{rule: household_heads,", "rule: household_heads"),
+    ("check_rule", "resources", "relation: yhzgx}}", "relation: yhzgx}, severity: fatal}", "severity: fatal"),
+    ("check_columns", "resources", "relation: yhzgx}}", "relation: yhgx}}", "relation: yhgx"),
+    ("check_columns", "resources", "{household: hh, relation: yhzgx}", "{household: hh}", "{household: hh}"),
+    ("check_columns", "resources", "{household: hh, relation: yhzgx}", "{household: hh, relation: yhzgx, head: yhzgx}",
+     "head: yhzgx"),
 ]
 
 
