@@ -122,7 +122,7 @@ def phase_bare(topic: str) -> dict:
 
 def phase_land(resource_json: str) -> dict:
     from catalog.spec import Resource
-    from quality import gate
+    from warehouse import gate
     from warehouse import landing, store
 
     resource = Resource.model_validate_json(resource_json)

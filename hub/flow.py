@@ -80,7 +80,7 @@ def land(resource_id: str) -> dict:
 def quality_gate(resource_id: str, landed: dict) -> dict:
     """The quality gate: the resource's GX suite on what landed; failing rows quarantined, the rest
     passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page)."""
-    from quality.gate import check
+    from warehouse.gate import check
 
     result = check(resource_id, landed)
     return {k: v for k, v in result.to_dict().items() if k != "files"}

@@ -16,7 +16,7 @@ def check(
 ) -> None:
     """Run the gate on what landed and has not been judged yet; publish quality.completed."""
     from hub.errors import HubError
-    from quality.gate import check as run_gate
+    from warehouse.gate import check as run_gate
     from warehouse.cli import _selected
 
     table = Table("resource", "rows", "passed", "quarantined", "pass rate", "failed critical", "repairs")

@@ -2,7 +2,7 @@
 
 Each judges rows together — a meter's readings in time order, a household's members, a geometry's
 vertices — and returns True where a row of the batch fails. Checks with a `group` role see the
-already staged rows of the same meters/households as `history`, so a series that continues from
+earlier landed rows of the same meters/households as `history`, so a series that continues from
 an earlier load is judged as one series.
 """
 from __future__ import annotations
@@ -25,11 +25,15 @@ from quality.plan import RowCheck, register_row_check
 METER_ROLES = ("meter", "time", "value", "event")
 
 
-def _series(table: pa.Table, columns: Mapping[str, str], history: pa.Table | None) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """History + batch as one table sorted by meter and time; returns it, each sorted row's batch
-    position (-1 for history rows) and the sort order. A staged reading the batch repeats is left
-    out of the history (the batch's copy is the one judged); readings missing meter, time or value
-    are left out altogether."""
+def _series(table: pa.Table, columns: Mapping[str, str],
+            history: pa.Table | None) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    """History + batch as one series sorted by meter and time, one row per distinct reading; returns
+    it and the batch rows it stands for: (batch positions, the series row of each).
+
+    A reading sent twice (a connector replaying after a crash) is one reading: judged against
+    itself it would look like a repeat, never like the rollback it may be. An earlier reading the
+    batch repeats is left out of the history (the batch's copy is the one judged); readings missing
+    meter, time or value are left out altogether."""
     names = [columns[role] for role in METER_ROLES]
     batch = table.select(names).append_column("_position", pa.array(np.arange(table.num_rows), pa.int64()))
     parts = [batch]
@@ -44,10 +48,13 @@ def _series(table: pa.Table, columns: Mapping[str, str], history: pa.Table | Non
     # in, it would hide a drop behind it or, sorted last, look like the latest reading.
     placed = pc.and_(pc.and_(pc.is_valid(combined.column(names[0])), pc.is_valid(combined.column(names[1]))),
                      pc.is_valid(combined.column(names[2])))
-    combined = combined.filter(placed)
-    order = pc.sort_indices(combined, sort_keys=[(names[0], "ascending"), (names[1], "ascending"), ("_position", "ascending")])
-    combined = combined.take(order)
-    return combined, combined.column("_position").to_numpy(), order
+    grouped = combined.filter(placed).group_by(names, use_threads=False).aggregate([("_position", "list")])
+    distinct = grouped.select(names).append_column("_positions", grouped.column("_position_list"))
+    distinct = distinct.take(pc.sort_indices(distinct, sort_keys=[(names[0], "ascending"), (names[1], "ascending")]))
+    stood_for = distinct.column("_positions").combine_chunks()
+    flat, parents = pc.list_flatten(stood_for).to_numpy(), pc.list_parent_indices(stood_for).to_numpy()
+    in_batch = flat >= 0
+    return distinct.drop_columns(["_positions"]), (flat[in_batch], parents[in_batch])
 
 
 def _meter_check(judge):
@@ -56,12 +63,11 @@ def _meter_check(judge):
         out = np.zeros(table.num_rows, dtype=bool)
         if not table.num_rows:
             return out
-        combined, positions, _ = _series(table, columns, history)
+        series, (positions, rows) = _series(table, columns, history)
         names = {role: columns[role] for role in METER_ROLES}
         register_max = (params.get("item_rules") or {}).get(names["value"], {}).get("max")
-        flagged = judge(combined, names, register_max)
-        in_batch = positions >= 0
-        out[positions[in_batch & flagged]] = True
+        flagged = np.asarray(judge(series, names, register_max), dtype=bool)
+        out[positions[flagged[rows]]] = True
         return out
     return mask
 

@@ -31,7 +31,7 @@ def land(
 ) -> None:
     """Land Kafka → Parquet, run the quality gate, merge what passed into staging, publish the events."""
     from hub.errors import HubError
-    from quality import gate
+    from warehouse import gate
     from warehouse import landing, store
     from warehouse import marts as mart_views
     from warehouse.events import publish_landing_event

@@ -1,5 +1,5 @@
 """Catalogue events of a load: landing.completed / landing.failed and schema.changed, published after
-staging (or by the next run after a crash). quality.completed is the quality gate's (quality.gate).
+staging (or by the next run after a crash). quality.completed is the quality gate's (warehouse.gate).
 
 Event ids derive from the load id, so a load whose events are published twice is applied once.
 """

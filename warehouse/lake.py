@@ -8,7 +8,7 @@ written so that a reader or a crash never sees half a file.
 A file is written under a hidden `.tmp` name (no reader glob matches it), fsynced, then renamed.
 Next to the data: `_loads/` (one manifest per load, for the catalogue events) and `.lock`.
 
-The quality gate (quality.gate) writes its verdict on each landed file into zones mirroring the
+The quality gate (warehouse.gate, judged by quality.judge) writes its verdict on each landed file into zones mirroring the
 lake's layout: `_passed/<domain>/<resource>/dt=…/<same name>` (the repaired rows that passed,
 which staging merges), `_quarantine/…` (rows failing a critical check, with the failed rules) and
 `_findings/…` (every flagged or repaired row: key, check, outcome).

@@ -121,6 +121,8 @@ def ensure_schemas(connection: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE IF NOT EXISTS meta.loads (
             resource VARCHAR NOT NULL, file VARCHAR NOT NULL, load_id VARCHAR, rows BIGINT,
             applied_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (resource, file))""")
+    # Which verdict of the file was merged (its passed file's mtime): a later verdict replaces it.
+    connection.execute("ALTER TABLE meta.loads ADD COLUMN IF NOT EXISTS verdict VARCHAR")
 
 
 def _literal(text: str) -> str:
@@ -137,7 +139,7 @@ def table_exists(connection, schema: str, name: str) -> bool:
 # --- staging ----------------------------------------------------------------------------------
 
 def update_staging(resource_id: str, result=None, *, catalogue=None) -> int:
-    """Merge every gated file (the quality gate's passed rows, quality.gate.check) of the resource
+    """Merge every gated file (the quality gate's passed rows, warehouse.gate.check) of the resource
     not yet applied; returns the staging rows changed. A landed file the gate has not judged yet
     waits. Files of earlier loads a crash left unmerged are merged too, so the call after any crash
     catches up. `result` (a LandingResult, or its dict from an XCom) only labels the files with
@@ -155,14 +157,17 @@ def update_staging(resource_id: str, result=None, *, catalogue=None) -> int:
     load_of = {lake.relative(lake.zone_path(resource, "_passed", lake.absolute(path))): result.load_id
                for path in (result.files if result is not None else ())}
     with writer() as connection:
-        pending = _pending(resource, _applied(connection, resource.id))
+        applied = _applied(connection, resource.id)
+        pending = _pending(resource, applied)
         refresh_raw_view(connection, resource)
+        _forget_superseded_verdicts(connection, resource, [f for f in pending if lake.relative(f.path) in applied])
         changed = merge_files(connection, resource, [f.path for f in pending]) if pending else 0
-        for landed in pending:
-            relative = lake.relative(landed.path)
+        for passed in pending:
+            relative = lake.relative(passed.path)
             connection.execute(
-                "INSERT OR REPLACE INTO meta.loads (resource, file, load_id, rows) VALUES (?, ?, ?, ?)",
-                [resource.id, relative, load_of.get(relative, "recovered"), pq.ParquetFile(landed.path).metadata.num_rows])
+                "INSERT OR REPLACE INTO meta.loads (resource, file, load_id, rows, verdict) VALUES (?, ?, ?, ?, ?)",
+                [resource.id, relative, load_of.get(relative, "recovered"),
+                 pq.ParquetFile(passed.path).metadata.num_rows, _verdict_mark(passed.path)])
     crash_point("after_staging")
     log.info("%s: merged %d file(s), %d staging row(s) changed", resource.id, len(pending), changed)
     return changed
@@ -178,11 +183,11 @@ def rebuild_staging(resource_id: str, *, catalogue=None) -> int:
     return update_staging(resource_id, catalogue=catalogue)
 
 
-def _applied_outside(resource_id: str) -> set[str]:
+def _applied_outside(resource_id: str) -> dict[str, str | None]:
     """The applied files as the live warehouse says, read without the writer lock (a quick check)."""
     path = warehouse_path()
     if not path.exists():
-        return set()
+        return {}
     connection = duckdb.connect(str(path), read_only=True)
     try:
         return _applied(connection, resource_id)
@@ -190,16 +195,41 @@ def _applied_outside(resource_id: str) -> set[str]:
         connection.close()
 
 
-def _applied(connection, resource_id: str) -> set[str]:
+def _applied(connection, resource_id: str) -> dict[str, str | None]:
+    """Applied file → the mark of the verdict merged (None: merged before verdicts were marked)."""
     if not table_exists(connection, "meta", "loads"):
-        return set()
-    rows = connection.execute("SELECT file FROM meta.loads WHERE resource = ?", [resource_id]).fetchall()
-    return {file for (file,) in rows}
+        return {}
+    columns = {name for name, *_ in connection.execute("DESCRIBE meta.loads").fetchall()}
+    verdict = "verdict" if "verdict" in columns else "NULL"
+    rows = connection.execute(f"SELECT file, {verdict} FROM meta.loads WHERE resource = ?", [resource_id]).fetchall()
+    return dict(rows)
 
 
-def _pending(resource, applied: set[str]) -> list[lake.LakeFile]:
-    # Staging takes only what the quality gate let through: its repaired, passing rows.
-    return [f for f in lake.list_files(resource, zone="_passed") if lake.relative(f.path) not in applied]
+def _pending(resource, applied: dict[str, str | None]) -> list[lake.LakeFile]:
+    """Passed files not merged yet, or merged under an earlier verdict than the one they hold now.
+    Staging takes only what the quality gate let through: its repaired, passing rows."""
+    pending = []
+    for passed in lake.list_files(resource, zone="_passed"):
+        relative = lake.relative(passed.path)
+        if relative not in applied or applied[relative] not in (None, _verdict_mark(passed.path)):
+            pending.append(passed)
+    return pending
+
+
+def _verdict_mark(passed: Path) -> str:
+    return str(passed.stat().st_mtime_ns)
+
+
+def _forget_superseded_verdicts(connection, resource, judged_again: Sequence[lake.LakeFile]) -> None:
+    """Staging rows (and tombstones) merged from a range whose verdict has been replaced go, so
+    that the range's rows come back only as its latest verdict lets them."""
+    tables = [("staging", resource.id), ("meta", _tombstones(resource.id))]
+    for passed in judged_again:
+        log.info("%s: %s was judged again; replacing what its earlier verdict merged", resource.id, passed.path.name)
+        for schema, name in tables:
+            if table_exists(connection, schema, name):
+                connection.execute(f"DELETE FROM {quoted(schema)}.{quoted(name)} WHERE _partition = ? "
+                                   "AND _offset BETWEEN ? AND ?", [passed.partition, passed.first, passed.last])
 
 
 def refresh_raw_view(connection, resource) -> bool:

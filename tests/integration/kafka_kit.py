@@ -24,7 +24,7 @@ def drop_resource_topics(resource_ids) -> None:
 def gate_and_stage(resource, result) -> int:
     """The DAG's order after a landing: the quality gate (no docs, no events), then staging; returns
     the staging rows changed. `result` is the LandingResult (or its dict) of the load."""
-    from quality import gate
+    from warehouse import gate
     from warehouse import store
 
     landed = result if isinstance(result, dict) else result.to_dict()

@@ -28,7 +28,7 @@ T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 PIPELINE = """
 import sys
 from catalog.spec import Resource
-from quality import gate
+from warehouse import gate
 from warehouse import landing, store
 from warehouse.events import publish_landing_event
 

@@ -13,7 +13,7 @@ from catalog import derive
 from catalog.spec import Item, Resource
 from hub.envelope import Record, encode
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
-from quality import gate
+from warehouse import gate
 from warehouse import deadletters, decode, landing, store
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)

@@ -19,7 +19,7 @@ from hub.envelope import Record, encode
 from hub.events import make_event
 from hub.flow import SEED_DIR
 from hub.kafka_clients import ensure_topics, make_producer
-from quality import gate
+from warehouse import gate
 from quality.rules import make_resident_id
 from warehouse import lake, landing, store
 from warehouse.events import landing_events

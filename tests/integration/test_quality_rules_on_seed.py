@@ -25,7 +25,7 @@ from connectors.synthetic import generate
 from connectors.synthetic.video_service import build_server
 from hub import settings as hub_settings
 from hub.flow import _seed
-from quality.gate import _repair
+from quality.judge import repair
 from quality.normalise import RepairCounts
 from quality.plan import FREE_TEXT_RULE, ROW_CHECKS, Check, evaluate, plan_checks
 from warehouse.decode import decode_values
@@ -97,7 +97,7 @@ def landed(resource) -> tuple[pa.Table, list[str]]:
     table, rejects, _ = decode_values(values, derive.arrow_schema(resource, envelope=False))
     kept = np.ones(len(values), dtype=bool)
     kept[list(rejects)] = False
-    repaired, _notes = _repair(resource, table.filter(pa.array(kept)), RepairCounts())
+    repaired, _notes = repair(resource, table.filter(pa.array(kept)), RepairCounts())
     return repaired, [key for key, keep in zip(keys, kept) if keep]
 
 

@@ -80,6 +80,19 @@ def test_staged_rows_are_never_reported_and_a_repeated_reading_is_judged_once():
     assert flagged("meter_rollback", corrected, staged + readings({"other": [5.0, 1.0]})) == []
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_reading_sent_twice_is_one_reading_in_the_batch_and_against_history(seed):
+    """A connector replaying after a crash sends readings again: every copy gets the one verdict."""
+    rows = readings(SERIES)
+    replayed = rows + [dict(row) for row in rows if row["meter_id"] in ("rollback", "stuck")]
+    random.Random(seed).shuffle(replayed)
+    assert flagged("meter_rollback", replayed) == [("rollback", 175.0)] * 2
+    assert flagged("meter_stuck", replayed) == [("stuck", 160.0)] * 8
+    earlier = readings({"rollback": SERIES["rollback"][:5]})   # landed before, 175 among them
+    again = readings({"rollback": SERIES["rollback"]})[3:]      # 190, 175, 205, 235 sent again
+    assert flagged("meter_rollback", again, earlier) == [("rollback", 175.0)]
+
+
 def test_a_skipped_read_is_not_a_spike_but_a_burst_between_reads_is():
     months = [100.0 + 30 * n for n in range(6)]
     after_a_year = readings({"m": months}) + readings({"m": [months[-1] + 30 * 12]}, start=T0 + 17 * timedelta(days=30))

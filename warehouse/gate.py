@@ -1,0 +1,248 @@
+"""The quality gate between landing and staging: the warehouse side of it.
+
+One `check(resource_id)`:
+1. takes the landed files without a verdict (and drops verdicts whose landed file a crashed
+   landing deleted);
+2. reads the history the resource's row-set checks need: the earlier landed rows (every file
+   already judged, as landed) of the meters/households in this batch;
+3. asks the judge (quality.judge, a pure function) for the verdict on those rows;
+4. writes per landed file its verdict into the lake's gate zones (warehouse.lake): rows failing a
+   critical expectation → `_quarantine` (as landed, with `_failed_rules`), every flagged or repaired
+   row → `_findings`, the rest (repaired) → `_passed`, which is all staging ever merges;
+5. publishes `quality.completed`: pass rate, failed rules with row counts, the critical rules
+   broken beyond the resource's threshold (these drop it out of coverage), repairs, Data Docs page.
+
+History is what was *landed* before, never what staging holds: staging depends on how far an
+interrupted run got, the landed files do not. So a range judged again after a crash (whatever was
+merged meanwhile) gets the verdict an uninterrupted run gives it.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
+from catalog.derive import quoted
+from hub.events import make_event, publish_events
+from quality.judge import HistoryNeed, Verdict, history_needs, judge, key_strings
+from warehouse import lake
+from warehouse.errors import WarehouseError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_CHECK = "schema"   # records landing could not decode or cast (in the DLQ), as a critical rule
+
+
+@dataclass
+class GateResult:
+    """What one gate run judged and decided (JSON-able through `to_dict`, for Airflow XComs)."""
+
+    resource: str
+    run_id: str
+    files: list[str] = field(default_factory=list)   # landed files judged, relative to the lake
+    rows: int = 0                    # records judged: landed upserts and deletes, plus the load's DLQ records
+    passed_rows: int = 0
+    quarantined_rows: int = 0
+    dlq_rows: int = 0
+    pass_rate: float | None = None
+    failed_rules: list[dict] = field(default_factory=list)   # {name, critical, failed_rows, success}
+    failed_critical: list[str] = field(default_factory=list)
+    repairs: dict[str, int] = field(default_factory=dict)
+    docs_path: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check(resource_id: str, landed: Mapping | None = None, *, catalogue=None, docs: bool = True,
+          publish: bool = True, producer=None) -> GateResult:
+    """Judge the resource's landed files that have no verdict yet; `landed` (the load's
+    LandingResult dict) adds its DLQ records and landing repairs to the figures."""
+    resource = lake.resolve_resource(resource_id, catalogue)
+    landed = dict(landed or {})
+    with _gate_lock(resource):
+        _drop_orphan_verdicts(resource)
+        files = lake.list_files(resource)
+        pending = [f.path for f in files if not _judged(resource, f.path)]
+        result = GateResult(resource.id, _run_id(resource.id, pending, landed), dlq_rows=int(landed.get("dlq_rows") or 0))
+        result.repairs = {k: int(v) for k, v in (landed.get("repairs") or {}).items() if v}
+        if pending:
+            earlier = [f.path for f in files if f.path not in set(pending)]
+            _judge_files(resource, pending, earlier, result, docs=docs)
+        result.rows += result.dlq_rows
+        _finish_figures(resource, result)
+        if publish and result.rows:
+            _keep_event(resource, quality_event(result, landed.get("load_id")))
+    if publish:
+        _publish_kept_events(resource, producer)
+    return result
+
+
+def _judge_files(resource, pending: list[Path], earlier: list[Path], result: GateResult, *, docs: bool) -> None:
+    tables = [pq.read_table(path) for path in pending]
+    batch = pa.concat_tables(tables, promote_options="default")
+    history = landed_history(earlier, history_needs(resource, batch.column_names), batch)
+    verdict = judge(resource, batch, history, run_name=result.run_id, docs=docs)
+    keys = key_strings(resource, batch)
+    offset = 0
+    for path, table in zip(pending, tables):
+        _write_verdict(resource, path, table, verdict.slice(offset, table.num_rows),
+                       keys.slice(offset, table.num_rows), result.run_id)
+        offset += table.num_rows
+    result.files = [lake.relative(p) for p in pending]
+    result.rows = batch.num_rows
+    result.quarantined_rows = int(verdict.critical.sum())
+    result.passed_rows = result.rows - result.quarantined_rows
+    for name, count in verdict.repairs.items():
+        result.repairs[name] = result.repairs.get(name, 0) + count
+    result.failed_rules = verdict.failed_rules
+    result.failed_critical = verdict.failed_critical
+    result.docs_path = verdict.docs_path
+
+
+def landed_history(earlier: list[Path], needs: list[HistoryNeed], batch: pa.Table) -> dict[str, pa.Table | None]:
+    """Per row-set check, the distinct upserts of `earlier` landed files in the batch's groups."""
+    if not needs:
+        return {}
+    if not earlier:
+        return {need.check: None for need in needs}
+    connection = duckdb.connect()
+    source = "read_parquet($files, union_by_name = true, hive_partitioning = false)"
+    files = {"files": [str(path) for path in earlier]}
+    try:
+        present = {name for name, *_ in connection.execute(f"DESCRIBE SELECT * FROM {source}", files).fetchall()}
+        history: dict[str, pa.Table | None] = {}
+        for need in needs:
+            if not {need.group, *need.columns} <= present:
+                history[need.check] = None
+                continue
+            connection.register("_hub_groups", pa.table({"g": pc.unique(batch.column(need.group))}))
+            columns = ", ".join(quoted(column) for column in need.columns)
+            history[need.check] = connection.execute(
+                f"SELECT DISTINCT {columns} FROM {source} WHERE _op = 'upsert' "
+                f"AND {quoted(need.group)} IN (SELECT g FROM _hub_groups)", files).to_arrow_table()
+            connection.unregister("_hub_groups")
+    finally:
+        connection.close()
+    return history
+
+
+def _write_verdict(resource, landed_path: Path, landed: pa.Table, verdict: Verdict, keys: pa.Array,
+                   run_id: str) -> None:
+    """Quarantine and findings first, passed last: the passed file is the verdict (see `_judged`)."""
+    lake.write_parquet_atomic(verdict.quarantined(landed, run_id), lake.zone_path(resource, "_quarantine", landed_path))
+    lake.write_parquet_atomic(verdict.findings(keys, run_id), lake.zone_path(resource, "_findings", landed_path))
+    lake.write_parquet_atomic(verdict.passed(), lake.zone_path(resource, "_passed", landed_path))
+
+
+# --- figures and the event ------------------------------------------------------------------------
+
+def _finish_figures(resource, result: GateResult) -> None:
+    """Pass rate over every record of the load; undecodable records count as the critical rule `schema`."""
+    if not result.rows:
+        return
+    result.pass_rate = result.passed_rows / result.rows
+    if result.dlq_rows:
+        tolerated = 1 - _threshold(resource)
+        broken = result.dlq_rows / result.rows > tolerated
+        result.failed_rules.insert(0, {"name": SCHEMA_CHECK, "critical": True, "failed_rows": result.dlq_rows,
+                                       "success": not broken})
+        if broken:
+            result.failed_critical = sorted({*result.failed_critical, SCHEMA_CHECK})
+
+
+def _threshold(resource) -> float:
+    threshold = getattr(resource, "quality_threshold", None)
+    return DEFAULT_QUALITY_THRESHOLD if threshold is None else float(threshold)
+
+
+def quality_event(result: GateResult, load_id: str | None = None) -> dict:
+    """quality.completed for one gate run (the catalogue turns it into a quality run and a status)."""
+    return make_event(
+        "quality.completed", result.resource, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-quality:{result.run_id}")),
+        run_id=result.run_id, load_id=load_id, suite=f"hub.{result.resource}",
+        ran_at=datetime.now(timezone.utc).isoformat(),
+        rows_checked=result.rows, rows_valid=result.passed_rows, pass_rate=result.pass_rate,
+        quarantined_rows=result.quarantined_rows, dlq_rows=result.dlq_rows,
+        failed_rules=result.failed_rules, failed_critical=result.failed_critical,
+        failed_warning=sorted(r["name"] for r in result.failed_rules if not r["critical"]),
+        repairs=result.repairs, docs=result.docs_path,
+    )
+
+
+# --- events kept until published ------------------------------------------------------------------
+# A run's event is written next to its verdicts before it is sent, and removed once Kafka has it:
+# if sending fails (broker down, task killed), the next gate run of the resource sends it first.
+# Its id is stable, so the catalogue applies it once however often it is sent.
+
+def _events_dir(resource) -> Path:
+    return lake.lake_dir() / "_quality_events" / resource.id
+
+
+def _keep_event(resource, event: dict) -> None:
+    folder = _events_dir(resource)
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f".{event['id']}.tmp"
+    temp.write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
+    temp.replace(folder / f"{event['id']}.json")
+
+
+def _publish_kept_events(resource, producer=None) -> int:
+    kept = sorted(_events_dir(resource).glob("*.json"), key=lambda path: path.stat().st_mtime_ns)
+    if kept:
+        publish_events([json.loads(path.read_text(encoding="utf-8")) for path in kept], producer=producer)
+        for path in kept:
+            path.unlink(missing_ok=True)
+    return len(kept)
+
+
+# --- verdict bookkeeping --------------------------------------------------------------------------
+
+def _run_id(resource_id: str, pending: list, landed: Mapping) -> str:
+    # Stable for the same files (and load): a gate run repeated after a crash publishes the same event id.
+    marks = [f"{lake.relative(p)}@{p.stat().st_mtime_ns}" for p in pending] + [str(landed.get("load_id") or "")]
+    return f"{resource_id}-{uuid.uuid5(uuid.NAMESPACE_URL, '|'.join(marks)).hex[:12]}"
+
+
+def _judged(resource, landed_path: Path) -> bool:
+    """A landed file has a verdict when its passed file exists and is not older than it."""
+    passed = lake.zone_path(resource, "_passed", landed_path)
+    return passed.exists() and passed.stat().st_mtime_ns >= landed_path.stat().st_mtime_ns
+
+
+def _drop_orphan_verdicts(resource) -> None:
+    """Verdicts on files a crashed landing removed (their range is landed again under new names)."""
+    landed = {(f.path.parent.name, f.path.name) for f in lake.list_files(resource)}
+    for zone in lake.ZONES:
+        for verdict in lake.list_files(resource, zone=zone):
+            if (verdict.path.parent.name, verdict.path.name) not in landed:
+                log.info("%s: dropping the verdict %s on a file landing removed", resource.id, verdict.path)
+                verdict.path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _gate_lock(resource) -> Iterator[None]:
+    folder = lake.zone_dir(resource, "_passed")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseError(f"another quality gate of {resource.id} is running (lock {folder / '.lock'}); "
+                                 "wait for it and retry", kind="retriable") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
