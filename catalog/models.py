@@ -92,6 +92,7 @@ class Resource(Base):
     priority: Mapped[int] = mapped_column(Integer)
     entry_status: Mapped[str] = mapped_column(String(16))  # 待提交 … 已下线, from the catalogue
     related: Mapped[list[Any]] = mapped_column(default=list)
+    checks: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")  # declared row-set checks
     freshness_grace_hours: Mapped[float | None] = mapped_column(Float)
     quality_threshold: Mapped[float | None] = mapped_column(Float)
     spec_hash: Mapped[str] = mapped_column(String(64))  # fingerprint of the entry as loaded

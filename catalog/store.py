@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from catalog.coverage import ResourceFacts
 from catalog.db import lock_writers
+from catalog.reader import CATALOGUE_CHANGED, RETIRED_ENTRY_STATUSES
 from catalog.models import (
     AppliedEvent, Base, Binding, ConnectorRun, Department, Item, Landing, QualityRun, Resource, StatusChange,
 )
 
 # Entries that left the catalogue (已下线) no longer count towards coverage; entries being
 # compiled (待提交, 待审核) or withdrawn (下线中) are still part of this year's mandate.
-RETIRED_ENTRY_STATUSES = ("已下线",)
 _DISTRICT_PREFIX = "佛山市顺德区"
 
 
@@ -86,6 +86,7 @@ def load_catalogue_into(session: Session, catalogue, *, now: datetime) -> LoadRe
 def upsert_department(session: Session, spec) -> Department:
     department = session.get(Department, spec.id) or Department(id=spec.id)
     department.name, department.code, department.division = spec.name, spec.code, spec.division
+    session.info[CATALOGUE_CHANGED] = True
     session.add(department)
     return department
 
@@ -110,6 +111,8 @@ def write_resource(session: Session, spec, spec_hash: str, ts: datetime) -> tupl
     for name in _COPIED_FIELDS:
         setattr(resource, name, getattr(spec, name))
     resource.provider_id, resource.entry_status, resource.related = spec.provider, spec.status, list(spec.related)
+    resource.checks = [check.model_dump(mode="json", exclude_none=True) for check in spec.checks]
+    session.info[CATALOGUE_CHANGED] = True
     resource.spec_hash, resource.updated_at = spec_hash, ts
     _write_items(session, resource, spec.items)
     _write_binding(resource, spec.binding)
