@@ -1,6 +1,6 @@
 """`hub catalog serve` (the catalogue service) and `hub report` (the leadership report).
 
-hub/cli.py mounts them with `register(app, catalog_app)`; heavy imports stay inside the commands.
+pipeline/cli.py mounts them with `register(app, catalog_app)`; heavy imports stay inside the commands.
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from catalog.derive import topics
+from catalog.systems import SYSTEM_DOMAINS
 from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, load_state, save_state
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
 from connectors.kinds import make_source
@@ -337,8 +338,6 @@ def resolve_targets(catalogue, target: str) -> list:
             raise ConnectorError(f"resource {target!r} has no source binding (it is a coverage gap on purpose?); "
                                  f"add `binding:` to {resource.file}:{resource.line} to connect it")
         return [by_id[target]]
-    from hub.flow import SYSTEM_DOMAINS
-
     # A domain also names the thematic resources its source system feeds, as the ingest DAGs group them.
     in_domain = [r for r in bound if target in (r.domain, SYSTEM_DOMAINS.get(r.binding.system))]
     if in_domain:

@@ -5,6 +5,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from catalog.selection import find_resource, select_resource_ids
+from hub.errors import HubError
+
 app = typer.Typer(help="Quality: suites from the catalogue, the gate, quarantine and Data Docs.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
 
@@ -15,13 +18,11 @@ def check(
     docs: bool = typer.Option(True, "--docs/--no-docs", help="update the Data Docs"),
 ) -> None:
     """Run the gate on what landed and has not been judged yet; publish quality.completed."""
-    from hub.errors import HubError
-    from quality.gate import check as run_gate
-    from warehouse.cli import _selected
+    from quality.gate import check as run_gate  # loads Great Expectations and pandas: not at `hub --help`
 
     table = Table("resource", "rows", "passed", "quarantined", "pass rate", "failed critical", "repairs")
     failures = 0
-    for resource_id in _selected(target):
+    for resource_id in select_resource_ids(target):
         try:
             result = run_gate(resource_id, docs=docs)
         except HubError as exc:
@@ -39,44 +40,15 @@ def check(
 @app.command("suite")
 def suite(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
     """The checks of RESOURCE's suite, as derived from its catalogue entry."""
-    from quality.plan import plan_checks, plan_repairs
-    from warehouse import lake
+    from quality.plan import plan_checks, plan_repairs  # loads numpy, pyarrow and the rules: not at `hub --help`
 
-    resource = lake.resolve_resource(resource_id)
+    resource = find_resource(resource_id)
     table = Table("check", "severity", "columns", "what")
     for item in plan_checks(resource):
         table.add_row(item.name, item.severity, ", ".join(item.columns), item.description)
     console.print(table)
     for repair in plan_repairs(resource):
         console.print(f"repair {repair.column}: {' → '.join(repair.normalisers)}")
-
-
-@app.command("quarantine")
-def quarantine(
-    resource_id: str = typer.Argument(..., help="a resource id"),
-    limit: int = typer.Option(10, "--limit", help="sample rows to show"),
-) -> None:
-    """What RESOURCE's gate quarantined: rows per failed rule, and a sample of rows."""
-    import duckdb
-
-    from warehouse import lake
-
-    resource = lake.resolve_resource(resource_id)
-    files = [str(f.path) for f in lake.list_files(resource, zone="_quarantine")]
-    if not files:
-        console.print(f"{resource_id}: nothing quarantined")
-        return
-    source = "read_parquet($files, union_by_name = true)"
-    connection = duckdb.connect()
-    by_rule = connection.execute(
-        f"SELECT rule, count(*) FROM (SELECT unnest(_failed_rules) AS rule FROM {source}) GROUP BY rule ORDER BY 2 DESC",
-        {"files": files}).fetchall()
-    table = Table("rule", "rows")
-    for rule, rows in by_rule:
-        table.add_row(rule, f"{rows:,}")
-    console.print(table)
-    console.print(connection.execute(f"SELECT * EXCLUDE (_source) FROM {source} LIMIT {int(limit)}",
-                                     {"files": files}).to_arrow_table().to_pandas().to_string())
 
 
 @app.command("docs")

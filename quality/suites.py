@@ -15,7 +15,6 @@ and updates the Data Docs under var/quality/docs (a file-backed GX project in va
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
+from hub.files import exclusive_lock
 from hub.settings import get_settings
 from quality import expectations as hub_expectations
 from quality.plan import Check, plan_checks
@@ -238,10 +238,5 @@ def build_docs() -> None:
 @contextlib.contextmanager
 def _docs_lock() -> Iterator[None]:
     # Airflow tasks of several resources may validate at once; GX rewrites index.html on each.
-    docs_dir().parent.mkdir(parents=True, exist_ok=True)
-    with open(docs_dir().parent / ".docs.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(docs_dir().parent / ".docs.lock"):
+        yield

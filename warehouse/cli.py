@@ -5,21 +5,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from catalog.selection import select_resource_ids
+
 app = typer.Typer(help="The lake and the DuckDB warehouse: land Kafka topics, stage, build marts.",
                   no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
-
-
-def _selected(target: str) -> list[str]:
-    """Resource ids named by RESOURCE, a DOMAIN of the ingest DAGs, or `all` (bound resources)."""
-    from hub.flow import DOMAIN_TITLES, all_bound_resources, bound_resources
-    from warehouse import lake
-
-    if target == "all":
-        return all_bound_resources()
-    if target in DOMAIN_TITLES:
-        return bound_resources(target)
-    return [lake.resolve_resource(target).id]
 
 
 @app.command("land")
@@ -38,7 +28,7 @@ def land(
 
     table = Table("resource", "rows", "dlq", "files", "quarantined", "staged", "events", "max event time")
     failures = 0
-    for resource_id in _selected(target):
+    for resource_id in select_resource_ids(target):
         try:
             result = landing.land(resource_id, max_records=max_records)
             quarantined = gate.check(resource_id, result.to_dict()).quarantined_rows if stage else 0
@@ -84,3 +74,32 @@ def rebuild_staging(resource_id: str = typer.Argument(..., help="a resource id")
     from warehouse import store
 
     console.print(f"{resource_id}: {store.rebuild_staging(resource_id):,} staging rows")
+
+
+def quarantine(
+    resource_id: str = typer.Argument(..., help="a resource id"),
+    limit: int = typer.Option(10, "--limit", help="sample rows to show"),
+) -> None:
+    """What RESOURCE's gate quarantined: rows per failed rule, and a sample of rows.
+
+    The warehouse keeps the quarantine zone; pipeline/cli.py mounts this as `hub quality quarantine`."""
+    import duckdb
+
+    from warehouse import lake
+
+    resource = lake.resolve_resource(resource_id)
+    files = [str(f.path) for f in lake.list_files(resource, zone="_quarantine")]
+    if not files:
+        console.print(f"{resource_id}: nothing quarantined")
+        return
+    source = "read_parquet($files, union_by_name = true)"
+    connection = duckdb.connect()
+    by_rule = connection.execute(
+        f"SELECT rule, count(*) FROM (SELECT unnest(_failed_rules) AS rule FROM {source}) GROUP BY rule ORDER BY 2 DESC",
+        {"files": files}).fetchall()
+    table = Table("rule", "rows")
+    for rule, rows in by_rule:
+        table.add_row(rule, f"{rows:,}")
+    console.print(table)
+    console.print(connection.execute(f"SELECT * EXCLUDE (_source) FROM {source} LIMIT {int(limit)}",
+                                     {"files": files}).to_arrow_table().to_pandas().to_string())

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from catalog import derive
-from quality.divisions import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS
+from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS
 from warehouse import lake, store
 
 log = logging.getLogger(__name__)

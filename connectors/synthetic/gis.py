@@ -18,7 +18,7 @@ from connectors.synthetic.defects import plan_defects
 from connectors.synthetic.generic import inject, mixed_format, roles
 from connectors.synthetic.gisfiles import project_4547
 from connectors.synthetic.values import gps_fix, point_near_town
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
 from quality.geo import wgs84_to_gcj02
 
 M_PER_DEG_LAT = 110_574.0

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
 from connectors.synthetic.defects import plan_defects
 from connectors.synthetic.values import maker_for
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
 
 INTERVAL = timedelta(minutes=5)
 # sensor type in the topic: (small sensors, full sensors, device-id prefix)

@@ -18,7 +18,7 @@ from connectors.synthetic import texts
 from connectors.synthetic.base import CHUNK_ROWS, HISTORY, SHUNDE_TZ, Chunk, ResourceContext, iso_ts_seconds, stable_seed
 from connectors.synthetic.defects import RATES, plan_defects
 from connectors.synthetic.generic import inject, roles, unreadable
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
 
 MONTHS = 12
 STUCK_TAIL = 4

@@ -16,7 +16,7 @@ from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable
 from connectors.synthetic.defects import plan_defects
 from connectors.synthetic.generic import inject, roles, unreadable
 from connectors.synthetic.values import not_a_placeholder
-from quality.divisions import MIGRANT_ORIGIN_COUNTY_CODES, SHUNDE_TOWNS
+from catalog.reference import MIGRANT_ORIGIN_COUNTY_CODES, SHUNDE_TOWNS
 
 SMALL_PEOPLE, FULL_PEOPLE = 20_000, 3_230_000
 NATIVE_SHARE = 0.5

@@ -19,7 +19,7 @@ from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts
 from connectors.synthetic.defects import plan_defects
 from connectors.synthetic.gisfiles import project_4547
 from connectors.synthetic.values import gps_fix, point_near_town
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
 from quality.geo import wgs84_to_gcj02
 
 SMALL_CAMERAS, FULL_CAMERAS = 1000, 60_000

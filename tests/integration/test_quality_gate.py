@@ -17,10 +17,10 @@ from catalog.spec import Binding, Catalogue, Item, Resource, ValueRules, load_ca
 from catalog.store import load_catalogue_into
 from hub.envelope import Record, encode
 from hub.events import make_event
-from hub.flow import SEED_DIR
+from catalog.selection import SEED_DIR
 from hub.kafka_clients import ensure_topics, make_producer
 from quality import gate
-from quality.rules import make_resident_id
+from catalog.reference import make_resident_id
 from warehouse import lake, landing, store
 from warehouse.events import landing_events
 

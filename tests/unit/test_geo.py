@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from quality import geo
-from quality.divisions import SHUNDE_TOWN_CENTRES
+from catalog.reference import SHUNDE_TOWN_CENTRES
 
 DALIANG = (113.25, 22.84)
 
