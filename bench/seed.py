@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run(scale: str, seed_value: int, top: int) -> None:
-    from connectors.synthetic.generate import seed
+    from synthetic.generate import seed
     from hub.settings import reset_settings
 
     timings: list[tuple[str, int, float]] = []

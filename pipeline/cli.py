@@ -16,7 +16,7 @@ from catalog import cli as catalog_cli
 from catalog import service_cli
 from catalog.lineage import Storage, use_storage
 from connectors import cli as connectors_cli
-from connectors.synthetic import cli as sources_cli
+from synthetic import cli as sources_cli
 from hub import broker
 from hub.errors import HubError
 from pipeline import layout

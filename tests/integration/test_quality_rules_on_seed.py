@@ -21,8 +21,8 @@ from connectors.base import SourceRecord
 from connectors.errors import UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
-from connectors.synthetic import generate
-from connectors.synthetic.video_service import build_server
+from synthetic import generate
+from synthetic.video_service import build_server
 from hub import settings as hub_settings
 from catalog.selection import seed_catalogue
 from quality.gate import _repair

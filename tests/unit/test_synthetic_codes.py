@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.generic import broken_id, mixed_format
-from connectors.synthetic.values import from_regex, point_near_town
+from synthetic import codes, texts
+from synthetic.generic import broken_id, mixed_format
+from synthetic.values import from_regex, point_near_town
 from catalog.reference import SHUNDE_TOWNS
 from quality.normalise import resident_id_upper_x
 from quality.rules import (

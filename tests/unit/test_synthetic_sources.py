@@ -10,8 +10,8 @@ import shutil
 import pytest
 
 from connectors import systems
-from connectors.synthetic import generate
-from connectors.synthetic.snapshot import checksum, identity, stored_rows
+from synthetic import generate
+from synthetic.snapshot import checksum, identity, stored_rows
 from hub import settings as hub_settings
 from quality.rules import RULES
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from connectors import systems
-from connectors.synthetic.mosquitto import MosquittoError
-from connectors.synthetic.sinks import IOT_OUTBOX
+from synthetic.mosquitto import MosquittoError
+from synthetic.sinks import IOT_OUTBOX
 
 PUBLISHED_MARKER = "iot_outbox.published"
 WINDOW = 200  # messages in flight before waiting for their PUBACKs

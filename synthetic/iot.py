@@ -15,9 +15,9 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
-from connectors.synthetic.defects import plan_defects
-from connectors.synthetic.values import maker_for
+from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
+from synthetic.defects import plan_defects
+from synthetic.values import maker_for
 from catalog.reference import SHUNDE_TOWNS
 
 INTERVAL = timedelta(minutes=5)

@@ -10,10 +10,10 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
-from connectors.synthetic.defects import plan_defects
-from connectors.synthetic.generic import inject, roles, unreadable
+from synthetic import codes, texts
+from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
+from synthetic.defects import plan_defects
+from synthetic.generic import inject, roles, unreadable
 from catalog.reference import SHUNDE_TOWNS
 
 SMALL_ENTITIES, FULL_ENTITIES = 3_000, 400_000

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from connectors.synthetic.defects import Tally
+from synthetic.defects import Tally
 from hub.errors import HubError
 from hub.timezone import LOCAL_TZ
 

@@ -27,7 +27,7 @@ def seed(
 ) -> None:
     """Generate every bound resource's source object and write var/sources/manifest.json."""
     from connectors import systems
-    from connectors.synthetic.generate import seed as run_seed
+    from synthetic.generate import seed as run_seed
 
     def progress(resource_id: str, records: int, seconds: float) -> None:
         if not quiet:
@@ -45,7 +45,7 @@ def seed(
 @sources_app.command("up")
 def sources_up() -> None:
     """Start the video platform API and the Mosquitto broker (no-ops when running)."""
-    from connectors.synthetic import services
+    from synthetic import services
 
     for line in services.up():
         console.print(line)
@@ -54,7 +54,7 @@ def sources_up() -> None:
 @sources_app.command("down")
 def sources_down() -> None:
     """Stop the services `hub sources up` started."""
-    from connectors.synthetic import services
+    from synthetic import services
 
     for line in services.down():
         console.print(line)
@@ -63,7 +63,7 @@ def sources_down() -> None:
 @sources_app.command("status")
 def sources_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Running or stopped, per service; exit 1 unless all run."""
-    from connectors.synthetic import services
+    from synthetic import services
 
     states = services.status()
     if as_json:
@@ -82,7 +82,7 @@ def sources_publish(
     everything: bool = typer.Option(False, "--all", help="publish the whole outbox again, not only new messages"),
 ) -> None:
     """Sensors publish the seeded telemetry (QoS 1, waiting for every PUBACK)."""
-    from connectors.synthetic.publisher import publish
+    from synthetic.publisher import publish
 
     started = time.perf_counter()
     sent = publish(rate, everything=everything)

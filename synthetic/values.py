@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import SHUNDE_TZ, iso_ts_seconds
+from synthetic import codes, texts
+from synthetic.base import SHUNDE_TZ, iso_ts_seconds
 from quality.dates import SENTINEL_DATES
 from catalog.reference import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
 
