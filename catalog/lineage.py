@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from catalog.models import Resource
+Resource = Any  # a catalog.models.Resource; not imported, so `hub` starts without SQLAlchemy
 
 
 @dataclass(frozen=True)

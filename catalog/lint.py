@@ -102,7 +102,8 @@ def _lint_departments(departments: list[Department]) -> list[Finding]:
             add("department_code", f"code {dept.code!r} is not a valid unified social credit code: {reason}")
         if dept.division != SHUNDE_DISTRICT_CODE and dept.division not in SHUNDE_TOWNS:
             add("department_division",
-                f"division {dept.division!r} must be {SHUNDE_DISTRICT_CODE} or a Shunde town code ({', '.join(SHUNDE_TOWNS)})")
+                f"division {dept.division!r} must be {SHUNDE_DISTRICT_CODE} or a Shunde town code "
+                f"({', '.join(SHUNDE_TOWNS)})")
     findings += _duplicates(departments, lambda d: d.id, "department_unique_id", "department id")
     findings += _duplicates(departments, lambda d: d.code, "department_unique_code", "department code")
     return findings

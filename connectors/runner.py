@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from catalog.derive import topics
+from catalog.selection import SEED_DIR
+from catalog.spec import load_catalogue
 from catalog.systems import SYSTEM_DOMAINS
 from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, load_state, save_state
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
@@ -319,10 +321,7 @@ def _publish_quietly(connector: Connector, report: PassReport) -> None:
 def connect(target: str, *, catalogue_path=None, **options) -> list[PassReport]:
     """The library twin of `hub connect TARGET` (what the ingest DAGs call): resolve the target in the
     seed catalogue and run its connectors; `options` go to `run_resources`."""
-    from catalog.spec import load_catalogue
-    from hub.settings import REPO_ROOT
-
-    catalogue = load_catalogue(catalogue_path or REPO_ROOT / "catalog" / "seed")
+    catalogue = load_catalogue(catalogue_path or SEED_DIR)
     return run_resources(resolve_targets(catalogue, target), **options)
 
 

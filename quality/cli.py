@@ -54,7 +54,7 @@ def suite(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
 @app.command("docs")
 def docs() -> None:
     """Build the Great Expectations Data Docs and print where index.html is."""
-    from quality import suites
+    from quality import suites  # Great Expectations takes seconds to import: only for `hub quality docs`
 
     suites.build_docs()
     console.print(str(suites.docs_dir() / "index.html"))
@@ -64,7 +64,7 @@ def docs() -> None:
 def recall() -> None:
     """Against the seeded sources' ground truth (var/sources/manifest.json): per defect, how many
     injected records the gate caught, repaired or dead-lettered, and the clean records it flagged."""
-    from quality.recall import measure
+    from quality.recall import measure  # pyarrow + SQLAlchemy: only for `hub quality recall`
 
     result = measure()
     table = Table("defect", "injected", "caught", "recall")

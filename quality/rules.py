@@ -17,8 +17,8 @@ import numpy as np
 
 from catalog.checks import SEVERITIES
 from catalog.reference import (
-    PROVINCE_CODES, RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, SHUNDE_CURRENT_COUNTY_CODES, SHUNDE_TOWNS, USCC_ALPHABET,
-    USCC_WEIGHTS, resident_id_check_char, uscc_check_char,
+    PROVINCE_CODES, RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, SHUNDE_CURRENT_COUNTY_CODES, SHUNDE_TOWNS,
+    USCC_ALPHABET, USCC_WEIGHTS, resident_id_check_char, uscc_check_char,
 )
 from quality import dates, geo, text
 from quality.arrays import as_float_array, as_string_array, digits_value, fixed_width_bytes, regex_mask

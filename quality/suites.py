@@ -70,7 +70,7 @@ def threshold_of(resource) -> float:
 
 def suite_for(resource, schema: pa.Schema | None = None):
     """The GX suite of `resource` (checks whose columns `schema` lacks are left out)."""
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
 
     _context()  # a GX suite belongs to a project: make sure this process has one
     name = suite_name(resource.id)
@@ -88,7 +88,7 @@ def _checks(resource, schema: pa.Schema | None) -> list[Check]:
 
 
 def _expectation(check: Check, suite: str, threshold: float, schema: pa.Schema | None):
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
 
     meta = {"check": check.name, "severity": check.severity, "description": check.description}
     mostly = {"mostly": threshold} if check.severity == "critical" and threshold < 1 else {}
@@ -158,7 +158,7 @@ _CONTEXTS: dict[Path, object] = {}
 
 def _context():
     """The file-backed GX project under var/quality (one per var dir and process)."""
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
 
     root = _project_dir()
     if root not in _CONTEXTS:
@@ -194,7 +194,7 @@ def _batch(resource, frame: pd.DataFrame):
 
 
 def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | None):
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context()

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from catalog.selection import SEED_DIR
-from catalog.spec import load_catalogue
+from catalog.spec import load_catalogue, seed_files
 from connectors import systems
 from synthetic import entities, generic, gis, iot, meters, people, video
 from synthetic.base import (
@@ -74,8 +74,6 @@ MUTATORS: dict[str, Callable] = {
 
 def bound_resources(catalogue_path: str | Path | None = None) -> list:
     """Every catalogue resource with a source binding, in id order."""
-    from catalog.spec import seed_files
-
     path = Path(catalogue_path or SEED_DIR)
     departments, resource_files = seed_files(path)
     stamps = tuple((str(f), f.stat().st_mtime_ns) for f in [departments, *resource_files] if f.exists())

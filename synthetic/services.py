@@ -66,7 +66,8 @@ def video_up() -> str:
         raise VideoServiceError(f"something already answers at {systems.video_url()}: stop it or set HUB_VIDEO_URL")
     store = systems.sources_dir() / VIDEO_STORE
     store.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "synthetic.video_service", "--host", host, "--port", str(port), "--store", str(store)]
+    command = [sys.executable, "-m", "synthetic.video_service", "--host", host, "--port", str(port),
+               "--store", str(store)]
     with open(_log_file(), "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, cwd=REPO_ROOT)

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.selection import select_resource_ids
+from hub.errors import HubError
 
 app = typer.Typer(help="The lake and the DuckDB warehouse: land Kafka topics, stage, build marts.",
                   no_args_is_help=True)
@@ -20,11 +21,10 @@ def land(
     marts: bool = typer.Option(True, "--marts/--no-marts", help="refresh mart.* views at the end"),
 ) -> None:
     """Land Kafka → Parquet, run the quality gate, merge what passed into staging, publish the events."""
-    from hub.errors import HubError
-    from quality import gate
+    from quality import gate  # the gate, DuckDB, pyarrow, Kafka: not at `hub` start-up
     from warehouse import landing, store
-    from warehouse import marts as mart_views
-    from warehouse.events import publish_landing_event
+    from warehouse import marts as mart_views  # DuckDB: not at `hub` start-up
+    from warehouse.events import publish_landing_event  # kafka-python: not at `hub` start-up
 
     table = Table("resource", "rows", "dlq", "files", "quarantined", "staged", "events", "max event time")
     failures = 0
@@ -50,7 +50,7 @@ def land(
 @app.command("refresh-marts")
 def refresh_marts() -> None:
     """(Re)create the mart.* views whose resources are landed; say why the others wait."""
-    from warehouse import marts as mart_views
+    from warehouse import marts as mart_views  # DuckDB: not at `hub` start-up
 
     built = mart_views.refresh_marts()
     for name, (_sql, reason) in mart_views.plan_marts().items():
@@ -63,7 +63,7 @@ def refresh_marts() -> None:
 @app.command("stage")
 def stage(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
     """Merge the resource's gated files (`hub quality check`) that staging has not applied yet."""
-    from warehouse import store
+    from warehouse import store  # DuckDB: not at `hub` start-up
 
     console.print(f"{resource_id}: {store.update_staging(resource_id):,} staging rows changed")
 
@@ -71,7 +71,7 @@ def stage(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
 @app.command("rebuild-staging")
 def rebuild_staging(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
     """Drop staging.<resource> and merge all its landed files again (after an item changed type)."""
-    from warehouse import store
+    from warehouse import store  # DuckDB: not at `hub` start-up
 
     console.print(f"{resource_id}: {store.rebuild_staging(resource_id):,} staging rows")
 
@@ -83,9 +83,9 @@ def quarantine(
     """What RESOURCE's gate quarantined: rows per failed rule, and a sample of rows.
 
     The warehouse keeps the quarantine zone; pipeline/cli.py mounts this as `hub quality quarantine`."""
-    import duckdb
+    import duckdb  # not at `hub` start-up
 
-    from warehouse import lake
+    from warehouse import lake  # pyarrow: not at `hub` start-up
 
     resource = lake.resolve_resource(resource_id)
     files = [str(f.path) for f in lake.list_files(resource, zone="_quarantine")]
@@ -95,7 +95,8 @@ def quarantine(
     source = "read_parquet($files, union_by_name = true)"
     connection = duckdb.connect()
     by_rule = connection.execute(
-        f"SELECT rule, count(*) FROM (SELECT unnest(_failed_rules) AS rule FROM {source}) GROUP BY rule ORDER BY 2 DESC",
+        f"SELECT rule, count(*) FROM (SELECT unnest(_failed_rules) AS rule FROM {source}) "
+        "GROUP BY rule ORDER BY 2 DESC",
         {"files": files}).fetchall()
     table = Table("rule", "rows")
     for rule, rows in by_rule:
