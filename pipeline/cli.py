@@ -16,11 +16,11 @@ from catalog import cli as catalog_cli
 from catalog import service_cli
 from catalog.lineage import Storage, use_storage
 from connectors import cli as connectors_cli
-from synthetic import cli as sources_cli
 from hub import broker
 from hub.errors import HubError
 from pipeline import layout
 from quality import cli as quality_cli
+from synthetic import cli as sources_cli
 from warehouse import cli as warehouse_cli
 from warehouse.access import cli as access_cli
 

@@ -5,8 +5,8 @@ Airflow's parser opens no connection and loads no engine (tests/unit/test_dags_p
 """
 from __future__ import annotations
 
-from catalog.spec import DOMAIN_LABELS, DOMAINS
 from catalog.selection import all_bound_resources, bound_resources
+from catalog.spec import DOMAIN_LABELS, DOMAINS
 from hub.timezone import LOCAL_TZ_NAME
 
 DOMAIN_TITLES = {domain: DOMAIN_LABELS[domain] for domain in DOMAINS}  # the six ingest DAGs

@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from synthetic.defects import Tally
 from hub.errors import HubError
 from hub.timezone import LOCAL_TZ
+from synthetic.defects import Tally
 
 SHUNDE_TZ = LOCAL_TZ
 #: The default "now" of the synthetic world (step 0); later steps move it on by STEP_INTERVAL.

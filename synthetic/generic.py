@@ -12,7 +12,8 @@ from connectors import systems
 from synthetic import codes, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext
 from synthetic.defects import RATES, plan_defects
-from synthetic.values import TOWNS as _TOWNS, maker_for
+from synthetic.values import TOWNS as _TOWNS
+from synthetic.values import maker_for
 
 SMALL_ROWS, FULL_ROWS = 300, 50_000
 GENERIC_UNREADABLE_RATE = 0.003

@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from catalog.reference import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
+from quality.dates import SENTINEL_DATES
 from synthetic import codes, texts
 from synthetic.base import SHUNDE_TZ, iso_ts_seconds
-from quality.dates import SENTINEL_DATES
-from catalog.reference import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
 
 try:  # the regex parser is private but stable across 3.11+; it lets a rule's regex drive values
     import re._constants as _sre

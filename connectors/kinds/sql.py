@@ -12,6 +12,7 @@ duplicates) that straddle a chunk boundary are read as one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import sqlalchemy as sa
 
 from connectors.base import BaseSource, SourceItem, SourceRecord

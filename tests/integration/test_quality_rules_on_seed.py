@@ -17,17 +17,17 @@ import pyarrow.compute as pc
 import pytest
 
 from catalog import derive
+from catalog.selection import seed_catalogue
 from connectors.base import SourceRecord
 from connectors.errors import UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
-from synthetic import generate
-from synthetic.video_service import build_server
 from hub import settings as hub_settings
-from catalog.selection import seed_catalogue
 from quality.gate import _repair
 from quality.normalise import RepairCounts
 from quality.plan import FREE_TEXT_RULE, ROW_CHECKS, Check, evaluate, plan_checks
+from synthetic import generate
+from synthetic.video_service import build_server
 from warehouse.decode import decode_values
 
 SEED = 7

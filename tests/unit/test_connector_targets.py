@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalog.selection import bound_resources
 from catalog.spec import load_catalogue
 from catalog.systems import CONNECTOR_KINDS, SYSTEM_DOMAINS
-from catalog.selection import bound_resources
 from connectors.cli import app
 from connectors.errors import BindingError, ConnectorError
 from connectors.kinds import KINDS, make_source

@@ -6,8 +6,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from quality import geo
 from catalog.reference import SHUNDE_TOWN_CENTRES
+from quality import geo
 
 DALIANG = (113.25, 22.84)
 

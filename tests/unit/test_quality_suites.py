@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 
 from catalog import derive
-from hub import settings as hub_settings
+from catalog.reference import make_resident_id
 from catalog.selection import seed_catalogue
+from hub import settings as hub_settings
 from quality import suites
 from quality.plan import evaluate, plan_checks
-from catalog.reference import make_resident_id
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
