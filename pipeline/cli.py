@@ -26,7 +26,8 @@ from warehouse.access import cli as access_cli
 
 app = typer.Typer(help="Shunde data hub: sources → Kafka → lake/warehouse, catalogue and coverage.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-kafka_app = typer.Typer(help="The Kafka cluster: a local broker, or the one in HUB_KAFKA_BOOTSTRAP.", no_args_is_help=True)
+kafka_app = typer.Typer(help="The Kafka cluster: a local broker, or the one in HUB_KAFKA_BOOTSTRAP.",
+                        no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 console = Console(stderr=True, soft_wrap=True)
 
@@ -51,7 +52,8 @@ def kafka_status(as_json: bool = typer.Option(False, "--json")) -> None:
         print(json.dumps(state, ensure_ascii=False, indent=2))
     else:
         colour = "green" if state["state"] == "running" else "red"
-        console.print(f"[{colour}]{state['state']}[/] {state['version'] or ''} at {state['bootstrap']} ({state['managed']})")
+        console.print(f"[{colour}]{state['state']}[/] {state['version'] or ''} at {state['bootstrap']} "
+                      f"({state['managed']})")
         if state["pid"]:
             console.print(f"pid {state['pid']}, log {state['log']}")
         console.print(f"{len(state['topics'])} topics" + (": " + ", ".join(state["topics"]) if state["topics"] else ""))
@@ -68,7 +70,8 @@ def kafka_logs(lines: int = typer.Option(50, "-n"), follow: bool = typer.Option(
 
 
 @kafka_app.command("tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def kafka_tool(ctx: typer.Context, name: str = typer.Argument(..., help="e.g. kafka-topics, kafka-console-consumer")) -> None:
+def kafka_tool(ctx: typer.Context,
+               name: str = typer.Argument(..., help="e.g. kafka-topics, kafka-console-consumer")) -> None:
     """Run one of Kafka's own CLI tools, e.g. `hub kafka tool kafka-topics --bootstrap-server 127.0.0.1:9092 --list`."""
     command = broker.tool_command(name, list(ctx.args))
     os.execvp(command[0], command)
@@ -79,7 +82,9 @@ app.add_typer(flow_app, name="flow")
 
 
 @flow_app.command("run")
-def flow_run(target: str = typer.Argument(..., help="a domain (population, legal_entity, …) or one bound resource id")) -> None:
+def flow_run(
+    target: str = typer.Argument(..., help="a domain (population, legal_entity, …) or one bound resource id"),
+) -> None:
     """connect → land → quality gate → stage for each bound resource of TARGET, then sync the catalogue."""
     from pipeline import flow  # loads DuckDB, Kafka clients and the gate: not at `hub --help`
 

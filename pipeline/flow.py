@@ -33,7 +33,8 @@ def connect(resource_id: str) -> dict:
     reports = run_connector(resource_id, progress=False)
     failed = [r for r in reports if not r.ok]
     if failed:
-        raise HubError(f"connector of {resource_id} failed: {failed[0].error}", kind=failed[0].error_kind or "retriable")
+        raise HubError(f"connector of {resource_id} failed: {failed[0].error}",
+                       kind=failed[0].error_kind or "retriable")
     return {"resource": resource_id, "passes": [_plain(r) for r in reports]}
 
 
