@@ -15,6 +15,7 @@ demo: setup kafka-up
 	$(BIN)/hub demo $(ARGS)
 
 test: setup kafka-up
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: $(STAMP) system-deps

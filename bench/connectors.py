@@ -53,12 +53,12 @@ def prepare_environment(workdir: Path, kinds: list[str]) -> list:
     reset_settings()
     stoppers = []
     if "mqtt" in kinds:
-        from connectors.synthetic import mosquitto
+        from synthetic import mosquitto
 
         print(mosquitto.up())
         stoppers.append(mosquitto.down)
     if "http" in kinds:
-        from connectors.synthetic import services
+        from synthetic import services
 
         print(services.video_up())
         stoppers.append(services.video_down)
@@ -66,7 +66,7 @@ def prepare_environment(workdir: Path, kinds: list[str]) -> list:
 
 
 def seed_sources(scale: str, kinds: list[str]) -> None:
-    from connectors.synthetic.generate import bound_resources, seed
+    from synthetic.generate import bound_resources, seed
 
     wanted = {RESOURCES[kind] for kind in kinds if kind != "mqtt"}
     if "mqtt" in kinds:
@@ -132,7 +132,7 @@ def connector_run(kind: str, resource) -> tuple[object, float, list[str]]:
 
     copy = bench_copy(resource, kind)
     if kind == "mqtt":
-        from connectors.synthetic.publisher import publish
+        from synthetic.publisher import publish
 
         source = make_source(copy)
         source.prepare()  # the persistent session exists before the sensors publish

@@ -44,9 +44,9 @@ def resident_ids(rows: int) -> np.ndarray:
 
 def population(rows: int, rng: np.random.Generator) -> pa.Table:
     from catalog import derive
-    from hub.flow import _seed
+    from catalog.selection import seed_catalogue
 
-    resource = next(r for r in _seed().resources if r.id == "resident_population")
+    resource = next(r for r in seed_catalogue().resources if r.id == "resident_population")
     ids = resident_ids(rows)
     bad = rng.random(rows)
     flip = np.flatnonzero(bad < 0.004)  # 0.4 % with a wrong check character

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run(scale: str, seed_value: int, top: int) -> None:
-    from connectors.synthetic.generate import seed
     from hub.settings import reset_settings
+    from synthetic.generate import seed
 
     timings: list[tuple[str, int, float]] = []
     with tempfile.TemporaryDirectory(prefix=f"hub-bench-seed-{scale}-") as folder:

@@ -1,15 +1,22 @@
 """`hub catalog …` (lint, load, consume, show) and `hub coverage`: the same library calls the DAGs make."""
 from __future__ import annotations
 
+import math
 import sys
+from collections import Counter
 from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
+import orjson
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from catalog.errors import CatalogError
+from catalog.lint import format_findings, lint_catalogue
+from catalog.spec import load_catalogue
+from hub.topics import EVENTS_TOPIC
 
 app = typer.Typer(help="The data resource catalogue: lint and load the seed, apply hub.events, inspect.",
                   no_args_is_help=True)
@@ -25,8 +32,6 @@ GAPS_SHOWN = 15
 @app.command("lint")
 def lint(file: Annotated[Path, typer.Argument(help="the seed folder (catalog/seed) or one resources file")]) -> None:
     """Report every catalogue problem as file:line; exits 1 if there is any."""
-    from catalog.lint import format_findings, lint_catalogue
-
     findings = lint_catalogue(file)
     if findings:
         print(format_findings(findings))
@@ -41,9 +46,8 @@ def load(
     publish: Annotated[bool, typer.Option("--publish", help="also publish resource.registered/updated to hub.events")] = False,
 ) -> None:
     """Upsert the catalogue into the database (idempotent: an unchanged entry writes nothing)."""
-    from catalog.db import session_scope
-    from catalog.spec import load_catalogue
-    from catalog.store import load_catalogue_into
+    from catalog.db import session_scope  # SQLAlchemy + Alembic: not at `hub` start-up
+    from catalog.store import load_catalogue_into  # SQLAlchemy: not at `hub` start-up
 
     catalogue = load_catalogue(file)
     with session_scope() as session:
@@ -51,9 +55,8 @@ def load(
         if publish and result.events:
             # Published before the commit: if Kafka is down nothing is committed and a rerun
             # publishes again; if the commit failed, the consumer applies the events instead.
-            from hub.events import publish_events
-            from hub.kafka_clients import ensure_topics
-            from hub.topics import EVENTS_TOPIC
+            from hub.events import publish_events  # kafka-python: not at `hub` start-up
+            from hub.kafka_clients import ensure_topics  # kafka-python: not at `hub` start-up
 
             ensure_topics([EVENTS_TOPIC])
             publish_events(result.events)
@@ -74,7 +77,7 @@ def consume(
     from_beginning: Annotated[bool, typer.Option("--from-beginning", help="re-read hub.events from offset 0")] = False,
 ) -> None:
     """Apply hub.events to evidence and status (consumer group hub-catalog), idempotently."""
-    from catalog.events import consume as consume_events
+    from catalog.events import consume as consume_events  # Kafka + SQLAlchemy: not at `hub` start-up
 
     err.print(consume_events(follow=follow, from_beginning=from_beginning))
 
@@ -82,9 +85,9 @@ def consume(
 @app.command("show")
 def show(resource: Annotated[str, typer.Argument(help="resource id (hjrk_jbxx) or code (101001/000001)")]) -> None:
     """One resource: its entry, what is derived from it, its status and evidence timeline."""
-    from catalog import derive
-    from catalog.db import session_scope
-    from catalog.store import find_resource, timeline
+    from catalog import derive  # pyarrow: not at `hub` start-up
+    from catalog.db import session_scope  # SQLAlchemy + Alembic: not at `hub` start-up
+    from catalog.store import find_resource, timeline  # SQLAlchemy: not at `hub` start-up
 
     with session_scope() as session:
         row = find_resource(session, resource)
@@ -106,8 +109,6 @@ def show(resource: Annotated[str, typer.Argument(help="resource id (hjrk_jbxx) o
 
 
 def _timeline_table(entries: list[dict]):
-    from rich.table import Table
-
     table = Table(title="evidence and status, newest first")
     for column in ("when (UTC)", "what", "detail", "ref"):
         table.add_column(column)
@@ -121,9 +122,7 @@ def coverage(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="ISO date or time (UTC if no zone); default now")] = None,  # noqa: UP007 (typer needs Optional)
 ) -> None:
     """Coverage of the catalogue against the target: overall, by department, domain, sharing type, the gaps."""
-    import orjson
-
-    from catalog.snapshots import report
+    from catalog.snapshots import report  # SQLAlchemy, the coverage engine: not at `hub` start-up
 
     document = report(parse_as_of(as_of) if as_of else None)
     if json:
@@ -157,8 +156,6 @@ def _pct(ratio: float, target: float) -> str:
 
 def render_coverage(console: Console, document: dict) -> None:
     """Headline against the target, the groupings (worst first), the biggest gaps, the projection."""
-    from collections import Counter
-
     target, overall, weighted = document["target"], document["overall"], document["weighted"]
     console.print(f"[bold]Catalogue coverage[/] as of {document['as_of']} (definition {document['definition_version']})")
     console.print(
@@ -184,10 +181,6 @@ def render_coverage(console: Console, document: dict) -> None:
 
 
 def _group_table(title: str, key: str, rows: list[dict], target: float):
-    import math
-
-    from rich.table import Table
-
     table = Table(title=title, title_justify="left")
     for column, justify in ((key.replace("_", " "), "left"), ("aggregated", "right"), ("total", "right"),
                             ("ratio", "right"), ("to target", "right")):
@@ -200,8 +193,6 @@ def _group_table(title: str, key: str, rows: list[dict], target: float):
 
 
 def _gap_table(gaps: list[dict], total: int):
-    from rich.table import Table
-
     table = Table(title=f"biggest gaps: {len(gaps)} of {total}, highest priority first", title_justify="left")
     for column in ("code", "resource", "department", "reason", "since"):
         table.add_column(column)

@@ -9,9 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from hub.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -20,8 +24,6 @@ def catalog_url(url: str | None = None) -> str:
     """`url` or the configured HUB_CATALOG_URL (default: SQLite under var/)."""
     if url:
         return url
-    from hub.settings import get_settings
-
     return get_settings().catalog_url
 
 
@@ -90,9 +92,6 @@ def session_scope(url: str | None = None, *, migrate_first: bool = True) -> Iter
 
 def migrate(url: str | None = None, *, engine: Engine | None = None) -> None:
     """Run `alembic upgrade head` on the catalogue database (idempotent)."""
-    from alembic import command
-    from alembic.config import Config
-
     owned = engine is None
     engine = engine or make_engine(url)
     try:

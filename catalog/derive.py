@@ -22,9 +22,10 @@ from typing import NamedTuple, Protocol
 
 import pyarrow as pa
 
+from hub.timezone import LOCAL_TZ_NAME
 from hub.topics import dlq_topic, raw_topic
 
-LOCAL_TZ = "Asia/Shanghai"
+LOCAL_TZ = LOCAL_TZ_NAME  # Arrow timestamps carry the zone by name (hub/timezone.py)
 
 ITEM_ARROW_TYPES: dict[str, pa.DataType] = {
     "C": pa.string(),

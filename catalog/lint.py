@@ -11,33 +11,20 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from catalog.checks import ROW_CHECK_ROLES, SEVERITIES
+from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS, USCC_ALPHABET, uscc_check_char
 from catalog.spec import (
-    CONNECTOR_KINDS, DOMAINS, ENTRY_STATUSES, ITEM_TYPES, OPEN_TYPES, PII_KINDS, SHARING_TYPES,
-    SOURCE_SYSTEMS, THEMES, UPDATE_CYCLES, Catalogue, Department, Resource, field_line, item_line,
-    read_catalogue,
+    DOMAINS, ENTRY_STATUSES, ITEM_TYPES, OPEN_TYPES, PII_KINDS, SHARING_TYPES, THEMES, UPDATE_CYCLES, Catalogue,
+    Department, Resource, field_line, item_line, read_catalogue,
 )
+from catalog.systems import CONNECTOR_KINDS, DOMAIN_SYSTEMS, SOURCE_SYSTEMS, SYSTEM_KINDS
 
-DISTRICT_CODE = "440606"
-SHUNDE_TOWNS = {
-    "440606003": "伦教街道", "440606004": "勒流街道", "440606005": "大良街道", "440606006": "容桂街道",
-    "440606101": "陈村镇", "440606102": "北滘镇", "440606103": "乐从镇", "440606104": "龙江镇",
-    "440606105": "杏坛镇", "440606106": "均安镇",
-}
 CLASSES = {"1": "基础", "2": "主题", "3": "部门"}
 BASE_SUBJECTS = {"01": "人口", "02": "法人单位", "03": "自然资源和空间地理", "04": "社会信用", "05": "电子证照"}
 THEME_SUBJECTS = {"01": "公共服务", "02": "城乡建设", "03": "社区治理", "04": "生态环保", "05": "应急维稳", "06": "能源安全"}
 FORMATS = ("数据库", "电子文件", "接口", "流数据", "图形图像")
 SHARING_METHODS = ("接口", "数据库", "文件")
 VALIDATORS = ("resident_id", "uscc", "mobile", "camera_id", "parcel_code", "town_code", "lon", "lat", "not_future_date")
-SYSTEM_KINDS = {
-    "population_db": "sql", "legal_entity_db": "sql", "utility_db": "sql",
-    "gis_drop": "file", "video_platform": "http", "iot_broker": "mqtt",
-}
-# A core-domain resource comes from its own source system; themes may bind to any.
-DOMAIN_SYSTEMS = {
-    "population": "population_db", "legal_entity": "legal_entity_db", "utility": "utility_db",
-    "gis": "gis_drop", "video": "video_platform", "iot": "iot_broker",
-}
 GIS_CRS = (4490, 4547)
 GEOMETRY_ITEMS = ("geometry", "geom_wkt")  # the names connectors/kinds/file.py fills with WKT
 
@@ -60,8 +47,6 @@ DEPARTMENT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 ITEM_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 SQL_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
-_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 # GB 32100-2015 registration authority (1st char) + organisation type (2nd): 1 机构编制, 2 外交, 3 司法行政,
 # 4 文化, 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商, A 军队, N 农业, Y 其他.
 _USCC_ORG_TYPES = (
@@ -115,9 +100,10 @@ def _lint_departments(departments: list[Department]) -> list[Finding]:
         reason = _uscc_problem(dept.code)
         if reason:
             add("department_code", f"code {dept.code!r} is not a valid unified social credit code: {reason}")
-        if dept.division != DISTRICT_CODE and dept.division not in SHUNDE_TOWNS:
+        if dept.division != SHUNDE_DISTRICT_CODE and dept.division not in SHUNDE_TOWNS:
             add("department_division",
-                f"division {dept.division!r} must be {DISTRICT_CODE} or a Shunde town code ({', '.join(SHUNDE_TOWNS)})")
+                f"division {dept.division!r} must be {SHUNDE_DISTRICT_CODE} or a Shunde town code "
+                f"({', '.join(SHUNDE_TOWNS)})")
     findings += _duplicates(departments, lambda d: d.id, "department_unique_id", "department id")
     findings += _duplicates(departments, lambda d: d.code, "department_unique_code", "department code")
     return findings
@@ -127,13 +113,12 @@ def _uscc_problem(code: str) -> str | None:
     """Why `code` fails GB 32100-2015 (charset, length, check character), or None when valid."""
     if len(code) != 18:
         return f"it has {len(code)} characters, not 18"
-    bad = sorted({c for c in code if c not in _USCC_CHARS})
+    bad = sorted({c for c in code if c not in USCC_ALPHABET})
     if bad:
-        return f"characters {''.join(bad)} are outside {_USCC_CHARS}"
+        return f"characters {''.join(bad)} are outside {USCC_ALPHABET}"
     if code[:2] not in _USCC_ORG_TYPES:
         return f"registration authority/type {code[:2]} is not one of {', '.join(_USCC_ORG_TYPES)}"
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS))
-    expected = _USCC_CHARS[(31 - total % 31) % 31]
+    expected = uscc_check_char(code[:17])
     if code[17] != expected:
         return f"check character is {code[17]}, the digits give {expected}"
     return None
@@ -278,9 +263,6 @@ def _rule_problems(item) -> list[str]:
 def _lint_checks(res: Resource) -> list[Finding]:
     """Declared row-set checks (`checks:`): a registered rule, a known severity, and every role of
     the rule filled by one of the resource's items."""
-    from quality.plan import ROW_CHECKS  # the registry lives with the checks; import it only when there are some
-    from quality.rules import SEVERITIES
-
     findings = []
     items = {item.name for item in res.items}
     for check in res.checks:
@@ -288,19 +270,19 @@ def _lint_checks(res: Resource) -> list[Finding]:
             findings.append(Finding(res.file, item_line(check, field_line(res, "checks")), res.code, rule,
                                     f"check {check.rule!r}: {message}"))
 
-        row_check = ROW_CHECKS.get(check.rule)
-        if row_check is None:
-            add("check_rule", f"no such row-set check; use one of {', '.join(sorted(ROW_CHECKS))}")
+        roles = ROW_CHECK_ROLES.get(check.rule)
+        if roles is None:
+            add("check_rule", f"no such row-set check; use one of {', '.join(sorted(ROW_CHECK_ROLES))}")
             continue
         if check.severity is not None and check.severity not in SEVERITIES:
             add("check_rule", f"severity {check.severity!r} must be one of {', '.join(SEVERITIES)}")
-        missing = [role for role in row_check.roles if role not in check.columns]
+        missing = [role for role in roles if role not in check.columns]
         if missing:
             add("check_columns", f"columns must name an item for {', '.join(missing)} "
-                                 f"(roles: {', '.join(row_check.roles)})")
-        unknown = sorted(set(check.columns) - set(row_check.roles))
+                                 f"(roles: {', '.join(roles)})")
+        unknown = sorted(set(check.columns) - set(roles))
         if unknown:
-            add("check_columns", f"{', '.join(unknown)} is not a role of this check (roles: {', '.join(row_check.roles)})")
+            add("check_columns", f"{', '.join(unknown)} is not a role of this check (roles: {', '.join(roles)})")
         for role, item in check.columns.items():
             if item not in items:
                 add("check_columns", f"role {role} names {item!r}, which is not one of the resource's items")

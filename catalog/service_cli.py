@@ -1,6 +1,6 @@
 """`hub catalog serve` (the catalogue service) and `hub report` (the leadership report).
 
-hub/cli.py mounts them with `register(app, catalog_app)`; heavy imports stay inside the commands.
+pipeline/cli.py mounts them with `register(app, catalog_app)`; heavy imports stay inside the commands.
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from catalog.cli import parse_as_of
+
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -18,9 +20,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port", min=1, max=65535)] = 8000,
 ) -> None:
     """Serve the dashboard, resources and departments pages, their JSON twins and /catalog.jsonld."""
-    import uvicorn
+    import uvicorn  # the web stack: only for `hub catalog serve`
 
-    from catalog.service.app import create_app
+    from catalog.service.app import create_app  # FastAPI + SQLAlchemy: only for `hub catalog serve`
 
     app = create_app()
     err.print(f"catalogue service on [bold]http://{host}:{port}[/] (JSON under /api, OpenAPI at /openapi.json)")
@@ -33,8 +35,7 @@ def report(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="print the PDF with headless Chromium")] = True,
 ) -> None:
     """The leadership report: HTML and PDF (summary page plus appendix), the gap list as XLSX, coverage.json."""
-    from catalog.cli import parse_as_of
-    from catalog.report.render import render_report
+    from catalog.report.render import render_report  # matplotlib, openpyxl, SQLAlchemy: only for `hub report`
 
     files = render_report(out, parse_as_of(as_of) if as_of else None, pdf=pdf)
     for label, path in (("HTML", files.html), ("PDF", files.pdf), ("XLSX", files.xlsx), ("figures", files.coverage_json)):

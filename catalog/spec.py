@@ -43,8 +43,6 @@ DOMAIN_LABELS = {
 }
 ITEM_TYPES = {"C": "字符", "N": "数值", "D": "日期", "T": "日期时间", "L": "逻辑", "I": "整型", "F": "浮点", "B": "双精度"}
 PII_KINDS = ("none", "id_number", "name", "phone", "address", "credit_code_person")  # what masking applies
-CONNECTOR_KINDS = ("sql", "file", "http", "mqtt")
-SOURCE_SYSTEMS = ("population_db", "legal_entity_db", "utility_db", "gis_drop", "video_platform", "iot_broker")
 
 DEPARTMENTS_FILE = "departments.yaml"
 RESOURCES_DIR = "resources"

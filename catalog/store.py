@@ -23,6 +23,7 @@ from catalog.reader import CATALOGUE_CHANGED, RETIRED_ENTRY_STATUSES
 from catalog.models import (
     AppliedEvent, Base, Binding, ConnectorRun, Department, Item, Landing, QualityRun, Resource, StatusChange,
 )
+from hub.events import make_event
 
 # Entries that left the catalogue (已下线) no longer count towards coverage; entries being
 # compiled (待提交, 待审核) or withdrawn (下线中) are still part of this year's mandate.
@@ -50,7 +51,6 @@ def registration_payload(resource, department) -> dict:
 def load_catalogue_into(session: Session, catalogue, *, now: datetime) -> LoadResult:
     """Upsert the catalogue; loading the same catalogue twice writes nothing the second time."""
     from catalog.events import APPLIED, apply_event  # catalog.events imports this module
-    from hub.events import make_event
 
     lock_writers(session)
     result = LoadResult()

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.models import CoverageTargetSetting
+from hub.settings import get_settings
 
 SETTINGS, CATALOGUE = "settings", "catalogue"
 
@@ -35,8 +36,6 @@ def current_target(session: Session) -> Target:
     row = session.scalars(select(CoverageTargetSetting).order_by(CoverageTargetSetting.id.desc()).limit(1)).first()
     if row is not None:
         return Target(row.target, row.target_date, CATALOGUE, row.set_at, row.note)
-    from hub.settings import get_settings
-
     settings = get_settings()
     return Target(settings.coverage_target, settings.target_date, SETTINGS)
 

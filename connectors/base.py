@@ -9,19 +9,20 @@ state never runs ahead of delivered data. (MQTT also hears of each delivery: `de
 """
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import orjson
 
 from connectors.errors import BindingError, ConnectorError
+from hub.files import LockHeld, exclusive_lock, write_atomic
 from hub.settings import get_settings
+from hub.timezone import LOCAL_TZ
 
 
 @dataclass(slots=True)
@@ -115,9 +116,6 @@ class BaseSource:
         """Release connections; the runner calls it once, after the last flush."""
 
 
-# The sources write local (Beijing) time; a timestamp without an offset means +08:00.
-CHINA = timezone(timedelta(hours=8))
-
 
 def parse_time(text) -> datetime | None:
     """An ISO-8601 text (or datetime) as an aware datetime; None if it is not ISO-8601."""
@@ -128,7 +126,8 @@ def parse_time(text) -> datetime | None:
             moment = datetime.fromisoformat(text)
         except (TypeError, ValueError):
             return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+    # The sources write local (Beijing) time; a timestamp without an offset means +08:00.
+    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
 
 
 # ---- persisted state -------------------------------------------------------------------------------
@@ -159,17 +158,7 @@ def save_state(resource_id: str, state: dict) -> None:
     """Write the state atomically: a crash leaves the old file or the new one, never half of one."""
     path = state_path(resource_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{resource_id}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(payload)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_atomic(path, orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
 
 
 class ResourceLock:
@@ -177,23 +166,14 @@ class ResourceLock:
     the session over). An flock on `<state>.lock`: the OS drops it when the holder dies, even by SIGKILL."""
 
     def __init__(self, resource_id: str):
-        path = state_path(resource_id).with_suffix(".lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a+")
+        self._held = contextlib.ExitStack()
         try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.seek(0)
-            holder = self._file.read().strip() or "another process"
-            self._file.close()
-            raise ConnectorError(f"resource {resource_id!r} is being connected already (pid {holder}); "
-                                 f"wait for that run or stop it — two runs would race for its state", kind="retriable") from None
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.write(str(os.getpid()))
-        self._file.flush()
+            self._held.enter_context(exclusive_lock(state_path(resource_id).with_suffix(".lock"), blocking=False,
+                                                    note=str(os.getpid())))
+        except LockHeld as held:
+            raise ConnectorError(f"resource {resource_id!r} is being connected already (pid {held.holder or '?'}); "
+                                 f"wait for that run or stop it — two runs would race for its state",
+                                 kind="retriable") from None
 
     def release(self) -> None:
-        if not self._file.closed:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
+        self._held.close()

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.table import Table
 
+from catalog.spec import load_catalogue
 from hub.errors import HubError
 from hub.settings import REPO_ROOT
 
@@ -33,8 +35,6 @@ def _interrupt(signum, frame):
 
 def _configure_logging() -> None:
     if not logging.getLogger().handlers:
-        from rich.logging import RichHandler
-
         logging.basicConfig(level=logging.INFO, format="%(message)s",
                             handlers=[RichHandler(console=console, show_path=False, markup=False)])
         # kafka-python narrates every metadata refresh at INFO; its warnings still show.
@@ -54,8 +54,7 @@ def connect(
                                          help="records between flush + state save (smaller: less to re-read after a crash)"),
 ) -> None:
     """Read what is new in the sources of TARGET and produce it to hub.raw.<resource>."""
-    from catalog.spec import load_catalogue
-    from connectors.runner import connect as run_target
+    from connectors.runner import connect as run_target  # Kafka, SQLAlchemy, httpx: not at `hub` start-up
     from connectors.runner import resolve_targets
 
     _configure_logging()
@@ -75,7 +74,7 @@ def connect(
 
 
 def _prepare(resources) -> None:
-    from connectors.kinds import make_source
+    from connectors.kinds import make_source  # every kind's client library: not at `hub` start-up
 
     for resource in resources:
         source = make_source(resource)

@@ -20,6 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from catalog.derive import topics
+from catalog.selection import SEED_DIR
+from catalog.spec import load_catalogue
+from catalog.systems import SYSTEM_DOMAINS
 from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, load_state, save_state
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
 from connectors.kinds import make_source
@@ -318,10 +321,7 @@ def _publish_quietly(connector: Connector, report: PassReport) -> None:
 def connect(target: str, *, catalogue_path=None, **options) -> list[PassReport]:
     """The library twin of `hub connect TARGET` (what the ingest DAGs call): resolve the target in the
     seed catalogue and run its connectors; `options` go to `run_resources`."""
-    from catalog.spec import load_catalogue
-    from hub.settings import REPO_ROOT
-
-    catalogue = load_catalogue(catalogue_path or REPO_ROOT / "catalog" / "seed")
+    catalogue = load_catalogue(catalogue_path or SEED_DIR)
     return run_resources(resolve_targets(catalogue, target), **options)
 
 
@@ -337,8 +337,6 @@ def resolve_targets(catalogue, target: str) -> list:
             raise ConnectorError(f"resource {target!r} has no source binding (it is a coverage gap on purpose?); "
                                  f"add `binding:` to {resource.file}:{resource.line} to connect it")
         return [by_id[target]]
-    from hub.flow import SYSTEM_DOMAINS
-
     # A domain also names the thematic resources its source system feeds, as the ingest DAGs group them.
     in_domain = [r for r in bound if target in (r.domain, SYSTEM_DOMAINS.get(r.binding.system))]
     if in_domain:

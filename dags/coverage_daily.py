@@ -8,7 +8,7 @@ from airflow.sdk import Asset, AssetAny, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from hub.flow import all_bound_resources, staging_asset_uri
+from pipeline.layout import LOCAL_TZ_NAME, all_bound_resources, staging_asset_uri
 
 STAGING_ASSETS = [Asset(staging_asset_uri(resource_id), group="staging") for resource_id in all_bound_resources()]
 
@@ -16,7 +16,7 @@ STAGING_ASSETS = [Asset(staging_asset_uri(resource_id), group="staging") for res
 @dag(
     dag_id="coverage_daily",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 7 * * *", timezone="Asia/Shanghai"),
+        timetable=CronTriggerTimetable("0 7 * * *", timezone=LOCAL_TZ_NAME),
         assets=AssetAny(*STAGING_ASSETS),
     ),
     start_date=datetime(2026, 1, 1),
@@ -32,19 +32,19 @@ target, then renders the leadership report (HTML, PDF, XLSX under var/reports/<d
 def coverage_daily():
     @task
     def sync_catalogue() -> dict:
-        from hub import flow
+        from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
         return flow.sync_catalogue()
 
     @task
     def snapshot(synced: dict) -> dict:
-        from hub import flow
+        from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
         return flow.snapshot()
 
     @task
     def report(taken: dict) -> dict:
-        from hub import flow
+        from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
         return flow.render_report()
 

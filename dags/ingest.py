@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task, task_group
 
-from hub.flow import DOMAIN_TITLES, bound_resources, staging_asset_uri
+from pipeline.layout import DOMAIN_TITLES, bound_resources, staging_asset_uri
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -43,13 +43,13 @@ catalogue so coverage reflects this run. By hand: `hub flow run {domain}`.""",
     def ingest():
         @task
         def sync_catalogue() -> dict:
-            from hub import flow
+            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.sync_catalogue()
 
         @task
         def refresh_marts() -> list[str]:
-            from hub import flow
+            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.refresh_marts()
 
@@ -66,25 +66,25 @@ def resource_chain(resource_id: str):
     def chain():
         @task
         def connect() -> dict:
-            from hub import flow
+            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.connect(resource_id)
 
         @task
         def land(connected: dict) -> dict:
-            from hub import flow
+            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.land(resource_id)
 
         @task
         def quality(landed: dict) -> dict:
-            from hub import flow
+            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.quality_gate(resource_id, landed)
 
         @task(outlets=[Asset(staging_asset_uri(resource_id), group="staging")])
         def stage(landed: dict, checked: dict) -> dict:
-            from hub import flow
+            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.stage(resource_id, landed, checked)
 

@@ -1,1 +1,2 @@
-"""Hub core: settings, Kafka clients, topic names, the record envelope, local broker management."""
+"""The ground every other package stands on: settings, the local time zone, Kafka clients and the local
+broker, topic names, the record envelope and events, errors, file locks and atomic writes."""

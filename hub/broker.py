@@ -214,7 +214,7 @@ def running_pid(lay: Layout) -> int | None:
 
 def answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
     """True when the cluster answers a metadata request."""
-    from kafka import KafkaAdminClient
+    from kafka import KafkaAdminClient  # kafka-python: `hub` imports this module at start-up
     from kafka.errors import KafkaError
 
     try:
@@ -294,7 +294,7 @@ def down(wait_s: float = 60.0) -> str:
 
 def status() -> dict:
     """Running or stopped, version, bootstrap, topics."""
-    from hub.kafka_clients import list_topics
+    from hub.kafka_clients import list_topics  # kafka-python: `hub` imports this module at start-up
 
     settings = get_settings()
     lay = layout(settings)

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     api_token: SecretStr = SecretStr("change-me")
     query_timeout_s: float = Field(30.0, gt=0)
     query_row_limit: int = Field(10_000, gt=0)
+    # Where the departments' source systems answer (catalog/systems.py names them; connectors/systems.py
+    # reads these). A database URL may carry a password, so it is a secret and never printed.
+    source_population_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
+    source_legal_entity_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
+    source_utility_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
+    gis_drop_dir: Path | None = Field(None, description="GIS drop folder (default <var>/sources/gis_drop)")
+    video_url: str = Field("http://127.0.0.1:8731", description="base URL of the video platform's HTTP API")
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(18830, ge=1, le=65535, description="not 1883: a distribution's mosquitto may hold it")
 
     @model_validator(mode="after")
     def _fill_paths(self) -> "Settings":

@@ -5,44 +5,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from catalog.selection import find_resource
+
 app = typer.Typer(help="Quality: suites from the catalogue, the gate, quarantine and Data Docs.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
-
-
-@app.command("check")
-def check(
-    target: str = typer.Argument(..., help="a resource id, a domain (population, utility, …) or all"),
-    docs: bool = typer.Option(True, "--docs/--no-docs", help="update the Data Docs"),
-) -> None:
-    """Run the gate on what landed and has not been judged yet; publish quality.completed."""
-    from hub.errors import HubError
-    from warehouse.gate import check as run_gate
-    from warehouse.cli import _selected
-
-    table = Table("resource", "rows", "passed", "quarantined", "pass rate", "failed critical", "repairs")
-    failures = 0
-    for resource_id in _selected(target):
-        try:
-            result = run_gate(resource_id, docs=docs)
-        except HubError as exc:
-            failures += 1
-            console.print(f"[red]{resource_id}:[/] {exc}")
-            continue
-        rate = "-" if result.pass_rate is None else f"{result.pass_rate:.2%}"
-        table.add_row(resource_id, f"{result.rows:,}", f"{result.passed_rows:,}", f"{result.quarantined_rows:,}", rate,
-                      ", ".join(result.failed_critical) or "-",
-                      ", ".join(f"{k} {v}" for k, v in result.repairs.items()) or "-")
-    console.print(table)
-    raise typer.Exit(1 if failures else 0)
 
 
 @app.command("suite")
 def suite(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
     """The checks of RESOURCE's suite, as derived from its catalogue entry."""
-    from quality.plan import plan_checks, plan_repairs
-    from warehouse import lake
+    from quality.plan import plan_checks, plan_repairs  # loads numpy, pyarrow and the rules: not at `hub --help`
 
-    resource = lake.resolve_resource(resource_id)
+    resource = find_resource(resource_id)
     table = Table("check", "severity", "columns", "what")
     for item in plan_checks(resource):
         table.add_row(item.name, item.severity, ", ".join(item.columns), item.description)
@@ -51,38 +25,10 @@ def suite(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
         console.print(f"repair {repair.column}: {' → '.join(repair.normalisers)}")
 
 
-@app.command("quarantine")
-def quarantine(
-    resource_id: str = typer.Argument(..., help="a resource id"),
-    limit: int = typer.Option(10, "--limit", help="sample rows to show"),
-) -> None:
-    """What RESOURCE's gate quarantined: rows per failed rule, and a sample of rows."""
-    import duckdb
-
-    from warehouse import lake
-
-    resource = lake.resolve_resource(resource_id)
-    files = [str(f.path) for f in lake.list_files(resource, zone="_quarantine")]
-    if not files:
-        console.print(f"{resource_id}: nothing quarantined")
-        return
-    source = "read_parquet($files, union_by_name = true)"
-    connection = duckdb.connect()
-    by_rule = connection.execute(
-        f"SELECT rule, count(*) FROM (SELECT unnest(_failed_rules) AS rule FROM {source}) GROUP BY rule ORDER BY 2 DESC",
-        {"files": files}).fetchall()
-    table = Table("rule", "rows")
-    for rule, rows in by_rule:
-        table.add_row(rule, f"{rows:,}")
-    console.print(table)
-    console.print(connection.execute(f"SELECT * EXCLUDE (_source) FROM {source} LIMIT {int(limit)}",
-                                     {"files": files}).to_arrow_table().to_pandas().to_string())
-
-
 @app.command("docs")
 def docs() -> None:
     """Build the Great Expectations Data Docs and print where index.html is."""
-    from quality import suites
+    from quality import suites  # Great Expectations takes seconds to import: only for `hub quality docs`
 
     suites.build_docs()
     console.print(str(suites.docs_dir() / "index.html"))
@@ -92,7 +38,7 @@ def docs() -> None:
 def recall() -> None:
     """Against the seeded sources' ground truth (var/sources/manifest.json): per defect, how many
     injected records the gate caught, repaired or dead-lettered, and the clean records it flagged."""
-    from quality.recall import measure
+    from quality.recall import measure  # pyarrow + SQLAlchemy: only for `hub quality recall`
 
     result = measure()
     table = Table("defect", "injected", "caught", "recall")

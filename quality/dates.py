@@ -7,7 +7,7 @@ local date (UTC+08:00, no daylight saving), not the machine's.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.timezone import LOCAL_TZ
 from quality.arrays import as_string_array, digits_value, fixed_width_bytes, regex_mask
 
-SHUNDE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 #: Placeholder dates that legacy systems store for "unknown" (DOMAIN §5).
 SENTINEL_DATES: frozenset[date] = frozenset({date(1900, 1, 1), date(1970, 1, 1)})
 
@@ -43,7 +43,7 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], d
 
 def local_today() -> date:
     """Today in Shunde (UTC+08:00)."""
-    return datetime.now(SHUNDE_TZ).date()
+    return datetime.now(LOCAL_TZ).date()
 
 
 def calendar_ok(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:

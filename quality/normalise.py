@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -20,10 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.reference import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, resident_id_check_char
+from hub.timezone import LOCAL_OFFSET
 from quality import dates, geo
 from quality.arrays import as_float_array, as_string_array, fixed_width_bytes, regex_mask
 from quality.errors import QualityError
-from quality.rules import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, resident_id_check_char
 from quality.text import garbled_texts, utf8_read_as_gbk
 
 #: Full-width forms U+FF01–U+FF5E map to ASCII 0x21–0x7E, the ideographic space U+3000 to " ".
@@ -156,8 +157,7 @@ UTC_TIMESTAMP_PATTERN = (
     r"(?P<sec>:[0-5][0-9])?(?P<frac>\.[0-9]{1,9})?(?:[Zz]|[+-]00(?::?00)?)$"
 )
 _UTC_TIMESTAMP_RE = re.compile(UTC_TIMESTAMP_PATTERN)
-_LOCAL_OFFSET = timedelta(hours=8)  # Shunde: UTC+08:00 all year (no daylight saving)
-_LAST_SECOND = int((datetime(9999, 12, 31, 23, 59, 59) - _LOCAL_OFFSET - datetime(1970, 1, 1)).total_seconds())
+_LAST_SECOND = int((datetime(9999, 12, 31, 23, 59, 59) - LOCAL_OFFSET - datetime(1970, 1, 1)).total_seconds())
 
 
 def timestamp_to_local(value: Any) -> tuple[Any, bool]:
@@ -168,7 +168,7 @@ def timestamp_to_local(value: Any) -> tuple[Any, bool]:
     if found is None:
         return value, False
     try:
-        moment = datetime.fromisoformat(f"{found['date']}T{found['hm']}{found['sec'] or ':00'}") + _LOCAL_OFFSET
+        moment = datetime.fromisoformat(f"{found['date']}T{found['hm']}{found['sec'] or ':00'}") + LOCAL_OFFSET
     except (ValueError, OverflowError):  # not a real day, or past year 9999 once shifted
         return value, False
     # isoformat, not strftime: %Y does not pad years before 1000 on glibc (Arrow's does)
@@ -189,7 +189,7 @@ def timestamp_to_local_vectorised(values: Any) -> tuple[Any, int]:
     naive = pc.if_else(pa.array(real), naive, "1970-01-01T00:00:00")  # the cast takes only real days
     instants = naive.cast(pa.timestamp("s"))
     real &= instants.cast(pa.int64()).to_numpy(zero_copy_only=False) <= _LAST_SECOND
-    local = pc.add(instants, pa.scalar(_LOCAL_OFFSET, pa.duration("s")))
+    local = pc.add(instants, pa.scalar(LOCAL_OFFSET, pa.duration("s")))
     text = pc.binary_join_element_wise(pc.strftime(local, format="%Y-%m-%dT%H:%M:%S"), found.field("frac"),
                                        "+08:00", "")
     rows[rows] = real

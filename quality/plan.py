@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.checks import ROW_CHECK_ROLES
 from quality.errors import QualityError
 from quality.rules import RULES, SEVERITIES, get_rule
 
@@ -67,6 +68,10 @@ ROW_CHECKS: dict[str, RowCheck] = {}
 def register_row_check(check: RowCheck) -> RowCheck:
     if check.severity not in SEVERITIES:
         raise QualityError(f"row check {check.name!r}: severity must be one of {SEVERITIES}")
+    declared = ROW_CHECK_ROLES.get(check.name)
+    if declared != check.roles:
+        raise QualityError(f"row check {check.name!r} with roles {check.roles} is not in the catalogue's vocabulary "
+                           f"(catalog/checks.py declares {declared or 'no such check'}); declare it there first")
     ROW_CHECKS[check.name] = check
     return check
 

@@ -16,7 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from sqlalchemy import func, select
 
+from catalog.db import session_scope
+from catalog.models import ConnectorRun, Landing, QualityRun
 from hub.settings import get_settings
 from quality.dates import parse_mixed_date
 
@@ -108,11 +111,6 @@ def _findings(folder: Path) -> dict[str, dict[tuple, set]]:
 
 def _evidence() -> tuple[dict[str, Counter], Counter]:
     """Repairs per resource (quality runs) and DLQ records (connector runs + landings) from the catalogue."""
-    from sqlalchemy import func, select
-
-    from catalog.db import session_scope
-    from catalog.models import ConnectorRun, Landing, QualityRun
-
     repairs: dict[str, Counter] = defaultdict(Counter)
     dlq: Counter = Counter()
     with session_scope() as session:

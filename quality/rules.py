@@ -15,41 +15,22 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from catalog.checks import SEVERITIES
+from catalog.reference import (
+    PROVINCE_CODES, RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, SHUNDE_CURRENT_COUNTY_CODES, SHUNDE_TOWNS,
+    USCC_ALPHABET, USCC_WEIGHTS, resident_id_check_char, uscc_check_char,
+)
 from quality import dates, geo, text
 from quality.arrays import as_float_array, as_string_array, digits_value, fixed_width_bytes, regex_mask
-from quality.divisions import PROVINCE_CODES, SHUNDE_CURRENT_COUNTY_CODES, SHUNDE_TOWNS
 from quality.errors import QualityError
 
 # ---- resident identity number (GB 11643-1999) -----------------------------------------------
 
 RESIDENT_ID_PATTERN = r"^[0-9]{17}[0-9X]$"
-RESIDENT_ID_WEIGHTS: tuple[int, ...] = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 … 2
-RESIDENT_ID_CHECK_CHARS = "10X98765432"
 EARLIEST_BIRTH = date(1900, 1, 1)
 _RESIDENT_ID_RE = re.compile(RESIDENT_ID_PATTERN)
 _PROVINCES = np.array(sorted(PROVINCE_CODES), dtype=np.int64)
 _ID_CHECK_BYTES = np.frombuffer(RESIDENT_ID_CHECK_CHARS.encode(), dtype=np.uint8)
-
-
-def _ascii_digits(text: Any, length: int) -> bool:
-    return isinstance(text, str) and len(text) == length and text.isascii() and text.isdigit()
-
-
-def resident_id_check_char(first17: str) -> str:
-    """The GB 11643 check character ("0"–"9" or "X") for 17 ASCII digits."""
-    if not _ascii_digits(first17, 17):
-        raise QualityError(f"resident_id_check_char needs 17 ASCII digits, got {first17!r}")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS))
-    return RESIDENT_ID_CHECK_CHARS[total % 11]
-
-
-def make_resident_id(address6: str, birth: date, seq: int) -> str:
-    """A valid 18-character ID: address code, birth date, sequence (odd male / even female), check."""
-    if not _ascii_digits(address6, 6) or not 0 <= seq <= 999:
-        raise QualityError(f"make_resident_id needs a 6-digit address code and seq 0–999, "
-                           f"got {address6!r}, {seq!r}")
-    first17 = f"{address6}{birth.year:04d}{birth.month:02d}{birth.day:02d}{seq:03d}"
-    return first17 + resident_id_check_char(first17)
 
 
 def is_valid_resident_id(value: Any, today: date | None = None) -> bool:
@@ -82,29 +63,10 @@ def resident_id_mask(values: Any, today: date | None = None) -> np.ndarray:
 
 # ---- unified social credit code (GB 32100-2015) ----------------------------------------------
 
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS: tuple[int, ...] = tuple(pow(3, i, 31) for i in range(17))
 USCC_PATTERN = r"^[0-9A-HJ-NP-RTUW-Y]{18}$"
 _USCC_RE = re.compile(USCC_PATTERN)
 _USCC_VALUES = np.full(256, -1, dtype=np.int64)
 _USCC_VALUES[np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)] = np.arange(31)
-
-
-def uscc_check_char(first17: str) -> str:
-    """The GB 32100 check character for 17 characters of the USCC alphabet."""
-    if not (isinstance(first17, str) and len(first17) == 17 and all(c in USCC_ALPHABET for c in first17)):
-        raise QualityError(f"uscc_check_char needs 17 characters of {USCC_ALPHABET}, got {first17!r}")
-    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
-    return USCC_ALPHABET[(31 - total % 31) % 31]
-
-
-def make_uscc(prefix2: str, area6: str, subject9: str) -> str:
-    """A valid USCC: authority + type (e.g. "91"), 6-digit area code, 9-character subject code."""
-    if len(prefix2) != 2 or not _ascii_digits(area6, 6) or len(subject9) != 9:
-        raise QualityError(f"make_uscc needs a 2-char prefix, 6-digit area, 9-char subject, "
-                           f"got {prefix2!r}, {area6!r}, {subject9!r}")
-    first17 = prefix2 + area6 + subject9
-    return first17 + uscc_check_char(first17)
 
 
 def is_valid_uscc(value: Any) -> bool:
@@ -240,8 +202,6 @@ def lat_mask(values: Any) -> np.ndarray:
 
 
 # ---- the registry -----------------------------------------------------------------------------
-
-SEVERITIES = ("critical", "warning")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ and updates the Data Docs under var/quality/docs (a file-backed GX project in va
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
+from hub.files import exclusive_lock
 from hub.settings import get_settings
 from quality import expectations as hub_expectations
 from quality.plan import Check, plan_checks
@@ -70,7 +70,7 @@ def threshold_of(resource) -> float:
 
 def suite_for(resource, schema: pa.Schema | None = None):
     """The GX suite of `resource` (checks whose columns `schema` lacks are left out)."""
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
 
     _context()  # a GX suite belongs to a project: make sure this process has one
     name = suite_name(resource.id)
@@ -88,7 +88,7 @@ def _checks(resource, schema: pa.Schema | None) -> list[Check]:
 
 
 def _expectation(check: Check, suite: str, threshold: float, schema: pa.Schema | None):
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
 
     meta = {"check": check.name, "severity": check.severity, "description": check.description}
     mostly = {"mostly": threshold} if check.severity == "critical" and threshold < 1 else {}
@@ -158,7 +158,7 @@ _CONTEXTS: dict[Path, object] = {}
 
 def _context():
     """The file-backed GX project under var/quality (one per var dir and process)."""
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
 
     root = _project_dir()
     if root not in _CONTEXTS:
@@ -194,7 +194,7 @@ def _batch(resource, frame: pd.DataFrame):
 
 
 def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | None):
-    import great_expectations as gx
+    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context()
@@ -238,10 +238,5 @@ def build_docs() -> None:
 @contextlib.contextmanager
 def _docs_lock() -> Iterator[None]:
     # Airflow tasks of several resources may validate at once; GX rewrites index.html on each.
-    docs_dir().parent.mkdir(parents=True, exist_ok=True)
-    with open(docs_dir().parent / ".docs.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(docs_dir().parent / ".docs.lock"):
+        yield

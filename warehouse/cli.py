@@ -5,21 +5,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from catalog.selection import select_resource_ids
+from hub.errors import HubError
+
 app = typer.Typer(help="The lake and the DuckDB warehouse: land Kafka topics, stage, build marts.",
                   no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
-
-
-def _selected(target: str) -> list[str]:
-    """Resource ids named by RESOURCE, a DOMAIN of the ingest DAGs, or `all` (bound resources)."""
-    from hub.flow import DOMAIN_TITLES, all_bound_resources, bound_resources
-    from warehouse import lake
-
-    if target == "all":
-        return all_bound_resources()
-    if target in DOMAIN_TITLES:
-        return bound_resources(target)
-    return [lake.resolve_resource(target).id]
 
 
 @app.command("land")
@@ -30,15 +21,14 @@ def land(
     marts: bool = typer.Option(True, "--marts/--no-marts", help="refresh mart.* views at the end"),
 ) -> None:
     """Land Kafka → Parquet, run the quality gate, merge what passed into staging, publish the events."""
-    from hub.errors import HubError
-    from warehouse import gate
+    from warehouse import gate  # the gate, DuckDB, pyarrow, Kafka: not at `hub` start-up
     from warehouse import landing, store
-    from warehouse import marts as mart_views
-    from warehouse.events import publish_landing_event
+    from warehouse import marts as mart_views  # DuckDB: not at `hub` start-up
+    from warehouse.events import publish_landing_event  # kafka-python: not at `hub` start-up
 
     table = Table("resource", "rows", "dlq", "files", "quarantined", "staged", "events", "max event time")
     failures = 0
-    for resource_id in _selected(target):
+    for resource_id in select_resource_ids(target):
         try:
             result = landing.land(resource_id, max_records=max_records)
             quarantined = gate.check(resource_id, result.to_dict()).quarantined_rows if stage else 0
@@ -60,7 +50,7 @@ def land(
 @app.command("refresh-marts")
 def refresh_marts() -> None:
     """(Re)create the mart.* views whose resources are landed; say why the others wait."""
-    from warehouse import marts as mart_views
+    from warehouse import marts as mart_views  # DuckDB: not at `hub` start-up
 
     built = mart_views.refresh_marts()
     for name, (_sql, reason) in mart_views.plan_marts().items():
@@ -73,7 +63,7 @@ def refresh_marts() -> None:
 @app.command("stage")
 def stage(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
     """Merge the resource's gated files (`hub quality check`) that staging has not applied yet."""
-    from warehouse import store
+    from warehouse import store  # DuckDB: not at `hub` start-up
 
     console.print(f"{resource_id}: {store.update_staging(resource_id):,} staging rows changed")
 
@@ -81,6 +71,60 @@ def stage(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
 @app.command("rebuild-staging")
 def rebuild_staging(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
     """Drop staging.<resource> and merge all its landed files again (after an item changed type)."""
-    from warehouse import store
+    from warehouse import store  # DuckDB: not at `hub` start-up
 
     console.print(f"{resource_id}: {store.rebuild_staging(resource_id):,} staging rows")
+
+
+def quality_check(
+    target: str = typer.Argument(..., help="a resource id, a domain (population, utility, …) or all"),
+    docs: bool = typer.Option(True, "--docs/--no-docs", help="update the Data Docs"),
+) -> None:
+    """Run the gate on what landed and has not been judged yet; publish quality.completed."""
+    from warehouse.gate import check as run_gate  # loads Great Expectations and pandas: not at `hub --help`
+
+    table = Table("resource", "rows", "passed", "quarantined", "pass rate", "failed critical", "repairs")
+    failures = 0
+    for resource_id in select_resource_ids(target):
+        try:
+            result = run_gate(resource_id, docs=docs)
+        except HubError as exc:
+            failures += 1
+            console.print(f"[red]{resource_id}:[/] {exc}")
+            continue
+        rate = "-" if result.pass_rate is None else f"{result.pass_rate:.2%}"
+        table.add_row(resource_id, f"{result.rows:,}", f"{result.passed_rows:,}", f"{result.quarantined_rows:,}", rate,
+                      ", ".join(result.failed_critical) or "-",
+                      ", ".join(f"{k} {v}" for k, v in result.repairs.items()) or "-")
+    console.print(table)
+    raise typer.Exit(1 if failures else 0)
+
+
+def quarantine(
+    resource_id: str = typer.Argument(..., help="a resource id"),
+    limit: int = typer.Option(10, "--limit", help="sample rows to show"),
+) -> None:
+    """What RESOURCE's gate quarantined: rows per failed rule, and a sample of rows.
+
+    The warehouse keeps the quarantine zone; pipeline/cli.py mounts this as `hub quality quarantine`."""
+    import duckdb  # not at `hub` start-up
+
+    from warehouse import lake  # pyarrow: not at `hub` start-up
+
+    resource = lake.resolve_resource(resource_id)
+    files = [str(f.path) for f in lake.list_files(resource, zone="_quarantine")]
+    if not files:
+        console.print(f"{resource_id}: nothing quarantined")
+        return
+    source = "read_parquet($files, union_by_name = true)"
+    connection = duckdb.connect()
+    by_rule = connection.execute(
+        f"SELECT rule, count(*) FROM (SELECT unnest(_failed_rules) AS rule FROM {source}) "
+        "GROUP BY rule ORDER BY 2 DESC",
+        {"files": files}).fetchall()
+    table = Table("rule", "rows")
+    for rule, rows in by_rule:
+        table.add_row(rule, f"{rows:,}")
+    console.print(table)
+    console.print(connection.execute(f"SELECT * EXCLUDE (_source) FROM {source} LIMIT {int(limit)}",
+                                     {"files": files}).to_arrow_table().to_pandas().to_string())

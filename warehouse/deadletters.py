@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 
+from hub.kafka_clients import ensure_topics, make_producer
 from warehouse.errors import WarehouseError
 
 MAX_DLQ_RAW = 256 << 10     # what a dead letter keeps of a value; the whole record stays in the raw topic
@@ -26,8 +27,6 @@ class DeadLetters:
 
     def send(self, key, value, reason: str, partition: int, offset: int, source) -> None:
         if self.producer is None:
-            from hub.kafka_clients import ensure_topics, make_producer
-
             ensure_topics([self.topic])
             self.producer = make_producer()
         dlq_key, dlq_value, headers = dead_letter_message(

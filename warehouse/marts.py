@@ -3,7 +3,7 @@ resources it reads; a mart whose resources are not in the catalogue, or not land
 with the reason (logged, and shown by `hub warehouse refresh-marts`).
 
 Marts read staging.* (current state per key) and aggregate, so they carry no personal data.
-Town names come from quality.divisions (the ten towns and streets of Shunde).
+Town names come from catalog.reference (the ten towns and streets of Shunde).
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable, Mapping
 
 from catalog import derive
-from quality.divisions import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS
+from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS
+from hub.timezone import LOCAL_TZ_NAME
 from warehouse import lake, store
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ steps AS (
 counted AS (
     SELECT *, step >= 0 AND coalesce(meter_event, '') NOT IN ('replacement', 'reset') AS usable FROM steps)
 SELECT utility, unit, left(address_code, 9) AS town_code, coalesce(towns.town_name, '未知') AS town_name,
-       strftime(timezone('Asia/Shanghai', reading_time), '%Y-%m') AS month,
+       strftime(timezone({_text(LOCAL_TZ_NAME)}, reading_time), '%Y-%m') AS month,
        count(DISTINCT meter_id) AS meters, count(*) AS readings,
        round(sum(step) FILTER (WHERE usable), 3) AS use,
        count(*) FILTER (WHERE step IS NOT NULL AND NOT usable) AS excluded_steps

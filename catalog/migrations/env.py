@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from catalog.db import make_engine
 from catalog.models import Base
 
 target_metadata = Base.metadata
@@ -29,8 +30,6 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from catalog.db import make_engine
-
     url = context.get_x_argument(as_dictionary=True).get("url")
     engine = make_engine(url)
     try:

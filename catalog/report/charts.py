@@ -10,6 +10,11 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import matplotlib
+from matplotlib import font_manager, pyplot
+from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.ticker import PercentFormatter
+
 from catalog.report.errors import ReportError
 
 CJK_FAMILY = "Noto Sans CJK SC"
@@ -35,12 +40,7 @@ def cjk_font_file() -> Path:
 
 
 def _pyplot():
-    import matplotlib
-
     matplotlib.use("Agg")
-    from matplotlib import font_manager
-    from matplotlib import pyplot
-
     font_manager.fontManager.addfont(str(cjk_font_file()))
     pyplot.rcParams.update({"font.family": CJK_FAMILY, "font.size": 9, "axes.unicode_minus": False,
                             "axes.spines.top": False, "axes.spines.right": False})
@@ -56,9 +56,6 @@ def _tone(ratio: float, target: float) -> str:
 def trend_chart(document: dict, path: Path) -> Path:
     """Daily ratio, the target line, and the projection to the target date."""
     plt = _pyplot()
-    from matplotlib.dates import AutoDateLocator, DateFormatter
-    from matplotlib.ticker import PercentFormatter
-
     target, projection = document["target"], document["projection"]
     days = [date.fromisoformat(point["date"]) for point in document["trend"]]
     ratios = [point["ratio"] for point in document["trend"]]
@@ -84,8 +81,6 @@ def trend_chart(document: dict, path: Path) -> Path:
 def bar_chart(rows: list[dict], label_key: str, target: float, path: Path, *, title: str) -> Path:
     """Horizontal bars of ratio per group (worst at the top), with the target line."""
     plt = _pyplot()
-    from matplotlib.ticker import PercentFormatter
-
     ordered = list(rows)
     height = max(1.6, 0.24 * len(ordered) + 0.7)
     figure, axes = plt.subplots(figsize=(7.2, height), dpi=DPI)

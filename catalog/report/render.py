@@ -12,9 +12,14 @@ from pathlib import Path
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from catalog.db import session_scope
 from catalog.report import charts
+from catalog.report.data import report_data
+from catalog.report.pdf import print_to_pdf
+from catalog.report.workbook import write_workbook
 from catalog.service import labels
 from catalog.service.pages import local_time, pct, tone
+from hub.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SUMMARY_GAPS = 8
@@ -38,17 +43,12 @@ class ReportFiles:
 
 
 def default_folder(as_of: datetime) -> Path:
-    from hub.settings import get_settings
-
     return get_settings().var_dir / "reports" / as_of.date().isoformat()
 
 
 def render_report(out_dir: Path | None = None, as_of: datetime | None = None, *, url: str | None = None,
                   pdf: bool = True) -> ReportFiles:
     """Render the report for `as_of` (default now: today's snapshot is taken, as `hub coverage` does)."""
-    from catalog.db import session_scope
-    from catalog.report.data import report_data
-
     moment = as_of or datetime.now(timezone.utc)
     with session_scope(url) as session:
         data = report_data(session, moment, snapshot=as_of is None)
@@ -60,12 +60,8 @@ def render_report(out_dir: Path | None = None, as_of: datetime | None = None, *,
     files.charts = _charts(data, folder / "charts")
     files.html.write_text(render_html(data, {path.stem: f"charts/{path.name}" for path in files.charts}),
                           encoding="utf-8")
-    from catalog.report.workbook import write_workbook
-
     write_workbook(data, files.xlsx)
     if pdf:
-        from catalog.report.pdf import print_to_pdf
-
         files.pdf = print_to_pdf(files.html, folder / "report.pdf")
     return files
 

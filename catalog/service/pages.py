@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import get_args
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -14,8 +13,8 @@ from sqlalchemy.orm import Session
 from catalog.service import api, labels
 from catalog.service.app import TEMPLATES_DIR, Moment, get_moment, get_session
 from catalog.service.errors import PAGE_ERROR_RESPONSES, ApiError
+from hub.timezone import LOCAL_TZ
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Amber from three quarters of the target, as `hub coverage` colours it.
 AMBER_SHARE_OF_TARGET = 0.75
 
@@ -34,7 +33,7 @@ def local_time(value: str | datetime | None) -> str:
     if not value:
         return "—"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def tone(ratio: float, target: float) -> str:

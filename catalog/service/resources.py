@@ -2,7 +2,6 @@
 schema, evidence, freshness, lineage)."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,12 +10,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from catalog import derive
 from catalog.coverage import CoveragePolicy
+from catalog.lineage import storage as lineage_storage
 from catalog.models import ConnectorRun, Department, Item, Landing, QualityRun, Resource, StatusChange
 from catalog.service import labels
 from catalog.service.views import resource_statuses, status_json
 from catalog.store import display_name
-
-log = logging.getLogger(__name__)
 
 EVIDENCE_LIMIT = 50
 
@@ -236,37 +234,14 @@ def lineage(resource: Resource) -> list[dict]:
     binding = resource.binding
     raw_topic, _ = derive.topics(resource)
     tables = derive.table_names(resource)
-    marts = _marts_reading(resource)
+    marts = lineage_storage().marts_reading(resource)
     source = (f"{binding.kind}: {binding.system} "
               + " ".join(f"{key}={value}" for key, value in sorted(binding.config.items()))) if binding else None
     return [
         {"stage": "source", "name": source or "未接入数据源", "present": binding is not None},
         {"stage": "topic", "name": raw_topic, "present": binding is not None},
-        {"stage": "lake", "name": _lake_folder(resource), "present": binding is not None},
+        {"stage": "lake", "name": lineage_storage().lake_folder(resource), "present": binding is not None},
         {"stage": "raw", "name": tables.raw, "present": binding is not None},
         {"stage": "staging", "name": tables.staging, "present": binding is not None},
         {"stage": "marts", "name": ", ".join(marts) or "—", "present": bool(marts)},
     ]
-
-
-def _lake_folder(resource: Resource) -> str:
-    try:
-        from warehouse import lake
-
-        return str(lake.resource_dir(resource)) + "/dt=*/"
-    except ImportError:  # the warehouse package is optional for the catalogue service
-        return f"<lake>/{resource.domain}/{resource.id}/dt=*/"
-
-
-def _marts_reading(resource: Resource) -> list[str]:
-    """The mart views that read this resource's staging table (asked of the warehouse's own planner)."""
-    try:
-        from warehouse.marts import plan_marts
-    except ImportError:
-        return []
-    try:
-        plan = plan_marts([resource], staged={resource.id})
-    except Exception:  # lineage is a display: a planner problem is logged, not shown as a broken page
-        log.warning("cannot ask the mart planner about %s", resource.id, exc_info=True)
-        return []
-    return [f"mart.{name}" for name, (sql, _reason) in plan.items() if sql is not None]

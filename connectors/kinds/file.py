@@ -20,6 +20,7 @@ from connectors.base import Advance, BaseSource, SourceItem, SourceRecord, Unrea
 from connectors.errors import BindingError
 from connectors.kinds.geometry import GeometryError, geojson_to_wkt, gpkg_to_wkt
 from connectors.kinds.sqlite_text import TextDecoder, portable_json
+from connectors.systems import gis_drop_dir
 
 GEOMETRY_ITEMS = ("geometry", "geom_wkt", "geom")  # the item that carries the WKT, first found
 # A DLQ message stays far below Kafka's message limit; the file itself stays in the drop folder.
@@ -57,8 +58,6 @@ class FileSource(BaseSource):
         return self.config["pattern"]
 
     def drop_dir(self) -> Path:
-        from connectors.systems import gis_drop_dir
-
         return gis_drop_dir()
 
     def read(self, state: dict) -> Iterator[SourceItem]:

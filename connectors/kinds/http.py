@@ -24,6 +24,7 @@ import orjson
 
 from connectors.base import Advance, BaseSource, SourceItem, SourceRecord, Unreadable
 from connectors.errors import SourceRejected, SourceUnavailable
+from connectors.systems import video_url
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ class HttpSource(BaseSource):
 
     def client(self) -> httpx.Client:
         if self._client is None:
-            from connectors.systems import video_url
-
             self._client = httpx.Client(base_url=video_url(), timeout=self.timeout_s)
         return self._client
 

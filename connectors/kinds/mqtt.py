@@ -25,6 +25,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from connectors.base import BaseSource, SourceItem, SourceRecord, Unreadable
 from connectors.errors import SourceUnavailable
+from connectors.systems import mqtt_host_port
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,6 @@ class MqttSource(BaseSource):
 
     def _ensure_connected(self) -> None:
         if self._client is None:
-            from connectors.systems import mqtt_host_port
-
             host, port = mqtt_host_port()
             client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id(self.resource.id),
                                  protocol=mqtt.MQTTv5, manual_ack=True)

@@ -12,11 +12,13 @@ duplicates) that straddle a chunk boundary are read as one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import sqlalchemy as sa
 
 from connectors.base import BaseSource, SourceItem, SourceRecord
 from connectors.errors import BindingError, SourceUnavailable
 from connectors.kinds.sqlite_text import TextDecoder
+from connectors.systems import source_url
 
 DEFAULT_CURSOR = "updated_at"
 _CURSOR, _AFTER = "__hub_cursor", "__hub_after"
@@ -44,8 +46,6 @@ class SqlSource(BaseSource):
 
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            from connectors.systems import source_url
-
             self._engine = sa.create_engine(source_url(self.system))
         return self._engine
 

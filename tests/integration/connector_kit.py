@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from kafka import TopicPartition
 
 from catalog.spec import Binding, Item, Resource
+from hub.settings import reset_settings
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=CST)
@@ -45,6 +46,7 @@ class Env(dict):
     def set(self, name: str, value: str) -> None:
         self[name] = value
         self.monkeypatch.setenv(name, value)
+        reset_settings()  # source endpoints are settings fields, read once per process
 
 
 def make_resource(kind: str, system: str, config: dict, items=None, prefix: str = "t") -> Resource:
@@ -115,7 +117,7 @@ class SqlKit:
     kind = "sql"
 
     def __init__(self, tmp: Path, env: Env, url: str | None = None):
-        from connectors.synthetic.sqlstore import SqlTable
+        from synthetic.sqlstore import SqlTable
 
         url = url or f"sqlite:///{tmp / 'population_db.sqlite'}"
         env.set("HUB_SOURCE_POPULATION_DB_URL", url)
@@ -128,7 +130,7 @@ class SqlKit:
         self.tick = T0
 
     def _clock(self, count: int, same_time: bool):
-        from connectors.synthetic.base import Clock
+        from synthetic.base import Clock
 
         start = self.tick
         end = start if same_time else start + timedelta(seconds=count)
@@ -182,7 +184,7 @@ class FileKit:
         return features, [f["properties"]["bh"] for f in features]
 
     def add(self, count: int, unreadable: bool = False) -> list[str]:
-        from connectors.synthetic.gisfiles import GpkgWriter, write_geojson
+        from synthetic.gisfiles import GpkgWriter, write_geojson
 
         self.files += 1
         gpkg = self.files % 2 == 0
@@ -220,11 +222,11 @@ def free_port() -> int:
 
 
 class Broker:
-    """The synthetic systems' own Mosquitto (connectors.synthetic.mosquitto) on a free port, under
+    """The synthetic systems' own Mosquitto (synthetic.mosquitto) on a free port, under
     this test's HUB_VAR_DIR, so a test can restart it."""
 
     def __init__(self, env: Env):
-        from connectors.synthetic import mosquitto
+        from synthetic import mosquitto
 
         self.port = free_port()
         env.set("HUB_MQTT_HOST", "127.0.0.1")
@@ -300,13 +302,13 @@ class MqttKit:
 # ---- http ------------------------------------------------------------------------------------------
 
 class VideoService:
-    """The synthetic video platform (connectors.synthetic.video_service) served in a thread on a free
+    """The synthetic video platform (synthetic.video_service) served in a thread on a free
     port, from the store under this test's HUB_VAR_DIR."""
 
     def __init__(self, env: Env, rate: float = 1000.0):
         from connectors import systems
-        from connectors.synthetic.sinks import VIDEO_STORE
-        from connectors.synthetic.video_service import build_server
+        from synthetic.sinks import VIDEO_STORE
+        from synthetic.video_service import build_server
 
         port = free_port()
         env.set("HUB_VIDEO_URL", f"http://127.0.0.1:{port}")
@@ -346,7 +348,7 @@ class HttpKit:
     def _write(self, rows: list[dict]) -> None:
         from types import SimpleNamespace
 
-        from connectors.synthetic.sinks import HttpSink
+        from synthetic.sinks import HttpSink
 
         context = SimpleNamespace(resource=self.resource, step=self.step, key_columns=lambda: ["device_id", "ts"])
         sink = HttpSink(context)  # step 0 creates the endpoint's table afresh, later steps append

@@ -23,7 +23,7 @@ import duckdb
 
 STEPS = ("connect", "land", "gate", "stage")
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["hub.flow", "warehouse.gate", "warehouse.landing", "warehouse.store",
+_CONTEXT.set_forkserver_preload(["pipeline.flow", "warehouse.gate", "warehouse.landing", "warehouse.store",
                                  "connectors.runner", "quality.suites"])
 
 
@@ -66,7 +66,8 @@ def copy_sources(seeded: Home, other: Home) -> None:
 def _run_steps(env: dict[str, str], resource_id: str, marks: str) -> None:
     """The steps of `hub flow run RESOURCE` (the gate without Data Docs: rendering is not judging)."""
     os.environ.update(env)
-    from hub import flow, settings
+    from hub import settings
+    from pipeline import flow
     from warehouse import gate
 
     settings.reset_settings()

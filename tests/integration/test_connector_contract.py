@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from catalog.derive import schema_fingerprint, topics
+from catalog.systems import CONNECTOR_KINDS
 from connectors.base import load_state
 from connectors.runner import run_resources
 from hub.envelope import decode
@@ -18,7 +19,7 @@ import connector_kit as kits  # noqa: E402  (tests/integration is on sys.path un
 
 JSON_TYPES = {"C": (str,), "D": (str,), "T": (str,), "N": (int, float), "F": (int, float), "B": (int, float),
               "I": (int,), "L": (bool,)}
-KINDS = ["sql", "file", "http", "mqtt"]
+KINDS = list(CONNECTOR_KINDS)  # every kind the declared source systems use (catalog/systems.py)
 
 
 @pytest.fixture

@@ -12,15 +12,16 @@ import pytest
 from catalog import derive
 from catalog.db import session_scope
 from catalog.events import apply_events
+from catalog.reference import make_resident_id
+from catalog.selection import SEED_DIR
 from catalog.snapshots import report
 from catalog.spec import Binding, Catalogue, Item, Resource, ValueRules, load_catalogue
 from catalog.store import load_catalogue_into
 from hub.envelope import Record, encode
 from hub.events import make_event
-from hub.flow import SEED_DIR
 from hub.kafka_clients import ensure_topics, make_producer
-from warehouse import gate
 from quality.rules import make_resident_id
+from warehouse import gate
 from warehouse import lake, landing, store
 from warehouse.events import landing_events
 

@@ -17,17 +17,17 @@ import pyarrow.compute as pc
 import pytest
 
 from catalog import derive
+from catalog.selection import seed_catalogue
 from connectors.base import SourceRecord
 from connectors.errors import UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
-from connectors.synthetic import generate
-from connectors.synthetic.video_service import build_server
 from hub import settings as hub_settings
-from hub.flow import _seed
 from quality.judge import repair
 from quality.normalise import RepairCounts
 from quality.plan import FREE_TEXT_RULE, ROW_CHECKS, Check, evaluate, plan_checks
+from synthetic import generate
+from synthetic.video_service import build_server
 from warehouse.decode import decode_values
 
 SEED = 7
@@ -48,7 +48,7 @@ def family(check: Check) -> str:
     return check.kind if check.kind in ROW_CHECKS else check.params["rule"]
 
 
-JUDGED = sorted(r.id for r in _seed().resources
+JUDGED = sorted(r.id for r in seed_catalogue().resources
                 if r.binding is not None and r.binding.kind != "mqtt" and judged_checks(r))
 
 
@@ -114,7 +114,7 @@ def expected(defects: dict, name: str) -> set[str]:
 
 @pytest.mark.parametrize("resource_id", JUDGED)
 def test_every_injected_defect_is_flagged_and_nothing_else(manifest, resource_id):
-    resource = next(r for r in _seed().resources if r.id == resource_id)
+    resource = next(r for r in seed_catalogue().resources if r.id == resource_id)
     table, keys = landed(resource)
     checks = judged_checks(resource)
     defects = manifest[resource_id]["defects"]
@@ -127,12 +127,12 @@ def test_every_injected_defect_is_flagged_and_nothing_else(manifest, resource_id
 
 def test_the_checks_answer_the_defects_they_are_named_for(manifest):
     """Every meter, household, GCJ-02 and geometry defect sits in a resource that declares its check."""
-    declared = {r.id: {family(c) for c in judged_checks(r)} for r in _seed().resources}
+    declared = {r.id: {family(c) for c in judged_checks(r)} for r in seed_catalogue().resources}
     for resource_id, entry in manifest.items():
         for name in ("meter_rollback", "household_head", "gcj02_shift", FREE_TEXT_RULE):
             if expected(entry["defects"], name):
                 assert name in declared[resource_id], f"{resource_id} has {ANSWERS[name]} but no {name} check"
-        geometry_items = {i.name for i in next(r for r in _seed().resources if r.id == resource_id).items}
+        geometry_items = {i.name for i in next(r for r in seed_catalogue().resources if r.id == resource_id).items}
         if "geometry" in geometry_items and expected(entry["defects"], "geometry_in_box"):
             assert "geometry_in_box" in declared[resource_id], resource_id
 
@@ -151,7 +151,7 @@ def stepped(tmp_path, monkeypatch):
 
 
 def test_a_later_step_is_judged_with_the_staged_rows_as_history(stepped):
-    resources = [r for r in _seed().resources if r.id in STEPPED]
+    resources = [r for r in seed_catalogue().resources if r.id in STEPPED]
     before = generate.seed("small", SEED, only=set(STEPPED))["resources"]
     staged = {}
     for resource in resources:

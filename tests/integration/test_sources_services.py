@@ -10,10 +10,11 @@ import time
 import httpx
 import pytest
 
-from connectors.synthetic import generate, mosquitto, publisher, services
-from connectors.synthetic.base import SyntheticError
-from connectors.synthetic.sinks import VIDEO_STORE
-from connectors.synthetic.video_service import build_server, encode_cursor
+from hub.settings import reset_settings
+from synthetic import generate, mosquitto, publisher, services
+from synthetic.base import SyntheticError
+from synthetic.sinks import VIDEO_STORE
+from synthetic.video_service import build_server, encode_cursor
 
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")
@@ -131,6 +132,7 @@ def test_sources_up_runs_the_service_in_the_background(hub_env, monkeypatch):
     generate.seed("tiny", 8, only=VIDEO)
     monkeypatch.setenv("HUB_VIDEO_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("HUB_VIDEO_FAULT_RATE", "0")
+    reset_settings()
     try:
         assert "started" in services.video_up()
         assert "already running" in services.video_up()
@@ -143,6 +145,7 @@ def test_sources_up_runs_the_service_in_the_background(hub_env, monkeypatch):
 @pytest.fixture
 def broker(hub_env, monkeypatch):
     monkeypatch.setenv("HUB_MQTT_PORT", str(free_port()))
+    reset_settings()
     try:
         mosquitto.up()
     except SyntheticError as exc:
@@ -211,6 +214,7 @@ def test_department_databases_can_live_in_postgres(hub_env, monkeypatch, pg_serv
 
     url = pg_server.create_database("hub_sources")
     monkeypatch.setenv("HUB_SOURCE_POPULATION_DB_URL", url)
+    reset_settings()
     generate.seed("tiny", 8, only={"resident_population"})
     after = generate.seed("tiny", 8, step=1, only={"resident_population"})
     entry = after["resources"]["resident_population"]

@@ -4,12 +4,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from catalog.spec import CONNECTOR_KINDS, load_catalogue
+from catalog.selection import bound_resources
+from catalog.spec import load_catalogue
+from catalog.systems import CONNECTOR_KINDS, SYSTEM_DOMAINS
 from connectors.cli import app
 from connectors.errors import BindingError, ConnectorError
 from connectors.kinds import KINDS, make_source
 from connectors.runner import resolve_targets
-from hub.flow import SYSTEM_DOMAINS, bound_resources
 
 SEED = Path(__file__).resolve().parents[2] / "catalog" / "seed"
 

@@ -61,7 +61,7 @@ def test_every_dag_is_owned_retried_tagged_and_documented(parsed):
 
 
 def test_every_bound_resource_has_a_chain_and_an_asset(parsed):
-    from hub.flow import bound_resources
+    from pipeline.layout import bound_resources
 
     bag, _ = parsed
     for domain in ("population", "legal_entity", "utility", "gis", "video", "iot"):

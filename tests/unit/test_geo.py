@@ -6,8 +6,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from catalog.reference import SHUNDE_TOWN_CENTRES
 from quality import geo
-from quality.divisions import SHUNDE_TOWN_CENTRES
 
 DALIANG = (113.25, 22.84)
 

@@ -17,7 +17,8 @@ from quality.normalise import (
     NORMALISERS, RESIDENT_ID_REPAIRS, RepairCounts, date_iso, get_normaliser, halfwidth, mojibake_gbk,
     resident_id_15_to_18, resident_id_upper_x, timestamp_to_local,
 )
-from quality.rules import is_valid_resident_id, make_resident_id
+from catalog.reference import make_resident_id
+from quality.rules import is_valid_resident_id
 
 VALUE_NORMALISERS = ["halfwidth", "resident_id_upper_x", "resident_id_15_to_18", "date_iso", "timestamp_to_local",
                      "mojibake_gbk"]

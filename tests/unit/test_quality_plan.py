@@ -6,10 +6,10 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
+from catalog.reference import make_resident_id
 from catalog.spec import Item, Resource, ResourceCheck, ValueRules
 from quality.errors import QualityError
 from quality.plan import duplicate_key_mask, evaluate, plan_checks, plan_repairs
-from quality.rules import make_resident_id
 
 GOOD_ID = make_resident_id("440606", date(1985, 3, 1), 123)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from hub.flow import _seed
+from catalog.selection import seed_catalogue
 from quality import geo
 from quality.plan import ROW_CHECKS, evaluate, plan_checks
 from quality.rowchecks import BOXES, geometry_in_box, geometry_in_box_mask
@@ -137,7 +137,7 @@ def test_staged_history_may_have_other_column_types():
 
 
 def test_the_plan_passes_the_registers_width_and_history_by_check_name():
-    resource = next(r for r in _seed().resources if r.id == "electricity_readings")
+    resource = next(r for r in seed_catalogue().resources if r.id == "electricity_readings")
     checks = [c for c in plan_checks(resource) if c.kind.startswith("meter_")]
     assert {c.name: c.severity for c in checks} == {"meter_rollback": "critical", "meter_spike": "warning",
                                                     "meter_stuck": "warning"}

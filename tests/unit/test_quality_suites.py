@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 
 from catalog import derive
+from catalog.reference import make_resident_id
+from catalog.selection import seed_catalogue
 from hub import settings as hub_settings
-from hub.flow import _seed
 from quality import suites
 from quality.plan import evaluate, plan_checks
-from quality.rules import make_resident_id
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -26,7 +26,7 @@ def var_dir(tmp_path, monkeypatch):
 
 
 def seed_resource(resource_id: str):
-    return next(r for r in _seed().resources if r.id == resource_id)
+    return next(r for r in seed_catalogue().resources if r.id == resource_id)
 
 
 def landed(resource, rows: list[dict]) -> pa.Table:

@@ -12,12 +12,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from quality import divisions
-from quality.errors import QualityError
-from quality.rules import (
-    RESIDENT_ID_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS, is_valid_resident_id, is_valid_uscc,
-    make_resident_id, make_uscc, resident_id_check_char, resident_id_mask, uscc_check_char, uscc_mask,
+from catalog import reference as divisions
+from catalog.reference import (
+    RESIDENT_ID_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS, CodeError, make_resident_id, make_uscc, resident_id_check_char,
+    uscc_check_char,
 )
+from quality.rules import is_valid_resident_id, is_valid_uscc, resident_id_mask, uscc_mask
 
 DIVISIONS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "divisions"
 TODAY = date(2025, 6, 30)
@@ -138,15 +138,15 @@ def test_province_codes_pass(province):
 
 def test_check_char_helpers_reject_bad_input():
     for bad in ("1101051949123100", "110105194912310021", "1101051949123100x", "１１０１０５１９４９１２３１００２", None):
-        with pytest.raises(QualityError):
+        with pytest.raises(CodeError):
             resident_id_check_char(bad)
-    with pytest.raises(QualityError):
+    with pytest.raises(CodeError):
         make_resident_id("11010", date(1980, 1, 1), 1)
-    with pytest.raises(QualityError):
+    with pytest.raises(CodeError):
         make_resident_id("110105", date(1980, 1, 1), 1000)
-    with pytest.raises(QualityError):
+    with pytest.raises(CodeError):
         uscc_check_char("9144030070846113I")
-    with pytest.raises(QualityError):
+    with pytest.raises(CodeError):
         make_uscc("91", "4403OO", "708461136")
 
 

@@ -12,9 +12,10 @@ import pytest
 
 from quality import dates
 from quality.errors import QualityError
+from catalog.reference import make_resident_id, make_uscc
 from quality.rules import (
     RULES, SEVERITIES, camera_id_mask, get_rule, is_valid_camera_id, is_valid_mobile,
-    is_valid_parcel_code, is_valid_town_code, make_resident_id, make_uscc, mobile_mask,
+    is_valid_parcel_code, is_valid_town_code, mobile_mask,
     parcel_code_mask, town_code_mask,
 )
 from quality.text import (

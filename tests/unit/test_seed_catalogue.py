@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from catalog.lint import DISTRICT_CODE, SHUNDE_TOWNS, lint_catalogue, format_findings
-from catalog.spec import DOMAINS, SOURCE_SYSTEMS, THEMES, UPDATE_CYCLES, load_catalogue
+from catalog.lint import format_findings, lint_catalogue
+from catalog.reference import SHUNDE_DISTRICT_CODE as DISTRICT_CODE
+from catalog.reference import SHUNDE_TOWNS
+from catalog.spec import DOMAINS, THEMES, UPDATE_CYCLES, load_catalogue
+from catalog.systems import SOURCE_SYSTEMS
 
 SEED = Path(__file__).parents[2] / "catalog" / "seed"
 DIVISIONS = Path(__file__).parents[2].parent / "shared" / "fixtures" / "divisions"

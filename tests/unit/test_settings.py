@@ -50,3 +50,28 @@ def test_token_is_secret(monkeypatch):
     settings = get_settings()
     assert "s3cret-token" not in repr(settings) and "s3cret-token" not in str(settings)
     assert settings.api_token.get_secret_value() == "s3cret-token"
+
+
+def test_source_endpoints_are_typed_settings_and_database_urls_stay_secret(tmp_path, monkeypatch):
+    from catalog.systems import systems_of_kind
+    from connectors import systems
+
+    monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_SOURCE_UTILITY_DB_URL", "postgresql+psycopg://reader:s3cret@db:5432/utility")
+    monkeypatch.setenv("HUB_MQTT_PORT", "1884")
+    monkeypatch.setenv("HUB_VIDEO_URL", "http://video:8731/")
+    settings = get_settings()
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.model_dump())
+    assert systems.source_url("utility_db") == "postgresql+psycopg://reader:s3cret@db:5432/utility"
+    assert systems.source_url("population_db") == f"sqlite:///{tmp_path / 'sources' / 'population_db.sqlite'}"
+    assert systems.mqtt_host_port() == ("127.0.0.1", 1884)
+    assert systems.video_url() == "http://video:8731"
+    assert systems.gis_drop_dir() == tmp_path / "sources" / "gis_drop"
+    for system in systems_of_kind("sql"):  # every database system declared has its settings field
+        assert systems.source_url(system)
+
+
+def test_a_bad_mqtt_port_is_reported_with_its_variable(monkeypatch):
+    monkeypatch.setenv("HUB_MQTT_PORT", "70000")
+    with pytest.raises(ConfigError, match="HUB_MQTT_PORT"):
+        get_settings()

@@ -9,6 +9,7 @@ from connectors.base import SourceRecord
 from connectors.errors import BindingError, UnreadableRow
 from connectors.kinds.sql import SqlSource
 from connectors.records import RecordBuilder
+from hub.settings import reset_settings
 
 
 def item(name, type="C", key=False):
@@ -24,6 +25,7 @@ RESOURCE = SimpleNamespace(id="t_sql_unit", file="t.yaml", line=1, items=[item("
 def db(tmp_path, monkeypatch):
     path = tmp_path / "population_db.sqlite"
     monkeypatch.setenv("HUB_SOURCE_POPULATION_DB_URL", f"sqlite:///{path}")
+    reset_settings()
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE t (bh TEXT, mc TEXT, sl REAL, updated_at TEXT)")
     rows = [(f"B{i}", f"名{i}", i, "2026-11-20T08:00:00.000+08:00" if i < 5 else f"2026-11-20T09:00:0{i}.000+08:00")
@@ -32,6 +34,7 @@ def db(tmp_path, monkeypatch):
     connection.commit()
     yield connection
     connection.close()
+    reset_settings()
 
 
 def read_all(source, state):

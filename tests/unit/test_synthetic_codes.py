@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.generic import broken_id, mixed_format
-from connectors.synthetic.values import from_regex, point_near_town
-from quality.divisions import SHUNDE_TOWNS
+from synthetic import codes, texts
+from synthetic.generic import broken_id, mixed_format
+from synthetic.values import from_regex, point_near_town
+from catalog.reference import SHUNDE_TOWNS
 from quality.normalise import resident_id_upper_x
 from quality.rules import (
     is_valid_camera_id, is_valid_mobile, is_valid_parcel_code, is_valid_resident_id, is_valid_uscc,

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from connectors import systems
-from connectors.synthetic import generate
-from connectors.synthetic.defects import RANGES, RATES, Tally, plan_defects, stochastic_count
 from quality.meters import rollback_mask, spike_mask, stuck_mask
+from synthetic import generate
+from synthetic.defects import RANGES, RATES, Tally, plan_defects, stochastic_count
 
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")

@@ -10,9 +10,9 @@ import pytest
 
 from connectors import systems
 from connectors.kinds.geometry import gpkg_to_wkt
-from connectors.synthetic import generate
-from connectors.synthetic.gisfiles import GPKG_APPLICATION_ID, GpkgWriter, gpkg_geometry, project_4547, wkb
-from connectors.synthetic.snapshot import source_files
+from synthetic import generate
+from synthetic.gisfiles import GPKG_APPLICATION_ID, GpkgWriter, gpkg_geometry, project_4547, wkb
+from synthetic.snapshot import source_files
 
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")

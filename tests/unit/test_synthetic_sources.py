@@ -10,10 +10,10 @@ import shutil
 import pytest
 
 from connectors import systems
-from connectors.synthetic import generate
-from connectors.synthetic.snapshot import checksum, identity, stored_rows
 from hub import settings as hub_settings
 from quality.rules import RULES
+from synthetic import generate
+from synthetic.snapshot import checksum, identity, stored_rows
 
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")

@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 
 from connectors import systems
-from connectors.synthetic import generate
-from connectors.synthetic.base import DEFAULT_AS_OF, STEP_INTERVAL, SyntheticError, iso_ts
-from connectors.synthetic.snapshot import source_files, stored_rows
+from synthetic import generate
+from synthetic.base import DEFAULT_AS_OF, STEP_INTERVAL, SyntheticError, iso_ts
+from synthetic.snapshot import source_files, stored_rows
 
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")

@@ -117,7 +117,7 @@ def test_malformed_geojson_geometry(geometry, problem):
 
 
 def test_wkb_written_by_the_synthetic_gis_drop_reads_back():
-    gisfiles = pytest.importorskip("connectors.synthetic.gisfiles")
+    gisfiles = pytest.importorskip("synthetic.gisfiles")
     polygon = {"type": "Polygon", "coordinates": [[[113.2, 22.8], [113.3, 22.8], [113.3, 22.9], [113.2, 22.8]]]}
     wkt, srs_id = gpkg_to_wkt(gisfiles.gpkg_geometry(polygon, 4490))
     assert (wkt, srs_id) == ("POLYGON ((113.2 22.8, 113.3 22.8, 113.3 22.9, 113.2 22.8))", 4490)

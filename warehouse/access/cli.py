@@ -1,4 +1,4 @@
-"""`hub sql`, `hub grant add|revoke|list` and `hub audit` (mounted by hub/cli.py).
+"""`hub sql`, `hub grant add|revoke|list` and `hub audit` (mounted by pipeline/cli.py).
 
 Heavy imports stay inside the commands so `hub --help` stays quick.
 """
@@ -8,13 +8,13 @@ import sys
 from datetime import date, datetime, time, timezone
 from enum import Enum
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 
+from hub.timezone import LOCAL_TZ
+
 grant_app = typer.Typer(help="Grants of 有条件共享 resources to departments (approved requests).", no_args_is_help=True)
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PROMPT_HELP = "one statement per call; end it with ';'. .tables lists your views, .quit leaves."
 
 

@@ -2,54 +2,24 @@
 
 Only orchestration lives here — each step is one call into the package that owns the work
 (connectors, warehouse, quality, catalog). Results are small JSON-able dicts (Airflow XComs).
+DAG files import this module inside their tasks only (it loads DuckDB, Kafka clients and the gate);
+what they need at parse time is in pipeline.layout.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, is_dataclass
-from pathlib import Path
 
-from catalog.spec import DOMAIN_LABELS, DOMAINS
-
-DOMAIN_TITLES = {domain: DOMAIN_LABELS[domain] for domain in DOMAINS}  # the six ingest DAGs
-SEED_DIR = Path(__file__).resolve().parents[1] / "catalog" / "seed"
-
-
-@functools.cache
-def _seed():
-    from catalog.spec import load_catalogue
-
-    return load_catalogue(SEED_DIR)
-
-
-def bound_resources(domain: str) -> list[str]:
-    """Ids of the seed catalogue's resources of `domain` that have a source binding (file read, no connection)."""
-    return sorted(r.id for r in _seed().resources if r.binding and _domain_of(r) == domain)
-
-
-def all_bound_resources() -> list[str]:
-    return sorted(r.id for r in _seed().resources if r.binding)
-
-
-def _domain_of(resource) -> str:
-    """Thematic resources are ingested with the domain of the source system that feeds them."""
-    if resource.domain in DOMAIN_TITLES:
-        return resource.domain
-    return SYSTEM_DOMAINS[resource.binding.system]
-
-
-SYSTEM_DOMAINS = {
-    "population_db": "population",
-    "legal_entity_db": "legal_entity",
-    "utility_db": "utility",
-    "gis_drop": "gis",
-    "video_platform": "video",
-    "iot_broker": "iot",
-}
-
-
-def staging_asset_uri(resource_id: str) -> str:
-    return f"duckdb://warehouse/staging/{resource_id}"
+from catalog.events import consume
+from catalog.report.render import render_report as render
+from catalog.snapshots import report as coverage_report
+from connectors.runner import connect as run_connector
+from hub.errors import HubError
+from warehouse.gate import check
+from warehouse.events import publish_landing_event
+from warehouse.landing import LandingResult
+from warehouse.landing import land as land_topic
+from warehouse.marts import refresh_marts as refresh
+from warehouse.store import update_staging
 
 
 def _plain(result) -> dict:
@@ -60,38 +30,28 @@ def _plain(result) -> dict:
 
 def connect(resource_id: str) -> dict:
     """Read what is new in the resource's source into Kafka; fails if the connector could not run."""
-    from connectors.runner import connect as run_connector
-    from hub.errors import HubError
-
     reports = run_connector(resource_id, progress=False)
     failed = [r for r in reports if not r.ok]
     if failed:
-        raise HubError(f"connector of {resource_id} failed: {failed[0].error}", kind=failed[0].error_kind or "retriable")
+        raise HubError(f"connector of {resource_id} failed: {failed[0].error}",
+                       kind=failed[0].error_kind or "retriable")
     return {"resource": resource_id, "passes": [_plain(r) for r in reports]}
 
 
 def land(resource_id: str) -> dict:
     """Land the resource's raw topic up to its current end offsets as Parquet."""
-    from warehouse.landing import land as land_topic
-
     return land_topic(resource_id).to_dict()
 
 
 def quality_gate(resource_id: str, landed: dict) -> dict:
     """The quality gate: the resource's GX suite on what landed; failing rows quarantined, the rest
     passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page)."""
-    from warehouse.gate import check
-
     result = check(resource_id, landed)
     return {k: v for k, v in result.to_dict().items() if k != "files"}
 
 
 def stage(resource_id: str, landed: dict, checked: dict) -> dict:
     """Merge the gate's passed rows into staging.<resource> and tell the catalogue the landing completed."""
-    from warehouse.events import publish_landing_event
-    from warehouse.landing import LandingResult
-    from warehouse.store import update_staging
-
     result = LandingResult.from_dict(landed)
     merged = update_staging(resource_id, result)
     publish_landing_event(result)
@@ -101,28 +61,20 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
 
 def refresh_marts() -> list[str]:
     """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped)."""
-    from warehouse.marts import refresh_marts as refresh
-
     return refresh()
 
 
 def sync_catalogue() -> dict:
     """Apply every event waiting on hub.events to the catalogue database."""
-    from catalog.events import consume
-
     return {"applied": str(consume(follow=False))}
 
 
 def snapshot() -> dict:
     """Today's coverage snapshot (taken once a day) and its headline figures."""
-    from catalog.snapshots import report
-
-    document = report()
+    document = coverage_report()
     return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
 
 
 def render_report() -> dict:
     """The leadership report (HTML, PDF, XLSX) for today's snapshot; returns where the files are."""
-    from catalog.report.render import render_report as render
-
     return render().as_json()

@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from connectors.synthetic.defects import Tally
 from hub.errors import HubError
+from hub.timezone import LOCAL_TZ
+from synthetic.defects import Tally
 
-SHUNDE_TZ = timezone(timedelta(hours=8))
+SHUNDE_TZ = LOCAL_TZ
 #: The default "now" of the synthetic world (step 0); later steps move it on by STEP_INTERVAL.
 DEFAULT_AS_OF = datetime(2026, 11, 20, 0, 0, tzinfo=SHUNDE_TZ)
 STEP_INTERVAL = timedelta(hours=1)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hub import airflow_local
 from hub.errors import HubError
-from hub.flow import DOMAIN_TITLES
 from hub.settings import REPO_ROOT, get_settings
+from pipeline import airflow_local
+from pipeline.layout import DOMAIN_TITLES
 
 console = Console(stderr=True, soft_wrap=True)
 HUB = str(Path(sys.executable).parent / "hub")

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
-from connectors.synthetic.defects import plan_defects
-from connectors.synthetic.gisfiles import project_4547
-from connectors.synthetic.values import gps_fix, point_near_town
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
 from quality.geo import wgs84_to_gcj02
+from synthetic import codes, texts
+from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
+from synthetic.defects import plan_defects
+from synthetic.gisfiles import project_4547
+from synthetic.values import gps_fix, point_near_town
 
 SMALL_CAMERAS, FULL_CAMERAS = 1000, 60_000
 ONLINE_SHARE = 0.92

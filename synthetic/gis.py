@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, Clock, ResourceContext, iso_ts_seconds, stable_seed
-from connectors.synthetic.defects import plan_defects
-from connectors.synthetic.generic import inject, mixed_format, roles
-from connectors.synthetic.gisfiles import project_4547
-from connectors.synthetic.values import gps_fix, point_near_town
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
 from quality.geo import wgs84_to_gcj02
+from synthetic import codes, texts
+from synthetic.base import CHUNK_ROWS, Chunk, Clock, ResourceContext, iso_ts_seconds, stable_seed
+from synthetic.defects import plan_defects
+from synthetic.generic import inject, mixed_format, roles
+from synthetic.gisfiles import project_4547
+from synthetic.values import gps_fix, point_near_town
 
 M_PER_DEG_LAT = 110_574.0
 LAND_USES = (("0701", "国有建设用地使用权", "出让", 0.45), ("0702", "宅基地使用权", "集体", 0.2),

@@ -15,9 +15,9 @@ import orjson
 import sqlalchemy as sa
 
 from connectors import systems
-from connectors.synthetic.base import Chunk, Clock, ResourceContext
-from connectors.synthetic.gisfiles import GeoJsonWriter, GpkgWriter
-from connectors.synthetic.sqlstore import SQL_TYPES, SqlTable
+from synthetic.base import Chunk, Clock, ResourceContext
+from synthetic.gisfiles import GeoJsonWriter, GpkgWriter
+from synthetic.sqlstore import SQL_TYPES, SqlTable
 
 GEOMETRY_ITEMS = ("geometry", "geom_wkt", "geom")
 VIDEO_STORE = "video_platform.sqlite"

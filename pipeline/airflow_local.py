@@ -35,7 +35,8 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def airflow(*args: str, home: Path | None = None, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+def airflow(*args: str, home: Path | None = None, check: bool = True,
+            capture: bool = False) -> subprocess.CompletedProcess:
     """Run `airflow ARGS…` with the hub's environment."""
     command = [str(Path(sys.executable).parent / "airflow"), *args]
     result = subprocess.run(command, env=airflow_env(home), text=True, capture_output=capture)

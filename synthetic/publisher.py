@@ -9,9 +9,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+
 from connectors import systems
-from connectors.synthetic.mosquitto import MosquittoError
-from connectors.synthetic.sinks import IOT_OUTBOX
+from synthetic.mosquitto import MosquittoError
+from synthetic.sinks import IOT_OUTBOX
 
 PUBLISHED_MARKER = "iot_outbox.published"
 WINDOW = 200  # messages in flight before waiting for their PUBACKs
@@ -46,8 +48,6 @@ def pending_messages(start: int) -> Iterator[dict]:
 
 def publish(rate: float | None = None, *, everything: bool = False, client_id: str = "hub-sensors") -> int:
     """Publish the outbox's unpublished messages (all with `everything`); returns how many went out."""
-    import paho.mqtt.client as mqtt
-
     host, port = systems.mqtt_host_port()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
     client.max_inflight_messages_set(WINDOW)

@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import SHUNDE_TZ, iso_ts_seconds
+from catalog.reference import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
 from quality.dates import SENTINEL_DATES
-from quality.divisions import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
+from synthetic import codes, texts
+from synthetic.base import SHUNDE_TZ, iso_ts_seconds
 
 try:  # the regex parser is private but stable across 3.11+; it lets a rule's regex drive values
     import re._constants as _sre

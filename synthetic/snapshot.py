@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from connectors import systems
-from connectors.synthetic.sinks import GEOMETRY_ITEMS, IOT_OUTBOX, VIDEO_STORE
+from synthetic.sinks import GEOMETRY_ITEMS, IOT_OUTBOX, VIDEO_STORE
 
 
 def stored_rows(resource) -> Iterator[dict]:

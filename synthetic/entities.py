@@ -10,11 +10,11 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
-from connectors.synthetic.defects import plan_defects
-from connectors.synthetic.generic import inject, roles, unreadable
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
+from synthetic import codes, texts
+from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
+from synthetic.defects import plan_defects
+from synthetic.generic import inject, roles, unreadable
 
 SMALL_ENTITIES, FULL_ENTITIES = 3_000, 400_000
 FORMS = (("企业", "91", 0.40), ("个体", "92", 0.58), ("农专", "93", 0.02))

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from connectors import systems
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext
-from connectors.synthetic.defects import RATES, plan_defects
-from connectors.synthetic.values import TOWNS as _TOWNS, maker_for
+from synthetic import codes, texts
+from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext
+from synthetic.defects import RATES, plan_defects
+from synthetic.values import TOWNS as _TOWNS
+from synthetic.values import maker_for
 
 SMALL_ROWS, FULL_ROWS = 300, 50_000
 GENERIC_UNREADABLE_RATE = 0.003
@@ -207,7 +208,7 @@ def key_maker(item, resource):
 
 
 def _with_geometry(ctx: ResourceContext, row: dict, rng: random.Random) -> dict:
-    from connectors.synthetic.gis import generic_geometry  # gis builds on this module
+    from synthetic.gis import generic_geometry  # gis builds on this module
 
     town9 = next((v for v in row.values() if isinstance(v, str) and len(v) in (9, 12) and v.startswith("440606")
                   and v[:9] in _TOWNS), _TOWNS[0])

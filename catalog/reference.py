@@ -1,10 +1,17 @@
-"""Administrative division codes the product needs, as its own data (GB/T 2260 and the NBS
-statistical division codes, 2024). Tests check every code here against the national list.
+"""Reference data the catalogue, the quality rules and the synthetic stand-in systems share, kept once:
+administrative division codes (GB/T 2260 and the NBS statistical division codes, 2024; tests check
+every code here against the national list) and the check characters of resident ID numbers
+(GB 11643-1999) and unified social credit codes (GB 32100-2015).
 
 Shunde natives carry 440606 or a retired code (440681 顺德市 1992–2003, 440623 顺德县 before 1992),
 so those stay valid in ID numbers although the current division list no longer has them.
 """
 from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from catalog.errors import CatalogError
 
 #: GB/T 2260 province-level codes that can start a resident ID (incl. 71 Taiwan, 81 HK, 82 Macao).
 PROVINCE_CODES: frozenset[int] = frozenset(
@@ -58,3 +65,57 @@ MIGRANT_ORIGIN_COUNTY_CODES: dict[str, str] = {
     "520502": "七星关区", "520527": "赫章县", "500101": "万州区", "500154": "开州区",
     "500235": "云阳县", "500236": "奉节县", "350583": "南安市", "341222": "太和县", "530381": "宣威市",
 }
+
+
+class CodeError(CatalogError, ValueError):
+    """A check-character helper was called with input of the wrong shape (a caller's mistake)."""
+
+
+# ---- resident identity number (GB 11643-1999) -----------------------------------------------
+
+RESIDENT_ID_WEIGHTS: tuple[int, ...] = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 … 2
+RESIDENT_ID_CHECK_CHARS = "10X98765432"
+
+
+def _ascii_digits(text: Any, length: int) -> bool:
+    return isinstance(text, str) and len(text) == length and text.isascii() and text.isdigit()
+
+
+def resident_id_check_char(first17: str) -> str:
+    """The GB 11643 check character ("0"–"9" or "X") for 17 ASCII digits."""
+    if not _ascii_digits(first17, 17):
+        raise CodeError(f"resident_id_check_char needs 17 ASCII digits, got {first17!r}")
+    total = sum(int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS))
+    return RESIDENT_ID_CHECK_CHARS[total % 11]
+
+
+def make_resident_id(address6: str, birth: date, seq: int) -> str:
+    """A valid 18-character ID: address code, birth date, sequence (odd male / even female), check."""
+    if not _ascii_digits(address6, 6) or not 0 <= seq <= 999:
+        raise CodeError(f"make_resident_id needs a 6-digit address code and seq 0–999, "
+                        f"got {address6!r}, {seq!r}")
+    first17 = f"{address6}{birth.year:04d}{birth.month:02d}{birth.day:02d}{seq:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+# ---- unified social credit code (GB 32100-2015) ----------------------------------------------
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS: tuple[int, ...] = tuple(pow(3, i, 31) for i in range(17))
+
+
+def uscc_check_char(first17: str) -> str:
+    """The GB 32100 check character for 17 characters of the USCC alphabet."""
+    if not (isinstance(first17, str) and len(first17) == 17 and all(c in USCC_ALPHABET for c in first17)):
+        raise CodeError(f"uscc_check_char needs 17 characters of {USCC_ALPHABET}, got {first17!r}")
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def make_uscc(prefix2: str, area6: str, subject9: str) -> str:
+    """A valid USCC: authority + type (e.g. "91"), 6-digit area code, 9-character subject code."""
+    if len(prefix2) != 2 or not _ascii_digits(area6, 6) or len(subject9) != 9:
+        raise CodeError(f"make_uscc needs a 2-char prefix, 6-digit area, 9-char subject, "
+                        f"got {prefix2!r}, {area6!r}, {subject9!r}")
+    first17 = prefix2 + area6 + subject9
+    return first17 + uscc_check_char(first17)

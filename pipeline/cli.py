@@ -1,17 +1,33 @@
-"""The `hub` command: every step of the pipeline by hand, the same library calls the DAGs make."""
+"""The `hub` command: every step of the pipeline by hand, the same library calls the DAGs make.
+
+The composition: each package contributes its own sub-commands and this module mounts them (one
+explicit list, no discovery). Heavy libraries load inside the commands, so `hub --help` stays quick.
+"""
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 import typer
 from rich.console import Console
 
+from catalog import cli as catalog_cli
+from catalog import service_cli
+from catalog.lineage import Storage, use_storage
+from connectors import cli as connectors_cli
+from hub import broker
 from hub.errors import HubError
+from pipeline import layout
+from quality import cli as quality_cli
+from synthetic import cli as sources_cli
+from warehouse import cli as warehouse_cli
+from warehouse.access import cli as access_cli
 
 app = typer.Typer(help="Shunde data hub: sources → Kafka → lake/warehouse, catalogue and coverage.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-kafka_app = typer.Typer(help="The Kafka cluster: a local broker, or the one in HUB_KAFKA_BOOTSTRAP.", no_args_is_help=True)
+kafka_app = typer.Typer(help="The Kafka cluster: a local broker, or the one in HUB_KAFKA_BOOTSTRAP.",
+                        no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 console = Console(stderr=True, soft_wrap=True)
 
@@ -19,32 +35,25 @@ console = Console(stderr=True, soft_wrap=True)
 @kafka_app.command("up")
 def kafka_up() -> None:
     """Start the local broker (a no-op when it runs, or when HUB_KAFKA_BOOTSTRAP is set)."""
-    from hub import broker
-
     console.print(broker.up())
 
 
 @kafka_app.command("down")
 def kafka_down() -> None:
     """Stop the local broker cleanly; topics and data stay in var/kafka."""
-    from hub import broker
-
     console.print(broker.down())
 
 
 @kafka_app.command("status")
 def kafka_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Running or stopped, the version and the topics."""
-    import json
-
-    from hub import broker
-
     state = broker.status()
     if as_json:
         print(json.dumps(state, ensure_ascii=False, indent=2))
     else:
         colour = "green" if state["state"] == "running" else "red"
-        console.print(f"[{colour}]{state['state']}[/] {state['version'] or ''} at {state['bootstrap']} ({state['managed']})")
+        console.print(f"[{colour}]{state['state']}[/] {state['version'] or ''} at {state['bootstrap']} "
+                      f"({state['managed']})")
         if state["pid"]:
             console.print(f"pid {state['pid']}, log {state['log']}")
         console.print(f"{len(state['topics'])} topics" + (": " + ", ".join(state["topics"]) if state["topics"] else ""))
@@ -54,8 +63,6 @@ def kafka_status(as_json: bool = typer.Option(False, "--json")) -> None:
 @kafka_app.command("logs")
 def kafka_logs(lines: int = typer.Option(50, "-n"), follow: bool = typer.Option(False, "-f", "--follow")) -> None:
     """Show the end of the local broker's log."""
-    from hub import broker
-
     log = broker.layout().server_log
     if not log.exists():
         raise HubError(f"no broker log at {log}: run `hub kafka up` first")
@@ -63,10 +70,9 @@ def kafka_logs(lines: int = typer.Option(50, "-n"), follow: bool = typer.Option(
 
 
 @kafka_app.command("tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def kafka_tool(ctx: typer.Context, name: str = typer.Argument(..., help="e.g. kafka-topics, kafka-console-consumer")) -> None:
+def kafka_tool(ctx: typer.Context,
+               name: str = typer.Argument(..., help="e.g. kafka-topics, kafka-console-consumer")) -> None:
     """Run one of Kafka's own CLI tools, e.g. `hub kafka tool kafka-topics --bootstrap-server 127.0.0.1:9092 --list`."""
-    from hub import broker
-
     command = broker.tool_command(name, list(ctx.args))
     os.execvp(command[0], command)
 
@@ -76,13 +82,15 @@ app.add_typer(flow_app, name="flow")
 
 
 @flow_app.command("run")
-def flow_run(target: str = typer.Argument(..., help="a domain (population, legal_entity, …) or one bound resource id")) -> None:
+def flow_run(
+    target: str = typer.Argument(..., help="a domain (population, legal_entity, …) or one bound resource id"),
+) -> None:
     """connect → land → quality gate → stage for each bound resource of TARGET, then sync the catalogue."""
-    from hub import flow
+    from pipeline import flow  # loads DuckDB, Kafka clients and the gate: not at `hub --help`
 
-    resources = flow.bound_resources(target) or ([target] if target in flow.all_bound_resources() else [])
+    resources = layout.bound_resources(target) or ([target] if target in layout.all_bound_resources() else [])
     if not resources:
-        raise HubError(f"{target!r} is neither a domain ({', '.join(flow.DOMAIN_TITLES)}) nor a bound resource id")
+        raise HubError(f"{target!r} is neither a domain ({', '.join(layout.DOMAIN_TITLES)}) nor a bound resource id")
     for resource_id in resources:
         flow.connect(resource_id)
         landed = flow.land(resource_id)
@@ -96,9 +104,7 @@ def flow_run(target: str = typer.Argument(..., help="a domain (population, legal
 @flow_app.command("snapshot")
 def flow_snapshot() -> None:
     """Apply pending catalogue events, take today's coverage snapshot and render the report (coverage_daily)."""
-    import json
-
-    from hub import flow
+    from pipeline import flow  # loads DuckDB, Kafka clients and the gate: not at `hub --help`
 
     flow.sync_catalogue()
     print(json.dumps(flow.snapshot(), ensure_ascii=False, indent=2))
@@ -111,21 +117,13 @@ def demo(
     scale: str = typer.Option("small", "--scale", help="size of the synthetic sources: small | medium | full"),
 ) -> None:
     """The main job: catalogue, sources, every ingest DAG through Airflow, coverage and the report."""
-    from hub.demo import demo as run_demo
+    from pipeline.demo import demo as run_demo  # the demo's console and subprocess set-up: only for `hub demo`
 
     run_demo(once=once, scale=scale)
 
 
 def _mount_packages() -> None:
     """Packages contribute their own sub-commands; one explicit list, no discovery."""
-    from catalog import cli as catalog_cli
-    from catalog import service_cli
-    from connectors import cli as connectors_cli
-    from connectors.synthetic import cli as sources_cli
-    from quality import cli as quality_cli
-    from warehouse import cli as warehouse_cli
-    from warehouse.access import cli as access_cli
-
     app.add_typer(catalog_cli.app, name="catalog")
     app.command("coverage")(catalog_cli.coverage)
     service_cli.register(app, catalog_cli.app)
@@ -134,16 +132,28 @@ def _mount_packages() -> None:
     app.command("connect")(connectors_cli.connect)
     app.add_typer(warehouse_cli.app, name="warehouse")
     app.add_typer(quality_cli.app, name="quality")
+    quality_cli.app.command("check")(warehouse_cli.quality_check)  # the gate's storage is the warehouse's
+    quality_cli.app.command("quarantine")(warehouse_cli.quarantine)  # the warehouse keeps the quarantine zone
     app.command("sql")(access_cli.sql)
     app.add_typer(access_cli.grant_app, name="grant")
     app.command("audit")(access_cli.audit)
 
 
+def _wire_storage() -> None:
+    """The catalogue service's lineage view asks the warehouse where a resource's rows are."""
+    use_storage(Storage(lake_folder=lambda resource: _warehouse_lineage().lake_folder(resource),
+                        marts_reading=lambda resource: _warehouse_lineage().marts_reading(resource)))
+
+
+def _warehouse_lineage():
+    from warehouse import lineage  # loads DuckDB and pyarrow (lake, marts): only when a page asks
+
+    return lineage
+
+
 def main() -> None:
-    try:
-        _mount_packages()
-    except ImportError as exc:  # a package under development must not take the whole CLI down
-        console.print(f"[yellow]warning:[/] some commands are unavailable: {exc}")
+    _mount_packages()
+    _wire_storage()
     try:
         app()
     except HubError as exc:

@@ -15,10 +15,10 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
-from connectors.synthetic.defects import plan_defects
-from connectors.synthetic.values import maker_for
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
+from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
+from synthetic.defects import plan_defects
+from synthetic.values import maker_for
 
 INTERVAL = timedelta(minutes=5)
 # sensor type in the topic: (small sensors, full sensors, device-id prefix)

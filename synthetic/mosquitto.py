@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from connectors import systems
-from connectors.synthetic.base import SyntheticError
+from synthetic.base import SyntheticError
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0

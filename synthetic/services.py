@@ -1,5 +1,5 @@
 """`hub sources up|down|status`: the running parts of the synthetic systems — the video platform's
-HTTP service (a background `python -m connectors.synthetic.video_service`, pid and log under
+HTTP service (a background `python -m synthetic.video_service`, pid and log under
 var/sources/) and the Mosquitto broker. The databases and the GIS drop folder are plain files.
 """
 from __future__ import annotations
@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from connectors import systems
-from connectors.synthetic import mosquitto
-from connectors.synthetic.base import SyntheticError
-from connectors.synthetic.sinks import VIDEO_STORE
+from hub.settings import REPO_ROOT
+from synthetic import mosquitto
+from synthetic.base import SyntheticError
+from synthetic.sinks import VIDEO_STORE
 
 START_TIMEOUT_S = 15.0
 
@@ -65,10 +66,11 @@ def video_up() -> str:
         raise VideoServiceError(f"something already answers at {systems.video_url()}: stop it or set HUB_VIDEO_URL")
     store = systems.sources_dir() / VIDEO_STORE
     store.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "connectors.synthetic.video_service", "--host", host, "--port", str(port), "--store", str(store)]
+    command = [sys.executable, "-m", "synthetic.video_service", "--host", host, "--port", str(port),
+               "--store", str(store)]
     with open(_log_file(), "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=Path(__file__).resolve().parents[2])
+                                   start_new_session=True, cwd=REPO_ROOT)
     _pid_file().write_text(f"{process.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:

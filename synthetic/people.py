@@ -11,12 +11,12 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
-from connectors.synthetic import codes, texts
-from connectors.synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
-from connectors.synthetic.defects import plan_defects
-from connectors.synthetic.generic import inject, roles, unreadable
-from connectors.synthetic.values import not_a_placeholder
-from quality.divisions import MIGRANT_ORIGIN_COUNTY_CODES, SHUNDE_TOWNS
+from catalog.reference import MIGRANT_ORIGIN_COUNTY_CODES, SHUNDE_TOWNS
+from synthetic import codes, texts
+from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
+from synthetic.defects import plan_defects
+from synthetic.generic import inject, roles, unreadable
+from synthetic.values import not_a_placeholder
 
 SMALL_PEOPLE, FULL_PEOPLE = 20_000, 3_230_000
 NATIVE_SHARE = 0.5

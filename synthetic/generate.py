@@ -14,15 +14,17 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from catalog.selection import SEED_DIR
+from catalog.spec import load_catalogue, seed_files
 from connectors import systems
-from connectors.synthetic import entities, generic, gis, iot, meters, people, video
-from connectors.synthetic.base import (
+from synthetic import entities, generic, gis, iot, meters, people, video
+from synthetic.base import (
     DEFAULT_AS_OF, SCALES, STEP_INTERVAL, STEP_UPDATE_SHARE, Chunk, ResourceContext, SyntheticError,
     stable_seed,
 )
-from connectors.synthetic.defects import Tally
-from connectors.synthetic.values import filler
-from connectors.synthetic.sinks import IOT_OUTBOX, VIDEO_STORE, dispose_engines, open_sink
+from synthetic.defects import Tally
+from synthetic.values import filler
+from synthetic.sinks import IOT_OUTBOX, VIDEO_STORE, dispose_engines, open_sink
 
 Generator = Callable[[ResourceContext], Iterator[Chunk]]
 DEFAULT_SEED = 7
@@ -72,9 +74,7 @@ MUTATORS: dict[str, Callable] = {
 
 def bound_resources(catalogue_path: str | Path | None = None) -> list:
     """Every catalogue resource with a source binding, in id order."""
-    from catalog.spec import seed_files
-
-    path = Path(catalogue_path or Path(__file__).resolve().parents[2] / "catalog" / "seed")
+    path = Path(catalogue_path or SEED_DIR)
     departments, resource_files = seed_files(path)
     stamps = tuple((str(f), f.stat().st_mtime_ns) for f in [departments, *resource_files] if f.exists())
     return list(_bound_resources(str(path), stamps))
@@ -83,8 +83,6 @@ def bound_resources(catalogue_path: str | Path | None = None) -> list:
 @functools.lru_cache(maxsize=4)
 def _bound_resources(path: str, stamps: tuple) -> tuple:
     # Cached per file set and modification times: a seed edit is picked up, a re-seed is not slowed.
-    from catalog.spec import load_catalogue
-
     catalogue = load_catalogue(path)
     return tuple(sorted((r for r in catalogue.resources if r.binding is not None), key=lambda r: r.id))
 

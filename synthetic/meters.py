@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from connectors.synthetic import texts
-from connectors.synthetic.base import CHUNK_ROWS, HISTORY, SHUNDE_TZ, Chunk, ResourceContext, iso_ts_seconds, stable_seed
-from connectors.synthetic.defects import RATES, plan_defects
-from connectors.synthetic.generic import inject, roles, unreadable
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
+from synthetic import texts
+from synthetic.base import CHUNK_ROWS, HISTORY, SHUNDE_TZ, Chunk, ResourceContext, iso_ts_seconds, stable_seed
+from synthetic.defects import RATES, plan_defects
+from synthetic.generic import inject, roles, unreadable
 
 MONTHS = 12
 STUCK_TAIL = 4

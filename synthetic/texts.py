@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from quality.divisions import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS
 
 # Common surnames, roughly by frequency in Guangdong (first ones drawn most often).
 SURNAMES = (

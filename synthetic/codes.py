@@ -1,12 +1,12 @@
 """Identifiers with their national check characters (DOMAIN §2), plus the broken forms that real
-sources hold. Valid codes come from `quality.rules`' makers, so sources and validators agree.
+sources hold. Valid codes come from `catalog.reference`'s makers, so sources and validators agree.
 """
 from __future__ import annotations
 
 import random
 from datetime import date
 
-from quality.rules import (
+from catalog.reference import (
     RESIDENT_ID_CHECK_CHARS as ID_CHECKS, USCC_ALPHABET as USCC_CHARS, make_resident_id, make_uscc,
     resident_id_check_char, uscc_check_char,
 )

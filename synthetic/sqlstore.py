@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
-from connectors.synthetic.base import Chunk, Clock, iso_ts
+from synthetic.base import Chunk, Clock, iso_ts
 
 SQL_TYPES = {"C": "TEXT", "D": "TEXT", "T": "TEXT", "N": "REAL", "F": "REAL", "B": "REAL", "I": "INTEGER", "L": "INTEGER"}
 DEFAULT_CURSOR = "updated_at"

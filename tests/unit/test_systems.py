@@ -1,0 +1,39 @@
+"""The source systems and the row-set check vocabulary are declared once; everything else derives."""
+from __future__ import annotations
+
+import pytest
+
+from catalog import systems
+from catalog.checks import ROW_CHECK_ROLES
+from catalog.selection import (
+    UnknownTarget, all_bound_resources, bound_resources, ingest_domain, seed_catalogue, select_resource_ids,
+)
+from catalog.spec import DOMAINS
+from connectors.kinds import KINDS
+from quality.plan import ROW_CHECKS
+
+
+def test_six_systems_one_per_domain_each_read_by_a_registered_kind():
+    assert [s.domain for s in systems.SYSTEMS] == list(DOMAINS)
+    assert set(systems.CONNECTOR_KINDS) == set(KINDS)
+    assert systems.systems_of_kind("sql") == ("population_db", "legal_entity_db", "utility_db")
+    assert {systems.DOMAIN_SYSTEMS[d] for d in DOMAINS} == set(systems.SOURCE_SYSTEMS)
+
+
+def test_every_declared_row_check_is_implemented_with_its_roles():
+    assert {name: check.roles for name, check in ROW_CHECKS.items()} == ROW_CHECK_ROLES
+
+
+def test_every_bound_seed_resource_is_ingested_under_one_of_the_six_domains():
+    bound = [r for r in seed_catalogue().resources if r.binding]
+    assert bound and {ingest_domain(r) for r in bound} == set(DOMAINS)
+
+
+def test_a_target_names_all_bound_resources_a_domain_or_one_resource():
+    catalogue = seed_catalogue()
+    assert select_resource_ids("all", catalogue) == all_bound_resources(catalogue)
+    assert select_resource_ids("gis", catalogue) == bound_resources("gis", catalogue) != []
+    unbound = next(r.id for r in catalogue.resources if r.binding is None)
+    assert select_resource_ids(unbound, catalogue) == [unbound]  # a gap on purpose is still a resource
+    with pytest.raises(UnknownTarget, match="'nope'.*catalog/seed"):
+        select_resource_ids("nope", catalogue)
