@@ -7,18 +7,15 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from catalog.spec import load_catalogue
+from catalog import reader
 from hub.errors import HubError
-from hub.settings import REPO_ROOT
 
-DEFAULT_CATALOGUE = REPO_ROOT / "catalog" / "seed"
 console = Console(stderr=True, soft_wrap=True)
 app = typer.Typer(help="Source connectors: sources → Kafka.", no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -46,7 +43,6 @@ def connect(
     target: str = typer.Argument(..., help="a resource id, a domain (population, gis, …) or 'all'"),
     follow: bool = typer.Option(False, "--follow", help="keep reading new data until interrupted"),
     limit: int | None = typer.Option(None, "--limit", help="stop each resource after N records (state is saved)"),
-    catalogue: Path = typer.Option(DEFAULT_CATALOGUE, "--catalogue", help="the seed catalogue folder"),
     poll: float = typer.Option(5.0, "--poll", help="seconds between passes with --follow"),
     prepare: bool = typer.Option(False, "--prepare", help="only create the MQTT sessions, so the broker keeps what sensors publish"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
@@ -60,10 +56,10 @@ def connect(
     _configure_logging()
     signal.signal(signal.SIGTERM, _interrupt)
     if prepare:
-        _prepare(resolve_targets(load_catalogue(catalogue), target))
+        _prepare(resolve_targets(reader.catalogue(), target))
         return
     try:
-        reports = run_target(target, catalogue_path=catalogue, follow=follow, limit=limit, progress=progress,
+        reports = run_target(target, follow=follow, limit=limit, progress=progress,
                              poll_seconds=poll, checkpoint_every=checkpoint_every)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/] delivered records are saved in the state; rerun to go on")

@@ -20,8 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from catalog.derive import topics
-from catalog.selection import SEED_DIR
-from catalog.spec import load_catalogue
+from catalog import reader
 from catalog.systems import SYSTEM_DOMAINS
 from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, load_state, save_state
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
@@ -87,7 +86,7 @@ class Connector:
         self.source_label = f"{resource.binding.system}.{self.source.object_name}"
         self.builder = RecordBuilder(resource, self.source_label)
         self.raw_topic, self.dlq_topic = topics(resource)
-        self.state = load_state(resource.id)
+        self.state = _state_for_binding(resource)
         self.last_report: PassReport | None = None
         self._futures: list = []
 
@@ -311,6 +310,17 @@ def _one_pass(connector: Connector, limit: int | None) -> PassReport:
         return report
 
 
+def _state_for_binding(resource) -> dict:
+    """The saved state; a position read from another binding (the entry was rebound) starts over."""
+    state = load_state(resource.id)
+    binding = resource.binding.model_dump(mode="json")
+    if state.get("binding") not in (None, binding):
+        log.info("%s: the binding changed to %s; reading the new source from its start", resource.id, binding)
+        state["source"] = {}
+    state["binding"] = binding
+    return state
+
+
 def _publish_quietly(connector: Connector, report: PassReport) -> None:
     try:
         publish_events([connector.produced_event(report)], producer=connector.producer)
@@ -318,19 +328,19 @@ def _publish_quietly(connector: Connector, report: PassReport) -> None:
         log.error("%s: could not publish the connector.produced event: %s", connector.resource.id, exc)
 
 
-def connect(target: str, *, catalogue_path=None, **options) -> list[PassReport]:
+def connect(target: str, *, catalogue=None, **options) -> list[PassReport]:
     """The library twin of `hub connect TARGET` (what the ingest DAGs call): resolve the target in the
-    seed catalogue and run its connectors; `options` go to `run_resources`."""
-    catalogue = load_catalogue(catalogue_path or SEED_DIR)
-    return run_resources(resolve_targets(catalogue, target), **options)
+    catalogue (the catalogue database unless given) and run its connectors; `options` go to `run_resources`."""
+    return run_resources(resolve_targets(catalogue if catalogue is not None else reader.catalogue(), target),
+                         **options)
 
 
 def resolve_targets(catalogue, target: str) -> list:
     """The bound resources that `target` names: a resource id, a domain (or theme), or "all"."""
-    bound = [r for r in catalogue.resources if r.binding is not None]
+    bound = [r for r in reader.in_force(catalogue) if r.binding is not None]
     if target == "all":
         return bound
-    by_id = {r.id: r for r in catalogue.resources}
+    by_id = {r.id: r for r in reader.in_force(catalogue)}
     if target in by_id:
         if by_id[target].binding is None:
             resource = by_id[target]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from catalog import reader, spec
 from hub.settings import get_settings
 from warehouse.errors import LandingBusy, UnknownResource
 
@@ -53,29 +53,22 @@ class LakeFile(NamedTuple):
 
 # --- the catalogue entries the lake holds ----------------------------------------------------
 
-@functools.cache
-def _seed_catalogue():
-    from catalog.spec import load_catalogue
-    from hub.settings import REPO_ROOT
-
-    return load_catalogue(REPO_ROOT / "catalog" / "seed")
-
-
 def catalogue_resources(catalogue=None) -> list:
-    """The resources of `catalogue` (a Catalogue, a list of resources, or None for the seed)."""
-    catalogue = _seed_catalogue() if catalogue is None else catalogue
-    if hasattr(catalogue, "items") and hasattr(catalogue, "id"):
-        return [catalogue]  # a single resource
+    """The resources of `catalogue` (a Catalogue, a list of resources, one resource, or None for the
+    catalogue database)."""
+    if catalogue is None:
+        return reader.catalogue().resources
+    if isinstance(catalogue, spec.Resource):
+        return [catalogue]
     return list(getattr(catalogue, "resources", catalogue))
 
 
 def resolve_resource(resource_id: str, catalogue=None):
     """The catalogue entry of `resource_id`; raises UnknownResource naming where it looked."""
-    for resource in catalogue_resources(catalogue):
-        if resource.id == resource_id:
-            return resource
-    where = "the seed catalogue (catalog/seed)" if catalogue is None else "the catalogue given"
-    raise UnknownResource(f"resource {resource_id!r} is not in {where}: check the id or register the resource")
+    try:
+        return reader.resolve(resource_id, catalogue)
+    except reader.UnknownResource as exc:
+        raise UnknownResource(str(exc)) from None
 
 
 def lake_dir() -> Path:

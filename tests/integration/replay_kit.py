@@ -60,7 +60,10 @@ def make_home(var: Path, ports: list[int], kafka_libs: Path) -> Home:
 
 
 def copy_sources(seeded: Home, other: Home) -> None:
+    """The seeded source systems and the loaded catalogue (its database and snapshot) of `seeded`."""
     shutil.copytree(seeded.var / "sources", other.var / "sources")
+    shutil.copytree(seeded.var / "catalog", other.var / "catalog")
+    shutil.copyfile(seeded.var / "catalog.db", other.var / "catalog.db")
 
 
 def _run_steps(env: dict[str, str], resource_id: str, marks: str) -> None:

@@ -30,6 +30,7 @@ def homes(tmp_path_factory):
     calm = make_home(tmp_path_factory.mktemp("calm"), [free_port(), free_port()], libs)
     killed = make_home(tmp_path_factory.mktemp("killed"), [free_port(), free_port()], libs)
     calm.hub("seed", "--scale", "tiny")
+    calm.hub("catalog", "load", str(REPO_ROOT / "catalog" / "seed"))
     copy_sources(calm, killed)
     try:
         for home in (calm, killed):
