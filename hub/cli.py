@@ -118,6 +118,7 @@ def demo(
 
 def _mount_packages() -> None:
     """Packages contribute their own sub-commands; one explicit list, no discovery."""
+    from catalog import accounts_cli
     from catalog import cli as catalog_cli
     from catalog import service_cli
     from connectors import cli as connectors_cli
@@ -135,7 +136,7 @@ def _mount_packages() -> None:
     app.add_typer(warehouse_cli.app, name="warehouse")
     app.add_typer(quality_cli.app, name="quality")
     app.command("sql")(access_cli.sql)
-    app.add_typer(access_cli.grant_app, name="grant")
+    accounts_cli.register(app)  # hub account …, hub grant …
     app.command("audit")(access_cli.audit)
 
 
