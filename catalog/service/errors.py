@@ -27,6 +27,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "invalid_request",
     500: "internal_error",
     503: "unavailable",
