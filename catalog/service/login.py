@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from catalog import accounts
 from catalog.service.auth import SESSION_COOKIE, identify
-from catalog.service.errors import PAGE_ERROR_RESPONSES, ApiError
+from catalog.service.errors import LOGIN_ERROR_RESPONSES, ApiError
 from hub.settings import get_settings
 
-router = APIRouter(tags=["pages"], responses=PAGE_ERROR_RESPONSES)
+router = APIRouter(tags=["pages"], responses=LOGIN_ERROR_RESPONSES)
 DEFAULT_NEXT = "/quality/docs/"
 
 
