@@ -8,7 +8,7 @@ rule names inside the department.
 """
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
@@ -44,7 +44,15 @@ class DocsGate(StaticFiles):
             raise ApiError(401, "the Data Docs are for signed-in accounts: sign in at /login or send "
                                 "Authorization: Bearer <your token>", headers={"WWW-Authenticate": "Bearer"})
         _check(request, who, path)
+        if not Path(self.directory).is_dir():
+            raise ApiError(404, "no Data Docs yet: they are built by the quality gate (`hub quality check all`) "
+                                "or `hub quality docs`")
         return await super().get_response(path, scope)
+
+    async def check_config(self) -> None:
+        """The folder appears with the first quality run: its absence is a 404 per request, not a crash."""
+        if Path(self.directory).is_dir():
+            await super().check_config()
 
 
 def _credentials(request: Request) -> HTTPAuthorizationCredentials | None:
