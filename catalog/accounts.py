@@ -219,7 +219,8 @@ def sql_role(requested: str | None, statement: str, *, channel: str = "cli") -> 
         set_acting_identity(who)
         refusal = None
         if wanted is not None and wanted != own and not who.is_admin:
-            refusal = f"--as {wanted} refused: only platform admins query as another department ({who.user} is {who.role})"
+            refusal = (f"--as {wanted} refused: only platform admins query as another department "
+                       f"({who.user} is {who.role})")
             record_query(session, role=own, sql_text=statement, allowed=False, reason=refusal, rows=None,
                          truncated=False, duration_ms=None, channel=channel)
     if wanted is None:

@@ -92,8 +92,9 @@ def serve_until_interrupted() -> None:
                   + (f"(users and passwords: {passwords.read_text().strip()})" if passwords.exists() else
                      f"(starting; see {log_dir / 'airflow-standalone.log'})"))
     console.print("Catalogue service   http://127.0.0.1:8000  "
-                  f"(sign in at /login with the token in {access.admin_token_file}; API writes: Bearer that token "
-                  f"or HUB_API_TOKEN from {access.api_token_file}; CLI: export HUB_TOKEN_FILE={access.admin_token_file})")
+                  f"(sign in at /login with the token in {access.admin_token_file}; API writes: Bearer that "
+                  f"token or HUB_API_TOKEN from {access.api_token_file}; "
+                  f"CLI: export HUB_TOKEN_FILE={access.admin_token_file})")
     console.print(f"Kafka               {get_settings().kafka_bootstrap}")
     try:
         while airflow.poll() is None and service.poll() is None:

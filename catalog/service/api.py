@@ -107,7 +107,8 @@ def register_resource(entry: ResourceEntry, publish: bool = Query(False, descrip
     return _saved(session, entry, update=False, publish=publish, status=201)
 
 
-@router.put("/resources/{resource_id:path}", summary="Update a resource's entry (a steward of its provider, or an admin)",
+@router.put("/resources/{resource_id:path}",
+            summary="Update a resource's entry (a steward of its provider, or an admin)",
             responses=WRITE_ERROR_RESPONSES)
 def update_resource(entry: ResourceEntry, resource_id: str = ResourceId,
                     publish: bool = Query(False, description="also publish to hub.events"),

@@ -30,13 +30,17 @@ _bearer = HTTPBearer(auto_error=False, description="an account's token (`hub acc
 def check_service_settings(settings: Settings) -> None:
     """Refuse to serve on the placeholder (or a short) HUB_API_TOKEN unless in development mode."""
     token = settings.api_token.get_secret_value()
-    weak = token.strip() in ("", DEFAULT_API_TOKEN) or len(token) < MIN_API_TOKEN_LENGTH
+    # docker/.env.example's placeholders start with REPLACE: copying the file as is must not serve either.
+    weak = (token.strip() in ("", DEFAULT_API_TOKEN) or len(token) < MIN_API_TOKEN_LENGTH
+            or token.upper().startswith("REPLACE"))
     if not weak:
         return
     if settings.dev_mode:
         log.warning("HUB_DEV_MODE=1: the service accepts a weak HUB_API_TOKEN; never run it like this for others")
         return
-    what = f"unset (the placeholder {DEFAULT_API_TOKEN!r})" if token.strip() in ("", DEFAULT_API_TOKEN) else "too short"
+    what = "too short" if len(token) < MIN_API_TOKEN_LENGTH else "a placeholder"
+    if token.strip() in ("", DEFAULT_API_TOKEN):
+        what = f"unset (the placeholder {DEFAULT_API_TOKEN!r})"
     raise ConfigError(
         f"HUB_API_TOKEN is {what}: the service will not start with it. Set a secret of at least "
         f"{MIN_API_TOKEN_LENGTH} characters, e.g. "

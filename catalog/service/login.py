@@ -35,7 +35,8 @@ def login_page(request: Request, next: str | None = None):  # noqa: A002 (the co
 
 @router.post("/login", summary="Sign in with a token; sets the session cookie and goes to `next`",
              response_class=RedirectResponse, status_code=303)
-def login(request: Request, token: str = Form(..., max_length=200), next: str = Form(DEFAULT_NEXT, max_length=500)):  # noqa: A002
+def login(request: Request, token: str = Form(..., max_length=200),
+          next: str = Form(DEFAULT_NEXT, max_length=500)):  # noqa: A002
     with request.app.state.sessions() as session, session.begin():
         try:
             who = accounts.authenticate(session, token)

@@ -28,7 +28,7 @@ def service(hub_env, monkeypatch) -> Service:
 
 # --- item 8: the documented default token ----------------------------------------------------------
 
-@pytest.mark.parametrize("token", [None, "change-me", "", "short-token"])
+@pytest.mark.parametrize("token", [None, "change-me", "", "short-token", "REPLACE-hub-api-token"])
 def test_the_service_refuses_to_start_on_a_weak_token(hub_env, monkeypatch, token):
     from catalog.service.app import create_app
 
@@ -109,7 +109,8 @@ def test_a_write_that_fails_after_applying_leaves_nothing_saved(service, monkeyp
 def test_a_huge_body_is_refused_before_it_is_read(service):
     huge = b'{"x": "' + b"a" * (30 * 1024 * 1024) + b'"}'
     for headers in ({}, service.auth("service")):
-        answer = service.client.post("/api/resources", content=huge, headers={**headers, "Content-Type": "application/json"})
+        answer = service.client.post("/api/resources", content=huge,
+                                     headers={**headers, "Content-Type": "application/json"})
         assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
 
 
@@ -163,7 +164,8 @@ def _validate_with_defects() -> str:
     resource = next(r for r in _seed().resources if r.id == "resident_population")
     good = [make_resident_id("440606", date(1970, 1, 1) + timedelta(days=n), 11 + 2 * n) for n in range(20)]
     rows = [{"gmsfhm": ident if n % 3 else ident[:17] + ("1" if ident[-1] != "1" else "2"), "xm": "张三",
-             "xb": "1", "mz": "01", "csrq": date(1970, 1, 1) + timedelta(days=n), "hh": ident if n == 4 else f"4406{n:08d}",
+             "xb": "1", "mz": "01", "csrq": date(1970, 1, 1) + timedelta(days=n),
+             "hh": ident if n == 4 else f"4406{n:08d}",
              "yhzgx": "02", "hjdz_xzqh": "440606101001", "hjdz": f"大良街道 电话13812345{n:03d}",
              "rklx": "户籍", "lxdh": f"1381234{n:04d}" if n % 2 else f"2381234{n:04d}", "zxbz": "0"}
             for n, ident in enumerate(good)]
