@@ -21,6 +21,7 @@ from catalog import accounts, approvals
 from catalog.db import session_scope
 from catalog.grants import GrantError
 from catalog.identity import ADMIN, ROLES, STEWARD, Identity
+from catalog.models import Grant
 
 account_app = typer.Typer(help="Accounts: who may use the hub, for which department, in which role.",
                           no_args_is_help=True)
@@ -226,16 +227,26 @@ def grant_list(
     with _as_caller() as (session, who):
         rows = [_request_row(session, request, now)
                 for request in approvals.visible_requests(session, who, status=status)]
+        if status in (None, approvals.APPROVED):
+            rows += [_direct_row(grant, now) for grant in approvals.visible_direct_grants(session, who)]
     _print_rows(rows, as_json)
 
 
-def _request_row(session: Session, request, now: datetime) -> dict:
-    from catalog.models import Grant
+def _state(grant, now: datetime) -> str:
+    return "revoked" if grant.revoked_at else ("expired" if grant.valid_until <= now else "active")
 
+
+def _direct_row(grant, now: datetime) -> dict:
+    """A grant recorded before requests existed: no request id, its approver as recorded then."""
+    return {"id": None, "department": grant.department_id, "resource": grant.resource_id, "purpose": grant.purpose,
+            "pii": grant.include_pii, "pii_decision": None, "valid_until": grant.valid_until.isoformat(),
+            "requested_by": None, "status": approvals.APPROVED, "decided_by": grant.approved_by, "reason": None,
+            "grant": grant.id, "pii_granted": grant.include_pii, "state": _state(grant, now)}
+
+
+def _request_row(session: Session, request, now: datetime) -> dict:
     grant = session.get(Grant, request.grant_id) if request.grant_id else None
-    state = request.status
-    if grant is not None:
-        state = "revoked" if grant.revoked_at else ("expired" if grant.valid_until <= now else "active")
+    state = _state(grant, now) if grant is not None else request.status
     return {"id": request.id, "department": request.department_id, "resource": request.resource_id,
             "purpose": request.purpose, "pii": request.pii_requested, "pii_decision": request.pii_decision,
             "valid_until": request.valid_until.isoformat(), "requested_by": request.requested_by,

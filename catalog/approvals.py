@@ -143,6 +143,15 @@ def visible_requests(session: Session, who: Identity, *, status: str | None = No
     return list(session.scalars(statement))
 
 
+def visible_direct_grants(session: Session, who: Identity) -> list[Grant]:
+    """Grants recorded without a request (before requests existed) that the identity may see."""
+    statement = (select(Grant).join(Resource, Grant.resource_id == Resource.id)
+                 .where(Grant.request_id.is_(None)).order_by(Grant.id))
+    if not who.is_admin:
+        statement = statement.where(or_(Grant.department_id == who.department, Resource.provider_id == who.department))
+    return list(session.scalars(statement))
+
+
 def events_of(session: Session, request_id: int) -> list[GrantEvent]:
     return list(session.scalars(select(GrantEvent).where(GrantEvent.request_id == request_id)
                                 .order_by(GrantEvent.at, GrantEvent.id)))

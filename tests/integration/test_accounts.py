@@ -205,3 +205,14 @@ def test_every_step_is_a_grant_event(people, monkeypatch):
     now = datetime.now(timezone.utc)
     assert [(g.department_id, g.revoked_at is None and g.valid_until > now) for g in _grants()] == [
         ("scjgj", False), ("dljd", True)]
+
+
+def test_grants_from_before_requests_are_listed_to_whom_they_concern(people, monkeypatch):
+    from catalog.grants import add_grant
+
+    with session_scope() as session:
+        add_grant(session, department="scjgj", resource="hjrk_jbxx", purpose="旧审批", approved_by="王科长",
+                  valid_until=datetime.now(timezone.utc) + timedelta(days=30))
+    for who, seen in (("wang", 1), ("li", 1), ("root", 1), ("chen", 0)):
+        listed = json.loads(invoke(monkeypatch, people[who], "grant", "list", "--json").stdout)
+        assert [(r["id"], r["decided_by"], r["state"]) for r in listed] == [(None, "王科长", "active")] * seen, who
