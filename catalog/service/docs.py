@@ -9,12 +9,13 @@ rule names inside the department.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlencode
 
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
 
 from catalog.identity import Identity
@@ -40,6 +41,9 @@ class DocsGate(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
         request = Request(scope)
         who = identify(request, _credentials(request))
+        if who is None and "text/html" in request.headers.get("accept", ""):
+            # A browser is sent to the sign-in form, and back here afterwards.
+            return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
         if who is None:
             raise ApiError(401, "the Data Docs are for signed-in accounts: sign in at /login or send "
                                 "Authorization: Bearer <your token>", headers={"WWW-Authenticate": "Bearer"})
