@@ -216,3 +216,23 @@ def test_signing_in_sets_an_httponly_cookie_that_opens_only_what_the_account_may
     assert client.put("/api/settings/target", json={"target": 0.8, "target_date": "2026-12-31"}).status_code == 401
     client.post("/logout")
     assert client.get("/quality/docs/index.html").status_code == 401
+
+
+def test_results_stored_before_masking_are_masked_when_the_docs_are_rebuilt(hub_env):
+    import json
+
+    from catalog import derive
+    from hub.flow import _seed
+    from quality import suites
+
+    _validate_with_defects()
+    stored = [p for p in (hub_env / "quality").rglob("*.json") if "validations" in p.parts]
+    assert stored
+    old = json.loads(stored[0].read_text(encoding="utf-8"))  # as a result stored before masking existed
+    sample = next(r for r in old["results"] if r["expectation_config"]["kwargs"].get("column") == "gmsfhm")
+    sample["result"]["partial_unexpected_list"] = ["44060619900101123X", "13812345678"]
+    stored[0].write_text(json.dumps(old), encoding="utf-8")
+    resource = next(r for r in _seed().resources if r.id == "resident_population")
+    assert suites.build_docs({resource.id: derive.pii_columns(resource)}) == 1
+    files = [p for p in (hub_env / "quality").rglob("*") if p.is_file() and p.suffix in (".html", ".json")]
+    assert not [p for p in files if ID_OR_MOBILE.search(p.read_text(encoding="utf-8"))]
