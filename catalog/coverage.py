@@ -109,7 +109,9 @@ class CoveragePolicy:
         """
         if cycle is None or cycle not in self.max_age:
             return None
-        if grace_hours is not None:
+        # The API refuses absurd graces; one stored before (NaN, negative, 1e300) must not take coverage
+        # down with an overflow: the cycle's default applies instead.
+        if grace_hours is not None and 0 <= grace_hours < 1e9:
             return timedelta(hours=grace_hours)
         return self.max_age[cycle]
 

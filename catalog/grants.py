@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog.errors import CatalogError
+from catalog.identity import acting_identity
 from catalog.models import Department, Grant, QueryAudit, Resource
 from catalog.store import display_name
 
@@ -33,8 +34,12 @@ def resolve_department(session: Session, name_or_id: str) -> Department | None:
 
 
 def add_grant(session: Session, *, department: str, resource: str, purpose: str, approved_by: str,
-              valid_until: datetime, include_pii: bool = False, now: datetime | None = None) -> Grant:
-    """Record an approved grant; the department and resource must exist, the resource be 有条件共享."""
+              valid_until: datetime, include_pii: bool = False, now: datetime | None = None,
+              request_id: int | None = None) -> Grant:
+    """Record an approved grant; the department and resource must exist, the resource be 有条件共享.
+
+    The steps that lead to it (request, the owner's approval) are catalog.approvals'.
+    """
     holder = resolve_department(session, department)
     if holder is None:
         raise GrantError(f"unknown department {department!r}: use an id or a name as `hub coverage --json` lists it")
@@ -47,8 +52,11 @@ def add_grant(session: Session, *, department: str, resource: str, purpose: str,
         raise GrantError("a grant needs a purpose and the name of who approved it")
     if valid_until.tzinfo is None:
         raise GrantError("valid_until must carry a time zone")
+    now = now or _now()
+    if valid_until <= now:
+        raise GrantError(f"the end date {valid_until.isoformat()} has passed: a grant must end in the future")
     grant = Grant(department_id=holder.id, resource_id=target.id, purpose=purpose, approved_by=approved_by,
-                  include_pii=include_pii, valid_until=valid_until, granted_at=now or _now())
+                  include_pii=include_pii, valid_until=valid_until, granted_at=now, request_id=request_id)
     session.add(grant)
     session.flush()
     return grant
@@ -88,8 +96,10 @@ def rights_inputs(session: Session) -> CatalogueSnapshot:
 def record_query(session: Session, *, role: str, sql_text: str, allowed: bool, reason: str | None,
                  rows: int | None, truncated: bool, duration_ms: float | None, channel: str = "cli",
                  asked_at: datetime | None = None) -> QueryAudit:
+    who = acting_identity()  # the authenticated account, when the entry point resolved one
     entry = QueryAudit(role=role, asked_at=asked_at or _now(), sql_text=sql_text, allowed=allowed, reason=reason,
-                       rows=rows, truncated=truncated, duration_ms=duration_ms, channel=channel)
+                       rows=rows, truncated=truncated, duration_ms=duration_ms, channel=channel,
+                       user_name=who.user if who else None, user_role=who.role if who else None)
     session.add(entry)
     session.flush()
     return entry

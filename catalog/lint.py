@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -35,11 +36,18 @@ RULES = (
     "id_format", "unique_id", "code_format", "unique_code", "classification", "provider",
     "format", "domain", "sharing_type", "open_type", "sharing_method", "status", "update_cycle",
     "sharing_condition", "legal_basis", "release_date", "priority", "quality_threshold", "freshness_grace_hours",
-    "items_present", "item_name", "item_unique", "item_type", "item_length", "item_pii", "item_rules",
+    "items_present", "item_name", "item_unique", "item_type", "item_length", "item_pii", "item_pii_validator",
+    "item_rules",
     "key_nullable", "key_item",
     "binding_kind", "binding_system", "binding_consistency", "binding_config", "binding_unique", "related",
     "check_rule", "check_columns",
 )
+
+MAX_GRACE_HOURS = 366 * 24  # a grace longer than a year means the cycle is wrong, not the data late
+MAX_ITEM_LENGTH = 1_000_000
+# Validators whose values identify a person, and the PII kind that masks them. A credit code (uscc)
+# is not here: an organisation's code is public by law; an individual's is declared credit_code_person.
+PERSONAL_VALIDATORS = {"resident_id": "id_number", "mobile": "phone"}
 
 CODE_RE = re.compile(r"^[1-3]\d{5}[0-9A-Z]*/\d{4,8}$")
 RESOURCE_ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
@@ -206,10 +214,12 @@ def _lint_attributes(res: Resource, today: date) -> list[Finding]:
                             f"release_date {res.release_date} is after today ({today})"))
     if not 1 <= res.priority <= 5:
         findings.append(_at(res, "priority", "priority", f"priority {res.priority} must be 1..5"))
+    # `not a <= x <= b` also catches NaN, which compares false with everything.
     if res.quality_threshold is not None and not 0 < res.quality_threshold <= 1:
         findings.append(_at(res, "quality_threshold", "quality_threshold", "quality_threshold must be in (0, 1]"))
-    if res.freshness_grace_hours is not None and res.freshness_grace_hours < 0:
-        findings.append(_at(res, "freshness_grace_hours", "freshness_grace_hours", "must not be negative"))
+    if res.freshness_grace_hours is not None and not 0 <= res.freshness_grace_hours <= MAX_GRACE_HOURS:
+        findings.append(_at(res, "freshness_grace_hours", "freshness_grace_hours",
+                            f"freshness_grace_hours must be in 0..{MAX_GRACE_HOURS} (a year)"))
     return findings
 
 
@@ -226,10 +236,14 @@ def _lint_items(res: Resource) -> list[Finding]:
             add("item_name", f"name must match {ITEM_NAME_RE.pattern} (pinyin initials, e.g. gmsfhm)")
         if item.type not in ITEM_TYPES:
             add("item_type", f"type {item.type!r} must be one of {', '.join(ITEM_TYPES)}")
-        if item.length is not None and item.length <= 0:
-            add("item_length", f"length {item.length} must be positive")
+        if item.length is not None and not 0 < item.length <= MAX_ITEM_LENGTH:
+            add("item_length", f"length {item.length} must be in 1..{MAX_ITEM_LENGTH}")
         if item.pii not in PII_KINDS:
             add("item_pii", f"pii {item.pii!r} must be one of {', '.join(PII_KINDS)}")
+        personal = PERSONAL_VALIDATORS.get(item.rules.validator or "")
+        if personal and item.pii != personal:
+            add("item_pii_validator", f"validated as {item.rules.validator}, it holds personal data: mark it "
+                                      f"pii: {personal} (it is masked by that kind)")
         if item.key and item.nullable:
             add("key_nullable", "a key item must be nullable: false")
         for message in _rule_problems(item):
@@ -255,6 +269,10 @@ def _rule_problems(item) -> list[str]:
             problems.append(f"regex {rules.regex!r} does not compile ({exc})")
     if rules.values is not None and not rules.values:
         problems.append("values is empty; list the allowed codes or drop it")
+    for bound in ("min", "max"):
+        value = getattr(rules, bound)
+        if value is not None and not math.isfinite(value):
+            problems.append(f"{bound} {value} is not a finite number")
     if rules.min is not None and rules.max is not None and rules.min > rules.max:
         problems.append(f"min {rules.min} is above max {rules.max}")
     return problems

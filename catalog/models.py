@@ -294,6 +294,7 @@ class Grant(Base):
     valid_until: Mapped[datetime]
     granted_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    request_id: Mapped[int | None] = mapped_column(Integer)  # the approved GrantRequest (None: before 0005)
 
 
 class QueryAudit(Base):
@@ -312,3 +313,98 @@ class QueryAudit(Base):
     truncated: Mapped[bool] = mapped_column(default=False)
     duration_ms: Mapped[float | None] = mapped_column(Float)
     channel: Mapped[str] = mapped_column(String(16), default="cli")  # cli | web
+    # The authenticated account behind the query (None before accounts existed); a platform admin
+    # querying as a department shows here with role = that department and user_role = admin.
+    user_name: Mapped[str | None] = mapped_column(String(64))
+    user_role: Mapped[str | None] = mapped_column(String(16))
+
+
+class Account(Base):
+    """A person who uses the hub: a user name, the department they work for and their role.
+
+    Roles: analyst (reads within the department's rights), steward (also approves grants of the
+    department's resources), admin (runs the platform), leadership (reads coverage and marts).
+    Disabled accounts stay (the audit names them); their tokens and sessions stop working.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), unique=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """An account's API token, kept only as its SHA-256 (the token is shown once, at issue)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))  # the first characters, so a person can tell tokens apart
+    issued_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A browser login to the catalogue service (the cookie holds the id; this row its SHA-256)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class GrantRequest(Base):
+    """A department's request to read a 有条件共享 resource, decided by the owner's steward.
+
+    pending → approved (a Grant row is made) | denied (with a reason) | withdrawn. Reading PII in
+    clear is asked for with `pii_requested` and approved separately (`pii_decision`).
+    """
+
+    __tablename__ = "grant_requests"
+    __table_args__ = (Index(None, "resource_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(Text)
+    pii_requested: Mapped[bool]
+    valid_until: Mapped[datetime]
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    pii_decision: Mapped[str | None] = mapped_column(String(16))  # approved | denied, when PII was asked for
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id"))
+
+
+class GrantEvent(Base):
+    """One step of a grant's life: requested, approved, pii_approved, pii_denied, denied, revoked.
+
+    Append-only: who did it (user, their role and department), when, and the reason given.
+    """
+
+    __tablename__ = "grant_events"
+    __table_args__ = (Index(None, "request_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("grant_requests.id", ondelete="CASCADE"))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor_department: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -2,15 +2,23 @@
 from __future__ import annotations
 
 import functools
+import os
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The documented placeholder of HUB_API_TOKEN: the service refuses it outside development mode.
+DEFAULT_API_TOKEN = "change-me"
+
+
+def _default_token_file() -> Path:
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "hub" / "token"
 
 
 def _end_of_this_year() -> date:
@@ -37,7 +45,12 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = None
     coverage_target: float = Field(0.7, gt=0, le=1)
     target_date: date = Field(default_factory=_end_of_this_year)
-    api_token: SecretStr = SecretStr("change-me")
+    api_token: SecretStr = SecretStr(DEFAULT_API_TOKEN)
+    dev_mode: bool = Field(False, description="development only: the service accepts the default API token")
+    public_base_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:8000"),
+                                        description="the service's address for links it publishes (DCAT @id)")
+    token: SecretStr | None = Field(None, description="the CLI's account token (else read from token_file)")
+    token_file: Path = Field(default_factory=_default_token_file, description="where the CLI reads its token")
     query_timeout_s: float = Field(30.0, gt=0)
     query_row_limit: int = Field(10_000, gt=0)
     # Where the departments' source systems answer (catalog/systems.py names them; connectors/systems.py

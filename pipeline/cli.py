@@ -12,6 +12,7 @@ import sys
 import typer
 from rich.console import Console
 
+from catalog import accounts_cli
 from catalog import cli as catalog_cli
 from catalog import service_cli
 from catalog.lineage import Storage, use_storage
@@ -135,7 +136,7 @@ def _mount_packages() -> None:
     quality_cli.app.command("check")(warehouse_cli.quality_check)  # the gate's storage is the warehouse's
     quality_cli.app.command("quarantine")(warehouse_cli.quarantine)  # the warehouse keeps the quarantine zone
     app.command("sql")(access_cli.sql)
-    app.add_typer(access_cli.grant_app, name="grant")
+    accounts_cli.register(app)  # hub account …, hub grant …
     app.command("audit")(access_cli.audit)
 
 

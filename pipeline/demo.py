@@ -7,10 +7,12 @@ catalogue service stay up (with Kafka) until Ctrl-C.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -78,7 +80,9 @@ def serve_until_interrupted() -> None:
     airflow = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"],
                                env=airflow_local.airflow_env(home), stdout=airflow_log, stderr=subprocess.STDOUT,
                                start_new_session=True)
-    service = subprocess.Popen([HUB, "catalog", "serve"], start_new_session=True)
+    access = demo_access()
+    service = subprocess.Popen([HUB, "catalog", "serve"], env={**os.environ, "HUB_API_TOKEN": access.api_token},
+                               start_new_session=True)
     passwords = home / "simple_auth_manager_passwords.json.generated"
     deadline = time.monotonic() + 120
     while not passwords.exists() and time.monotonic() < deadline and airflow.poll() is None:
@@ -87,7 +91,10 @@ def serve_until_interrupted() -> None:
     console.print("Airflow UI          http://127.0.0.1:8080  "
                   + (f"(users and passwords: {passwords.read_text().strip()})" if passwords.exists() else
                      f"(starting; see {log_dir / 'airflow-standalone.log'})"))
-    console.print("Catalogue service   http://127.0.0.1:8000")
+    console.print("Catalogue service   http://127.0.0.1:8000  "
+                  f"(sign in at /login with the token in {access.admin_token_file}; API writes: Bearer that "
+                  f"token or HUB_API_TOKEN from {access.api_token_file}; "
+                  f"CLI: export HUB_TOKEN_FILE={access.admin_token_file})")
     console.print(f"Kafka               {get_settings().kafka_bootstrap}")
     try:
         while airflow.poll() is None and service.poll() is None:
@@ -100,6 +107,39 @@ def serve_until_interrupted() -> None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=60)
         console.print("stopped Airflow and the catalogue service")
+
+
+@dataclass(frozen=True)
+class DemoAccess:
+    api_token: str
+    api_token_file: Path
+    admin_token_file: Path
+
+
+DEMO_ADMIN, DEMO_ADMIN_DEPARTMENT = "demo-admin", "zsj"  # 区政务服务数据管理局 runs the platform
+
+
+def demo_access() -> DemoAccess:
+    """The demo's credentials, made once under var/secrets (mode 600): a random HUB_API_TOKEN for the
+    service (it refuses the placeholder) and a platform admin account with its token. Files kept from
+    an earlier run are reused, so a browser session or an exported HUB_TOKEN_FILE keeps working."""
+    from catalog import accounts
+    from catalog.db import session_scope
+
+    secrets_dir = get_settings().var_dir / "secrets"
+    secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    api_file, admin_file = secrets_dir / "api-token", secrets_dir / "demo-admin.token"
+    if not api_file.exists():
+        accounts.save_token_file(secrets.token_urlsafe(32), api_file)
+    with session_scope() as session:
+        try:
+            admin = accounts.find_account(session, DEMO_ADMIN)
+        except accounts.AuthError:
+            admin = accounts.add_account(session, DEMO_ADMIN, department=DEMO_ADMIN_DEPARTMENT, role="admin",
+                                         created_by="hub demo")
+        if not admin_file.exists():
+            accounts.save_token_file(accounts.issue_token(session, admin), admin_file)
+    return DemoAccess(api_file.read_text(encoding="utf-8").strip(), api_file, admin_file)
 
 
 def demo(once: bool = False, scale: str = "small") -> None:

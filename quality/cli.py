@@ -5,6 +5,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from catalog import derive, reader
 from catalog.selection import find_resource
 
 app = typer.Typer(help="Quality: suites from the catalogue, the gate, quarantine and Data Docs.", no_args_is_help=True)
@@ -27,10 +28,12 @@ def suite(resource_id: str = typer.Argument(..., help="a resource id")) -> None:
 
 @app.command("docs")
 def docs() -> None:
-    """Build the Great Expectations Data Docs and print where index.html is."""
+    """Rebuild the Data Docs (PII samples of stored results masked first) and print where index.html is."""
     from quality import suites  # Great Expectations takes seconds to import: only for `hub quality docs`
 
-    suites.build_docs()
+    cleaned = suites.build_docs({r.id: derive.pii_columns(r) for r in reader.catalogue().resources})
+    if cleaned:
+        console.print(f"masked the PII samples of {cleaned} stored validation result(s)")
     console.print(str(suites.docs_dir() / "index.html"))
 
 

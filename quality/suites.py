@@ -9,8 +9,8 @@ more than (1 − threshold) of the rows fail it — the failing rows are reporte
 the gate) either way. Warnings are reported and never fail the suite.
 
 `validate(...)` runs the suite on one batch (a pandas DataFrame) with COMPLETE results and returns
-which rows failed which check. With `docs`, it runs through a Checkpoint that stores the result
-and updates the Data Docs under var/quality/docs (a file-backed GX project in var/quality/gx).
+which rows failed which check. With `docs`, it stores the result with PII samples masked
+(quality.docs_privacy) and updates the Data Docs under var/quality/docs (a file-backed GX project).
 """
 from __future__ import annotations
 
@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from catalog import derive
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from hub.files import exclusive_lock
 from hub.settings import get_settings
+from quality import docs_privacy
 from quality import expectations as hub_expectations
 from quality.plan import Check, plan_checks
 
@@ -194,20 +196,27 @@ def _batch(resource, frame: pd.DataFrame):
 
 
 def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | None):
-    import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
+    """Validate in memory, then store a copy without PII values (quality.docs_privacy) and render
+    its page: GX's Checkpoint would store the clear samples before any action could mask them."""
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
 
     context = _context()
+    run_id = RunIdentifier(run_name=run_name)  # GX stamps the run time
     with _docs_lock():
         suite = context.suites.add_or_update(suite)
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(data=_batch_definition(resource), suite=suite, name=suite.name))
-        checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-            name=suite.name, validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_docs", site_names=[SITE])],
-            result_format={"result_format": "COMPLETE"}))
-        outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name))
-    identifier, results = next(iter(outcome.run_results.items()))
+        batch = _batch(resource, frame)
+        results = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+        results.meta["run_id"] = run_id
+        results.meta["validation_time"] = run_id.run_time
+        suite_id = ExpectationSuiteIdentifier(name=suite.name)
+        identifier = ValidationResultIdentifier(expectation_suite_identifier=suite_id, run_id=run_id,
+                                                batch_identifier=batch.id)
+        context.validation_results_store.set(identifier, docs_privacy.redacted(results, derive.pii_columns(resource)))
+        context.build_data_docs(site_names=[SITE], resource_identifiers=[identifier, suite_id])
     return results, _relative_page(context, identifier)
 
 
@@ -229,10 +238,23 @@ def suite_docs_path(resource_id: str) -> str | None:
     return page.relative_to(docs_dir()).as_posix() if page.exists() else None
 
 
-def build_docs() -> None:
-    """Rebuild the whole Data Docs site from the stored suites and results."""
+def build_docs(pii_by_resource: Mapping[str, Mapping[str, str]] | None = None) -> int:
+    """Rebuild the whole Data Docs site from the stored suites and results; returns how many results
+    were re-redacted first (results stored before masking existed are cleaned here, by the PII
+    columns of `pii_by_resource` (resource id → column → kind) and by shape)."""
+    context = _context()
+    store = context.validation_results_store
+    cleaned = 0
     with _docs_lock():
-        _context().build_data_docs(site_names=[SITE])
+        for key in store.list_keys():
+            resource_id = key.expectation_suite_identifier.name.removeprefix("hub.")
+            stored = store.get(key)
+            safe = docs_privacy.redacted(stored, (pii_by_resource or {}).get(resource_id, {}))
+            if safe.to_json_dict() != stored.to_json_dict():
+                store.set(key, safe)
+                cleaned += 1
+        context.build_data_docs(site_names=[SITE])
+    return cleaned
 
 
 @contextlib.contextmanager

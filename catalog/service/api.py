@@ -1,23 +1,27 @@
 """The JSON API: one route per page (its twin, which the page renders), the write routes, DCAT.
 
-Reads are open; writes need the API token. Every error has the shape in catalog.service.errors.
+Reads are open; writes need a token (catalog.service.auth). Every error has the shape in catalog.service.errors.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from catalog.identity import Identity
 from catalog.models import Department, Resource
 from catalog.service import labels, views
-from catalog.service.app import Moment, get_moment, get_session, require_token
+from catalog.service.app import EARLIEST_AS_OF, LATEST_AS_OF, Moment, get_moment, get_session
+from catalog.service.auth import may_edit_department, require_admin, require_token
 from catalog.service.errors import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ApiError
 from catalog.service.resources import ResourceFilter, filter_options, resource_detail, resource_rows
 from catalog.targets import current_target, set_target
-from catalog.service.writes import ResourceEntry, save_entry
+from catalog.service.writes import ResourceEntry, publish_event, save_entry
 
 router = APIRouter(prefix="/api", tags=["api"], responses=ERROR_RESPONSES)
 export_router = APIRouter(tags=["export"], responses=ERROR_RESPONSES)
@@ -78,7 +82,8 @@ def department(department_id: str = DepartmentId, moment: Moment = Depends(get_m
 
 class TargetIn(BaseModel):
     target: float = Field(..., gt=0, le=1, description="share of catalogue resources to aggregate, e.g. 0.7")
-    target_date: date = Field(..., description="the date the target is due, e.g. 2026-12-31")
+    target_date: date = Field(..., ge=date(EARLIEST_AS_OF, 1, 1), le=date(LATEST_AS_OF, 12, 31),
+                              description="the date the target is due, e.g. 2026-12-31")
     note: str | None = Field(None, max_length=500, description="why it changed (kept with the history)")
 
 
@@ -87,38 +92,70 @@ def target(session: Session = Depends(get_session)) -> dict:
     return current_target(session).as_json()
 
 
-@router.put("/settings/target", summary="Set the coverage target and its date (token required)",
-            dependencies=[Depends(require_token)], responses=WRITE_ERROR_RESPONSES)
+@router.put("/settings/target", summary="Set the coverage target and its date (a platform admin's token)",
+            dependencies=[Depends(require_admin)], responses=WRITE_ERROR_RESPONSES)
 def put_target(body: TargetIn, session: Session = Depends(get_session)) -> dict:
     stored = set_target(session, body.target, body.target_date, now=datetime.now(timezone.utc), note=body.note)
-    session.commit()
-    return stored.as_json()
+    return _committed(session, stored.as_json())
 
 
-@router.post("/resources", status_code=201, summary="Register a resource (token required)",
-             dependencies=[Depends(require_token)], responses=WRITE_ERROR_RESPONSES)
+@router.post("/resources", status_code=201, summary="Register a resource (a steward of its provider, or an admin)",
+             responses=WRITE_ERROR_RESPONSES)
 def register_resource(entry: ResourceEntry, publish: bool = Query(False, description="also publish to hub.events"),
-                      session: Session = Depends(get_session)) -> dict:
-    return _saved(session, entry, update=False, publish=publish)
+                      who: Identity = Depends(require_token), session: Session = Depends(get_session)) -> dict:
+    _check_editor(who, entry.provider)
+    return _saved(session, entry, update=False, publish=publish, status=201)
 
 
-@router.put("/resources/{resource_id:path}", summary="Update a resource's entry (token required)",
-            dependencies=[Depends(require_token)], responses=WRITE_ERROR_RESPONSES)
+@router.put("/resources/{resource_id:path}",
+            summary="Update a resource's entry (a steward of its provider, or an admin)",
+            responses=WRITE_ERROR_RESPONSES)
 def update_resource(entry: ResourceEntry, resource_id: str = ResourceId,
                     publish: bool = Query(False, description="also publish to hub.events"),
-                    session: Session = Depends(get_session)) -> dict:
+                    who: Identity = Depends(require_token), session: Session = Depends(get_session)) -> dict:
     if entry.id != resource_id:
         raise ApiError(422, f"the body's id {entry.id!r} is not the path's {resource_id!r}: ids cannot be renamed")
+    existing = session.get(Resource, resource_id)
+    if existing is not None:
+        _check_editor(who, existing.provider_id)
+    _check_editor(who, entry.provider)  # moving an entry to another department takes both sides (or an admin)
     return _saved(session, entry, update=True, publish=publish)
 
 
-def _saved(session: Session, entry: ResourceEntry, *, update: bool, publish: bool) -> dict:
+def _check_editor(who: Identity, department: str) -> None:
+    if not may_edit_department(who, department):
+        raise ApiError(403, f"{who.user} is {who.role} of {who.department}: entries of {department} are edited by "
+                            f"its stewards or a platform admin")
+
+
+def _saved(session: Session, entry: ResourceEntry, *, update: bool, publish: bool, status: int = 200) -> Response:
+    """Apply the entry, build and render the whole answer, publish if asked, and only then commit:
+    a write that fails at any step leaves nothing saved."""
     now = datetime.now(timezone.utc)
-    event = save_entry(session, entry, now=now, update=update, publish=publish)
-    session.commit()
+    event = save_entry(session, entry, now=now, update=update)
+    session.flush()
     detail = resource_detail(session, _resource(session, entry.id), now)
     summary = {"id": event["id"], "type": event["type"], "ts": event["ts"]} if event else None
-    return {"event": summary, "published": bool(event and publish), "resource": detail}
+    body = {"event": summary, "published": bool(event and publish), "resource": detail}
+    response = _rendered(body, status)
+    if event and publish:
+        publish_event(event)
+    session.commit()
+    return response
+
+
+def _committed(session: Session, body: dict) -> Response:
+    response = _rendered(body, 200)
+    session.commit()
+    return response
+
+
+def _rendered(body: dict, status: int) -> Response:
+    """The JSON response, rendered now (NaN or infinity raise here, before anything is committed)."""
+    try:
+        return JSONResponse(jsonable_encoder(body), status_code=status)
+    except ValueError as exc:
+        raise ApiError(422, f"the entry leads to a value JSON cannot carry ({exc}): check its numbers") from None
 
 
 def _resource(session: Session, id_or_code: str) -> Resource:
@@ -135,8 +172,10 @@ def _resource(session: Session, id_or_code: str) -> Resource:
 @export_router.get("/catalog.jsonld", summary="The catalogue as DCAT-AP 3 (JSON-LD), for harvesters",
                    response_class=Response,
                    responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}})
-def catalog_jsonld(request: Request, session: Session = Depends(get_session)) -> Response:
+def catalog_jsonld(session: Session = Depends(get_session)) -> Response:
     from catalog.service.dcat import catalogue_jsonld
+    from hub.settings import get_settings
 
-    body = catalogue_jsonld(session, str(request.base_url), now=datetime.now(timezone.utc))
+    # The configured address, never the Host header: a harvester must not be handed links a client chose.
+    body = catalogue_jsonld(session, str(get_settings().public_base_url), now=datetime.now(timezone.utc))
     return Response(body, media_type="application/ld+json")

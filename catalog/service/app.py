@@ -3,14 +3,12 @@ and the DCAT export (FastAPI). `hub catalog serve` runs `create_app()` under uvi
 """
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import FastAPI, Query, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
@@ -28,8 +26,12 @@ EARLIEST_AS_OF, LATEST_AS_OF = 2000, 2100
 def create_app(url: str | None = None) -> FastAPI:
     """The app on the catalogue database at `url` (default: HUB_CATALOG_URL), migrated first."""
     from catalog.db import make_engine, migrate, session_factory
-    from catalog.service import api, errors, pages
+    from catalog.service import api, errors, login, pages
+    from catalog.service.auth import check_service_settings
+    from catalog.service.docs import DocsGate
+    from catalog.service.hardening import Hardening
 
+    check_service_settings(get_settings())  # before anything is opened: a weak token never serves
     engine = make_engine(url)
     migrate(engine=engine)  # before the first request, so that no page meets an old schema
     app = FastAPI(
@@ -37,7 +39,8 @@ def create_app(url: str | None = None) -> FastAPI:
         version="1",
         description="Coverage of the data resource catalogue against the target, the resources and their "
                     "evidence, departments, and the catalogue as DCAT. Every page has a JSON twin under /api; "
-                    "writes need `Authorization: Bearer <HUB_API_TOKEN>`.",
+                    "writes need `Authorization: Bearer <token>` (an account's token or HUB_API_TOKEN); "
+                    "the Data Docs need a signed-in account of the resource's department.",
         docs_url=None,  # Swagger UI loads its assets from a CDN, which this network does not reach
         redoc_url=None,
     )
@@ -45,9 +48,11 @@ def create_app(url: str | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The Great Expectations Data Docs the quality gate builds (quality.suites); may not exist yet.
-    app.mount("/quality/docs", StaticFiles(directory=get_settings().var_dir / "quality" / "docs", html=True,
-                                           check_dir=False), name="quality-docs")
+    app.mount("/quality/docs", DocsGate(directory=get_settings().var_dir / "quality" / "docs", html=True,
+                                        check_dir=False), name="quality-docs")
+    app.add_middleware(Hardening)
     app.include_router(api.router)
+    app.include_router(login.router)
     app.include_router(api.export_router)
     app.include_router(pages.router)
     errors.install(app, pages.render_error)
@@ -96,18 +101,3 @@ def get_moment(
     # An explicit as_of answers the question without writing a snapshot for that day: a GET must not
     # leave an immutable row behind for any date a visitor types.
     return Moment(moment, snapshot=False)
-
-
-_bearer = HTTPBearer(auto_error=False, description="the HUB_API_TOKEN setting")
-
-
-def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
-    """Writes need `Authorization: Bearer <HUB_API_TOKEN>`; reads are open."""
-    from hub.settings import get_settings
-
-    expected = get_settings().api_token.get_secret_value()
-    given = credentials.credentials if credentials else ""
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        reason = "wrong token" if given else "no token"
-        raise ApiError(401, f"{reason}: send Authorization: Bearer <the HUB_API_TOKEN setting>",
-                       headers={"WWW-Authenticate": "Bearer"})

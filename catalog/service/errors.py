@@ -27,6 +27,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "invalid_request",
     500: "internal_error",
     503: "unavailable",
@@ -53,7 +54,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 WRITE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
-    **{status: {"model": ErrorResponse, "description": CODES[status]} for status in (400, 401, 409, 503)},
+    **{status: {"model": ErrorResponse, "description": CODES[status].replace("_", " ")}
+       for status in (400, 401, 403, 409, 413, 503)},
 }
 
 # HTML pages answer errors as a page to browsers (Accept: text/html) and as the JSON shape otherwise.
@@ -63,6 +65,11 @@ PAGE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "text/html": {"schema": {"type": "string"}},
     }}
     for status in (404, 422, 500)
+}
+# The sign-in form: a wrong token is a 401, a body over the limit a 413.
+LOGIN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PAGE_ERROR_RESPONSES,
+    **{status: {**PAGE_ERROR_RESPONSES[404], "description": CODES[status].replace("_", " ")} for status in (401, 413)},
 }
 
 

@@ -1,7 +1,8 @@
 """Registering and updating a resource through the API: the same event path `hub catalog load` takes.
 
 The entry is checked with the catalogue linter's rules, turned into a resource.registered / .updated
-event, applied (so a replay of hub.events rebuilds it), and published to hub.events when asked.
+event, applied (so a replay of hub.events rebuilds it), and published to hub.events when asked
+(by the caller, once its answer is built).
 """
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ class ResourceEntry(spec.Resource):
         return spec.Resource.model_validate(self.model_dump(mode="json"))
 
 
-def save_entry(session: Session, entry: ResourceEntry, *, now: datetime, update: bool, publish: bool = False) -> dict | None:
-    """Apply the entry as an event; returns the event, or None when the entry is unchanged."""
+def save_entry(session: Session, entry: ResourceEntry, *, now: datetime, update: bool) -> dict | None:
+    """Apply the entry as an event; returns the event, or None when the entry is unchanged.
+
+    Nothing is published or committed here: the caller does both once its answer is built.
+    """
     from catalog.events import APPLIED, apply_event
     from hub.events import make_event
 
@@ -48,8 +52,6 @@ def save_entry(session: Session, entry: ResourceEntry, *, now: datetime, update:
     if apply_event(session, event) != APPLIED:
         seen = session.get(AppliedEvent, event["id"])
         raise ApiError(422, f"the catalogue refused the entry: {seen.detail if seen else 'see the server log'}")
-    if publish:
-        _publish(event)
     return event
 
 
@@ -80,7 +82,8 @@ def _check(session: Session, entry: spec.Resource, department: spec.Department, 
                        code="catalogue_rule", details=details)
 
 
-def _publish(event: dict) -> None:
+def publish_event(event: dict) -> None:
+    """Publish the applied event to hub.events (ApiError 503 when Kafka does not take it)."""
     try:
         from hub.events import publish_events
         from hub.kafka_clients import ensure_topics

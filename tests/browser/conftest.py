@@ -4,6 +4,7 @@ driven by Playwright. Screenshots go to var/test-artifacts/.
 """
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import threading
@@ -113,6 +114,7 @@ def service_url(tmp_path_factory) -> str:
     patch.setenv("HUB_VAR_DIR", str(var_dir))
     patch.delenv("HUB_CATALOG_URL", raising=False)
     patch.setenv("HUB_TARGET_DATE", TARGET_DATE.isoformat())
+    patch.setenv("HUB_API_TOKEN", secrets.token_urlsafe(32))  # the service refuses the placeholder
     hub_settings.reset_settings()
     db_url = f"sqlite:///{var_dir / 'catalog.db'}"
     seed_service_db(db_url, datetime.now(timezone.utc))

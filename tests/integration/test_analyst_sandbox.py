@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pytest
 
+from catalog import accounts_cli
 from catalog import grants as catalog_grants
 from catalog.db import session_scope
 from catalog.models import QueryAudit
@@ -254,20 +255,32 @@ def _cli():
     app = typer.Typer()
     app.command("sql")(cli.sql)
     app.command("audit")(cli.audit)
-    app.add_typer(cli.grant_app, name="grant")
+    accounts_cli.register(app)  # `hub grant` is catalog.accounts_cli's
     return app
 
 
-def test_cli_grant_sql_formats_and_audit(hub, tmp_path):
+def _signed_in(monkeypatch, user: str, department: str, role: str) -> None:
+    """The CLI runs as a new account of `department` (HUB_TOKEN)."""
+    from catalog import accounts
+
+    with session_scope() as session:
+        account = accounts.add_account(session, user, department=department, role=role, created_by="test")
+        monkeypatch.setenv("HUB_TOKEN", accounts.issue_token(session, account))
+    reset_settings()
+
+
+def test_cli_grant_sql_formats_and_audit(hub, tmp_path, monkeypatch):
     import json
 
     import pyarrow.parquet as pq
     from typer.testing import CliRunner
 
     runner, app = CliRunner(), _cli()
+    _signed_in(monkeypatch, "wang", "gaj", "steward")  # the owner's steward grants
     added = runner.invoke(app, ["grant", "add", "--department", OTHER, "--resource", "cond_people", "--purpose",
-                                "核查", "--approved-by", "王科长", "--valid-until", "2099-12-31", "--no-pii"])
+                                "核查", "--valid-until", "2099-12-31", "--no-pii"])
     assert added.exit_code == 0, added.output
+    _signed_in(monkeypatch, "li", "scjgj", "analyst")  # and scjgj's analyst queries
     listed = json.loads(runner.invoke(app, ["grant", "list", "--json"]).output)
     assert [(g["department"], g["resource"], g["pii"], g["state"]) for g in listed] == [
         ("scjgj", "cond_people", False, "active")]

@@ -1,19 +1,14 @@
-"""`hub sql`, `hub grant add|revoke|list` and `hub audit` (mounted by pipeline/cli.py).
+"""`hub sql` and `hub audit` (mounted by pipeline/cli.py; `hub grant` is catalog.accounts_cli's).
 
 Heavy imports stay inside the commands so `hub --help` stays quick.
 """
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, time, timezone
 from enum import Enum
 from pathlib import Path
 
 import typer
-
-from hub.timezone import LOCAL_TZ
-
-grant_app = typer.Typer(help="Grants of 有条件共享 resources to departments (approved requests).", no_args_is_help=True)
 
 PROMPT_HELP = "one statement per call; end it with ';'. .tables lists your views, .quit leaves."
 
@@ -26,13 +21,15 @@ class OutputFormat(str, Enum):
 
 
 def sql(
-    role: str = typer.Option(..., "--as", help="admin, leadership or a department as `hub coverage --json` lists it"),
+    role: str | None = typer.Option(None, "--as", help="platform admins only: query as this department (audited "
+                                                        "as such); default: your own department"),
     command: str | None = typer.Option(None, "-c", "--command", help="run this one statement and exit"),
     file: Path | None = typer.Option(None, "-f", "--file", help="run the statements of this file, one call each"),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv, json or parquet"),
     output: Path | None = typer.Option(None, "-o", "--output", help="write here (required for parquet)"),
 ) -> None:
-    """Query the warehouse as a department, within its sharing rights; every query is audited."""
+    """Query the warehouse as your department, within its sharing rights; every query is audited."""
+    role = _signed_in_role(role, command or (str(file) if file else "(interactive shell)"))
     if output_format is OutputFormat.parquet and output is None:
         raise typer.BadParameter("parquet output needs --output FILE")
     if command is not None:
@@ -40,6 +37,17 @@ def sql(
     if file is not None:
         raise typer.Exit(0 if _run_file(role, file, output_format, output) else 1)
     _shell(role, output_format, output)
+
+
+def _signed_in_role(requested: str | None, statement: str) -> str:
+    """The role to query as, from the caller's identity (catalog.accounts); a refusal is audited there."""
+    from catalog.accounts import AuthError, sql_role
+
+    try:
+        return sql_role(requested, statement)
+    except AuthError as error:
+        typer.secho(f"refused: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
 
 
 def _run(role: str, statement: str, output_format: OutputFormat, output: Path | None) -> bool:
@@ -133,77 +141,6 @@ def _print_table(table) -> None:
     typer.echo(f"({table.num_rows} rows)", err=True)
 
 
-# --- grants ---------------------------------------------------------------------------------------
-
-def _valid_until(text: str) -> datetime:
-    """A date (valid through that day, Shunde time) or an ISO datetime (naive = Shunde time)."""
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.max, LOCAL_TZ)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (2026-12-31) or ISO datetime") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
-
-
-@grant_app.command("add")
-def grant_add(
-    department: str = typer.Option(..., help="the department granted access (id or name as coverage lists it)"),
-    resource: str = typer.Option(..., help="the 有条件共享 resource (id or code)"),
-    purpose: str = typer.Option(..., help="what the data is used for"),
-    approved_by: str = typer.Option(..., help="who approved the request"),
-    valid_until: str = typer.Option(..., help="last day (2026-12-31) or ISO datetime"),
-    pii: bool = typer.Option(False, "--pii/--no-pii", help="whether PII columns are shown in clear"),
-) -> None:
-    """Record an approved grant."""
-    from catalog.db import session_scope
-    from catalog.grants import GrantError, add_grant
-
-    try:
-        with session_scope() as session:
-            grant = add_grant(session, department=department, resource=resource, purpose=purpose,
-                              approved_by=approved_by, valid_until=_valid_until(valid_until), include_pii=pii)
-            typer.echo(f"grant #{grant.id}: {grant.department_id} reads {grant.resource_id} "
-                       f"{'with' if pii else 'without'} PII until {grant.valid_until.isoformat()}")
-    except GrantError as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-
-
-@grant_app.command("revoke")
-def grant_revoke(grant_id: int = typer.Argument(..., help="the id `hub grant list` shows")) -> None:
-    """Revoke a grant (it stays in the list, marked revoked)."""
-    from catalog.db import session_scope
-    from catalog.grants import GrantError, revoke_grant
-
-    try:
-        with session_scope() as session:
-            grant = revoke_grant(session, grant_id)
-            typer.echo(f"grant #{grant.id} revoked at {grant.revoked_at.isoformat()}")
-    except GrantError as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-
-
-@grant_app.command("list")
-def grant_list(
-    department: str | None = typer.Option(None, help="only this department's grants (id)"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-) -> None:
-    """List grants, active and not."""
-    from catalog.db import session_scope
-    from catalog.grants import list_grants
-
-    now = datetime.now(timezone.utc)
-    with session_scope() as session:
-        rows = [{
-            "id": g.id, "department": g.department_id, "resource": g.resource_id, "purpose": g.purpose,
-            "approved_by": g.approved_by, "pii": g.include_pii, "valid_until": g.valid_until.isoformat(),
-            "state": "revoked" if g.revoked_at else ("expired" if g.valid_until <= now else "active"),
-        } for g in list_grants(session, department)]
-    _print_rows(rows, as_json)
-
-
 # --- audit ----------------------------------------------------------------------------------------
 
 def audit(
@@ -217,7 +154,7 @@ def audit(
 
     with session_scope() as session:
         rows = [{
-            "id": e.id, "asked_at": e.asked_at.isoformat(), "role": e.role, "channel": e.channel,
+            "id": e.id, "asked_at": e.asked_at.isoformat(), "role": e.role, "user": e.user_name, "channel": e.channel,
             "allowed": e.allowed, "rows": e.rows, "truncated": e.truncated, "duration_ms": e.duration_ms,
             "sql": e.sql_text, "reason": e.reason,
         } for e in list_audit(session, role=role, limit=limit)]

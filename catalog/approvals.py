@@ -1,0 +1,183 @@
+"""Requests to read 有条件共享 resources and the owner's decisions, every step kept as a GrantEvent.
+
+A department's analyst or steward requests (purpose, end date, PII or not); the steward of the
+department that provides the resource approves or denies with a reason. Reading PII in clear is a
+separate, explicit part of the approval. Only an approval makes a Grant row, and only Grant rows
+give access (warehouse.access.rights reads them through catalog.grants.rights_inputs).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from catalog.grants import GrantError, add_grant, resolve_department, revoke_grant
+from catalog.identity import ADMIN, STEWARD, Identity
+from catalog.models import Grant, GrantEvent, GrantRequest, Resource
+
+PENDING, APPROVED, DENIED = "pending", "approved", "denied"
+CONDITIONAL = "有条件共享"
+
+
+class ApprovalError(GrantError):
+    """A step the identity may not take, or that does not fit the request's state; says what to do."""
+
+    def __init__(self, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status  # 403: not yours to decide; 404: no such request; 409/422: wrong state or input
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _event(session: Session, who: Identity, action: str, *, request: GrantRequest | None = None,
+           grant_id: int | None = None, detail: str | None = None, now: datetime) -> None:
+    session.add(GrantEvent(request_id=request.id if request else None, grant_id=grant_id, at=now, action=action,
+                           actor=who.user, actor_role=who.role, actor_department=who.department, detail=detail))
+
+
+def _resource(session: Session, id_or_code: str) -> Resource:
+    found = session.get(Resource, id_or_code) or session.scalar(select(Resource).where(Resource.code == id_or_code))
+    if found is None:
+        raise ApprovalError(f"unknown resource {id_or_code!r}: use the resource id or code from the catalogue",
+                            status=422)
+    return found
+
+
+def request_grant(session: Session, who: Identity, *, resource: str, purpose: str, valid_until: datetime,
+                  pii: bool = False, department: str | None = None, now: datetime | None = None) -> GrantRequest:
+    """A pending request of the identity's department to read `resource` (an admin, or the owner's
+    steward offering access, may name another department)."""
+    now = now or _now()
+    target = _resource(session, resource)
+    wanted = department or who.department
+    if wanted is None:
+        raise ApprovalError("name the department the request is for (--department)", status=422)
+    holder = resolve_department(session, wanted)
+    if holder is None:
+        raise ApprovalError(f"unknown department {wanted!r}", status=422)
+    offered_by_owner = who.role == STEWARD and who.department == target.provider_id
+    if holder.id != who.department and not (who.is_admin or offered_by_owner):
+        raise ApprovalError(f"{who.user} works for {who.department}: only an admin or the owner's steward asks "
+                            "for another department", status=403)
+    if target.sharing_type != CONDITIONAL:
+        raise ApprovalError(f"{target.id} is {target.sharing_type}: only {CONDITIONAL} resources take requests",
+                            status=422)
+    if target.provider_id == holder.id:
+        raise ApprovalError(f"{target.id} is {holder.id}'s own resource: it needs no grant", status=422)
+    if not purpose.strip():
+        raise ApprovalError("say what the data is for (--purpose)", status=422)
+    _check_end(valid_until, now)
+    request = GrantRequest(department_id=holder.id, resource_id=target.id, purpose=purpose.strip(),
+                           pii_requested=pii, valid_until=valid_until, requested_by=who.user, requested_at=now,
+                           status=PENDING)
+    session.add(request)
+    session.flush()
+    _event(session, who, "requested", request=request, now=now,
+           detail=f"{holder.id} → {target.id} until {valid_until.isoformat()}{', PII in clear' if pii else ''}")
+    return request
+
+
+def approve(session: Session, who: Identity, request_id: int, *, pii: bool | None = None,
+            reason: str | None = None, now: datetime | None = None) -> Grant:
+    """Approve a pending request as the owner's steward; a PII request needs `pii` True or False, explicitly."""
+    now = now or _now()
+    request = _pending(session, request_id)
+    _check_owner(session, who, request)
+    if request.pii_requested and pii is None:
+        raise ApprovalError(f"request #{request.id} asks for PII in clear: approve with --pii or --no-pii", status=422)
+    if pii and not request.pii_requested:
+        raise ApprovalError(f"request #{request.id} did not ask for PII: it cannot be approved with PII", status=422)
+    _check_end(request.valid_until, now, expired_request=True)
+    grant = add_grant(session, department=request.department_id, resource=request.resource_id,
+                      purpose=request.purpose, approved_by=who.user, valid_until=request.valid_until,
+                      include_pii=bool(pii), now=now, request_id=request.id)
+    request.status, request.decided_by, request.decided_at = APPROVED, who.user, now
+    request.decision_reason, request.grant_id = reason, grant.id
+    _event(session, who, "approved", request=request, grant_id=grant.id, detail=reason, now=now)
+    if request.pii_requested:
+        request.pii_decision = APPROVED if pii else DENIED
+        _event(session, who, "pii_approved" if pii else "pii_denied", request=request, grant_id=grant.id, now=now)
+    return grant
+
+
+def deny(session: Session, who: Identity, request_id: int, *, reason: str, now: datetime | None = None) -> GrantRequest:
+    """Deny a pending request as the owner's steward, with the reason the requester will read."""
+    now = now or _now()
+    request = _pending(session, request_id)
+    _check_owner(session, who, request)
+    if not reason.strip():
+        raise ApprovalError("a denial needs a reason (--reason)", status=422)
+    request.status, request.decided_by, request.decided_at = DENIED, who.user, now
+    request.decision_reason = reason.strip()
+    _event(session, who, "denied", request=request, detail=reason.strip(), now=now)
+    return request
+
+
+def revoke(session: Session, who: Identity, grant_id: int, *, reason: str | None = None,
+           now: datetime | None = None) -> Grant:
+    """Revoke a grant: the owner's steward or a platform admin."""
+    now = now or _now()
+    grant = session.get(Grant, grant_id)
+    if grant is None:
+        raise ApprovalError(f"no grant #{grant_id}: `hub grant list` shows the ids", status=404)
+    owner = session.get(Resource, grant.resource_id).provider_id
+    if not (who.is_admin or (who.role == STEWARD and who.department == owner)):
+        raise ApprovalError(f"only a steward of {owner} or an admin revokes grant #{grant_id}", status=403)
+    revoke_grant(session, grant_id, now=now)
+    request = session.get(GrantRequest, grant.request_id) if grant.request_id else None
+    _event(session, who, "revoked", request=request, grant_id=grant.id, detail=reason, now=now)
+    return grant
+
+
+def visible_requests(session: Session, who: Identity, *, status: str | None = None) -> list[GrantRequest]:
+    """The requests the identity may see: an admin all; others those of or about their department."""
+    statement = select(GrantRequest).join(Resource, GrantRequest.resource_id == Resource.id).order_by(GrantRequest.id)
+    if not who.is_admin:
+        statement = statement.where(or_(GrantRequest.department_id == who.department,
+                                        Resource.provider_id == who.department))
+    if status is not None:
+        statement = statement.where(GrantRequest.status == status)
+    return list(session.scalars(statement))
+
+
+def visible_direct_grants(session: Session, who: Identity) -> list[Grant]:
+    """Grants recorded without a request (before requests existed) that the identity may see."""
+    statement = (select(Grant).join(Resource, Grant.resource_id == Resource.id)
+                 .where(Grant.request_id.is_(None)).order_by(Grant.id))
+    if not who.is_admin:
+        statement = statement.where(or_(Grant.department_id == who.department, Resource.provider_id == who.department))
+    return list(session.scalars(statement))
+
+
+def events_of(session: Session, request_id: int) -> list[GrantEvent]:
+    return list(session.scalars(select(GrantEvent).where(GrantEvent.request_id == request_id)
+                                .order_by(GrantEvent.at, GrantEvent.id)))
+
+
+def _pending(session: Session, request_id: int) -> GrantRequest:
+    request = session.get(GrantRequest, request_id)
+    if request is None:
+        raise ApprovalError(f"no request #{request_id}: `hub grant list` shows the ids", status=404)
+    if request.status != PENDING:
+        raise ApprovalError(f"request #{request_id} is already {request.status}")
+    return request
+
+
+def _check_owner(session: Session, who: Identity, request: GrantRequest) -> None:
+    owner = session.get(Resource, request.resource_id).provider_id
+    if who.role != STEWARD or who.department != owner:
+        what = ("an admin runs the platform and owns no data" if who.role == ADMIN
+                else f"{who.user} is {who.role} of {who.department}")
+        raise ApprovalError(f"request #{request.id} is decided by a steward of {owner}, the department that "
+                            f"provides {request.resource_id} ({what})", status=403)
+
+
+def _check_end(valid_until: datetime, now: datetime, *, expired_request: bool = False) -> None:
+    if valid_until.tzinfo is None:
+        raise ApprovalError("the end date must carry a time zone", status=422)
+    if valid_until <= now:
+        fix = "the request expired before it was decided: request again" if expired_request else "pick a future date"
+        raise ApprovalError(f"the end date {valid_until.isoformat()} has passed: {fix}", status=422)
