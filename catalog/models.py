@@ -311,3 +311,10 @@ class QueryAudit(Base):
     truncated: Mapped[bool] = mapped_column(default=False)
     duration_ms: Mapped[float | None] = mapped_column(Float)
     channel: Mapped[str] = mapped_column(String(16), default="cli")  # cli | web
+    # Written as 'started' before the query runs and completed after: ok | refused | killed |
+    # crashed | interrupted. A row left 'started' past the wall time is read as interrupted.
+    status: Mapped[str] = mapped_column(String(16), default="started")
+    user_name: Mapped[str | None] = mapped_column(String(128))  # who typed it (the OS user until accounts)
+    user_role: Mapped[str | None] = mapped_column(String(32))  # analyst, steward, admin, leadership
+    grant_ids: Mapped[list[Any]] = mapped_column(default=list)  # the grants that opened what it read
+    finished_at: Mapped[datetime | None]
