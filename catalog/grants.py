@@ -94,6 +94,8 @@ AUDIT_STATUSES = ("started", "ok", "refused", "killed", "crashed", "interrupted"
 def start_query(session: Session, *, role: str, sql_text: str, user_name: str | None, user_role: str | None,
                 channel: str = "cli", asked_at: datetime | None = None) -> QueryAudit:
     """The audit row of a query about to be checked and run: status 'started' until finish_query."""
+    # PostgreSQL text cannot hold NUL: keep the attempt, with the byte spelt out.
+    sql_text = sql_text.replace("\x00", "\\x00")
     entry = QueryAudit(role=role, asked_at=asked_at or _now(), sql_text=sql_text, allowed=False, reason=None,
                        rows=None, truncated=False, duration_ms=None, channel=channel, status="started",
                        user_name=user_name, user_role=user_role, grant_ids=[])

@@ -95,8 +95,11 @@ def single_select(sql: str) -> str:
     if len(statements) != 1:
         raise QueryRefused(f"one statement per call, got {len(statements)}: run them one by one")
     statement = statements[0]
-    if statement.type != duckdb.StatementType.SELECT:
+    try:
         kind = str(statement.type).rsplit(".", 1)[-1]
+    except ValueError:  # e.g. UPDATE EXTENSIONS: a statement type the client's enum lacks
+        kind = "this kind of"
+    if kind != "SELECT":
         raise QueryRefused(f"{_STATEMENT_NAMES.get(kind, kind)} statements are not allowed: the warehouse is "
                            "read-only for analysts, only SELECT (and FROM …, WITH …, DESCRIBE, SUMMARIZE) runs")
     return statement.query
