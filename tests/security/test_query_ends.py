@@ -115,3 +115,11 @@ def test_memory_reproductions_stop_in_the_child_and_the_parent_stays_small(seede
     assert time.monotonic() - started < hub_settings.get_settings().query_timeout_s
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb) / 1024
     assert grown_mb < 50, f"the parent grew by {grown_mb:.0f} MB"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root")
+def test_the_query_process_has_no_network_but_loopback():
+    probe = ("from warehouse.access.worker import isolate_network; ok = isolate_network(); "
+             "print(ok, [line.split(':')[0].strip() for line in open('/proc/self/net/dev').readlines()[2:]])")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "True ['lo']"

@@ -128,6 +128,7 @@ def _lock(connection, limits: Limits) -> None:
     connection.execute("SET autoinstall_known_extensions = false")
     connection.execute("SET autoload_known_extensions = false")
     connection.execute("SET allow_community_extensions = false")
+    connection.execute("SET python_enable_replacements = false")  # no table from a Python variable
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
 
