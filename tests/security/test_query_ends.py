@@ -70,13 +70,18 @@ def _last_audit():
         return catalog_grants.list_audit(session, limit=1)[0]
 
 
-def test_a_signal_to_the_child_is_reported_and_audited_as_killed(seeded):
+@pytest.mark.parametrize(("sent", "status", "said"), [
+    (signal.SIGTERM, "killed", "killed: the query process got SIGTERM from outside"),
+    (signal.SIGKILL, "killed", "killed: the query process got SIGKILL from outside"),
+    (signal.SIGSEGV, "crashed", "crashed: the query process died of SIGSEGV"),
+])
+def test_a_signal_to_the_child_is_reported_and_audited_by_name(seeded, sent, status, said):
     process = _start_hub_sql(seeded, LONG_QUERY)
-    _worker_of(process).send_signal(signal.SIGTERM)
+    _worker_of(process).send_signal(sent)
     _out, err = process.communicate(timeout=30)
-    assert process.returncode == 1 and "killed: the query process got SIGTERM from outside" in err
+    assert process.returncode == 1 and said in err, err
     entry = _last_audit()
-    assert (entry.status, entry.sql_text) == ("killed", LONG_QUERY) and "SIGTERM" in entry.reason
+    assert (entry.status, entry.sql_text) == (status, LONG_QUERY) and said in entry.reason
 
 
 def test_ctrl_c_stops_the_query_cleanly_and_audits_it_as_interrupted(seeded):

@@ -42,13 +42,16 @@ def sql(
     _shell(role, output_format, output)
 
 
-def _run(role: str, statement: str, output_format: OutputFormat, output: Path | None) -> bool:
+def _run(role: str, statement: str, output_format: OutputFormat, output: Path | None, *,
+         in_shell: bool = False) -> bool:
     from warehouse.access.audit import run_query
 
     try:
         outcome = run_query(role, statement)
     except KeyboardInterrupt:  # audited as interrupted by run_query; say so and stop cleanly
         typer.secho("interrupted: the query was stopped (audited)", fg=typer.colors.YELLOW, err=True)
+        if in_shell:
+            return False  # back to the prompt, as psql does
         raise typer.Exit(130) from None
     if not outcome.allowed:
         label = "refused" if outcome.status == "refused" else outcome.status
@@ -87,6 +90,10 @@ def _shell(role: str, output_format: OutputFormat, output: Path | None) -> None:
         except EOFError:
             typer.echo()
             return
+        except KeyboardInterrupt:  # Ctrl-C at the prompt drops the statement being typed
+            typer.echo()
+            pending = []
+            continue
         stripped = line.strip()
         if not pending and stripped in (".quit", ".exit", "\\q"):
             return
@@ -95,7 +102,7 @@ def _shell(role: str, output_format: OutputFormat, output: Path | None) -> None:
             continue
         pending.append(line)
         if stripped.endswith(";"):
-            _run(role, "\n".join(pending), output_format, output)
+            _run(role, "\n".join(pending), output_format, output, in_shell=True)
             pending = []
 
 
