@@ -128,3 +128,14 @@ def test_the_query_process_has_no_network_but_loopback():
              "print(ok, [line.split(':')[0].strip() for line in open('/proc/self/net/dev').readlines()[2:]])")
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "True ['lo']"
+
+
+def test_a_cpu_bound_query_is_killed_at_the_cpu_limit(seeded, monkeypatch):
+    monkeypatch.setenv("HUB_QUERY_CPU_S", "2")
+    monkeypatch.setenv("HUB_QUERY_TIMEOUT_S", "60")
+    hub_settings.reset_settings()
+    try:
+        outcome = run_query("mzj", LONG_QUERY)
+    finally:
+        hub_settings.reset_settings()
+    assert outcome.status == "killed" and outcome.reason.startswith("killed: CPU time limit 2 s"), outcome.reason

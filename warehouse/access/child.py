@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -58,8 +59,11 @@ def run_in_child(sql: str, *, warehouse: Path, access: dict[str, Access], marts:
         descriptor = os.open(request, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
             json.dump(_request(sql, warehouse, access, marts, min_group, key, limits, row_limit, workdir), out)
+        cpu_before = _children_cpu_s()
         returncode, stderr = _wait(workdir, request, limits.wall_s)
-        return _outcome(workdir, returncode, stderr, limits, (time.monotonic() - started) * 1000)
+        # The CPU the child used tells a hard-limit SIGKILL from one sent by someone else.
+        at_cpu_limit = _children_cpu_s() - cpu_before >= limits.cpu_s - 0.5
+        return _outcome(workdir, returncode, stderr, limits, at_cpu_limit, (time.monotonic() - started) * 1000)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -113,7 +117,12 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _outcome(workdir: Path, returncode: int | None, stderr: str, limits: ChildLimits,
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _outcome(workdir: Path, returncode: int | None, stderr: str, limits: ChildLimits, at_cpu_limit: bool,
              duration_ms: float) -> ChildOutcome:
     def ended(status: str, reason: str) -> ChildOutcome:
         return ChildOutcome(status, reason, None, False, duration_ms)
@@ -134,7 +143,7 @@ def _outcome(workdir: Path, returncode: int | None, stderr: str, limits: ChildLi
         return ended("refused", status["reason"])
     if returncode == MEMORY_EXIT or any(sign in stderr for sign in MEMORY_SIGNS):
         return ended("killed", memory)
-    if returncode == -signal.SIGXCPU or (returncode == -signal.SIGKILL and "CPU" in stderr):
+    if returncode == -signal.SIGXCPU or (returncode == -signal.SIGKILL and at_cpu_limit):
         return ended("killed", f"killed: CPU time limit {limits.cpu_s} s (HUB_QUERY_CPU_S); narrow the query")
     if returncode < 0:
         name = signal.Signals(-returncode).name
