@@ -96,9 +96,11 @@ def start_query(session: Session, *, role: str, sql_text: str, user_name: str | 
     """The audit row of a query about to be checked and run: status 'started' until finish_query."""
     # PostgreSQL text cannot hold NUL: keep the attempt, with the byte spelt out.
     sql_text = sql_text.replace("\x00", "\\x00")
-    entry = QueryAudit(role=role, asked_at=asked_at or _now(), sql_text=sql_text, allowed=False, reason=None,
-                       rows=None, truncated=False, duration_ms=None, channel=channel, status="started",
-                       user_name=user_name, user_role=user_role, grant_ids=[])
+    # Whatever was typed as the role or user, the row must fit its columns (PostgreSQL enforces lengths).
+    entry = QueryAudit(role=role[:64], asked_at=asked_at or _now(), sql_text=sql_text, allowed=False, reason=None,
+                       rows=None, truncated=False, duration_ms=None, channel=channel[:16], status="started",
+                       user_name=(user_name or "")[:128] or None, user_role=(user_role or "")[:32] or None,
+                       grant_ids=[])
     session.add(entry)
     session.flush()
     return entry
