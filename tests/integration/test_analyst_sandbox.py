@@ -15,7 +15,7 @@ from catalog.store import load_catalogue_into
 from hub.settings import get_settings, reset_settings
 from warehouse.access import audit, sandbox
 from warehouse.access.audit import run_query
-from warehouse.access.keys import pseudonym_key
+from warehouse.access.keys import pseudonym_key, role_key
 from warehouse.access.masking import pseudonym
 from warehouse.access.statement import QueryRefused, check_statement
 from warehouse.marts import MART_GROUP_COLUMNS
@@ -25,9 +25,9 @@ ID, NAME, PHONE = "44060619900101123X", "张三丰", "13812341234"
 
 
 
-def masked() -> tuple[str, str, str]:
-    """What a masked view shows for ID, NAME, PHONE: keyed pseudonyms and the name's first character."""
-    key = pseudonym_key(get_settings())
+def masked(role: str = "scjgj") -> tuple[str, str, str]:
+    """What a masked view shows `role` for ID, NAME, PHONE: its keyed pseudonyms and the name's first character."""
+    key = role_key(pseudonym_key(get_settings()), role)
     return pseudonym(ID, "id_number", key), "张**", pseudonym(PHONE, "phone", key)
 
 
@@ -90,9 +90,15 @@ def _read(role: str, resource: str):
         return "refused", outcome.reason
     row = outcome.table.to_pylist()[0]
     values = (row["gmsfhm"], row["xm"], row["lxdh"])
-    assert values in ((ID, NAME, PHONE), masked()), values
+    assert values in ((ID, NAME, PHONE), masked(outcome.role)), values
     assert row["nl"] == (36 if values == (ID, NAME, PHONE) else "30-39")  # age derives from the ID: coarsened
     return ("clear" if values == (ID, NAME, PHONE) else "masked"), outcome.reason
+
+
+def test_pseudonyms_differ_between_roles_so_handed_on_results_do_not_join(hub):
+    seen = {role: run_query(role, "SELECT gmsfhm FROM staging.open_people").table.to_pylist()[0]["gmsfhm"]
+            for role in (OTHER, "leadership", "admin")}
+    assert len(set(seen.values())) == 3 and all(p.startswith("pid_") for p in seen.values())
 
 
 GRANTS = {

@@ -29,3 +29,11 @@ def test_the_setting_wins_and_must_be_long_enough(tmp_path):
     assert not (tmp_path / KEY_FILE).exists()
     with pytest.raises(PseudonymKeyError, match="at least 32"):
         pseudonym_key(Settings(var_dir=tmp_path, pseudonym_key="short"))
+
+
+def test_role_keys_differ_per_role_and_stay_stable():
+    from warehouse.access.keys import role_key
+
+    key = b"k" * 40
+    assert role_key(key, "mzj") == role_key(key, "mzj") != role_key(key, "scjgj")
+    assert role_key(key, "mzj") != role_key(b"j" * 40, "mzj")

@@ -21,7 +21,7 @@ from catalog.db import session_scope
 from hub.settings import Settings, get_settings
 from warehouse.access import rights
 from warehouse.access.child import ChildLimits, run_in_child
-from warehouse.access.keys import pseudonym_key
+from warehouse.access.keys import pseudonym_key, role_key
 from warehouse.access.sandbox import Access, list_views, role_views
 from warehouse.access.statement import QueryRefused, check_statement
 from warehouse.marts import MART_GROUP_COLUMNS
@@ -108,8 +108,9 @@ def _checked_and_run(role: str, sql: str, decisions: dict[str, rights.Decision],
               if schema == "staging" and name in decisions and decisions[name].grant_id is not None]
     with session_scope() as session:
         catalog_grants.note_grants(session, audit_id, grants)
+    key = role_key(pseudonym_key(settings), role)  # pseudonyms join within a role, not across departments
     ended = run_in_child(checked.query, warehouse=Path(warehouse or settings.warehouse_path), access=access,
-                         marts=MART_GROUP_COLUMNS, min_group=settings.mart_min_group, key=pseudonym_key(settings),
+                         marts=MART_GROUP_COLUMNS, min_group=settings.mart_min_group, key=key,
                          limits=child_limits(settings), row_limit=settings.query_row_limit)
     return QueryOutcome(role, ended.status == "ok", ended.reason, ended.table, ended.truncated,
                         ended.duration_ms, ended.status)

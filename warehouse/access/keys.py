@@ -6,6 +6,8 @@ file does; losing it only changes the pseudonyms (none are stored), it reveals n
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -33,6 +35,12 @@ def pseudonym_key(settings: Settings) -> bytes:
                             "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
         return text.encode()
     return _key_file(Path(settings.var_dir) / KEY_FILE)
+
+
+def role_key(key: bytes, role: str) -> bytes:
+    """The key one role's pseudonyms are made with: the same number gives the same pseudonym in every
+    resource that role reads, but pseudonyms one department hands on do not join with another's."""
+    return hmac.new(key, f"role:{role}".encode(), hashlib.sha256).digest()
 
 
 def _key_file(path: Path) -> bytes:

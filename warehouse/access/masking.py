@@ -1,10 +1,10 @@
 """What a masked view shows instead of personal data, decided per item from the catalogue.
 
 Identifiers analysts join on (resident ID numbers, mobile numbers, credit codes) become keyed
-pseudonyms: HMAC-SHA256 under the platform's secret (warehouse.access.keys), so the same number gives the
-same pseudonym in every resource (joins and count(DISTINCT) stay right) and nothing of the number
-can be read back or rebuilt — a partial mask such as 440606********123X hid exactly the birth
-date, which other items showed in clear. Items that can be derived from an ID number (birth
+pseudonyms: HMAC-SHA256 under the platform's secret, derived per role (warehouse.access.keys), so the
+same number gives the same pseudonym in every resource a role reads (joins and count(DISTINCT) stay
+right) and nothing of the number can be read back or rebuilt — a partial mask such as
+440606********123X hid exactly the birth date, which other items showed in clear. Items that can be derived from an ID number (birth
 date, sex, age: the catalogue item says `derived_from: <the ID item>`) are coarsened together
 with it: birth date → year, age → ten-year band, sex → hidden. Names keep their first character,
 addresses their first six (district and town). Masks run inside DuckDB, so a masked view never
