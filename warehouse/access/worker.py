@@ -76,6 +76,9 @@ def run(request: dict, workdir: Path) -> dict:
         return {"status": "refused", "reason": str(refused)}
     except (duckdb.OutOfMemoryException, MemoryError):
         return {"status": "killed", "reason": "memory"}
+    except duckdb.Error as exc:  # e.g. the file is locked by a writer: say so without its path
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0].replace(request["warehouse"], "…")
+        return {"status": "refused", "reason": f"the warehouse could not be read now ({message}); try again"}
     with ipc.new_file(str(workdir / RESULT_FILE), result.table.schema) as writer:
         writer.write_table(result.table)
     return {"status": "ok", "truncated": result.truncated, "duration_ms": result.duration_ms}
