@@ -54,7 +54,8 @@ def add_grant(session: Session, *, department: str, resource: str, purpose: str,
         raise GrantError("valid_until must carry a time zone")
     now = now or _now()
     if valid_until <= now:
-        raise GrantError(f"the end date {valid_until.isoformat()} has passed: a grant must end in the future")
+        raise GrantError(f"valid_until {valid_until.isoformat()} is not in the future: a grant ends after it "
+                         "is recorded; give the last day it holds (e.g. 2026-12-31)")
     grant = Grant(department_id=holder.id, resource_id=target.id, purpose=purpose, approved_by=approved_by,
                   include_pii=include_pii, valid_until=valid_until, granted_at=now, request_id=request_id)
     session.add(grant)
@@ -93,16 +94,61 @@ def rights_inputs(session: Session) -> CatalogueSnapshot:
     return CatalogueSnapshot(departments, resources, list_grants(session))
 
 
-def record_query(session: Session, *, role: str, sql_text: str, allowed: bool, reason: str | None,
-                 rows: int | None, truncated: bool, duration_ms: float | None, channel: str = "cli",
-                 asked_at: datetime | None = None) -> QueryAudit:
-    who = acting_identity()  # the authenticated account, when the entry point resolved one
-    entry = QueryAudit(role=role, asked_at=asked_at or _now(), sql_text=sql_text, allowed=allowed, reason=reason,
-                       rows=rows, truncated=truncated, duration_ms=duration_ms, channel=channel,
-                       user_name=who.user if who else None, user_role=who.role if who else None)
+AUDIT_STATUSES = ("started", "ok", "refused", "killed", "crashed", "interrupted")
+
+
+def start_query(session: Session, *, role: str, sql_text: str, user_name: str | None, user_role: str | None,
+                channel: str = "cli", asked_at: datetime | None = None) -> QueryAudit:
+    """The audit row of a query about to be checked and run: status 'started' until finish_query."""
+    # PostgreSQL text cannot hold NUL: keep the attempt, with the byte spelt out.
+    sql_text = sql_text.replace("\x00", "\\x00")
+    who = acting_identity()  # the authenticated account, when the entry point resolved one, wins
+    if who is not None:
+        user_name, user_role = who.user, who.role
+    # Whatever was typed as the role or user, the row must fit its columns (PostgreSQL enforces lengths).
+    entry = QueryAudit(role=role[:64], asked_at=asked_at or _now(), sql_text=sql_text, allowed=False, reason=None,
+                       rows=None, truncated=False, duration_ms=None, channel=channel[:16], status="started",
+                       user_name=(user_name or "")[:128] or None, user_role=(user_role or "")[:32] or None,
+                       grant_ids=[])
     session.add(entry)
     session.flush()
     return entry
+
+
+def note_grants(session: Session, audit_id: int, grant_ids: list[int]) -> None:
+    """Name the grants that open what the checked statement reads (before it runs)."""
+    session.get(QueryAudit, audit_id).grant_ids = sorted(set(grant_ids))
+
+
+def finish_query(session: Session, audit_id: int, *, status: str, reason: str | None, rows: int | None,
+                 truncated: bool, duration_ms: float | None, now: datetime | None = None) -> QueryAudit:
+    """Complete a started row; a row that is no longer 'started' is left as it is (first end wins)."""
+    if status not in AUDIT_STATUSES[1:]:
+        raise ValueError(f"status {status!r} must be one of {', '.join(AUDIT_STATUSES[1:])}")
+    entry = session.get(QueryAudit, audit_id)
+    if entry.status == "started":
+        entry.status, entry.allowed, entry.reason = status, status == "ok", reason
+        entry.rows, entry.truncated, entry.duration_ms = rows, truncated, duration_ms
+        entry.finished_at = now or _now()
+    return entry
+
+
+def shown_status(entry: QueryAudit, now: datetime, stale_after_s: float) -> str:
+    """The status to show: a row still 'started' after the longest a query may run was interrupted."""
+    if entry.status == "started" and (now - entry.asked_at).total_seconds() > stale_after_s:
+        return "interrupted"
+    return entry.status
+
+
+def record_query(session: Session, *, role: str, sql_text: str, allowed: bool, reason: str | None,
+                 rows: int | None, truncated: bool, duration_ms: float | None, channel: str = "cli",
+                 asked_at: datetime | None = None, status: str | None = None, user_name: str | None = None,
+                 user_role: str | None = None) -> QueryAudit:
+    """One complete row at once, for attempts refused before anything ran (e.g. a script that does not parse)."""
+    entry = start_query(session, role=role, sql_text=sql_text, user_name=user_name, user_role=user_role,
+                        channel=channel, asked_at=asked_at)
+    return finish_query(session, entry.id, status=status or ("ok" if allowed else "refused"), reason=reason,
+                        rows=rows, truncated=truncated, duration_ms=duration_ms)
 
 
 def list_audit(session: Session, *, role: str | None = None, limit: int = 50) -> list[QueryAudit]:

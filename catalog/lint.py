@@ -26,6 +26,8 @@ THEME_SUBJECTS = {"01": "公共服务", "02": "城乡建设", "03": "社区治�
 FORMATS = ("数据库", "电子文件", "接口", "流数据", "图形图像")
 SHARING_METHODS = ("接口", "数据库", "文件")
 VALIDATORS = ("resident_id", "uscc", "mobile", "camera_id", "parcel_code", "town_code", "lon", "lat", "not_future_date")
+# Validators that make an item an identifier, and the pii kind it must then carry.
+IDENTIFIER_VALIDATORS = {"resident_id": "id_number", "mobile": "phone", "uscc": "credit_code"}
 GIS_CRS = (4490, 4547)
 GEOMETRY_ITEMS = ("geometry", "geom_wkt")  # the names connectors/kinds/file.py fills with WKT
 
@@ -36,8 +38,8 @@ RULES = (
     "id_format", "unique_id", "code_format", "unique_code", "classification", "provider",
     "format", "domain", "sharing_type", "open_type", "sharing_method", "status", "update_cycle",
     "sharing_condition", "legal_basis", "release_date", "priority", "quality_threshold", "freshness_grace_hours",
-    "items_present", "item_name", "item_unique", "item_type", "item_length", "item_pii", "item_pii_validator",
-    "item_rules",
+    "items_present", "item_name", "item_unique", "item_type", "item_length", "item_pii", "item_rules",
+    "item_identifier_pii", "item_derived_from",
     "key_nullable", "key_item",
     "binding_kind", "binding_system", "binding_consistency", "binding_config", "binding_unique", "related",
     "check_rule", "check_columns",
@@ -47,7 +49,6 @@ MAX_GRACE_HOURS = 366 * 24  # a grace longer than a year means the cycle is wron
 MAX_ITEM_LENGTH = 1_000_000
 # Validators whose values identify a person, and the PII kind that masks them. A credit code (uscc)
 # is not here: an organisation's code is public by law; an individual's is declared credit_code_person.
-PERSONAL_VALIDATORS = {"resident_id": "id_number", "mobile": "phone"}
 
 CODE_RE = re.compile(r"^[1-3]\d{5}[0-9A-Z]*/\d{4,8}$")
 RESOURCE_ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
@@ -228,6 +229,9 @@ def _lint_items(res: Resource) -> list[Finding]:
         return [_at(res, "items", "items_present", "a resource needs at least one information item")]
     findings = []
     base = field_line(res, "items")
+    identifiers = {item.name for item in res.items
+                   if item.pii in ("id_number", "phone", "credit_code", "credit_code_person")
+                   or item.rules.validator in IDENTIFIER_VALIDATORS}
     for item in res.items:
         def add(rule: str, message: str, line: int = item_line(item, base)) -> None:
             findings.append(Finding(res.file, line, res.code, rule, f"item {item.name!r}: {message}"))
@@ -240,14 +244,16 @@ def _lint_items(res: Resource) -> list[Finding]:
             add("item_length", f"length {item.length} must be in 1..{MAX_ITEM_LENGTH}")
         if item.pii not in PII_KINDS:
             add("item_pii", f"pii {item.pii!r} must be one of {', '.join(PII_KINDS)}")
-        personal = PERSONAL_VALIDATORS.get(item.rules.validator or "")
-        if personal and item.pii != personal:
-            add("item_pii_validator", f"validated as {item.rules.validator}, it holds personal data: mark it "
-                                      f"pii: {personal} (it is masked by that kind)")
         if item.key and item.nullable:
             add("key_nullable", "a key item must be nullable: false")
         for message in _rule_problems(item):
             add("item_rules", message)
+        if item.rules.validator in IDENTIFIER_VALIDATORS and item.pii in (None, "none"):
+            add("item_identifier_pii", f"validated as {item.rules.validator} but pii is none: an ID number, mobile "
+                f"or credit code is personal data; set pii: {IDENTIFIER_VALIDATORS[item.rules.validator]}")
+        if item.rules.derived_from is not None and item.rules.derived_from not in identifiers:
+            add("item_derived_from", f"derived_from {item.rules.derived_from!r} must name an item of this resource "
+                f"that is an identifier (pii or validator): {', '.join(sorted(identifiers)) or 'none here'}")
     names = Counter(item.name for item in res.items)
     for item in res.items:
         if names[item.name] > 1:

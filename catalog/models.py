@@ -313,10 +313,15 @@ class QueryAudit(Base):
     truncated: Mapped[bool] = mapped_column(default=False)
     duration_ms: Mapped[float | None] = mapped_column(Float)
     channel: Mapped[str] = mapped_column(String(16), default="cli")  # cli | web
-    # The authenticated account behind the query (None before accounts existed); a platform admin
-    # querying as a department shows here with role = that department and user_role = admin.
-    user_name: Mapped[str | None] = mapped_column(String(64))
-    user_role: Mapped[str | None] = mapped_column(String(16))
+    # The authenticated account behind the query (the OS user before accounts existed); a platform
+    # admin querying as a department shows here with role = that department and user_role = admin.
+    user_name: Mapped[str | None] = mapped_column(String(128))
+    user_role: Mapped[str | None] = mapped_column(String(32))
+    # Written as 'started' before the query runs and completed after: ok | refused | killed |
+    # crashed | interrupted. A row left 'started' past the wall time is read as interrupted.
+    status: Mapped[str] = mapped_column(String(16), default="started")
+    grant_ids: Mapped[list[Any]] = mapped_column(default=list)  # the grants that opened what it read
+    finished_at: Mapped[datetime | None]
 
 
 class Account(Base):

@@ -42,7 +42,9 @@ DOMAIN_LABELS = {
     "licence": "电子证照",
 }
 ITEM_TYPES = {"C": "字符", "N": "数值", "D": "日期", "T": "日期时间", "L": "逻辑", "I": "整型", "F": "浮点", "B": "双精度"}
-PII_KINDS = ("none", "id_number", "name", "phone", "address", "credit_code_person")  # what masking applies
+# What masking applies (warehouse.access.masking): credit_code is an organisation's or individual
+# business's 统一社会信用代码, pseudonymised like ID numbers and phones.
+PII_KINDS = ("none", "id_number", "name", "phone", "address", "credit_code", "credit_code_person")
 
 DEPARTMENTS_FILE = "departments.yaml"
 RESOURCES_DIR = "resources"
@@ -71,6 +73,9 @@ class ValueRules(_SeedModel):
     min: float | None = None
     max: float | None = None
     validator: str | None = None
+    # The item of the same resource this one can be computed from (birth date, sex, age from a
+    # resident ID): masked together with it (warehouse.access.masking).
+    derived_from: str | None = None
 
 
 class Item(_SeedModel):

@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     video_url: str = Field("http://127.0.0.1:8731", description="base URL of the video platform's HTTP API")
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(18830, ge=1, le=65535, description="not 1883: a distribution's mosquitto may hold it")
+    # The analyst sandbox's child process (warehouse.access.worker): hard limits set by the OS.
+    query_memory_mb: int = Field(1024, ge=256, description="address space of one analyst query (RLIMIT_AS)")
+    query_cpu_s: int = Field(60, ge=1, description="CPU seconds of one analyst query, all threads (RLIMIT_CPU)")
+    query_threads: int = Field(2, ge=1, le=64)
+    query_result_max_mb: int = Field(64, ge=1, description="largest result handed back to the analyst")
+    # HMAC key of the pseudonyms that replace ID numbers, phones and credit codes in masked views.
+    # Unset: a random key is generated once under <var>/secrets/pseudonym.key (mode 0600).
+    pseudonym_key: SecretStr | None = None
+    mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
 
     @model_validator(mode="after")
     def _fill_paths(self) -> "Settings":

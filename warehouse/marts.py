@@ -2,7 +2,8 @@
 resources it reads; a mart whose resources are not in the catalogue, or not landed yet, is skipped
 with the reason (logged, and shown by `hub warehouse refresh-marts`).
 
-Marts read staging.* (current state per key) and aggregate, so they carry no personal data.
+Marts read staging.* (current state per key) and aggregate, so they carry no personal data; analysts
+read them without the rows of groups smaller than k (MART_GROUP_COLUMNS, warehouse.access.sandbox).
 Town names come from catalog.reference (the ten towns and streets of Shunde).
 """
 from __future__ import annotations
@@ -202,6 +203,17 @@ MARTS: dict[str, Builder] = {
     "utility_use_by_town_and_month": utility_use_by_town_and_month,
     "camera_online_rate_by_department_town": camera_online_rate_by_department_town,
     "iot_alerts_by_type_and_town": iot_alerts_by_type_and_town,
+}
+
+# The count that says how many people, households or businesses stand behind a mart row. Analysts
+# see only rows where it is at least k (HUB_MART_MIN_GROUP): a group of one is one person.
+# None: the mart counts the departments' own devices, behind which stands no person.
+MART_GROUP_COLUMNS: dict[str, str | None] = {
+    "population_by_town_age_sex": "persons",
+    "market_entities_by_industry_town_status": "entities",
+    "utility_use_by_town_and_month": "meters",
+    "camera_online_rate_by_department_town": None,
+    "iot_alerts_by_type_and_town": None,
 }
 
 

@@ -1,4 +1,5 @@
-"""Analyst SQL on a real (small) warehouse: the rights matrix, PII masking, the attack corpus, the audit."""
+"""Analyst SQL on a real (small) warehouse, through the sandbox's child process: the rights matrix,
+masking (pseudonyms, derived items), k-suppressed marts, the statement check, the audit lifecycle."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -15,10 +16,22 @@ from catalog.store import load_catalogue_into
 from hub.settings import get_settings, reset_settings
 from warehouse.access import audit, sandbox
 from warehouse.access.audit import run_query
+from warehouse.access.keys import pseudonym_key, role_key
+from warehouse.access.masking import pseudonym
+from warehouse.access.statement import QueryRefused, check_statement
+from warehouse.marts import MART_GROUP_COLUMNS
 
 NOW = datetime.now(timezone.utc)
 ID, NAME, PHONE = "44060619900101123X", "张三丰", "13812341234"
-MASKED = ("440606********123X", "张**", "138****1234")
+
+
+
+def masked(role: str = "scjgj") -> tuple[str, str, str]:
+    """What a masked view shows `role` for ID, NAME, PHONE: its keyed pseudonyms and the name's first character."""
+    key = role_key(pseudonym_key(get_settings()), role)
+    return pseudonym(ID, "id_number", key), "张**", pseudonym(PHONE, "phone", key)
+
+
 OWNER, OTHER = "区公安分局", "区市场监督管理局"  # as `hub coverage --json` lists gaj and scjgj
 SHARING = {"open_people": "无条件共享", "cond_people": "有条件共享", "secret_people": "不予共享"}
 
@@ -32,7 +45,8 @@ def _catalogue() -> Catalogue:
         Item(name="gmsfhm", label="公民身份号码", type="C", length=18, nullable=False, key=True, pii="id_number"),
         Item(name="xm", label="姓名", type="C", length=50, pii="name"),
         Item(name="lxdh", label="联系电话", type="C", length=20, pii="phone"),
-        Item(name="nl", label="年龄", type="I"),
+        Item(name="nl", label="年龄", type="I", rules={"derived_from": "gmsfhm"}),
+        Item(name="rs", label="人数", type="I"),
     ]
     resources = [
         Resource(id=rid, code=f"1010{n}/00000{n}", name=rid, provider="gaj", classification="基础/人口",
@@ -53,8 +67,11 @@ def hub(hub_env):
         connection.execute(f"CREATE SCHEMA {schema}")
     for rid in SHARING:
         connection.execute(f"CREATE TABLE staging.{rid} (gmsfhm VARCHAR, xm VARCHAR, lxdh VARCHAR, nl BIGINT, "
-                           "_event_time TIMESTAMPTZ)")
-        connection.execute(f"INSERT INTO staging.{rid} VALUES (?, ?, ?, 36, now())", [ID, NAME, PHONE])
+                           "rs BIGINT, _event_time TIMESTAMPTZ)")
+        connection.execute(f"INSERT INTO staging.{rid} VALUES (?, ?, ?, 36, 1, now())", [ID, NAME, PHONE])
+    # A registered mart (k applies to its `persons`) and one put there by hand (not shown to analysts).
+    connection.execute("CREATE VIEW mart.population_by_town_age_sex AS SELECT * FROM (VALUES ('大良街道', 7), "
+                       "('杏坛镇', 2)) t(town_name, persons)")
     connection.execute("CREATE VIEW mart.people_by_age AS SELECT nl, count(*) AS residents FROM staging.open_people GROUP BY nl")
     connection.execute("CREATE TABLE staging.not_in_catalogue AS SELECT 'x' AS secret")
     connection.close()
@@ -74,9 +91,15 @@ def _read(role: str, resource: str):
         return "refused", outcome.reason
     row = outcome.table.to_pylist()[0]
     values = (row["gmsfhm"], row["xm"], row["lxdh"])
-    assert row["nl"] == 36
-    assert values in ((ID, NAME, PHONE), MASKED), values
+    assert values in ((ID, NAME, PHONE), masked(outcome.role)), values
+    assert row["nl"] == (36 if values == (ID, NAME, PHONE) else "30-39")  # age derives from the ID: coarsened
     return ("clear" if values == (ID, NAME, PHONE) else "masked"), outcome.reason
+
+
+def test_pseudonyms_differ_between_roles_so_handed_on_results_do_not_join(hub):
+    seen = {role: run_query(role, "SELECT gmsfhm FROM staging.open_people").table.to_pylist()[0]["gmsfhm"]
+            for role in (OTHER, "leadership", "admin")}
+    assert len(set(seen.values())) == 3 and all(p.startswith("pid_") for p in seen.values())
 
 
 GRANTS = {
@@ -108,13 +131,14 @@ def test_rights_matrix_department_by_sharing_type_by_grant(hub, grant):
         assert got == expected, (role, grant, got)
 
 
-def test_refusals_say_why_and_marts_are_open_to_every_role(hub):
+def test_refusals_say_why_and_marts_are_open_to_every_role_without_groups_under_k(hub):
     reason = run_query(OTHER, "SELECT * FROM staging.cond_people").reason
     assert "有条件共享" in reason and "hub grant add" in reason
     assert "不予共享" in run_query(OTHER, "SELECT * FROM staging.secret_people").reason
     for role in (OWNER, OTHER, "leadership", "admin", "scjgj"):
-        outcome = run_query(role, "SELECT * FROM mart.people_by_age")
-        assert outcome.allowed and outcome.table.to_pylist() == [{"nl": 36, "residents": 1}]
+        outcome = run_query(role, "SELECT * FROM mart.population_by_town_age_sex")
+        assert outcome.allowed and outcome.table.to_pylist() == [{"town_name": "大良街道", "persons": 7}]
+        assert not run_query(role, "SELECT * FROM mart.people_by_age").allowed  # no k declared: not shown
     assert not run_query("财政局", "SELECT 1").allowed
 
 
@@ -190,14 +214,22 @@ def test_attack_corpus_is_refused_clearly_leaks_nothing_and_is_audited(hub):
         assert tables == 0
 
 
-def test_the_alias_is_refused_even_when_guessed(hub):
-    _role, decisions = audit.role_decisions(OTHER)
-    connection, role_views, alias = sandbox.open_role_database(get_settings().warehouse_path, decisions)
+def _role_database(role: str, tmp_path):
+    """The role database as the worker builds it, opened here to test DuckDB's own line of defence."""
+    _role, decisions = audit.role_decisions(role)
+    access = {rid: sandbox.Access(d.readable, dict(d.masked), d.reason) for rid, d in decisions.items()}
+    limits = sandbox.Limits(memory_limit_mb=256, threads=1, temp_dir=str(tmp_path), max_temp_mb=64)
+    return sandbox.open_role_database(get_settings().warehouse_path, access, marts=MART_GROUP_COLUMNS, min_group=5,
+                                      key=b"k" * 32, limits=limits)
+
+
+def test_the_alias_is_refused_even_when_guessed(hub, tmp_path):
+    connection, role_views, alias = _role_database(OTHER, tmp_path)
     try:
-        with pytest.raises(sandbox.QueryRefused, match="only your role's views"):
-            sandbox.check_statement(f"SELECT * FROM {alias}.staging.secret_people", role_views)
-        with pytest.raises(sandbox.QueryRefused, match="query"):
-            sandbox.check_statement(f"SELECT * FROM query('FROM {alias}.staging.secret_people')", role_views)
+        with pytest.raises(QueryRefused, match="only your role's views"):
+            check_statement(f"SELECT * FROM {alias}.staging.secret_people", role_views)
+        with pytest.raises(QueryRefused, match="query"):
+            check_statement(f"SELECT * FROM query('FROM {alias}.staging.secret_people')", role_views)
     finally:
         connection.close()
 
@@ -207,10 +239,9 @@ def test_the_alias_is_refused_even_when_guessed(hub):
     "INSTALL httpfs", "LOAD httpfs", "SET enable_external_access = true", "SET lock_configuration = false",
     "CREATE TABLE staging.x AS SELECT 1", "SELECT * FROM staging.secret_people",
 ])
-def test_duckdb_itself_refuses_without_the_fallback_check(hub, sql):
+def test_duckdb_itself_refuses_without_the_fallback_check(hub, tmp_path, sql):
     """Defence in depth: run straight in the role database, skipping check_statement."""
-    _role, decisions = audit.role_decisions(OTHER)
-    connection, _views, alias = sandbox.open_role_database(get_settings().warehouse_path, decisions)
+    connection, _views, alias = _role_database(OTHER, tmp_path)
     try:
         with pytest.raises(duckdb.Error):
             connection.execute(sql)
@@ -233,13 +264,15 @@ def test_allowed_queries_are_audited_with_rows_and_row_limit_cuts(hub, monkeypat
     assert first.duration_ms is not None and first.asked_at.tzinfo is not None
 
 
-def test_a_query_over_the_timeout_is_stopped_and_audited(hub, monkeypatch):
-    monkeypatch.setenv("HUB_QUERY_TIMEOUT_S", "0.3")
+def test_a_query_over_the_timeout_is_killed_and_audited(hub, monkeypatch):
+    monkeypatch.setenv("HUB_QUERY_TIMEOUT_S", "3")
     reset_settings()
     outcome = run_query(OTHER, "SELECT count(*) FROM range(100000000) a, range(100000000) b")
-    assert not outcome.allowed and "longer than" in outcome.reason
+    assert not outcome.allowed and outcome.status == "killed"
+    assert outcome.reason.startswith("killed: wall time 3 s")
     with session_scope() as session:
-        assert "longer than" in catalog_grants.list_audit(session)[0].reason
+        entry = catalog_grants.list_audit(session)[0]
+        assert (entry.status, entry.reason) == ("killed", outcome.reason)
 
 
 def test_identifiers_are_case_insensitive_for_readable_views(hub):
@@ -287,16 +320,17 @@ def test_cli_grant_sql_formats_and_audit(hub, tmp_path, monkeypatch):
     shown = runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT gmsfhm, xm FROM staging.cond_people",
                                 "--format", "json"])
     assert shown.exit_code == 0, shown.output
-    assert json.loads(shown.stdout) == [{"gmsfhm": MASKED[0], "xm": MASKED[1]}]
-    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT nl FROM staging.open_people",
-                               "--format", "csv"]).stdout.splitlines() == ['"nl"', "36"]
+    assert json.loads(shown.stdout) == [{"gmsfhm": masked()[0], "xm": masked()[1]}]
+    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT rs FROM staging.open_people",
+                               "--format", "csv"]).stdout.splitlines() == ['"rs"', "1"]
     target = tmp_path / "out.parquet"
-    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT * FROM mart.people_by_age",
+    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT * FROM mart.population_by_town_age_sex",
                                "--format", "parquet", "-o", str(target)]).exit_code == 0
-    assert pq.read_table(target).to_pylist() == [{"nl": 36, "residents": 1}]
+    assert pq.read_table(target).to_pylist() == [{"town_name": "大良街道", "persons": 7}]
     script = tmp_path / "q.sql"
     script.write_text("SELECT 1 AS a;\nSELECT * FROM read_text('/etc/passwd');\n")
-    assert runner.invoke(app, ["sql", "--as", OTHER, "-f", str(script)]).exit_code == 1
+    ran = runner.invoke(app, ["sql", "--as", OTHER, "-f", str(script)])
+    assert ran.exit_code == 1 and isinstance(ran.exception, (SystemExit, type(None))), ran.exception
     refused = runner.invoke(app, ["sql", "--as", OTHER, "-c", "INSTALL httpfs"])
     assert refused.exit_code == 1 and "refused" in refused.stderr
     trail = json.loads(runner.invoke(app, ["audit", "--json", "--role", "scjgj"]).output)
@@ -310,3 +344,59 @@ def test_a_deeply_nested_statement_is_refused_not_crashed(hub):
     assert not outcome.allowed and outcome.reason
     with session_scope() as session:
         assert len(catalog_grants.list_audit(session)) == 1
+
+
+def test_markup_in_sql_and_values_shows_as_typed_in_table_output_and_audit(hub):
+    from typer.testing import CliRunner
+
+    runner, app = CliRunner(), _cli()
+    markup = "SELECT '[/bold]' AS x, '[conceal]hidden[/conceal]' AS \"[red]y\", '[link=http://e.vil]z[/link]' AS z"
+    shown = runner.invoke(app, ["sql", "--as", OTHER, "-c", markup])
+    assert shown.exit_code == 0, shown.output
+    assert "[/bold]" in shown.stdout and "[conceal]hidden[/conceal]" in shown.stdout and "[red]y" in shown.stdout
+    assert "[link=http://e.vil]z[/link]" in shown.stdout
+    trail = runner.invoke(app, ["audit", "--limit", "100"], env={"COLUMNS": "1000"})
+    assert trail.exit_code == 0, trail.output
+    assert "'[/bold]'" in trail.stdout and "[link=http://e.vil]" in trail.stdout
+
+
+def test_a_script_that_does_not_parse_is_refused_whole_and_audited(hub, tmp_path):
+    from typer.testing import CliRunner
+
+    script = tmp_path / "bad.sql"
+    script.write_text("SELECT 1;\nSELEC oops;\n", encoding="utf-8")
+    ran = CliRunner().invoke(_cli(), ["sql", "--as", OTHER, "-f", str(script)])
+    assert ran.exit_code == 1 and "refused" in ran.stderr
+    with session_scope() as session:
+        (entry,) = catalog_grants.list_audit(session)
+    assert (entry.status, entry.role, entry.sql_text) == ("refused", "scjgj", script.read_text(encoding="utf-8"))
+    assert "bad.sql" in entry.reason
+
+
+def test_grant_add_refuses_an_end_date_in_the_past(hub):
+    from typer.testing import CliRunner
+
+    added = CliRunner().invoke(_cli(), ["grant", "add", "--department", OTHER, "--resource", "cond_people",
+                                        "--purpose", "核查", "--approved-by", "王科长", "--valid-until", "2020-01-01"])
+    assert added.exit_code == 1 and "not in the future" in added.stderr
+    with session_scope() as session:
+        assert catalog_grants.list_grants(session) == []
+
+
+def test_a_row_left_started_reads_as_interrupted_after_the_wall_time(hub):
+    with session_scope() as session:
+        entry = catalog_grants.start_query(session, role="scjgj", sql_text="SELECT 1", user_name="u",
+                                           user_role="analyst", asked_at=NOW - timedelta(hours=1))
+        assert catalog_grants.shown_status(entry, NOW, 90) == "interrupted"
+        assert catalog_grants.shown_status(entry, NOW - timedelta(hours=1), 90) == "started"
+
+
+def test_the_audit_names_the_grant_that_opened_the_resource(hub):
+    _grant(False, timedelta(days=30))
+    outcome = run_query(OTHER, "SELECT count(*) AS n FROM staging.cond_people JOIN staging.open_people USING (gmsfhm)")
+    assert outcome.allowed and outcome.table.to_pylist() == [{"n": 1}]  # pseudonyms join across resources
+    with session_scope() as session:
+        (entry,) = catalog_grants.list_audit(session)
+        grant_id = catalog_grants.list_grants(session)[0].id
+    assert (entry.status, entry.grant_ids, entry.user_role) == ("ok", [grant_id], "analyst")
+    assert entry.user_name and entry.finished_at is not None

@@ -53,7 +53,7 @@ def test_change_me_opens_nothing_and_an_id_item_cannot_become_non_pii(service):
     refused = client.put("/api/resources/hjrk_jbxx", json=open_all, headers=service.auth("wang"))
     assert refused.status_code == 422
     rules = {d["rule"] for d in refused.json()["error"]["details"]}
-    assert rules == {"item_pii_validator"}  # gmsfhm (resident_id) and lxdh (mobile)
+    assert rules == {"item_identifier_pii"}  # gmsfhm (resident_id) and lxdh (mobile)
     assert client.put("/api/resources/hjrk_jbxx", json=open_all, headers=service.auth("zhao")).status_code == 403
     assert client.put("/api/resources/hjrk_jbxx", json=open_all, headers=service.auth("li")).status_code == 403
     assert catalogue_state(service.url) == before

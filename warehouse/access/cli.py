@@ -50,12 +50,21 @@ def _signed_in_role(requested: str | None, statement: str) -> str:
         raise typer.Exit(1) from None
 
 
-def _run(role: str, statement: str, output_format: OutputFormat, output: Path | None) -> bool:
+def _run(role: str, statement: str, output_format: OutputFormat, output: Path | None, *,
+         in_shell: bool = False) -> bool:
     from warehouse.access.audit import run_query
 
-    outcome = run_query(role, statement)
+    try:
+        outcome = run_query(role, statement)
+    except KeyboardInterrupt:  # audited as interrupted by run_query; say so and stop cleanly
+        typer.secho("interrupted: the query was stopped (audited)", fg=typer.colors.YELLOW, err=True)
+        if in_shell:
+            return False  # back to the prompt, as psql does
+        raise typer.Exit(130) from None
     if not outcome.allowed:
-        typer.secho(f"refused: {outcome.reason}", fg=typer.colors.RED, err=True)
+        label = "refused" if outcome.status == "refused" else outcome.status
+        message = outcome.reason if (outcome.reason or "").startswith(label) else f"{label}: {outcome.reason}"
+        typer.secho(message, fg=typer.colors.RED, err=True)
         return False
     _emit(outcome.table, output_format, output)
     if outcome.truncated:
@@ -64,11 +73,14 @@ def _run(role: str, statement: str, output_format: OutputFormat, output: Path | 
 
 
 def _run_file(role: str, file: Path, output_format: OutputFormat, output: Path | None) -> bool:
-    from warehouse.access.sandbox import QueryRefused, single_statements
+    from warehouse.access.audit import record_refusal
+    from warehouse.access.statement import QueryRefused, split_statements
 
+    script = file.read_text(encoding="utf-8")
     try:
-        statements = single_statements(file.read_text(encoding="utf-8"))
+        statements = [statement.query for statement in split_statements(script)]
     except QueryRefused as refused:
+        record_refusal(role, script, f"{refused} (the whole script {file.name} was refused)")
         typer.secho(f"refused: {refused}", fg=typer.colors.RED, err=True)
         return False
     # Each statement is its own call: checked, run in a fresh role database and audited alone.
@@ -86,6 +98,10 @@ def _shell(role: str, output_format: OutputFormat, output: Path | None) -> None:
         except EOFError:
             typer.echo()
             return
+        except KeyboardInterrupt:  # Ctrl-C at the prompt drops the statement being typed
+            typer.echo()
+            pending = []
+            continue
         stripped = line.strip()
         if not pending and stripped in (".quit", ".exit", "\\q"):
             return
@@ -94,7 +110,7 @@ def _shell(role: str, output_format: OutputFormat, output: Path | None) -> None:
             continue
         pending.append(line)
         if stripped.endswith(";"):
-            _run(role, "\n".join(pending), output_format, output)
+            _run(role, "\n".join(pending), output_format, output, in_shell=True)
             pending = []
 
 
@@ -133,10 +149,14 @@ def _write_text(text: str, output: Path | None) -> None:
 def _print_table(table) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    shown = Table(*table.column_names)
+    # Text objects, never markup strings: a value such as '[/bold]' or '[link=…]' shows as typed.
+    shown = Table()
+    for name in table.column_names:
+        shown.add_column(Text(name))
     for row in table.to_pylist():
-        shown.add_row(*("NULL" if v is None else str(v) for v in row.values()))
+        shown.add_row(*(Text("NULL" if v is None else str(v)) for v in row.values()))
     Console().print(shown)
     typer.echo(f"({table.num_rows} rows)", err=True)
 
@@ -148,15 +168,19 @@ def audit(
     limit: int = typer.Option(50, help="newest first, at most this many"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
-    """The audit trail of analyst queries: who, when, SQL, allowed or refused and why, rows, duration."""
+    """The audit trail of analyst queries: who, when, SQL, how it ended and why, grants used, rows, duration."""
     from catalog.db import session_scope
-    from catalog.grants import list_audit
+    from catalog.grants import list_audit, shown_status
+    from hub.settings import get_settings
 
+    now = datetime.now(timezone.utc)
+    stale_after = get_settings().query_timeout_s + 60  # no query runs longer: its `hub sql` died
     with session_scope() as session:
         rows = [{
-            "id": e.id, "asked_at": e.asked_at.isoformat(), "role": e.role, "user": e.user_name, "channel": e.channel,
-            "allowed": e.allowed, "rows": e.rows, "truncated": e.truncated, "duration_ms": e.duration_ms,
-            "sql": e.sql_text, "reason": e.reason,
+            "id": e.id, "asked_at": e.asked_at.isoformat(), "user": e.user_name, "user_role": e.user_role,
+            "role": e.role, "channel": e.channel, "status": shown_status(e, now, stale_after),
+            "allowed": e.allowed, "grants": e.grant_ids, "rows": e.rows, "truncated": e.truncated,
+            "duration_ms": e.duration_ms, "sql": e.sql_text, "reason": e.reason,
         } for e in list_audit(session, role=role, limit=limit)]
     _print_rows(rows, as_json)
 
@@ -169,11 +193,14 @@ def _print_rows(rows: list[dict], as_json: bool) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     if not rows:
         typer.echo("(none)")
         return
-    shown = Table(*rows[0].keys())
+    shown = Table()
+    for key in rows[0]:
+        shown.add_column(Text(key))
     for row in rows:
-        shown.add_row(*("" if v is None else str(v) for v in row.values()))
+        shown.add_row(*(Text("" if v is None else str(v)) for v in row.values()))
     Console().print(shown)

@@ -8,7 +8,7 @@ masked). A department reads:
 - 有条件共享 resources of others only with a grant valid now (not revoked, valid_until in the
   future), masked unless the grant includes PII;
 - never 不予共享 resources of others.
-Marts carry no PII and every role reads them.
+Marts carry no PII and every role reads them, without groups smaller than k (warehouse.access.sandbox).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from catalog import derive
+from warehouse.access.masking import masked_columns
 
 ADMIN, LEADERSHIP = "admin", "leadership"
 SPECIAL_ROLES = (ADMIN, LEADERSHIP)
@@ -50,7 +50,7 @@ def decide(role: str, resource, grants: Iterable[GrantLike], now: datetime,
 
     `names` (department id → display name) only makes the reasons read better.
     """
-    pii = derive.pii_columns(resource)
+    pii = masked_columns(resource)  # PII items, identifiers by validator, and what derives from them
     sharing = resource.sharing_type
     owner = (names or {}).get(resource.provider_id, resource.provider_id)
     if role == resource.provider_id:

@@ -1,7 +1,7 @@
 """Resources keep their declared row-set checks, so the catalogue database holds every entry whole.
 
 Revision ID: 0007_resource_checks
-Revises: 0005_accounts_approvals
+Revises: 0006_query_audit_lifecycle
 Create Date: 2026-12-06
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_resource_checks"
-down_revision = "0005_accounts_approvals"
+down_revision = "0006_query_audit_lifecycle"
 branch_labels = None
 depends_on = None
 
