@@ -50,7 +50,7 @@ def registration_payload(resource, department) -> dict:
 def load_catalogue_into(session: Session, catalogue, *, now: datetime) -> LoadResult:
     """Upsert the catalogue; loading the same catalogue twice writes nothing the second time."""
     from catalog.events import APPLIED, apply_event  # catalog.events imports this module
-    from hub.events import make_event
+    from hub.events import ResourceRegistered, ResourceUpdated
 
     lock_writers(session)
     result = LoadResult()
@@ -69,8 +69,9 @@ def load_catalogue_into(session: Session, catalogue, *, now: datetime) -> LoadRe
         if known.get(resource.id) == payload["spec_hash"]:
             result.unchanged += 1
             continue
-        kind = "resource.updated" if resource.id in known else "resource.registered"
-        event = make_event(kind, resource.id, ts=now, **payload)
+        model = ResourceUpdated if resource.id in known else ResourceRegistered
+        kind = model.model_fields["type"].default
+        event = model.build(resource.id, ts=now, **payload).wire()
         outcome = apply_event(session, event)
         if outcome != APPLIED:
             detail = session.get(AppliedEvent, event["id"])

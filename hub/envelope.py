@@ -183,7 +183,7 @@ class HeaderColumns:
                 schemas.append(named.get("hub-schema"))
 
     def decode(self) -> "DecodedHeaders":
-        """The headers as Arrow columns, with an EnvelopeError per record whose envelope is broken.
+        """The headers as columns, with an EnvelopeError per record whose envelope is broken.
 
         hub-op and hub-event-time are required (a record cannot be placed without them); hub-source,
         hub-resource and hub-schema are null where absent. A header that is present must be UTF-8.
@@ -202,26 +202,33 @@ class HeaderColumns:
                 errors[index] = BadHeader(f"hub-event-time {_clip(times[index].as_py())} "
                                           "is not ISO-8601 with a UTC offset")
         source = _text_column(self.source, "hub-source", errors, required=False)
-        resource = _text_column(self.resource, "hub-resource", errors, required=False)
-        schema = _text_column(self.schema, "hub-schema", errors, required=False)
-        return DecodedHeaders(resource, op, event_time, source, schema, errors)
+        resources = _distinct_text(self.resource, "hub-resource", errors)
+        schemas = _distinct_text(self.schema, "hub-schema", errors)
+        return DecodedHeaders(op, event_time, source, errors, resources, schemas, self.resource, self.schema)
 
 
 @dataclass(frozen=True, slots=True)
 class DecodedHeaders:
-    """A batch's hub headers as Arrow columns aligned with the records (null where absent or broken),
-    and the envelope error of each record that has one (a consumer dead-letters those)."""
+    """A batch's hub headers decoded: Arrow columns aligned with the records (null where absent or
+    broken), the envelope error of each record that has one (a consumer dead-letters those), and the
+    distinct resources and schema fingerprints (a batch holds few; their columns are made on demand)."""
 
-    resource: pa.Array     # string
     op: pa.Array           # string: upsert | delete
     event_time: pa.Array   # timestamp[us, UTC]
     source: pa.Array       # string
-    schema: pa.Array       # string: the fingerprint the producer wrote under
     errors: dict[int, EnvelopeError]
+    resources: frozenset[str]
+    schemas: frozenset[str]  # the fingerprints the producers wrote under
+    raw_resource: list = field(repr=False)
+    raw_schema: list = field(repr=False)
 
-    def schemas(self) -> set[str]:
-        """The distinct hub-schema fingerprints of the batch."""
-        return {value for value in pc.unique(self.schema).to_pylist() if value}
+    def resource(self) -> pa.Array:
+        """hub-resource as a string column."""
+        return _as_text_column(self.raw_resource, self.resources)
+
+    def schema(self) -> pa.Array:
+        """hub-schema as a string column."""
+        return _as_text_column(self.raw_schema, self.schemas)
 
 
 def decode_header_batch(batch: Iterable[Headers]) -> DecodedHeaders:
@@ -229,6 +236,29 @@ def decode_header_batch(batch: Iterable[Headers]) -> DecodedHeaders:
     columns = HeaderColumns()
     columns.extend(batch)
     return columns.decode()
+
+
+def _distinct_text(values: list, name: str, errors: dict[int, EnvelopeError]) -> frozenset[str]:
+    """The distinct values of an optional header as text; records whose value is not UTF-8 get an error.
+    Checked per distinct value: a batch carries one resource and one or two fingerprints."""
+    distinct, bad = set(), set()
+    for raw in set(values):
+        if raw is None:
+            continue
+        try:
+            distinct.add(bytes(raw).decode("utf-8"))
+        except (UnicodeDecodeError, TypeError):
+            bad.add(raw)
+    if bad:
+        for index, raw in enumerate(values):
+            if raw in bad and index not in errors:
+                errors[index] = BadHeader(f"header {name} is not UTF-8 text")
+    return frozenset(distinct)
+
+
+def _as_text_column(values: list, distinct: frozenset[str]) -> pa.Array:
+    texts = {text.encode(): text for text in distinct}
+    return pa.array([texts.get(bytes(raw)) if raw is not None else None for raw in values], pa.string())
 
 
 def _text_column(values: list, name: str, errors: dict[int, EnvelopeError], *, required: bool) -> pa.Array:

@@ -279,8 +279,10 @@ def _threshold(resource) -> float:
 
 def quality_event(result: GateResult, load_id: str | None = None) -> dict:
     """quality.completed for one gate run (the catalogue turns it into a quality run and a status)."""
-    return make_event(
-        "quality.completed", result.resource, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-quality:{result.run_id}")),
+    from hub.events import QualityCompleted
+
+    return QualityCompleted.build(
+        result.resource, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-quality:{result.run_id}")),
         run_id=result.run_id, load_id=load_id, suite=f"hub.{result.resource}",
         ran_at=datetime.now(timezone.utc).isoformat(),
         rows_checked=result.rows, rows_valid=result.passed_rows, pass_rate=result.pass_rate,
@@ -288,7 +290,7 @@ def quality_event(result: GateResult, load_id: str | None = None) -> dict:
         failed_rules=result.failed_rules, failed_critical=result.failed_critical,
         failed_warning=sorted(r["name"] for r in result.failed_rules if not r["critical"]),
         repairs=result.repairs, docs=result.docs_path,
-    )
+    ).wire()
 
 
 # --- verdict bookkeeping --------------------------------------------------------------------------

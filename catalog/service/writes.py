@@ -31,7 +31,7 @@ class ResourceEntry(spec.Resource):
 def save_entry(session: Session, entry: ResourceEntry, *, now: datetime, update: bool, publish: bool = False) -> dict | None:
     """Apply the entry as an event; returns the event, or None when the entry is unchanged."""
     from catalog.events import APPLIED, apply_event
-    from hub.events import make_event
+    from hub.events import ResourceRegistered, ResourceUpdated
 
     existing = session.get(Resource, entry.id)
     if update and existing is None:
@@ -44,7 +44,7 @@ def save_entry(session: Session, entry: ResourceEntry, *, now: datetime, update:
     payload = registration_payload(resource_spec, department)
     if existing is not None and existing.spec_hash == payload["spec_hash"]:
         return None
-    event = make_event("resource.updated" if update else "resource.registered", entry.id, ts=now, **payload)
+    event = (ResourceUpdated if update else ResourceRegistered).build(entry.id, ts=now, **payload).wire()
     if apply_event(session, event) != APPLIED:
         seen = session.get(AppliedEvent, event["id"])
         raise ApiError(422, f"the catalogue refused the entry: {seen.detail if seen else 'see the server log'}")

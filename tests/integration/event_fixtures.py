@@ -124,7 +124,8 @@ def fixtures() -> dict[str, dict]:
 
 def replay(fixture: dict, url: str) -> dict:
     """Load the small catalogue into `url`, apply the prelude, then the event; returns
-    {outcome, changed: {table: rows}} (rows as JSON-ready lists)."""
+    {outcome, changed: {table: {"added": rows, "removed": rows}}} for the tables the event changed
+    (rows as JSON-ready lists; a changed row is removed in its old form and added in its new one)."""
     from catalog import events as catalog_events
     from catalog.db import make_engine, migrate, session_factory
     from catalog.store import dump_state, load_catalogue_into
@@ -143,7 +144,13 @@ def replay(fixture: dict, url: str) -> dict:
             after = _json(dump_state(session))
     finally:
         engine.dispose()
-    return {"outcome": outcome, "changed": {name: rows for name, rows in after.items() if rows != before.get(name)}}
+    changed = {}
+    for name, rows in after.items():
+        old = before.get(name, [])
+        if rows != old:
+            changed[name] = {"added": [row for row in rows if row not in old],
+                             "removed": [row for row in old if row not in rows]}
+    return {"outcome": outcome, "changed": changed}
 
 
 def _json(value):
