@@ -122,7 +122,8 @@ def _apply_checked(session: Session, data: dict) -> tuple[str, str | None]:
         return APPLIED, None
     resource = session.get(Resource, event.resource)
     if resource is None:
-        return UNKNOWN_RESOURCE, f"resource {event.resource!r} is not registered: load the catalogue (hub catalog load --publish)"
+        return UNKNOWN_RESOURCE, (f"resource {event.resource!r} is not registered: "
+                                  "load the catalogue (hub catalog load --publish)")
     handler(session, resource, event)
     return APPLIED, None
 

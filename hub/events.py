@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.errors import HubError
 from hub.event_upgrades import UPGRADES
 from hub.topics import EVENTS_TOPIC
 
@@ -327,10 +328,15 @@ def publish_events(events: list[Event | dict], producer=None, topic: str = EVENT
     owned = producer is None
     producer = producer or make_producer()
     try:
+        futures = []
         for event in events:
             key, value = encode_event(event)
-            producer.send(topic, key=key, value=value)
+            futures.append(producer.send(topic, key=key, value=value))
         producer.flush()
+        failed = [future.exception for future in futures if future.failed()]
+        if failed:
+            raise HubError(f"{len(failed)} of {len(futures)} event(s) were not written to {topic}: {failed[0]}; "
+                           "send them again (their ids make a second copy harmless)", kind="retriable")
     finally:
         if owned:
             producer.close()

@@ -72,8 +72,8 @@ def test_unknown_and_malformed_events_are_dead_lettered_with_the_reason_and_kept
     ensure_topics([dlq], partitions=1)
     good = make_event("connector.produced", "hjrk_jbxx", ts=t0, records=5)
     poison = {
-        "unknown-type": {"id": "unknown-type", "type": "resource.deleted", "ts": t0.isoformat(), "resource": "hjrk_jbxx",
-                         "payload": {}},
+        "unknown-type": {"id": "unknown-type", "type": "resource.deleted", "ts": t0.isoformat(),
+                         "resource": "hjrk_jbxx", "payload": {}},
         "synonyms": {**good, "id": "synonyms", "payload": {"produced": 5, "dlq": 0}},  # version 2 with old names
         "future": {**good, "id": "future", "version": 3},
     }

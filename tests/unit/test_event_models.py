@@ -33,9 +33,9 @@ from warehouse.landing import LandingResult
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
 RESOURCE = Resource(
-    id="hjrk_jbxx", code="101001/000001", name="户籍人口", provider="gaj", classification="基础/人口/户籍人口",
-    abstract="测试", format="数据库", domain="population", update_cycle="每日", sharing_type="无条件共享",
-    open_type="不开放", release_date=date(2024, 1, 1),
+    id="hjrk_jbxx", code="101001/000001", name="户籍人口", provider="gaj",
+    classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
+    update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
     items=[Item(name="gmsfhm", label="公民身份号码", type="C", nullable=False, key=True)],
 )
 DEPARTMENT = Department(id="gaj", name="佛山市顺德区公安分局", code="11440606MB2C9035XG", division="440606")
@@ -74,8 +74,8 @@ def test_every_model_round_trips_through_its_wire_form(model):
 
 
 def test_every_producer_builds_an_event_its_model_accepts():
-    connector = SimpleNamespace(resource=SimpleNamespace(id="hjrk_jbxx", binding=SimpleNamespace(system="population_db")),
-                                source=SimpleNamespace(kind="sql", object_name="hjrk_jbxx"),
+    resource = SimpleNamespace(id="hjrk_jbxx", binding=SimpleNamespace(system="population_db"))
+    connector = SimpleNamespace(resource=resource, source=SimpleNamespace(kind="sql", object_name="hjrk_jbxx"),
                                 raw_topic="hub.raw.hjrk_jbxx", dlq_topic="hub.dlq.hjrk_jbxx",
                                 state={"totals": {"produced": 7, "dlq": 1}})
     produced = Connector.produced_event(connector, PassReport("hjrk_jbxx", produced=7, dlq=1, seconds=0.41234))
@@ -83,8 +83,8 @@ def test_every_producer_builds_an_event_its_model_accepts():
                               max_event_time=T0, schema_fingerprint="ae53", undeclared_fields=["zz"],
                               repairs={"date_iso": 2})
     failed = LandingResult("hjrk_jbxx", "l-2", error="KafkaTimeoutError: no broker")
-    judged = quality_event(GateResult("hjrk_jbxx", "q-1", rows=7, passed_rows=6, pass_rate=6 / 7,
-                                      failed_rules=[{"name": "x", "critical": False, "failed_rows": 1, "success": True}]),
+    rule = {"name": "x", "critical": False, "failed_rows": 1, "success": True}
+    judged = quality_event(GateResult("hjrk_jbxx", "q-1", rows=7, passed_rows=6, pass_rate=6 / 7, failed_rules=[rule]),
                            "l-1")
     registered = ResourceRegistered.build("hjrk_jbxx", **registration_payload(RESOURCE, DEPARTMENT)).wire()
     events = [produced, *landing_events(completed), *landing_events(failed), judged, registered]
