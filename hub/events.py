@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -185,7 +185,6 @@ class Event(BaseModel):
     """The envelope every event type shares; subclasses fix `type` and the payload model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    payload_model: ClassVar[type[Payload]]
 
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=64)
     type: str
@@ -197,7 +196,7 @@ class Event(BaseModel):
     @classmethod
     def build(cls, resource: str, *, id: str | None = None, ts: datetime | None = None, **payload: Any):
         """A new event of this type; raises pydantic's ValidationError naming every bad field."""
-        envelope: dict[str, Any] = {"resource": resource, "payload": cls.payload_model(**payload)}
+        envelope: dict[str, Any] = {"resource": resource, "payload": payload}
         if id is not None:
             envelope["id"] = id
         if ts is not None:
@@ -210,43 +209,36 @@ class Event(BaseModel):
 
 
 class ResourceRegistered(Event):
-    payload_model = Registration
     type: Literal["resource.registered"] = "resource.registered"
     payload: Registration
 
 
 class ResourceUpdated(Event):
-    payload_model = Registration
     type: Literal["resource.updated"] = "resource.updated"
     payload: Registration
 
 
 class ConnectorProduced(Event):
-    payload_model = Produced
     type: Literal["connector.produced"] = "connector.produced"
     payload: Produced
 
 
 class LandingCompleted(Event):
-    payload_model = Landed
     type: Literal["landing.completed"] = "landing.completed"
     payload: Landed
 
 
 class LandingFailed(Event):
-    payload_model = LandingFailure
     type: Literal["landing.failed"] = "landing.failed"
     payload: LandingFailure
 
 
 class QualityCompleted(Event):
-    payload_model = Judged
     type: Literal["quality.completed"] = "quality.completed"
     payload: Judged
 
 
 class SchemaChanged(Event):
-    payload_model = SchemaChange
     type: Literal["schema.changed"] = "schema.changed"
     payload: SchemaChange
 
