@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from catalog import events as catalog_events
+from catalog import events as catalog_events, evidence
 from catalog.db import make_engine, migrate, session_factory
 from catalog.models import (
     AppliedEvent, Base, CoverageSnapshot, Landing, Resource, SnapshotImmutableError, StatusChange,
@@ -96,7 +96,7 @@ def test_a_changed_entry_is_updated_in_place(new_db, small_catalogue, make_catal
         row = session.get(Resource, "hjrk_jbxx")
         assert row.name == "户籍人口基本信息（新）"
         assert [item.name for item in row.items] == ["gmsfhm", "csrq", "mz"]
-        assert row.binding is None and row.status == catalog_events.UNBOUND
+        assert row.binding is None and row.status == evidence.UNBOUND
 
     db.run(check)
 
@@ -245,7 +245,7 @@ def test_the_payloads_connectors_and_landing_publish_are_understood(new_db, smal
     facts = {f.resource_id: f for f in db.run(lambda s: resource_facts(s))}
     video = facts["dl_sp"]
     assert (video.produced_at, video.landed_rows, video.quality_failed_critical) == (t0, 6, ("schema",))
-    assert db.run(lambda s: s.get(Resource, "dl_sp").status) == catalog_events.QUALITY_FAILED
+    assert db.run(lambda s: s.get(Resource, "dl_sp").status) == evidence.QUALITY_FAILED
     dlq_rows = db.run(lambda s: s.scalars(select(Landing.dlq_rows).where(Landing.load_id == load_id)).one())
     assert dlq_rows == 1
 
