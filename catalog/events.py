@@ -1,24 +1,15 @@
-"""Apply catalogue events (hub.events) to the database: evidence rows, status, and event ids.
+"""Apply catalogue events (hub.events) to the database (evidence rows and status: catalog.evidence)
+and remember every event id.
 
 `apply_event` is idempotent: an event id seen before changes nothing, so replaying the topic
 from the beginning into an empty database rebuilds the same state. Every row written from an
 event takes its times from the event (never the wall clock) for the same reason.
 
-Payloads read (times ISO-8601 with a zone; a missing time defaults to the event's `ts`):
-  resource.registered / .updated  spec (catalog.spec.Resource as JSON), department, spec_hash
-  connector.produced   records | produced (required), dlq | dlq_records, run_id, source | system, offsets,
-                       error, produced_at
-  landing.completed    load_id, rows (required), dlq_rows, files (list of paths), offsets ({partition: [first,
-                       last]} or a list), max_event_time, schema_fingerprint, completed_at
-  landing.failed       load_id (required), error, offsets, completed_at
-  quality.completed    rows_checked, rows_valid, pass_rate (0..1; else valid / checked), load_id, ran_at,
-                       failed_rules [{name, critical, failed_rows}], failed_critical [names] (else from failed_rules)
-  schema.changed       note | message, old, new, added, removed, changed (all kept in the history note)
-An event that breaks these rules is recorded as rejected with the reason, never raised.
-
-Lifecycle status of a resource (time-independent; freshness is the coverage engine's business),
-recomputed after every event and recorded in `status_changes` only when it changes:
-  unbound → bound → producing → landed → passing, with landing_failed / quality_failed detours.
+Every event is read through its model in hub.events (`parse_event`; events of older versions are
+upgraded there by an explicit step first). Times default to the event's `ts` where a payload leaves
+them out. An event that does not fit its model, of an unknown type or version, is recorded as
+rejected with the reason, never raised and never guessed at; `consume` also sends it to
+hub.dlq.events with the reason in the `hub-dlq-reason` header.
 """
 from __future__ import annotations
 
@@ -29,61 +20,59 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 from kafka.structs import OffsetAndMetadata, TopicPartition
-from sqlalchemy import exists, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from catalog.db import lock_writers
 from catalog.errors import CatalogError
-from catalog.models import AppliedEvent, ConnectorRun, Landing, QualityRun, Resource, StatusChange
-from catalog.store import upsert_department, write_resource
-from hub.events import EVENTS_TOPIC, decode_event
+from catalog.evidence import HANDLERS, REGISTRATIONS, EventRejected
+from catalog.models import AppliedEvent, Resource
+from hub.events import Event, EventInvalid, parse_event
+from hub.topics import EVENTS_DLQ_TOPIC, EVENTS_TOPIC
 
 log = logging.getLogger(__name__)
-
-UNBOUND, BOUND, PRODUCING, LANDING_FAILED = "unbound", "bound", "producing", "landing_failed"
-LANDED, QUALITY_FAILED, PASSING = "landed", "quality_failed", "passing"
-STATUSES = (UNBOUND, BOUND, PRODUCING, LANDING_FAILED, LANDED, QUALITY_FAILED, PASSING)
 
 APPLIED, DUPLICATE, REJECTED = "applied", "duplicate", "rejected"
 # An event about a resource the catalogue does not know yet: kept, and applied if it comes again
 # (a replay) after the resource is registered.
 UNKNOWN_RESOURCE = "unknown_resource"
+MAX_REASON_HEADER = 512
 
 
-class EventRejected(CatalogError):
-    """The event cannot be applied as it stands; it is recorded with the reason, never retried."""
-
-    kind = "skippable"
-
-
-def apply_event(session: Session, event: dict) -> str:
+def apply_event(session: Session, event: dict | Event) -> str:
     """Apply one event inside the caller's transaction; returns applied, duplicate, rejected or unknown_resource."""
+    return apply_event_with_reason(session, event)[0]
+
+
+def apply_event_with_reason(session: Session, event: dict | Event) -> tuple[str, str | None]:
+    """apply_event's outcome, and for a rejected event the reason it was rejected."""
+    if isinstance(event, Event):
+        event = event.wire()
     event_id = event.get("id") if isinstance(event, dict) else None
     if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
         log.warning("event without a usable id rejected: %.200r", event)
-        return REJECTED
+        return REJECTED, "event has no usable id (a string of 1 to 64 characters)"
     seen = session.get(AppliedEvent, event_id)
     if seen is not None and seen.outcome != UNKNOWN_RESOURCE:
-        return DUPLICATE
+        return DUPLICATE, None
     try:
         with session.begin_nested():
             outcome, detail = _apply_checked(session, event)
             _remember(session, seen, event, outcome, detail)
     except (EventRejected, IntegrityError, DataError) as exc:
         if isinstance(exc, IntegrityError) and _applied_elsewhere(session, event_id):
-            return DUPLICATE
-        outcome = REJECTED
+            return DUPLICATE, None
+        outcome, detail = REJECTED, str(exc)[:2000]
         with session.begin_nested():
-            _remember(session, session.get(AppliedEvent, event_id), event, outcome, str(exc)[:2000])
+            _remember(session, session.get(AppliedEvent, event_id), event, outcome, detail)
     if outcome != APPLIED:
         log.warning("event %s (%s, %s): %s", event_id, event.get("type"), event.get("resource"), outcome)
-    return outcome
+    return outcome, detail if outcome == REJECTED else None
 
 
-def apply_events(session: Session, events: list[dict]) -> list[str]:
+def apply_events(session: Session, events: list[dict | Event]) -> list[str]:
     """Apply events in order inside the caller's transaction, one writer at a time; their outcomes."""
     lock_writers(session)
     return [apply_event(session, event) for event in events]
@@ -95,24 +84,20 @@ def _applied_elsewhere(session: Session, event_id: str) -> bool:
     return other is not None and other.outcome != UNKNOWN_RESOURCE
 
 
-def _apply_checked(session: Session, event: dict) -> tuple[str, str | None]:
-    handler = HANDLERS.get(event.get("type"))
-    if handler is None:
-        raise EventRejected(f"unknown event type {event.get('type')!r}; expected one of {sorted(HANDLERS)}")
-    payload = event.get("payload")
-    if not isinstance(payload, dict):
-        raise EventRejected("payload must be a JSON object")
-    resource_id = event.get("resource")
-    if not isinstance(resource_id, str) or not resource_id:
-        raise EventRejected("event names no resource")
-    ts = parse_time(event.get("ts"), "ts")
-    if event["type"] in REGISTRATIONS:
-        handler(session, None, event, payload, ts)
+def _apply_checked(session: Session, data: dict) -> tuple[str, str | None]:
+    try:
+        event = parse_event(data)
+    except EventInvalid as exc:
+        raise EventRejected(str(exc)) from None
+    handler = HANDLERS[event.type]
+    if event.type in REGISTRATIONS:
+        handler(session, None, event)
         return APPLIED, None
-    resource = session.get(Resource, resource_id)
+    resource = session.get(Resource, event.resource)
     if resource is None:
-        return UNKNOWN_RESOURCE, f"resource {resource_id!r} is not registered: load the catalogue (hub catalog load --publish)"
-    handler(session, resource, event, payload, ts)
+        return UNKNOWN_RESOURCE, (f"resource {event.resource!r} is not registered: "
+                                  "load the catalogue (hub catalog load --publish)")
+    handler(session, resource, event)
     return APPLIED, None
 
 
@@ -129,8 +114,6 @@ def _remember(session: Session, seen: AppliedEvent | None, event: dict, outcome:
     session.flush()
 
 
-# --- payload readers ---------------------------------------------------------------------------
-
 def parse_time(value: Any, name: str) -> datetime:
     """An ISO-8601 time with a zone, as UTC; raises EventRejected otherwise."""
     if isinstance(value, datetime):
@@ -143,177 +126,6 @@ def parse_time(value: Any, name: str) -> datetime:
     if moment.tzinfo is None:
         raise EventRejected(f"{name} {value!r} has no time zone: send UTC (…Z or +00:00)")
     return moment.astimezone(timezone.utc)
-
-
-def _optional_time(payload: dict, name: str, default: datetime | None) -> datetime | None:
-    value = payload.get(name)
-    return default if value in (None, "") else parse_time(value, name)
-
-
-def _count(payload: dict, *names: str, default: int | None = 0) -> int:
-    """The first of `names` present, as a non-negative integer."""
-    for name in names:
-        value = payload.get(name)
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != int(value):
-                raise EventRejected(f"{name} must be a non-negative integer, not {value!r}")
-            return int(value)
-    if default is None:
-        raise EventRejected(f"payload lacks {names[0]}")
-    return default
-
-
-def _text(payload: dict, name: str, *, required: bool = False, limit: int = 128) -> str | None:
-    value = payload.get(name)
-    if value in (None, ""):
-        if required:
-            raise EventRejected(f"payload lacks {name}")
-        return None
-    return str(value)[:limit]
-
-
-# --- handlers ----------------------------------------------------------------------------------
-
-def _registered(session: Session, _resource: None, event: dict, payload: dict, ts: datetime) -> None:
-    from catalog.spec import Department as DepartmentSpec, Resource as ResourceSpec
-    from pydantic import ValidationError
-
-    try:
-        spec = ResourceSpec.model_validate(payload.get("spec"))
-        department = DepartmentSpec.model_validate(payload.get("department"))
-    except ValidationError as exc:
-        raise EventRejected(f"payload spec/department do not match catalog.spec: {exc}") from None
-    if spec.id != event["resource"] or spec.provider != department.id:
-        raise EventRejected(f"spec {spec.id!r} (provider {spec.provider!r}) does not match the event's resource / department")
-    existing = session.get(Resource, spec.id)
-    if existing is not None and existing.updated_at > ts:
-        # An older registration replayed after a newer one (e.g. --from-beginning): the newer entry stands.
-        return
-    upsert_department(session, department)
-    resource, created = write_resource(session, spec, str(payload.get("spec_hash") or ""), ts)
-    _set_status(session, resource, event, ts, created=created)
-
-
-def _produced(session: Session, resource: Resource, event: dict, payload: dict, ts: datetime) -> None:
-    session.add(ConnectorRun(
-        event_id=event["id"], resource_id=resource.id, run_id=_text(payload, "run_id"),
-        produced_at=_optional_time(payload, "produced_at", ts),
-        records=_count(payload, "records", "produced", default=None),
-        dlq_records=_count(payload, "dlq_records", "dlq"),
-        source=_text(payload, "source", limit=64) or _text(payload, "system", limit=64),
-        offsets=payload.get("offsets"),
-        error=_text(payload, "error", limit=4000),
-    ))
-    _set_status(session, resource, event, ts)
-
-
-def _landing(session: Session, resource: Resource, event: dict, payload: dict, ts: datetime) -> None:
-    succeeded = event["type"] == "landing.completed"
-    offsets = payload.get("offsets") or {}
-    if not isinstance(offsets, (dict, list)):
-        raise EventRejected("offsets must be {partition: [first, last]} or a list of ranges")
-    session.add(Landing(
-        event_id=event["id"], resource_id=resource.id,
-        load_id=_text(payload, "load_id", required=True),
-        succeeded=succeeded,
-        completed_at=_optional_time(payload, "completed_at", ts),
-        files=payload.get("files") or [],
-        rows=_count(payload, "rows", default=None if succeeded else 0),
-        dlq_rows=_count(payload, "dlq_rows"),
-        offsets=offsets,
-        max_event_time=_optional_time(payload, "max_event_time", None),
-        schema_fingerprint=_text(payload, "schema_fingerprint", limit=64),
-        error=None if succeeded else (_text(payload, "error", limit=4000) or "landing failed (no reason given)"),
-    ))
-    _set_status(session, resource, event, ts)
-
-
-def _quality(session: Session, resource: Resource, event: dict, payload: dict, ts: datetime) -> None:
-    checked = _count(payload, "rows_checked", "rows")
-    valid = _count(payload, "rows_valid", default=checked)
-    pass_rate = payload.get("pass_rate")
-    if pass_rate is None:
-        pass_rate = valid / checked if checked else None
-    elif isinstance(pass_rate, bool) or not isinstance(pass_rate, (int, float)) or not 0 <= pass_rate <= 1:
-        raise EventRejected(f"pass_rate must be a number in 0..1, not {pass_rate!r}")
-    failed = payload.get("failed_rules") or []
-    if not isinstance(failed, list):
-        raise EventRejected("failed_rules must be a list of {name, critical, failed_rows} or of names")
-    rules = [rule if isinstance(rule, dict) else {"name": str(rule), "critical": False} for rule in failed]
-    critical = payload.get("failed_critical")
-    if critical is None:
-        critical = [str(rule.get("name")) for rule in rules if rule.get("critical")]
-    session.add(QualityRun(
-        event_id=event["id"], resource_id=resource.id, load_id=_text(payload, "load_id"),
-        ran_at=_optional_time(payload, "ran_at", ts), rows_checked=checked, rows_valid=valid,
-        pass_rate=None if pass_rate is None else float(pass_rate),
-        failed_rules=rules, failed_critical=sorted({str(name) for name in critical}),
-        quarantined_rows=_count(payload, "quarantined_rows", default=0),
-        repairs={str(k): int(v) for k, v in (payload.get("repairs") or {}).items() if isinstance(v, int)},
-        docs_path=_text(payload, "docs", limit=500),
-    ))
-    _set_status(session, resource, event, ts)
-
-
-def _schema_changed(session: Session, resource: Resource, event: dict, payload: dict, ts: datetime) -> None:
-    # A schema change is history worth reading next to the status, though it changes no status.
-    parts = [str(payload.get("note") or payload.get("message") or "schema changed")]
-    parts += [f"{key}: {payload[key]}" for key in ("old", "new", "added", "removed", "changed") if payload.get(key)]
-    note = "; ".join(parts)
-    session.add(StatusChange(
-        resource_id=resource.id, changed_at=ts, old_status=resource.status, new_status=resource.status,
-        cause=event["type"], event_id=event["id"], note=str(note)[:4000],
-    ))
-
-
-REGISTRATIONS = ("resource.registered", "resource.updated")
-HANDLERS: dict[str, Callable[..., None]] = {
-    "resource.registered": _registered,
-    "resource.updated": _registered,
-    "connector.produced": _produced,
-    "landing.completed": _landing,
-    "landing.failed": _landing,
-    "quality.completed": _quality,
-    "schema.changed": _schema_changed,
-}
-
-
-# --- lifecycle status --------------------------------------------------------------------------
-
-def lifecycle_status(session: Session, resource: Resource) -> str:
-    """The status the evidence supports now (latest landing / quality run by their own times)."""
-    if resource.binding is None:
-        return UNBOUND
-    rid = resource.id
-    if not session.scalar(select(exists().where(ConnectorRun.resource_id == rid, ConnectorRun.records > 0))):
-        return BOUND
-    last_landing = session.scalars(
-        select(Landing).where(Landing.resource_id == rid).order_by(Landing.completed_at.desc(), Landing.id.desc()).limit(1)
-    ).first()
-    if last_landing is not None and not last_landing.succeeded:
-        return LANDING_FAILED
-    if not session.scalar(select(exists().where(Landing.resource_id == rid, Landing.succeeded, Landing.rows > 0))):
-        return PRODUCING
-    quality = session.scalars(
-        select(QualityRun).where(QualityRun.resource_id == rid).order_by(QualityRun.ran_at.desc(), QualityRun.id.desc()).limit(1)
-    ).first()
-    if quality is None:
-        return LANDED
-    threshold = resource.quality_threshold if resource.quality_threshold is not None else DEFAULT_QUALITY_THRESHOLD
-    if quality.failed_critical or quality.pass_rate is None or quality.pass_rate < threshold:
-        return QUALITY_FAILED
-    return PASSING
-
-
-def _set_status(session: Session, resource: Resource, event: dict, ts: datetime, *, created: bool = False) -> None:
-    new = lifecycle_status(session, resource)
-    if not created and new == resource.status:
-        return
-    session.add(StatusChange(
-        resource_id=resource.id, changed_at=ts, old_status=None if created else resource.status,
-        new_status=new, cause=event["type"], event_id=event["id"],
-    ))
-    resource.status, resource.status_since = new, ts
 
 
 # --- the consumer ------------------------------------------------------------------------------
@@ -331,31 +143,35 @@ class ConsumeStats:
     rejected: int = 0
     unknown_resource: int = 0
     undecodable: int = 0
+    dead_lettered: int = 0  # rejected + undecodable messages sent to the events' DLQ
 
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
     def __str__(self) -> str:
         return (f"{self.messages} events read: {self.applied} applied, {self.duplicate} already applied, "
-                f"{self.rejected} rejected, {self.unknown_resource} for unknown resources, {self.undecodable} undecodable")
+                f"{self.rejected} rejected, {self.unknown_resource} for unknown resources, "
+                f"{self.undecodable} undecodable, {self.dead_lettered} dead-lettered")
 
 
 def consume(follow: bool = False, from_beginning: bool = False, *, url: str | None = None,
             topic: str = EVENTS_TOPIC, group_id: str = GROUP_ID, poll_timeout_ms: int = 1000,
-            stop: Callable[[], bool] | None = None) -> ConsumeStats:
+            stop: Callable[[], bool] | None = None, dlq_topic: str = EVENTS_DLQ_TOPIC) -> ConsumeStats:
     """Apply hub.events to the catalogue: up to the end offsets seen at start, or forever with `follow`.
 
-    Each poll is applied in one database transaction; offsets are committed only after it commits,
-    so a crash in between re-delivers events that are then skipped as duplicates.
+    Each poll is applied in one database transaction. Rejected and undecodable messages go to
+    `dlq_topic` with the reason before that transaction commits; offsets are committed only after
+    it commits, so a crash in between re-delivers events that are then skipped as duplicates.
     """
     from catalog.db import make_engine, migrate, session_factory
-    from hub.kafka_clients import ensure_topics, make_consumer
+    from hub.kafka_clients import ensure_topics, make_consumer, make_producer
 
     engine = make_engine(url)
     migrate(engine=engine)
     sessions = session_factory(engine)
-    ensure_topics([topic])
+    ensure_topics([topic, dlq_topic])
     consumer = make_consumer(group_id=group_id)
+    dead_letters = _DeadLetters(dlq_topic, make_producer)
     stats = ConsumeStats()
     try:
         partitions = _assign(consumer, topic, from_beginning)
@@ -366,15 +182,73 @@ def consume(follow: bool = False, from_beginning: bool = False, *, url: str | No
                 with sessions() as session, session.begin():
                     messages = [message for records in batch.values() for message in records]
                     stats.messages += len(messages)
-                    for outcome in apply_events(session, [e for e in map(_decoded(stats), messages) if e]):
-                        stats.count(outcome)
+                    _apply_messages(session, messages, stats, dead_letters)
+                    dead_letters.flush()  # raises before the commit if the DLQ did not take them
                 consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()})
     except KeyboardInterrupt:
         log.info("consumer stopped: %s", stats)
     finally:
         consumer.close()
+        dead_letters.close()
         engine.dispose()
     return stats
+
+
+def _apply_messages(session: Session, messages: list, stats: ConsumeStats, dead_letters: "_DeadLetters") -> None:
+    lock_writers(session)
+    for message in messages:
+        try:
+            data = orjson.loads(message.value) if message.value is not None else None
+        except orjson.JSONDecodeError as exc:
+            data, reason = None, f"event is not JSON: {exc}"
+        else:
+            reason = None if data is not None else "message has no value"
+        if reason is not None:
+            # No id to record it under: the dead letter (with its origin) and the log line are its trace.
+            stats.count("undecodable")
+            log.warning("undecodable event at %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+        else:
+            outcome, reason = apply_event_with_reason(session, data)
+            stats.count(outcome)
+            if outcome != REJECTED:
+                continue
+        dead_letters.send(message, reason)
+        stats.dead_lettered += 1
+
+
+class _DeadLetters:
+    """Rejected and undecodable events, sent whole to the events' DLQ with the reason in a header."""
+
+    def __init__(self, topic: str, make_producer: Callable) -> None:
+        self.topic, self.make_producer = topic, make_producer
+        self.producer = None
+        self.futures: list = []
+
+    def send(self, message, reason: str) -> None:
+        if self.producer is None:
+            self.producer = self.make_producer()
+        headers = [
+            ("hub-dlq-reason", reason.encode()[:MAX_REASON_HEADER]),
+            ("hub-dlq-stage", b"catalog"),
+            ("hub-dlq-origin", f"{message.topic}/{message.partition}/{message.offset}".encode()),
+        ]
+        self.futures.append(self.producer.send(self.topic, key=message.key, value=message.value, headers=headers))
+
+    def flush(self) -> None:
+        if self.producer is None or not self.futures:
+            return
+        self.producer.flush()
+        failed = [future for future in self.futures if future.failed()]
+        self.futures = []
+        if failed:
+            raise CatalogError(f"{len(failed)} rejected event(s) could not be written to {self.topic}: "
+                               f"{failed[0].exception}; nothing of this poll is committed and it will be retried",
+                               kind="retriable")
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close()
+            self.producer = None
 
 
 def _assign(consumer, topic: str, from_beginning: bool) -> list[TopicPartition]:
@@ -391,16 +265,3 @@ def _assign(consumer, topic: str, from_beginning: bool) -> list[TopicPartition]:
     if from_beginning:
         consumer.seek_to_beginning(*partitions)
     return partitions
-
-
-def _decoded(stats: ConsumeStats) -> Callable[[Any], dict | None]:
-    def decode(message) -> dict | None:
-        try:
-            return decode_event(message.value)
-        except ValueError as exc:
-            # No id to record it under: the log line (with the offset) is its trace.
-            stats.count("undecodable")
-            log.warning("undecodable event at %s[%s]@%s skipped: %s", message.topic, message.partition, message.offset, exc)
-            return None
-
-    return decode

@@ -96,7 +96,7 @@ class Resource(Base):
     freshness_grace_hours: Mapped[float | None] = mapped_column(Float)
     quality_threshold: Mapped[float | None] = mapped_column(Float)
     spec_hash: Mapped[str] = mapped_column(String(64))  # fingerprint of the entry as loaded
-    status: Mapped[str] = mapped_column(String(24))  # hub lifecycle status, see catalog.events
+    status: Mapped[str] = mapped_column(String(24))  # hub lifecycle status, see catalog.evidence
     status_since: Mapped[datetime]
     registered_at: Mapped[datetime]
     updated_at: Mapped[datetime]

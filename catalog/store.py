@@ -23,7 +23,7 @@ from catalog.reader import CATALOGUE_CHANGED, RETIRED_ENTRY_STATUSES
 from catalog.models import (
     AppliedEvent, Base, Binding, ConnectorRun, Department, Item, Landing, QualityRun, Resource, StatusChange,
 )
-from hub.events import make_event
+from hub.events import ResourceRegistered, ResourceUpdated
 
 # Entries that left the catalogue (已下线) no longer count towards coverage; entries being
 # compiled (待提交, 待审核) or withdrawn (下线中) are still part of this year's mandate.
@@ -69,8 +69,9 @@ def load_catalogue_into(session: Session, catalogue, *, now: datetime) -> LoadRe
         if known.get(resource.id) == payload["spec_hash"]:
             result.unchanged += 1
             continue
-        kind = "resource.updated" if resource.id in known else "resource.registered"
-        event = make_event(kind, resource.id, ts=now, **payload)
+        model = ResourceUpdated if resource.id in known else ResourceRegistered
+        kind = model.model_fields["type"].default
+        event = model.build(resource.id, ts=now, **payload).wire()
         outcome = apply_event(session, event)
         if outcome != APPLIED:
             detail = session.get(AppliedEvent, event["id"])

@@ -26,7 +26,7 @@ from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, loa
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
-from hub.events import make_event, publish_events
+from hub.events import ConnectorProduced, publish_events
 from hub.kafka_clients import ensure_topics, make_producer
 from hub.topics import EVENTS_TOPIC
 
@@ -221,13 +221,13 @@ class Connector:
             self.progress.stop_task(task)
 
     def produced_event(self, report: PassReport) -> dict:
-        return make_event(
-            "connector.produced", self.resource.id,
-            produced=report.produced, dlq=report.dlq, seconds=round(report.seconds, 3),
-            kind=self.source.kind, system=self.resource.binding.system, object=self.source.object_name,
+        return ConnectorProduced.build(
+            self.resource.id,
+            records=report.produced, dlq_records=report.dlq, seconds=round(report.seconds, 3),
+            kind=self.source.kind, source=self.resource.binding.system, object=self.source.object_name,
             topic=self.raw_topic, dlq_topic=self.dlq_topic, totals=self.state["totals"],
             source_stats=report.stats, error=report.error,
-        )
+        ).wire()
 
     def close(self) -> None:
         """Close the source (a later pass reopens it); the lock is kept until `release`."""

@@ -1,9 +1,12 @@
-"""Kafka topic names: one raw and one dead-letter topic per catalogue resource, one event topic."""
+"""Kafka topic names: one raw and one dead-letter topic per catalogue resource, one event topic and
+its dead-letter topic."""
 from __future__ import annotations
 
 import re
 
 EVENTS_TOPIC = "hub.events"
+_EVENTS = EVENTS_TOPIC.removeprefix("hub.")
+EVENTS_DLQ_TOPIC = f"hub.dlq.{_EVENTS}"  # catalogue events that are unknown or malformed, with the reason
 _RESOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{1,80}$")
 
 
@@ -12,6 +15,8 @@ def _checked(resource_id: str) -> str:
         raise ValueError(
             f"resource id {resource_id!r} cannot name a topic: use lowercase ASCII letters, digits and '_'"
         )
+    if resource_id == _EVENTS:  # hub.dlq.events is the events' dead-letter topic
+        raise ValueError(f"resource id {resource_id!r} is reserved: its DLQ would be {EVENTS_DLQ_TOPIC}")
     return resource_id
 
 

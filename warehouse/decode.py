@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from catalog.derive import LOCAL_TZ
+from hub.envelope import DecodedHeaders
 from quality.normalise import NORMALISERS
 
 Rejects = dict[int, str]
@@ -28,7 +29,6 @@ Repairs = dict[str, list[int]]  # normaliser name → indices of the rows it rep
 MAX_RECORD_BYTES = 1 << 20  # Kafka's default message size limit: bigger values are refused, not parsed
 SUB_BATCH = 1024
 _BLOCK_SIZE = 8 << 20       # must exceed the longest line; MAX_RECORD_BYTES guarantees that
-_OPS = pa.array(["upsert", "delete"])
 # A time with a zone: ...T08:00[:00[.123]] followed by Z, +08, +0800 or +08:00.
 _ZONED = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 _ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -316,38 +316,18 @@ def cast_isolating(column: pa.Array, cast: Callable[[pa.Array], pa.Array],
 
 # --- the envelope (Kafka headers) as columns -----------------------------------------------
 
-def envelope_columns(ops: Sequence[bytes | None], event_times: Sequence[bytes | None],
-                     sources: Sequence[bytes | None], partition: int,
+def envelope_columns(headers: DecodedHeaders, partition: int,
                      offsets: Sequence[int]) -> tuple[dict[str, pa.Array], Rejects]:
-    """_event_time, _op, _source, _partition, _offset from the header values of each record."""
-    rejects: Rejects = {}
-    op = _header_text(ops, "hub-op", rejects)
-    for index in _true_indices(pc.invert(pc.fill_null(pc.is_in(op, value_set=_OPS), False))):
-        rejects.setdefault(index, f"hub-op {_clip(op[index].as_py())} is not upsert or delete")
-    times = _header_text(event_times, "hub-event-time", rejects)
-    # The cast accepts only times with a zone (Z, +08:00, ...), which is what the envelope requires.
-    event_time, bad = cast_isolating(times, lambda a: a.cast(pa.timestamp("us", "UTC")), pa.timestamp("us", "UTC"))
-    for index in bad:
-        rejects.setdefault(index, f"hub-event-time {_clip(times[index].as_py())} is not ISO-8601 with a UTC offset")
+    """_event_time, _op, _source, _partition, _offset of each record, and the records whose envelope
+    (hub.envelope's batch decoder) is broken, with the reason."""
     columns = {
-        "_event_time": event_time,
-        "_op": op,
-        "_source": _header_text(sources, "hub-source", rejects, required=False),
+        "_event_time": headers.event_time,
+        "_op": headers.op,
+        "_source": headers.source,
         "_partition": pa.array([partition] * len(offsets), pa.int32()),
         "_offset": pa.array(offsets, pa.int64()),
     }
-    return columns, rejects
-
-
-def _header_text(values: Sequence[bytes | None], name: str, rejects: Rejects, *, required: bool = True) -> pa.Array:
-    raw = pa.array(values, pa.binary())
-    text, bad = cast_isolating(raw, lambda a: a.cast(pa.string()), pa.string())
-    for index in bad:
-        rejects.setdefault(index, f"header {name} is not UTF-8 text")
-    if required:
-        for index in _true_indices(raw.is_null()):
-            rejects.setdefault(index, f"message lacks header {name}: was it produced through hub.envelope?")
-    return text
+    return columns, {index: str(error) for index, error in headers.errors.items()}
 
 
 # --- small helpers -------------------------------------------------------------------------

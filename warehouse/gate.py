@@ -9,7 +9,7 @@ One `check(resource_id)`:
 4. writes per landed file its verdict into the lake's gate zones (warehouse.lake): rows failing a
    critical expectation → `_quarantine` (as landed, with `_failed_rules`), every flagged or repaired
    row → `_findings`, the rest (repaired) → `_passed`, which is all staging ever merges;
-5. publishes `quality.completed`: pass rate, failed rules with row counts, the critical rules
+5. keeps `quality.completed` in the outbox (hub.outbox) and sends it: pass rate, failed rules with row counts, the critical rules
    broken beyond the resource's threshold (these drop it out of coverage), repairs, Data Docs page.
 
 History is what was *landed* before, never what staging holds: staging depends on how far an
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import uuid
 from collections.abc import Iterator, Mapping
@@ -35,7 +34,8 @@ import pyarrow.parquet as pq
 
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from catalog.derive import quoted
-from hub.events import make_event, publish_events
+from hub import outbox
+from hub.events import QualityCompleted
 from quality.judge import HistoryNeed, Verdict, history_needs, judge, key_strings
 from warehouse import lake
 from warehouse.errors import WarehouseError
@@ -84,9 +84,9 @@ def check(resource_id: str, landed: Mapping | None = None, *, catalogue=None, do
         result.rows += result.dlq_rows
         _finish_figures(resource, result)
         if publish and result.rows:
-            _keep_event(resource, quality_event(result, landed.get("load_id")))
+            outbox.keep(quality_event(result, landed.get("load_id")))
     if publish:
-        _publish_kept_events(resource, producer)
+        outbox.flush(producer)
     return result
 
 
@@ -169,9 +169,10 @@ def _threshold(resource) -> float:
 
 
 def quality_event(result: GateResult, load_id: str | None = None) -> dict:
-    """quality.completed for one gate run (the catalogue turns it into a quality run and a status)."""
-    return make_event(
-        "quality.completed", result.resource, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-quality:{result.run_id}")),
+    """quality.completed for one gate run (the catalogue turns it into a quality run and a status).
+    Its id is stable for the run, so however often it is sent the catalogue applies it once."""
+    return QualityCompleted.build(
+        result.resource, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-quality:{result.run_id}")),
         run_id=result.run_id, load_id=load_id, suite=f"hub.{result.resource}",
         ran_at=datetime.now(timezone.utc).isoformat(),
         rows_checked=result.rows, rows_valid=result.passed_rows, pass_rate=result.pass_rate,
@@ -179,33 +180,7 @@ def quality_event(result: GateResult, load_id: str | None = None) -> dict:
         failed_rules=result.failed_rules, failed_critical=result.failed_critical,
         failed_warning=sorted(r["name"] for r in result.failed_rules if not r["critical"]),
         repairs=result.repairs, docs=result.docs_path,
-    )
-
-
-# --- events kept until published ------------------------------------------------------------------
-# A run's event is written next to its verdicts before it is sent, and removed once Kafka has it:
-# if sending fails (broker down, task killed), the next gate run of the resource sends it first.
-# Its id is stable, so the catalogue applies it once however often it is sent.
-
-def _events_dir(resource) -> Path:
-    return lake.lake_dir() / "_quality_events" / resource.id
-
-
-def _keep_event(resource, event: dict) -> None:
-    folder = _events_dir(resource)
-    folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f".{event['id']}.tmp"
-    temp.write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
-    temp.replace(folder / f"{event['id']}.json")
-
-
-def _publish_kept_events(resource, producer=None) -> int:
-    kept = sorted(_events_dir(resource).glob("*.json"), key=lambda path: path.stat().st_mtime_ns)
-    if kept:
-        publish_events([json.loads(path.read_text(encoding="utf-8")) for path in kept], producer=producer)
-        for path in kept:
-            path.unlink(missing_ok=True)
-    return len(kept)
+    ).wire()
 
 
 # --- verdict bookkeeping --------------------------------------------------------------------------

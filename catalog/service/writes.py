@@ -35,7 +35,7 @@ def save_entry(session: Session, entry: ResourceEntry, *, now: datetime, update:
     Nothing is published or committed here: the caller does both once its answer is built.
     """
     from catalog.events import APPLIED, apply_event
-    from hub.events import make_event
+    from hub.events import ResourceRegistered, ResourceUpdated
 
     existing = session.get(Resource, entry.id)
     if update and existing is None:
@@ -48,7 +48,7 @@ def save_entry(session: Session, entry: ResourceEntry, *, now: datetime, update:
     payload = registration_payload(resource_spec, department)
     if existing is not None and existing.spec_hash == payload["spec_hash"]:
         return None
-    event = make_event("resource.updated" if update else "resource.registered", entry.id, ts=now, **payload)
+    event = (ResourceUpdated if update else ResourceRegistered).build(entry.id, ts=now, **payload).wire()
     if apply_event(session, event) != APPLIED:
         seen = session.get(AppliedEvent, event["id"])
         raise ApiError(422, f"the catalogue refused the entry: {seen.detail if seen else 'see the server log'}")

@@ -40,7 +40,7 @@ def demo_events(catalogue, now: datetime) -> list[dict]:
         if outcome == 9:
             continue  # bound, the connector never produced
         events.append(make_event("connector.produced", resource.id, ts=start, run_id=f"{resource.id}-run-1",
-                                 records=1000 + index, dlq=index % 4, source=resource.binding.system,
+                                 records=1000 + index, dlq_records=index % 4, source=resource.binding.system,
                                  offsets={"0": [0, 999 + index]}))
         if outcome == 8:
             events.append(make_event("landing.failed", resource.id, ts=start + timedelta(minutes=30),
@@ -71,7 +71,8 @@ def _load(resource, at: datetime, number: int, outcome: int) -> list[dict]:
     else:
         failed, valid = [], rows
     quality = make_event("quality.completed", resource.id, ts=at + timedelta(minutes=2), load_id=load_id,
-                         rows_checked=rows, rows_valid=valid, failed_rules=failed)
+                         rows_checked=rows, rows_valid=valid, failed_rules=failed,
+                         failed_critical=[rule["name"] for rule in failed if rule["critical"]])
     return [landing, quality]
 
 

@@ -114,11 +114,14 @@ def build_evidence():
 
     def quality(resource, hours, valid, failed=()):
         return make_event("quality.completed", resource, ts=at(hours), load_id=f"{resource}-1", rows_checked=1000,
-                          rows_valid=valid, failed_rules=[{"name": n, "critical": True, "failed_rows": 5} for n in failed])
+                          rows_valid=valid,
+                          failed_rules=[{"name": n, "critical": True, "failed_rows": 5} for n in failed],
+                          failed_critical=list(failed))
 
     events = []
     for resource, start in (("hjrk_jbxx", -2), ("ldrk_jbxx", -2), ("qy_jbxx", -24 * 40), ("gtgsh_jbxx", -2)):
-        events.append(make_event("connector.produced", resource, ts=at(start), run_id=f"{resource}-run", records=1000, dlq=3))
+        events.append(make_event("connector.produced", resource, ts=at(start), run_id=f"{resource}-run",
+                                 records=1000, dlq_records=3))
     events.insert(1, make_event("landing.failed", "hjrk_jbxx", ts=at(-1.8), load_id="hjrk_jbxx-0", error="broker timeout"))
     events += [
         landing("hjrk_jbxx", -1.5, 1000, "hjrk_jbxx-1"), quality("hjrk_jbxx", -1.4, 990),

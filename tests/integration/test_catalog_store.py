@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from catalog import events as catalog_events
+from catalog import events as catalog_events, evidence
 from catalog.db import make_engine, migrate, session_factory
 from catalog.models import (
     AppliedEvent, Base, CoverageSnapshot, Landing, Resource, SnapshotImmutableError, StatusChange,
@@ -96,7 +96,7 @@ def test_a_changed_entry_is_updated_in_place(new_db, small_catalogue, make_catal
         row = session.get(Resource, "hjrk_jbxx")
         assert row.name == "户籍人口基本信息（新）"
         assert [item.name for item in row.items] == ["gmsfhm", "csrq", "mz"]
-        assert row.binding is None and row.status == catalog_events.UNBOUND
+        assert row.binding is None and row.status == evidence.UNBOUND
 
     db.run(check)
 
@@ -183,7 +183,7 @@ def test_status_follows_the_evidence_and_history_records_only_changes(new_db, sm
         ("passing", "passing", "schema.changed", "schema changed; old: a1b2; new: c3d4; added: ['zz']"),
     ]
     # A second good quality run changes nothing, so no history row is written.
-    db.apply([make_event("quality.completed", "hjrk_jbxx", ts=t0, rows_checked=10, rows_valid=10)])
+    db.apply([make_event("quality.completed", "hjrk_jbxx", ts=t0, rows_checked=10, rows_valid=10, failed_critical=[])])
     assert len(db.run(hjrk_history)) == 6
     db.apply([make_event("landing.failed", "hjrk_jbxx", ts=t0 + timedelta(minutes=1), load_id="x", error="disk full")])
     assert db.run(statuses)["hjrk_jbxx"] == "landing_failed"
@@ -192,9 +192,13 @@ def test_status_follows_the_evidence_and_history_records_only_changes(new_db, sm
 def test_bad_events_are_recorded_not_raised(new_db, small_catalogue, t0):
     db = new_db()
     db.load(small_catalogue)
+    def event(id_, type_, **payload):
+        return {"id": id_, "type": type_, "ts": t0.isoformat(), "resource": "hjrk_jbxx", "version": 2,
+                "payload": payload}
+
     bad = [
-        make_event("connector.produced", "hjrk_jbxx", ts=t0, records=-1),
-        make_event("landing.completed", "hjrk_jbxx", ts=t0, rows=5),  # no load_id
+        event("negative", "connector.produced", records=-1),
+        event("no-load-id", "landing.completed", rows=5),
         {"id": "not-a-real-type", "type": "resource.deleted", "ts": t0.isoformat(), "resource": "x", "payload": {}},
         {"id": "naive-ts", "type": "connector.produced", "ts": "2026-05-01t08:00:00", "resource": "hjrk_jbxx", "payload": {"records": 1}},
         {"type": "connector.produced"},
@@ -205,6 +209,21 @@ def test_bad_events_are_recorded_not_raised(new_db, small_catalogue, t0):
         return {row.event_id: row.outcome for row in session.scalars(select(AppliedEvent).where(AppliedEvent.outcome != "applied"))}
 
     assert set(db.run(recorded).values()) == {"rejected"} and len(db.run(recorded)) == 4
+    reasons = db.run(lambda s: {row.event_id: row.detail for row in s.scalars(select(AppliedEvent))})
+    assert reasons["negative"] == "payload.records: must be a non-negative integer, not -1"
+    assert reasons["no-load-id"] == "payload.load_id: Field required"
+    assert "unknown event type 'resource.deleted'" in reasons["not-a-real-type"]
+    assert "has no time zone" in reasons["naive-ts"]
+
+
+def test_old_names_in_a_current_event_are_rejected_not_guessed(new_db, small_catalogue, t0):
+    db = new_db()
+    db.load(small_catalogue)
+    synonyms = {"id": "synonyms", "type": "connector.produced", "ts": t0.isoformat(), "resource": "hjrk_jbxx",
+                "version": 2, "payload": {"produced": 7, "dlq": 1, "system": "population_db"}}
+    assert db.apply([synonyms]) == ["rejected"]
+    detail = db.run(lambda s: s.get(AppliedEvent, "synonyms").detail)
+    assert "payload.records: Field required" in detail and "payload.produced: Extra inputs are not permitted" in detail
 
 
 def test_the_payloads_connectors_and_landing_publish_are_understood(new_db, small_catalogue, t0):
@@ -212,21 +231,21 @@ def test_the_payloads_connectors_and_landing_publish_are_understood(new_db, smal
     db.load(small_catalogue)
     load_id = "dl_sp-20260501T080000-p0-0-6"
     published = [  # the shapes connectors/runner.py and warehouse/landing.py publish
-        make_event("connector.produced", "dl_sp", ts=t0, produced=7, dlq=1, seconds=0.1, kind="http",
-                   system="video_platform", object="devices", topic="hub.raw.dl_sp", dlq_topic="hub.dlq.dl_sp",
+        make_event("connector.produced", "dl_sp", ts=t0, records=7, dlq_records=1, seconds=0.1, kind="http",
+                   source="video_platform", object="devices", topic="hub.raw.dl_sp", dlq_topic="hub.dlq.dl_sp",
                    totals={"produced": 7, "dlq": 1}, source_stats={}, error=None),
         make_event("landing.completed", "dl_sp", ts=t0 + timedelta(minutes=5), load_id=load_id, rows=6,
                    files=["var/lake/dl_sp/part-0.parquet"], offsets={"0": [0, 6]}, max_event_time=t0.isoformat(),
                    dlq_rows=1, schema_fingerprint="ae53f4a1a2ff50d8"),
         make_event("quality.completed", "dl_sp", ts=t0 + timedelta(minutes=6), run_id=f"{load_id}-schema",
-                   load_id=load_id, suite="schema", rows=7, valid_rows=6, rows_checked=7, rows_valid=6,
+                   load_id=load_id, suite="schema", rows_checked=7, rows_valid=6,
                    pass_rate=6 / 7, failed_critical=["schema"], failed_warning=[]),
     ]
     assert db.apply(published) == [catalog_events.APPLIED] * 3
     facts = {f.resource_id: f for f in db.run(lambda s: resource_facts(s))}
     video = facts["dl_sp"]
     assert (video.produced_at, video.landed_rows, video.quality_failed_critical) == (t0, 6, ("schema",))
-    assert db.run(lambda s: s.get(Resource, "dl_sp").status) == catalog_events.QUALITY_FAILED
+    assert db.run(lambda s: s.get(Resource, "dl_sp").status) == evidence.QUALITY_FAILED
     dlq_rows = db.run(lambda s: s.scalars(select(Landing.dlq_rows).where(Landing.load_id == load_id)).one())
     assert dlq_rows == 1
 

@@ -92,7 +92,7 @@ def test_source_kind_contract(kit):
     assert body["raw"] and body["reason"] == headers["hub-dlq-reason"].decode()
 
     events = kits.events_for(resource.id, events_start)
-    assert [(e["payload"]["produced"], e["payload"]["dlq"]) for e in events] == [
+    assert [(e["payload"]["records"], e["payload"]["dlq_records"]) for e in events] == [
         (first.produced, first.dlq), (second.produced, second.dlq), (5, 0), (0, 0)]
     assert events[-1]["payload"]["totals"] == {"produced": len(expected), "dlq": 1}
 

@@ -296,7 +296,8 @@ def test_a_quality_run_links_its_data_docs_page_which_the_service_serves(client,
         apply_events(session, [make_event(
             "quality.completed", "ldrk_jbxx", load_id="ldrk_jbxx-2", rows_checked=100, rows_valid=98,
             quarantined_rows=2, repairs={"resident_id_upper_x": 3}, docs="validations/hub/run.html",
-            failed_rules=[{"name": "gmsfhm.resident_id", "critical": True, "failed_rows": 2, "success": True}])])
+            failed_rules=[{"name": "gmsfhm.resident_id", "critical": True, "failed_rows": 2, "success": True}],
+            failed_critical=[])])
     run = client.get("/api/resources/ldrk_jbxx").json()["evidence"]["quality_runs"][0]
     assert (run["docs"], run["quarantined_rows"], run["repairs"]) == (
         "/quality/docs/validations/hub/run.html", 2, {"resident_id_upper_x": 3})

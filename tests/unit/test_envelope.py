@@ -6,12 +6,14 @@ from hub.envelope import (
     BadHeader,
     BadKey,
     EnvelopeError,
+    HeaderColumns,
     MissingHeader,
     NotAnObject,
     NotJson,
     NotUtf8,
     Record,
     decode,
+    decode_header_batch,
     encode,
 )
 
@@ -88,3 +90,73 @@ def test_every_decode_error_is_typed(mutate, error):
     assert isinstance(caught.value, EnvelopeError)
     assert caught.value.kind == "skippable"
     assert str(caught.value)
+
+
+# --- the batch decoder ------------------------------------------------------------------------------
+
+def test_a_batch_of_headers_decodes_to_the_columns_decode_gives_record_by_record():
+    records = [sample(op="delete" if n % 3 == 0 else "upsert", event_time=datetime(2026, 11, 23, n, tzinfo=CST),
+                      source=f"system_{n % 2}") for n in range(12)]
+    messages = [encode(record) for record in records]
+    decoded = decode_header_batch([headers for _, _, headers in messages])
+    assert decoded.errors == {}
+    assert decoded.op.to_pylist() == [record.op for record in records]
+    assert decoded.event_time.to_pylist() == [record.event_time for record in records]
+    assert decoded.source.to_pylist() == [record.source for record in records]
+    assert decoded.resource().to_pylist() == [record.resource for record in records]
+    assert decoded.schema().to_pylist() == [record.schema for record in records]
+    assert decoded.resources == {"rk_czrk"} and decoded.schemas == {"a1b2c3"}
+    assert [decode(*message) for message in messages] == records
+
+
+def test_headers_in_any_order_or_with_extras_decode_the_same():
+    _, _, headers = good_message()
+    shuffled = [("traceparent", b"00-abc"), *reversed(headers)]
+    with_extra = [*headers, ("traceparent", b"00-abc")]
+    decoded = decode_header_batch([headers, shuffled, with_extra])
+    assert decoded.errors == {} and len(set(decoded.event_time.to_pylist())) == 1
+    assert decoded.op.to_pylist() == ["upsert"] * 3 and decoded.source.to_pylist() == ["population_db.rk_czrk"] * 3
+
+
+def test_every_broken_envelope_in_a_batch_gets_its_own_typed_error():
+    _, _, good = good_message()
+    batch = [
+        good,
+        None,                                                    # confluent-kafka: a record without headers
+        [],                                                      # kafka-python: a record without headers
+        _replace(good, "hub-op", b"merge"),
+        _replace(good, "hub-op", b"\xff"),
+        _without(good, "hub-event-time"),
+        _replace(good, "hub-event-time", b"2026-11-23T08:30:00"),  # no offset
+        _replace(good, "hub-source", b"\xc3\x28"),
+        _replace(good, "hub-resource", b"\xc3\x28"),
+        _replace(good, "hub-schema", b"\xfe"),
+        _without(good, "hub-source"),                            # optional: null, no error
+        good,
+    ]
+    decoded = decode_header_batch(batch)
+    kinds = {index: (type(error), str(error)) for index, error in decoded.errors.items()}
+    lacks_op = (MissingHeader, "message lacks header hub-op: was it produced through hub.envelope?")
+    assert kinds == {
+        1: lacks_op, 2: lacks_op,
+        3: (BadHeader, "hub-op 'merge' is not upsert or delete"),
+        4: (BadHeader, "header hub-op is not UTF-8 text"),
+        5: (MissingHeader, "message lacks header hub-event-time: was it produced through hub.envelope?"),
+        6: (BadHeader, "hub-event-time '2026-11-23T08:30:00' is not ISO-8601 with a UTC offset"),
+        7: (BadHeader, "header hub-source is not UTF-8 text"),
+        8: (BadHeader, "header hub-resource is not UTF-8 text"),
+        9: (BadHeader, "header hub-schema is not UTF-8 text"),
+    }
+    assert all(error.kind == "skippable" for error in decoded.errors.values())
+    assert decoded.source[10].as_py() is None and decoded.resource()[8].as_py() is None
+    assert decoded.op.to_pylist()[10:] == ["upsert", "upsert"] and decoded.schemas == {"a1b2c3"}
+
+
+def test_header_columns_fill_batch_by_batch():
+    columns = HeaderColumns()
+    _, _, headers = good_message()
+    columns.extend([headers] * 3)
+    columns.extend([None, headers])
+    assert len(columns) == 5
+    decoded = columns.decode()
+    assert list(decoded.errors) == [3] and decoded.op.null_count == 1

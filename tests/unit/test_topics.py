@@ -24,3 +24,13 @@ def test_bad_resource_ids_are_refused_with_the_rule(bad):
 def test_resource_of_refuses_other_topics(topic):
     with pytest.raises(ValueError):
         resource_of(topic)
+
+
+def test_the_events_have_their_own_dead_letter_topic_no_resource_can_take():
+    from hub.topics import EVENTS_DLQ_TOPIC
+
+    assert EVENTS_DLQ_TOPIC == "hub.dlq.events"
+    with pytest.raises(ValueError, match="reserved"):
+        dlq_topic("events")
+    with pytest.raises(ValueError, match="reserved"):
+        resource_of(EVENTS_DLQ_TOPIC)
