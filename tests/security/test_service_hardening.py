@@ -159,7 +159,7 @@ def _validate_with_defects() -> str:
     from catalog import derive
     from hub.flow import _seed
     from quality import suites
-    from quality.rules import make_resident_id
+    from catalog.reference import make_resident_id
 
     resource = next(r for r in _seed().resources if r.id == "resident_population")
     good = [make_resident_id("440606", date(1970, 1, 1) + timedelta(days=n), 11 + 2 * n) for n in range(20)]
