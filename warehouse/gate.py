@@ -19,7 +19,6 @@ merged meanwhile) gets the verdict an uninterrupted run gives it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import uuid
 from collections.abc import Iterator, Mapping
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from catalog.derive import quoted
 from hub import outbox
+from hub.files import LockHeld, exclusive_lock
 from hub.events import QualityCompleted
 from quality.judge import HistoryNeed, Verdict, history_needs, judge, key_strings
 from warehouse import lake
@@ -209,15 +209,10 @@ def _drop_orphan_verdicts(resource) -> None:
 
 @contextlib.contextmanager
 def _gate_lock(resource) -> Iterator[None]:
-    folder = lake.zone_dir(resource, "_passed")
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WarehouseError(f"another quality gate of {resource.id} is running (lock {folder / '.lock'}); "
-                                 "wait for it and retry", kind="retriable") from None
-        try:
+    lock = lake.zone_dir(resource, "_passed") / ".lock"
+    try:
+        with exclusive_lock(lock, blocking=False):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except LockHeld:
+        raise WarehouseError(f"another quality gate of {resource.id} is running (lock {lock}); wait for it and retry",
+                             kind="retriable") from None

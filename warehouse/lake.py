@@ -16,7 +16,6 @@ which staging merges), `_quarantine/…` (rows failing a critical check, with th
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -24,18 +23,18 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog import reader, spec
+from hub.files import LockHeld, exclusive_lock, write_atomic
 from hub.settings import get_settings
+from hub.timezone import LOCAL_TZ
 from warehouse.errors import LandingBusy, UnknownResource
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PARQUET_COMPRESSION = "zstd"
 _FILE_NAME = re.compile(r"^(?P<topic>[a-z0-9._]+)-(?P<partition>\d+)-(?P<first>\d+)-(?P<last>\d+)\.parquet$")
 _PENDING = ".pending.json"
@@ -82,7 +81,7 @@ def resource_dir(resource) -> Path:
 
 def landing_day(moment: datetime | None = None) -> str:
     """The dt= partition value for a landing at `moment` (now): the Shanghai calendar day."""
-    return (moment or datetime.now(timezone.utc)).astimezone(SHANGHAI).date().isoformat()
+    return (moment or datetime.now(timezone.utc)).astimezone(LOCAL_TZ).date().isoformat()
 
 
 def file_name(topic: str, partition: int, first: int, last: int) -> str:
@@ -142,16 +141,7 @@ def absolute(relative_path: str) -> Path:
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> int:
     """Write `table` as zstd Parquet at `path` via a temp name + fsync + rename; returns its size."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, temp, compression=PARQUET_COMPRESSION, write_statistics=True)
-        _fsync_file(temp)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, lambda temp: pq.write_table(table, temp, compression=PARQUET_COMPRESSION, write_statistics=True))
     return path.stat().st_size
 
 
@@ -164,39 +154,15 @@ def remove_temp_files(resource) -> int:
     return removed
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename is only durable once the directory entry is on disk.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def resource_lock(resource) -> Iterator[None]:
     """Hold the resource's landing lock; raises LandingBusy if another process holds it."""
-    folder = resource_dir(resource)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LandingBusy(
-                f"another landing of {resource.id} is running (lock {folder / '.lock'}); wait for it and retry"
-            ) from None
-        try:
+    lock = resource_dir(resource) / ".lock"
+    try:
+        with exclusive_lock(lock, blocking=False):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except LockHeld:
+        raise LandingBusy(f"another landing of {resource.id} is running (lock {lock}); wait for it and retry") from None
 
 
 # --- load manifests: what a load wrote, until its catalogue events are published --------------
@@ -209,12 +175,8 @@ def write_manifest(resource_id: str, load_id: str, data: dict, *, pending: bool)
     """Store a load's result; `pending` until its offsets are committed."""
     folder = _manifest_dir(resource_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (load_id + (_PENDING if pending else ".json"))
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
-    _fsync_file(temp)
-    os.replace(temp, path)
-    return path
+    return write_atomic(folder / (load_id + (_PENDING if pending else ".json")),
+                        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
 
 
 def promote_manifest(resource_id: str, load_id: str) -> None:

@@ -17,7 +17,6 @@ half-applied load; a new connection sees the new state. The cost is one file cop
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import shutil
@@ -30,6 +29,7 @@ import pyarrow.parquet as pq
 
 from catalog import derive
 from catalog.derive import quoted  # identifiers cannot be bound as parameters: quoted instead
+from hub.files import exclusive_lock, fsync_dir
 from hub.settings import get_settings
 from warehouse import lake
 from warehouse.errors import WarehouseError
@@ -65,7 +65,7 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """
     path = Path(path or warehouse_path())
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(path.with_name(path.name + ".lock")):
+    with exclusive_lock(path.with_name(path.name + ".lock")):
         for stale in path.parent.glob(f".{path.name}.*.tmp*"):  # copies of writers that were killed
             stale.unlink(missing_ok=True)
         copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -85,21 +85,11 @@ def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         connection.close()
         _fsync(copy)
         os.replace(copy, path)
-        _fsync(path.parent, directory=True)
+        fsync_dir(path.parent)
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _fsync(path: Path, *, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pytest
 
 from catalog import derive
-from catalog.selection import seed_catalogue
+from seed_kit import seed_catalogue
 from connectors.base import SourceRecord
 from connectors.errors import UnreadableRow
 from connectors.kinds import make_source

@@ -38,7 +38,7 @@ def test_targets_resolve_to_bound_resources(catalogue):
     gis = resolve_targets(catalogue, "gis")
     # A domain names what its ingest DAG ingests: its own resources and the themes its system feeds.
     assert gis and all(r.binding and "gis" in (r.domain, SYSTEM_DOMAINS[r.binding.system]) for r in gis)
-    assert {r.id for r in gis} == set(bound_resources("gis"))
+    assert {r.id for r in gis} == set(bound_resources("gis", catalogue))
     one = bound[0]
     assert resolve_targets(catalogue, one.id) == [one]
 
@@ -61,7 +61,14 @@ def test_a_binding_without_its_config_fails_early(catalogue):
         make_source(unknown)
 
 
-def test_cli_reports_an_unknown_target():
-    result = CliRunner().invoke(app, ["connect", "no_such_thing", "--catalogue", str(SEED)])
+def test_cli_reports_an_unknown_target(catalogue, hub_env):
+    from datetime import datetime, timezone
+
+    from catalog.db import session_scope
+    from catalog.store import load_catalogue_into
+
+    with session_scope() as session:  # the CLI reads the catalogue database, as after `hub catalog load`
+        load_catalogue_into(session, catalogue, now=datetime.now(timezone.utc))
+    result = CliRunner().invoke(app, ["connect", "no_such_thing"])
     assert result.exit_code != 0
     assert isinstance(result.exception, ConnectorError)

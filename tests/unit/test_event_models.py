@@ -27,7 +27,7 @@ from hub.events import (
     make_event,
     parse_event,
 )
-from quality.gate import GateResult, quality_event
+from warehouse.gate import GateResult, quality_event
 from warehouse.events import landing_events
 from warehouse.landing import LandingResult
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from catalog.selection import seed_catalogue
+from seed_kit import seed_catalogue
 from quality import geo
 from quality.plan import ROW_CHECKS, evaluate, plan_checks
 from quality.rowchecks import BOXES, geometry_in_box, geometry_in_box_mask

@@ -9,7 +9,7 @@ import pytest
 
 from catalog import derive
 from catalog.reference import make_resident_id
-from catalog.selection import seed_catalogue
+from seed_kit import seed_catalogue
 from hub import settings as hub_settings
 from quality import suites
 from quality.plan import evaluate, plan_checks

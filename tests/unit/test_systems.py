@@ -6,11 +6,12 @@ import pytest
 from catalog import systems
 from catalog.checks import ROW_CHECK_ROLES
 from catalog.selection import (
-    UnknownTarget, all_bound_resources, bound_resources, ingest_domain, seed_catalogue, select_resource_ids,
+    UnknownTarget, all_bound_resources, bound_resources, ingest_domain, select_resource_ids,
 )
 from catalog.spec import DOMAINS
 from connectors.kinds import KINDS
 from quality.plan import ROW_CHECKS
+from seed_kit import seed_catalogue
 
 
 def test_six_systems_one_per_domain_each_read_by_a_registered_kind():
@@ -35,5 +36,9 @@ def test_a_target_names_all_bound_resources_a_domain_or_one_resource():
     assert select_resource_ids("gis", catalogue) == bound_resources("gis", catalogue) != []
     unbound = next(r.id for r in catalogue.resources if r.binding is None)
     assert select_resource_ids(unbound, catalogue) == [unbound]  # a gap on purpose is still a resource
-    with pytest.raises(UnknownTarget, match="'nope'.*catalog/seed"):
+    with pytest.raises(UnknownTarget, match="'nope'.*not in the catalogue"):
         select_resource_ids("nope", catalogue)
+    retired = catalogue.model_copy(update={"resources": [
+        r.model_copy(update={"status": "已下线"}) if r.id == unbound else r for r in catalogue.resources]})
+    with pytest.raises(UnknownTarget, match="retired"):
+        select_resource_ids(unbound, retired)
