@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,7 @@ def _context():
     root = _project_dir()
     if root not in _CONTEXTS:
         root.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(root))
+        context = _file_context(gx, root)
         site = {"class_name": "SiteBuilder", "show_how_to_buttons": False,
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
@@ -174,6 +175,23 @@ def _context():
             context.variables.save()
         _CONTEXTS[root] = context
     return _CONTEXTS[root]
+
+
+def _file_context(gx, root: Path):
+    """The GX project at `root`. GX writes its great_expectations.yml in place, so a run killed
+    while writing it leaves a file GX cannot read; everything in it is derived here (the pandas
+    data source, the docs site), so it is set aside and the project configured afresh."""
+    try:
+        return gx.get_context(mode="file", project_root_dir=str(root))
+    except Exception as exc:  # GX raises KeyError, InvalidDataContextConfigError … for a torn file
+        config = root / "gx" / "great_expectations.yml"
+        if not config.exists():
+            raise
+        broken = config.with_name(f"{config.name}.broken-{os.getpid()}")
+        log.warning("GX project config %s is unreadable (%s: %s), likely torn by a killed run; set aside "
+                    "as %s and configured afresh", config, type(exc).__name__, exc, broken.name)
+        os.replace(config, broken)
+        return gx.get_context(mode="file", project_root_dir=str(root))
 
 
 def _batch_definition(resource):

@@ -134,7 +134,7 @@ class KillReport:
 def kill_in_episodes(fresh_home, resource_id: str, durations: dict[str, float], check, *, kills: int, seed: int,
                      max_episodes: int) -> KillReport:
     """Episodes until `kills` kills landed: each starts from an empty hub (`fresh_home()`), kills
-    runs aimed at 1-4 steps in pipeline order (a random moment within the step's duration in an
+    runs aimed at 2-4 steps in pipeline order (a random moment within the step's duration in an
     uninterrupted run), lets a last run finish, then calls `check(home)`. Aiming in order keeps
     work for every kill: a run killed in `land` leaves landing (and what follows) to the next."""
     chooser = random.Random(seed)
@@ -142,7 +142,7 @@ def kill_in_episodes(fresh_home, resource_id: str, durations: dict[str, float], 
     while sum(report.kills.values()) < kills and report.episodes < max_episodes:
         home = fresh_home()
         report.episodes += 1
-        for step in sorted(chooser.sample(STEPS, chooser.randint(1, len(STEPS))), key=STEPS.index):
+        for step in sorted(chooser.sample(STEPS, chooser.randint(2, len(STEPS))), key=STEPS.index):
             ended_in = run_flow(home, resource_id, kill_in=step, after=chooser.uniform(0, durations[step]))
             if ended_in == "done":
                 report.finished_early += 1

@@ -4,7 +4,7 @@ staging, quarantine and findings must equal those of an uninterrupted run on the
 
 Two hub homes with a broker each (the same resources' topics must not meet): `calm` runs once,
 `killed` starts afresh in each episode (new var dir, the resource's topics dropped), is killed
-1-4 times, runs to the end and must then hold what `calm` holds; at least KILLS kills in all.
+2-4 times, runs to the end and must then hold what `calm` holds; at least KILLS kills in all.
 """
 from __future__ import annotations
 

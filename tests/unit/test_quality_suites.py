@@ -106,3 +106,15 @@ def test_data_docs_show_each_resource_and_run(var_dir):
     page = (suites.docs_dir() / run.docs_path).read_text()
     assert "load-1" in run.docs_path and "xb" in page
     assert suites.suite_docs_path(first.id) == "expectations/hub/resident_population.html"
+
+
+def test_a_gx_config_torn_by_a_killed_run_is_set_aside_and_the_suite_still_runs(var_dir):
+    resource = seed_resource("resident_population")
+    table = landed(resource, [person(n) for n in range(5)])
+    suites.validate(resource, table.to_pandas(), table=table, run_name="load-1", docs=True)
+    config = suites._project_dir() / "gx" / "great_expectations.yml"
+    config.write_text(config.read_text()[: len(config.read_text()) // 3])   # as a SIGKILL mid-write leaves it
+    suites._CONTEXTS.clear()                                                # a new process
+    run = suites.validate(resource, table.to_pandas(), table=table, run_name="load-2", docs=True)
+    assert run.suite_success and "load-2" in run.docs_path
+    assert [p.name.startswith("great_expectations.yml.broken-") for p in config.parent.glob("*.broken-*")] == [True]
