@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from catalog.spec import Catalogue, Department, Item, Resource
-from connectors.synthetic import codes
+from synthetic import codes
 
 NOW = datetime.now(timezone.utc)
 

@@ -157,7 +157,7 @@ def _validate_with_defects() -> str:
     import pyarrow as pa
 
     from catalog import derive
-    from hub.flow import _seed
+    from seed_kit import seed_catalogue as _seed
     from quality import suites
     from catalog.reference import make_resident_id
 
@@ -222,7 +222,7 @@ def test_results_stored_before_masking_are_masked_when_the_docs_are_rebuilt(hub_
     import json
 
     from catalog import derive
-    from hub.flow import _seed
+    from seed_kit import seed_catalogue as _seed
     from quality import suites
 
     _validate_with_defects()
