@@ -53,9 +53,9 @@ def load(
             # publishes again; if the commit failed, the consumer applies the events instead.
             from hub.events import publish_events
             from hub.kafka_clients import ensure_topics
-            from hub.topics import EVENTS_TOPIC
+            from hub.topics import events_topic
 
-            ensure_topics([EVENTS_TOPIC])
+            ensure_topics([events_topic()])
             publish_events(result.events)
     err.print(
         f"{len(catalogue.departments)} departments, {len(catalogue.resources)} resources: "

@@ -39,7 +39,8 @@ from catalog.db import lock_writers
 from catalog.errors import CatalogError
 from catalog.models import AppliedEvent, ConnectorRun, Landing, QualityRun, Resource, StatusChange
 from catalog.store import upsert_department, write_resource
-from hub.events import EVENTS_TOPIC, decode_event
+from hub.events import decode_event
+from hub.topics import catalog_group, events_topic
 
 log = logging.getLogger(__name__)
 
@@ -318,9 +319,6 @@ def _set_status(session: Session, resource: Resource, event: dict, ts: datetime,
 
 # --- the consumer ------------------------------------------------------------------------------
 
-GROUP_ID = "hub-catalog"
-
-
 @dataclass
 class ConsumeStats:
     """What one consume() call read; plain integers so it travels as an Airflow XCom."""
@@ -341,7 +339,7 @@ class ConsumeStats:
 
 
 def consume(follow: bool = False, from_beginning: bool = False, *, url: str | None = None,
-            topic: str = EVENTS_TOPIC, group_id: str = GROUP_ID, poll_timeout_ms: int = 1000,
+            topic: str | None = None, group_id: str | None = None, poll_timeout_ms: int = 1000,
             stop: Callable[[], bool] | None = None) -> ConsumeStats:
     """Apply hub.events to the catalogue: up to the end offsets seen at start, or forever with `follow`.
 
@@ -351,6 +349,7 @@ def consume(follow: bool = False, from_beginning: bool = False, *, url: str | No
     from catalog.db import make_engine, migrate, session_factory
     from hub.kafka_clients import ensure_topics, make_consumer
 
+    topic, group_id = topic or events_topic(), group_id or catalog_group()
     engine = make_engine(url)
     migrate(engine=engine)
     sessions = session_factory(engine)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from hub.topics import EVENTS_TOPIC
+from hub.topics import events_topic
 
 EVENT_TYPES = (
     "resource.registered",
@@ -45,8 +45,9 @@ def decode_event(value: bytes) -> dict:
     return event
 
 
-def publish_events(events: list[dict], producer=None, topic: str = EVENTS_TOPIC) -> None:
+def publish_events(events: list[dict], producer=None, topic: str | None = None) -> None:
     """Send events keyed by resource (so one resource's events stay ordered) and wait for delivery."""
+    topic = topic or events_topic()  # read at call time: the prefix is a setting
     from hub.kafka_clients import make_producer
 
     owned = producer is None

@@ -43,6 +43,7 @@ from kafka.structs import OffsetAndMetadata
 from catalog import derive
 from hub.events import publish_events
 from hub.kafka_clients import make_consumer
+from hub.topics import landing_group
 from warehouse import deadletters, decode, lake
 from warehouse.errors import WarehouseError
 
@@ -400,11 +401,6 @@ def _load_libc():
 
 
 _LIBC = _load_libc()
-
-
-def landing_group(resource_id: str) -> str:
-    """The consumer group whose committed offsets say how far the resource is landed."""
-    return f"hub.landing.{resource_id}"
 
 
 def crash_point(name: str) -> None:
