@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from catalog.coverage import grace_problem
 from catalog.spec import (
     CONNECTOR_KINDS, DOMAINS, ENTRY_STATUSES, ITEM_TYPES, OPEN_TYPES, PII_KINDS, SHARING_TYPES,
     SOURCE_SYSTEMS, THEMES, UPDATE_CYCLES, Catalogue, Department, Resource, field_line, item_line,
@@ -223,8 +224,10 @@ def _lint_attributes(res: Resource, today: date) -> list[Finding]:
         findings.append(_at(res, "priority", "priority", f"priority {res.priority} must be 1..5"))
     if res.quality_threshold is not None and not 0 < res.quality_threshold <= 1:
         findings.append(_at(res, "quality_threshold", "quality_threshold", "quality_threshold must be in (0, 1]"))
-    if res.freshness_grace_hours is not None and res.freshness_grace_hours < 0:
-        findings.append(_at(res, "freshness_grace_hours", "freshness_grace_hours", "must not be negative"))
+    grace = grace_problem(res.freshness_grace_hours)  # the coverage engine's own test of a usable grace
+    if grace:
+        findings.append(_at(res, "freshness_grace_hours", "freshness_grace_hours",
+                            f"{grace}; the window is the update cycle's plus this grace"))
     return findings
 
 

@@ -114,10 +114,10 @@ def sync_catalogue() -> dict:
 
 
 def snapshot() -> dict:
-    """Today's coverage snapshot (taken once a day) and its headline figures."""
-    from catalog.snapshots import report
+    """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
+    from catalog.snapshots import snapshot_today
 
-    document = report()
+    document = snapshot_today()
     return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
 
 
