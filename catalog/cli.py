@@ -213,8 +213,12 @@ def _render_timeliness(console: Console, timeliness: dict, target: float) -> Non
             table.add_column(column)
         for row in late[:GAPS_SHOWN]:
             table.add_row(row["resource_code"], row["name"], row["department"], f"[yellow]{row['reason']}[/]",
-                          (row["source_changed_at"] or "")[:16].replace("T", " "), (row["since"] or "")[:16].replace("T", " "))
+                          _minute(row["source_changed_at"]), _minute(row["since"]))
         console.print(table)
+
+
+def _minute(moment: str | None) -> str:
+    return (moment or "")[:16].replace("T", " ")
 
 
 def _group_table(title: str, key: str, rows: list[dict], target: float):

@@ -52,7 +52,8 @@ def db(new_catalog_url, small_catalogue, t0):
 
 def _load(resource: str, at: datetime, rows: int, load: str, source_time: datetime | None = None) -> list[dict]:
     """connector.produced, landing.completed and a passing quality.completed for one load."""
-    landing = make_event("landing.completed", resource, ts=at, load_id=load, rows=rows, offsets={"0": [0, max(rows, 1) - 1]},
+    landing = make_event("landing.completed", resource, ts=at, load_id=load, rows=rows,
+                         offsets={"0": [0, max(rows, 1) - 1]},
                          max_event_time=source_time.isoformat() if source_time else None)
     return [
         make_event("connector.produced", resource, ts=at - timedelta(minutes=5), run_id=f"{load}-run", records=rows),
