@@ -199,7 +199,7 @@ def _render_timeliness(console: Console, timeliness: dict, target: float) -> Non
     )
     if not timeliness["by_department"]:
         return
-    table = Table(title="update timeliness by department (furthest behind first)", title_justify="left")
+    table = Table(title="timeliness by department", title_justify="left")
     for column, justify in (("department", "left"), ("timely", "right"), ("mounted", "right"), ("ratio", "right")):
         table.add_column(column, justify=justify)
     for row in timeliness["by_department"]:
