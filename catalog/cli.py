@@ -16,7 +16,7 @@ from rich.table import Table
 from catalog.errors import CatalogError
 from catalog.lint import format_findings, lint_catalogue
 from catalog.spec import load_catalogue
-from hub.topics import EVENTS_TOPIC
+from hub.topics import events_topic
 
 app = typer.Typer(help="The data resource catalogue: lint and load the seed, apply hub.events, inspect.",
                   no_args_is_help=True)
@@ -58,7 +58,7 @@ def load(
             from hub.events import publish_events  # kafka-python: not at `hub` start-up
             from hub.kafka_clients import ensure_topics  # kafka-python: not at `hub` start-up
 
-            ensure_topics([EVENTS_TOPIC])
+            ensure_topics([events_topic()])
             publish_events(result.events)
     err.print(
         f"{len(catalogue.departments)} departments, {len(catalogue.resources)} resources: "
@@ -121,7 +121,8 @@ def coverage(
     json: Annotated[bool, typer.Option("--json", help="print the coverage document (the API's JSON) instead of tables")] = False,
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="ISO date or time (UTC if no zone); default now")] = None,  # noqa: UP007 (typer needs Optional)
 ) -> None:
-    """Coverage of the catalogue against the target: overall, by department, domain, sharing type, the gaps."""
+    """Coverage of the catalogue against the target: overall, by department, domain, sharing type, the gaps,
+    and update timeliness. Reads only, at any --as-of (the daily job `hub flow snapshot` stores snapshots)."""
     from catalog.snapshots import report  # SQLAlchemy, the coverage engine: not at `hub` start-up
 
     document = report(parse_as_of(as_of) if as_of else None)
@@ -178,6 +179,43 @@ def render_coverage(console: Console, document: dict) -> None:
     if reasons:
         console.print("gaps by reason: " + ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()))
     console.print(_gap_table(document["gaps"][:GAPS_SHOWN], len(document["gaps"])))
+    _render_timeliness(console, document["timeliness"], target)
+    for problem in document["problems"]:
+        console.print(f"[red]catalogue problem[/] {problem['resource_code']} {problem['name']}: {problem['problem']} "
+                      f"(applied {problem['applied_grace_hours']:g} h; fix the entry and reload)")
+
+
+def _render_timeliness(console: Console, timeliness: dict, target: float) -> None:
+    """The second clock: of the mounted resources, how many sources changed their data within the window."""
+    from rich.table import Table
+
+    overall = timeliness["overall"]
+    console.print(
+        f"update timeliness (更新及时率): {_pct(overall['ratio'], target)} — {overall['timely']} of {overall['total']} "
+        "mounted resources have source data changed within their update cycle plus grace"
+    )
+    if not timeliness["by_department"]:
+        return
+    table = Table(title="timeliness by department", title_justify="left")
+    for column, justify in (("department", "left"), ("timely", "right"), ("mounted", "right"), ("ratio", "right")):
+        table.add_column(column, justify=justify)
+    for row in timeliness["by_department"]:
+        table.add_row(row["department"], str(row["timely"]), str(row["total"]), _pct(row["ratio"], target))
+    console.print(table)
+    late = timeliness["late"]
+    if late:
+        table = Table(title=f"sources behind: {min(len(late), GAPS_SHOWN)} of {len(late)}, highest priority first",
+                      title_justify="left")
+        for column in ("code", "resource", "department", "reason", "source changed", "late since"):
+            table.add_column(column)
+        for row in late[:GAPS_SHOWN]:
+            table.add_row(row["resource_code"], row["name"], row["department"], f"[yellow]{row['reason']}[/]",
+                          _minute(row["source_changed_at"]), _minute(row["since"]))
+        console.print(table)
+
+
+def _minute(moment: str | None) -> str:
+    return (moment or "")[:16].replace("T", " ")
 
 
 def _group_table(title: str, key: str, rows: list[dict], target: float):

@@ -3,15 +3,22 @@
 Pure logic: no database, no Kafka, no clock (`as_of` is passed in). The store builds one
 `ResourceFacts` per catalogue resource from its evidence rows; `compute_coverage` turns them
 into the JSON document the API, the UI and the leadership report show.
+
+Two clocks per resource: the last successful landing with rows (the data is mounted, 挂接) decides
+"aggregated"; the newest change time of the source data (更新及时) is reported beside it as update
+timeliness (catalog/timeliness.py). Both are judged against the same window: the cycle's default
+window plus the resource's stated grace.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
+from catalog import timeliness
 from catalog.projection import (
     SnapshotPoint,
     daily_points,
@@ -21,12 +28,15 @@ from catalog.projection import (
 )
 
 __all__ = [
-    "AGGREGATED", "DEFAULT_MAX_AGE", "DEFINITION_VERSION", "REASONS", "CoveragePolicy",
-    "ResourceFacts", "SnapshotPoint", "Status", "classify", "compute_coverage", "projection",
-    "snapshot_point",
+    "AGGREGATED", "DEFAULT_MAX_AGE", "DEFINITION_VERSION", "MAX_GRACE_HOURS", "REASONS", "CoveragePolicy",
+    "ResourceFacts", "SnapshotPoint", "Status", "classify", "compute_coverage", "grace_problem", "projection",
+    "snapshot_point", "usable_grace",
 ]
 
-DEFINITION_VERSION = "2026.1"  # bump when the definition of "aggregated" changes
+# Bump when the definition of "aggregated" changes; snapshots keep the version they were taken under.
+# 2026.2: the window is the cycle's window plus the grace (was: the grace instead of it); a landing
+# with 0 rows no longer resets the freshness clock; update timeliness reported beside coverage.
+DEFINITION_VERSION = "2026.2"
 
 AGGREGATED = "aggregated"
 NO_BINDING = "no binding"
@@ -55,6 +65,34 @@ DEFAULT_MAX_AGE: Mapping[str, timedelta] = MappingProxyType({
     "每年": timedelta(days=380),
 })
 DEFAULT_QUALITY_THRESHOLD = 0.95
+# A grace beyond a leap year is a typo (hours for minutes, an extra zero), not a policy.
+MAX_GRACE_HOURS = 366 * 24
+
+
+def grace_problem(grace_hours: object) -> str | None:
+    """Why a stated freshness_grace_hours cannot be applied as it stands; None when it can (or is unset)."""
+    if grace_hours is None:
+        return None
+    if isinstance(grace_hours, bool) or not isinstance(grace_hours, (int, float)):
+        return f"freshness_grace_hours {grace_hours!r} is not a number of hours"
+    if isinstance(grace_hours, float) and not math.isfinite(grace_hours):  # an int is finite at any size
+        return f"freshness_grace_hours {grace_hours!r} is not a finite number of hours"
+    if grace_hours < 0:
+        return f"freshness_grace_hours {grace_hours!r} is negative: give 0 or more hours"
+    if grace_hours > MAX_GRACE_HOURS:
+        return f"freshness_grace_hours {grace_hours!r} is over a year ({MAX_GRACE_HOURS} h): state hours, not minutes"
+    return None
+
+
+def usable_grace(grace_hours: object) -> timedelta:
+    """The grace the engine applies. A stored bad value (lint rejects it, an old row may hold it) is
+    clamped into 0..MAX_GRACE_HOURS (not a number: none), so one entry cannot overflow every reader."""
+    if grace_hours is None or isinstance(grace_hours, bool) or not isinstance(grace_hours, (int, float)):
+        return timedelta(0)
+    if isinstance(grace_hours, float) and math.isnan(grace_hours):
+        return timedelta(0)
+    # Clamped before float(): an int beyond a float's range must not raise either.
+    return timedelta(hours=float(min(max(grace_hours, 0), MAX_GRACE_HOURS)))
 
 
 @dataclass(frozen=True)
@@ -79,11 +117,13 @@ class ResourceFacts:
     quality_failed_critical: tuple[str, ...]
     grace_hours: float | None = None
     quality_threshold: float | None = None
+    # The newest change time of the source data among the landings with rows (its own event time).
+    source_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class CoveragePolicy:
-    """Freshness limits per update cycle and the default quality threshold."""
+    """Freshness windows per update cycle and the default quality threshold."""
 
     max_age: Mapping[str, timedelta]
     quality_threshold: float = DEFAULT_QUALITY_THRESHOLD
@@ -102,18 +142,11 @@ class CoveragePolicy:
         return cls(max_age=dict(DEFAULT_MAX_AGE), quality_threshold=DEFAULT_QUALITY_THRESHOLD)
 
     def max_age_for(self, cycle: str | None, grace_hours: float | None = None) -> timedelta | None:
-        """The allowed age of the last landing; None when the cycle is missing or unknown.
-
-        A per-resource `grace_hours` replaces the cycle's default age. It does not rescue a
-        resource without a known cycle: that is a catalogue defect to fix in the entry.
-        """
+        """The window: the cycle's default window plus the resource's grace; None when the cycle is
+        missing or unknown (a grace does not rescue that: it is a catalogue defect to fix in the entry)."""
         if cycle is None or cycle not in self.max_age:
             return None
-        # The API refuses absurd graces; one stored before (NaN, negative, 1e300) must not take coverage
-        # down with an overflow: the cycle's default applies instead.
-        if grace_hours is not None and 0 <= grace_hours < 1e9:
-            return timedelta(hours=grace_hours)
-        return self.max_age[cycle]
+        return self.max_age[cycle] + usable_grace(grace_hours)
 
 
 @dataclass(frozen=True)
@@ -134,7 +167,8 @@ def classify(facts: ResourceFacts, as_of: datetime, policy: CoveragePolicy) -> S
         return Status(NO_BINDING)
     if facts.produced_at is None:
         return Status(NEVER_PRODUCED)
-    # A successful landing that brought no rows leaves nothing in the warehouse to count.
+    # last_landing_at is the last landing WITH rows: one that brought none shows that we polled,
+    # not that data arrived, and leaves nothing in the warehouse to count.
     if facts.last_landing_at is None or facts.landed_rows <= 0:
         return Status(NEVER_LANDED)
     max_age = policy.max_age_for(facts.update_cycle, facts.grace_hours)
@@ -185,13 +219,19 @@ class _Totals:
     aggregated_weight: int
     total_weight: int
     gaps: list[tuple[ResourceFacts, Status]]
+    timeliness: list[timeliness.Judged]
+    problems: list[dict]
 
 
 def _tally_all(facts: Iterable[ResourceFacts], as_of: datetime, policy: CoveragePolicy) -> _Totals:
     """One pass over the resources: classify each once and add it to every grouping."""
-    totals = _Totals(_Tally(), defaultdict(_Tally), defaultdict(_Tally), defaultdict(_Tally), 0, 0, [])
+    totals = _Totals(_Tally(), defaultdict(_Tally), defaultdict(_Tally), defaultdict(_Tally), 0, 0, [], [], [])
     for resource in facts:
         status = classify(resource, as_of, policy)
+        _judge_timeliness(resource, as_of, policy, totals.timeliness)
+        problem = grace_problem(resource.grace_hours)
+        if problem:
+            totals.problems.append(_problem(resource, problem))
         is_aggregated = status.aggregated
         totals.overall.add(is_aggregated)
         totals.by_department[resource.department].add(is_aggregated)
@@ -203,6 +243,33 @@ def _tally_all(facts: Iterable[ResourceFacts], as_of: datetime, policy: Coverage
         else:
             totals.gaps.append((resource, status))
     return totals
+
+
+def _judge_timeliness(
+    resource: ResourceFacts, as_of: datetime, policy: CoveragePolicy, judged: list[timeliness.Judged]
+) -> None:
+    mounted = resource.last_landing_at is not None and resource.landed_rows > 0
+    verdict = timeliness.judge(
+        mounted=mounted, source_changed_at=resource.source_changed_at, as_of=as_of,
+        window=policy.max_age_for(resource.update_cycle, resource.grace_hours),
+    )
+    if verdict is not None:
+        judged.append(timeliness.Judged(
+            resource.code, resource.name, resource.department, resource.priority, resource.source_changed_at, verdict,
+        ))
+
+
+def _problem(resource: ResourceFacts, problem: str) -> dict:
+    """A stored value the engine could not use as it stands, and what it applied instead."""
+    return {
+        "resource_code": resource.code,
+        "name": resource.name,
+        "department": resource.department,
+        "field": "freshness_grace_hours",
+        "value": str(resource.grace_hours),
+        "problem": problem,
+        "applied_grace_hours": usable_grace(resource.grace_hours).total_seconds() / 3600,
+    }
 
 
 def _counts(tally: _Tally) -> dict:
@@ -277,6 +344,8 @@ def compute_coverage(
         "gaps": _gap_list(totals.gaps),
         "trend": [trend_item(point) for point in trend],
         "projection": projection(history, today_point, target, target_date),
+        "timeliness": timeliness.document(totals.timeliness, _iso),
+        "problems": sorted(totals.problems, key=lambda row: row["resource_code"]),
     }
 
 

@@ -30,7 +30,7 @@ from catalog.errors import CatalogError
 from catalog.evidence import HANDLERS, REGISTRATIONS, EventRejected
 from catalog.models import AppliedEvent, Resource
 from hub.events import Event, EventInvalid, parse_event
-from hub.topics import EVENTS_DLQ_TOPIC, EVENTS_TOPIC
+from hub.topics import catalog_group, events_dlq_topic, events_topic
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +130,6 @@ def parse_time(value: Any, name: str) -> datetime:
 
 # --- the consumer ------------------------------------------------------------------------------
 
-GROUP_ID = "hub-catalog"
-
-
 @dataclass
 class ConsumeStats:
     """What one consume() call read; plain integers so it travels as an Airflow XCom."""
@@ -155,8 +152,8 @@ class ConsumeStats:
 
 
 def consume(follow: bool = False, from_beginning: bool = False, *, url: str | None = None,
-            topic: str = EVENTS_TOPIC, group_id: str = GROUP_ID, poll_timeout_ms: int = 1000,
-            stop: Callable[[], bool] | None = None, dlq_topic: str = EVENTS_DLQ_TOPIC) -> ConsumeStats:
+            topic: str | None = None, group_id: str | None = None, poll_timeout_ms: int = 1000,
+            stop: Callable[[], bool] | None = None, dlq_topic: str | None = None) -> ConsumeStats:
     """Apply hub.events to the catalogue: up to the end offsets seen at start, or forever with `follow`.
 
     Each poll is applied in one database transaction. Rejected and undecodable messages go to
@@ -166,6 +163,8 @@ def consume(follow: bool = False, from_beginning: bool = False, *, url: str | No
     from catalog.db import make_engine, migrate, session_factory
     from hub.kafka_clients import ensure_topics, make_consumer, make_producer
 
+    topic, group_id = topic or events_topic(), group_id or catalog_group()
+    dlq_topic = dlq_topic or events_dlq_topic()
     engine = make_engine(url)
     migrate(engine=engine)
     sessions = session_factory(engine)

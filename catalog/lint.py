@@ -14,6 +14,7 @@ from pathlib import Path
 
 from catalog.checks import ROW_CHECK_ROLES, SEVERITIES
 from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS, USCC_ALPHABET, uscc_check_char
+from catalog.coverage import grace_problem
 from catalog.spec import (
     DOMAINS, ENTRY_STATUSES, ITEM_TYPES, OPEN_TYPES, PII_KINDS, SHARING_TYPES, THEMES, UPDATE_CYCLES, Catalogue,
     Department, Resource, field_line, item_line, read_catalogue,
@@ -45,7 +46,6 @@ RULES = (
     "check_rule", "check_columns",
 )
 
-MAX_GRACE_HOURS = 366 * 24  # a grace longer than a year means the cycle is wrong, not the data late
 MAX_ITEM_LENGTH = 1_000_000
 # Validators whose values identify a person, and the PII kind that masks them. A credit code (uscc)
 # is not here: an organisation's code is public by law; an individual's is declared credit_code_person.
@@ -218,9 +218,10 @@ def _lint_attributes(res: Resource, today: date) -> list[Finding]:
     # `not a <= x <= b` also catches NaN, which compares false with everything.
     if res.quality_threshold is not None and not 0 < res.quality_threshold <= 1:
         findings.append(_at(res, "quality_threshold", "quality_threshold", "quality_threshold must be in (0, 1]"))
-    if res.freshness_grace_hours is not None and not 0 <= res.freshness_grace_hours <= MAX_GRACE_HOURS:
+    grace = grace_problem(res.freshness_grace_hours)  # the coverage engine's own test of a usable grace
+    if grace:
         findings.append(_at(res, "freshness_grace_hours", "freshness_grace_hours",
-                            f"freshness_grace_hours must be in 0..{MAX_GRACE_HOURS} (a year)"))
+                            f"{grace}; the window is the update cycle's plus this grace"))
     return findings
 
 

@@ -42,7 +42,10 @@ def resources_needed(target: float, total: int, aggregated: int) -> int:
 
 
 def daily_points(history: list[SnapshotPoint], today: date) -> list[SnapshotPoint]:
-    """History before `today`, one point per date (the last one given wins), oldest first."""
+    """History before `today`, one point per date (the last one given wins), oldest first.
+
+    Points keep the definition version they were measured under: a trend across a change of the
+    definition shows the old days as they were stored, and says so per point."""
     by_date: dict[date, SnapshotPoint] = {}
     for point in history:
         # A snapshot dated today or later is superseded by (or irrelevant to) today's figure.
@@ -58,6 +61,7 @@ def trend_item(point: SnapshotPoint) -> dict:
         "ratio": point.ratio,
         "aggregated": point.aggregated,
         "total": point.total,
+        "definition_version": point.definition_version,
     }
 
 

@@ -1,12 +1,13 @@
 """Daily coverage snapshots (immutable, one per date and definition version) and the report.
 
-`coverage_report` is what `hub coverage`, the API and the leadership report call: facts from the
-evidence, history from earlier snapshots, the engine's document, and today's snapshot taken if
-none exists yet for today's date and the current definition version.
+Reading never writes: `coverage_report` (what `hub coverage`, the API, the dashboard and the
+leadership report call) computes the document from the evidence and the stored history at any
+as_of and stores nothing. Only the daily job (coverage_daily's snapshot step, `hub flow snapshot`)
+stores the day's snapshot, through `snapshot_today`.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -45,17 +46,27 @@ def _snapshot(session: Session, day: date, version: str) -> CoverageSnapshot | N
     ).first()
 
 
-def history(session: Session, before: date, definition_version: str = DEFINITION_VERSION) -> list[SnapshotPoint]:
-    """Snapshots of one definition version dated before `before`, oldest first."""
-    rows = session.scalars(
-        select(CoverageSnapshot)
-        .where(CoverageSnapshot.snapshot_date < before, CoverageSnapshot.definition_version == definition_version)
-        .order_by(CoverageSnapshot.snapshot_date)
-    )
-    return [
+def stored_document(session: Session, day: date, definition_version: str | None = None) -> dict | None:
+    """The document stored for `day`, as it was stored (its own definition version); the current
+    version's when there are several, else the newest version's; None when there is none."""
+    rows = session.scalars(select(CoverageSnapshot).where(CoverageSnapshot.snapshot_date == day)).all()
+    if definition_version is not None:
+        rows = [row for row in rows if row.definition_version == definition_version]
+    if not rows:
+        return None
+    return max(rows, key=lambda row: (row.definition_version == DEFINITION_VERSION, row.definition_version)).document
+
+
+def history(session: Session, before: date) -> list[SnapshotPoint]:
+    """Every snapshot dated before `before`, oldest first, each under the definition version it was
+    taken with; on a date with several versions the current one comes last (so it wins the day)."""
+    rows = session.scalars(select(CoverageSnapshot).where(CoverageSnapshot.snapshot_date < before))
+    points = [
         SnapshotPoint(row.snapshot_date, row.aggregated, row.total, row.ratio, row.weighted_ratio, row.definition_version)
         for row in rows
     ]
+    points.sort(key=lambda p: (p.date, p.definition_version == DEFINITION_VERSION, p.definition_version))
+    return points
 
 
 def coverage_report(
@@ -65,27 +76,34 @@ def coverage_report(
     target: float,
     target_date: date,
     policy: CoveragePolicy | None = None,
-    snapshot: bool = True,
 ) -> dict:
-    """The coverage document at `as_of` (evidence after it ignored); snapshots it once per day."""
+    """The coverage document at `as_of` (evidence after it ignored). Read-only at any as_of."""
     facts = resource_facts(session, as_of)
     points = history(session, before=as_of.date())
-    document = compute_coverage(facts, as_of, policy or CoveragePolicy.default(), target, target_date, points)
-    if snapshot:
-        take_snapshot(session, document, as_of)
-    return document
+    return compute_coverage(facts, as_of, policy or CoveragePolicy.default(), target, target_date, points)
 
 
-def report(as_of: datetime | None = None, *, url: str | None = None, snapshot: bool = True) -> dict:
+def report(as_of: datetime | None = None, *, url: str | None = None) -> dict:
     """`coverage_report` on the configured database with the target in force; as_of defaults to now."""
-    from datetime import timezone
-
     from catalog.db import session_scope
+
+    with session_scope(url) as session:
+        return _report_in_force(session, as_of or datetime.now(timezone.utc))
+
+
+def snapshot_today(now: datetime | None = None, *, url: str | None = None) -> dict:
+    """The daily job's step: the coverage document at `now` (default the wall clock), stored as
+    today's immutable snapshot unless today already has one under this definition version."""
+    from catalog.db import session_scope
+
+    moment = now or datetime.now(timezone.utc)
+    with session_scope(url) as session:
+        stored = take_snapshot(session, _report_in_force(session, moment), moment)
+        return stored.document  # the day's first snapshot stands: what the trend will show
+
+
+def _report_in_force(session: Session, as_of: datetime) -> dict:
     from catalog.targets import current_target
 
-    moment = as_of or datetime.now(timezone.utc)
-    with session_scope(url) as session:
-        in_force = current_target(session)  # set through the API, else HUB_COVERAGE_TARGET / HUB_TARGET_DATE
-        return coverage_report(
-            session, moment, target=in_force.target, target_date=in_force.target_date, snapshot=snapshot
-        )
+    in_force = current_target(session)  # set through the API, else HUB_COVERAGE_TARGET / HUB_TARGET_DATE
+    return coverage_report(session, as_of, target=in_force.target, target_date=in_force.target_date)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from catalog.coverage import ResourceFacts
@@ -175,8 +175,13 @@ def resource_facts(session: Session, as_of: datetime | None = None) -> list[Reso
     produced = _by_resource(session, select(ConnectorRun.resource_id, func.max(ConnectorRun.produced_at))
                             .where(ConnectorRun.records > 0, *_until(ConnectorRun.produced_at, as_of))
                             .group_by(ConnectorRun.resource_id))
-    landed = _by_resource(session, select(Landing.resource_id, func.max(Landing.completed_at), func.sum(Landing.rows))
-                          .where(Landing.succeeded, *_until(Landing.completed_at, as_of))
+    # Only landings that brought rows: one with 0 rows shows that we polled, not that data arrived.
+    # A source time after its landing completed is a wrong source clock: it counts as the landing's time.
+    source_time = case((Landing.max_event_time > Landing.completed_at, Landing.completed_at),
+                       else_=Landing.max_event_time)
+    landed = _by_resource(session, select(Landing.resource_id, func.max(Landing.completed_at), func.sum(Landing.rows),
+                                          func.max(source_time))
+                          .where(Landing.succeeded, Landing.rows > 0, *_until(Landing.completed_at, as_of))
                           .group_by(Landing.resource_id))
     quality = _latest_quality(session, as_of)
     rows = session.execute(
@@ -188,7 +193,7 @@ def resource_facts(session: Session, as_of: datetime | None = None) -> list[Reso
     ).all()
     facts = []
     for resource, department_name, bound in rows:
-        last_landing_at, landed_rows = landed.get(resource.id, (None, 0))
+        last_landing_at, landed_rows, source_changed_at = landed.get(resource.id, (None, 0, None))
         quality_at, pass_rate, failed_critical = quality.get(resource.id, (None, None, ()))
         facts.append(ResourceFacts(
             resource_id=resource.id, code=resource.code, name=resource.name,
@@ -200,6 +205,7 @@ def resource_facts(session: Session, as_of: datetime | None = None) -> list[Reso
             quality_at=quality_at, quality_pass_rate=pass_rate,
             quality_failed_critical=tuple(failed_critical or ()),
             grace_hours=resource.freshness_grace_hours, quality_threshold=resource.quality_threshold,
+            source_changed_at=source_changed_at,
         ))
     return facts
 

@@ -28,7 +28,7 @@ from connectors.kinds import make_source
 from connectors.records import RecordBuilder
 from hub.events import ConnectorProduced, publish_events
 from hub.kafka_clients import ensure_topics, make_producer
-from hub.topics import EVENTS_TOPIC
+from hub.topics import events_topic
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def run_resources(resources: Iterable, *, follow: bool = False, limit: int | Non
     an MQTT session redelivers what was not acknowledged.
     """
     resources = list(resources)
-    ensure_topics([name for r in resources for name in topics(r)] + [EVENTS_TOPIC])
+    ensure_topics([name for r in resources for name in topics(r)] + [events_topic()])
     owned = producer is None
     producer = producer or make_producer()
     reports: dict[str, PassReport] = {}

@@ -28,7 +28,7 @@ from pydantic import (
 
 from hub.errors import HubError
 from hub.event_upgrades import UPGRADES
-from hub.topics import EVENTS_TOPIC
+from hub.topics import events_topic
 
 VERSION = 2
 
@@ -313,8 +313,9 @@ def encode_event(event: Event | dict) -> tuple[bytes, bytes]:
     return wire["resource"].encode(), orjson.dumps(wire, option=orjson.OPT_NON_STR_KEYS)
 
 
-def publish_events(events: list[Event | dict], producer=None, topic: str = EVENTS_TOPIC) -> None:
+def publish_events(events: list[Event | dict], producer=None, topic: str | None = None) -> None:
     """Send events keyed by resource (so one resource's events stay ordered) and wait for delivery."""
+    topic = topic or events_topic()  # read at call time: the prefix is a setting
     from hub.kafka_clients import make_producer
 
     owned = producer is None

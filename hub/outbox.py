@@ -24,7 +24,7 @@ from hub.errors import HubError
 from hub.events import Event, encode_event, parse_event
 from hub.kafka_clients import make_producer
 from hub.settings import get_settings
-from hub.topics import EVENTS_TOPIC
+from hub.topics import events_topic
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,11 @@ class OutboxError(HubError):
     kind = "retriable"
 
 
-def outbox_dir(topic: str = EVENTS_TOPIC) -> Path:
-    return get_settings().var_dir / "outbox" / topic
+def outbox_dir(topic: str | None = None) -> Path:
+    return get_settings().var_dir / "outbox" / (topic or events_topic())
 
 
-def keep(event: Event | dict, topic: str = EVENTS_TOPIC) -> Path:
+def keep(event: Event | dict, topic: str | None = None) -> Path:
     """Write the event (validated against its model) to the topic's outbox; returns its file.
     Keeping an event id that is already kept changes nothing (it keeps its place in the order)."""
     wire = (event if isinstance(event, Event) else parse_event(event)).wire()
@@ -60,14 +60,15 @@ def keep(event: Event | dict, topic: str = EVENTS_TOPIC) -> Path:
     return path
 
 
-def kept(topic: str = EVENTS_TOPIC) -> list[dict]:
+def kept(topic: str | None = None) -> list[dict]:
     """The events kept for the topic, in the order they will be sent."""
     return [orjson.loads(path.read_bytes()) for path in _files(outbox_dir(topic))]
 
 
-def flush(producer=None, topic: str = EVENTS_TOPIC) -> int:
+def flush(producer=None, topic: str | None = None) -> int:
     """Send the topic's kept events in order; each file is removed once Kafka acknowledged its event.
     Returns how many were sent; raises OutboxError (retriable) when some could not be, which stay kept."""
+    topic = topic or events_topic()
     folder = outbox_dir(topic)
     if not _files(folder):
         return 0

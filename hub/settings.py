@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     kafka_libs_dir: Path | None = Field(None, description="cache of the Kafka jars (default <var>/kafka/libs)")
     kafka_partitions: int = Field(3, ge=1, description="partitions of new raw topics")
     kafka_replication: int = Field(1, ge=1, description="replication factor of new topics")
+    topic_prefix: str = Field(
+        "", max_length=40, pattern=r"^([a-z0-9][a-z0-9._]*)?$",
+        description="put before every topic and consumer group name the hub derives (e.g. 't1a2b3c4.')",
+    )
     catalog_url: str | None = Field(None, description="SQLAlchemy URL of the catalogue database")
     lake_dir: Path | None = None
     warehouse_path: Path | None = None

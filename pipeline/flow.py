@@ -11,7 +11,7 @@ from dataclasses import asdict, is_dataclass
 
 from catalog.events import consume
 from catalog.report.render import render_report as render
-from catalog.snapshots import report as coverage_report
+from catalog.snapshots import snapshot_today
 from connectors.runner import connect as run_connector
 from hub.errors import HubError
 from warehouse.gate import check
@@ -70,8 +70,8 @@ def sync_catalogue() -> dict:
 
 
 def snapshot() -> dict:
-    """Today's coverage snapshot (taken once a day) and its headline figures."""
-    document = coverage_report()
+    """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
+    document = snapshot_today()
     return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
 
 

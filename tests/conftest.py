@@ -1,16 +1,35 @@
-"""Shared fixtures: the real Kafka broker, and per-test isolation of hub state."""
+"""Shared fixtures: the real Kafka broker, and per-test isolation of hub state.
+
+A test run shares the machine's broker with whatever else runs there (a demo, another run), so
+before anything reads the settings this module gives the session its own topic and consumer-group
+prefix (HUB_TOPIC_PREFIX, e.g. `t1a2b3c4.hub.events`) and its own HUB_VAR_DIR (catalogue, lake,
+warehouse, reports); tests that want a fresh one per test use `hub_env`. The e2e demo starts a
+broker of its own.
+"""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
-from hub import settings as hub_settings
-
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+SESSION_PREFIX = f"t{uuid.uuid4().hex[:8]}."
+SESSION_VAR = Path(tempfile.mkdtemp(prefix="hub-test-var-"))
+# Set, not defaulted: a shell that runs a demo (HUB_TOPIC_PREFIX="" or a var dir) must not leak in.
+os.environ["HUB_TOPIC_PREFIX"] = SESSION_PREFIX
+os.environ["HUB_VAR_DIR"] = str(SESSION_VAR)
+for _derived in ("HUB_CATALOG_URL", "HUB_LAKE_DIR", "HUB_WAREHOUSE_PATH"):
+    os.environ.pop(_derived, None)
+# The broker and its jars stay the repository's (`hub kafka up` / `make test` put them there).
+os.environ.setdefault("HUB_KAFKA_LIBS_DIR", str(REPO / "var" / "kafka" / "libs"))
+
+from hub import settings as hub_settings  # noqa: E402 (after the environment above is set)
 
 # Airflow reads its configuration once, at import: point it at a test home before anything imports it.
 os.environ.setdefault("AIRFLOW_HOME", str(REPO / "var" / "airflow-test"))
@@ -19,13 +38,48 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """The bootstrap of a running Kafka: HUB_KAFKA_BOOTSTRAP's cluster, or the local broker started now."""
+def kafka_bootstrap():
+    """The bootstrap of a running Kafka: HUB_KAFKA_BOOTSTRAP's cluster, or the local broker started now.
+    At the end of the session its topics and consumer groups (under SESSION_PREFIX) are deleted."""
     from hub import broker
 
+    # The broker lives in the repository's var/kafka (where `hub kafka up` starts it), not in the
+    # session's var dir: started from there if none answers, so `hub kafka down` can stop it.
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HUB_VAR_DIR", str(REPO / "var"))
     hub_settings.reset_settings()
-    print(broker.up())
-    return hub_settings.get_settings().kafka_bootstrap
+    try:
+        print(broker.up())
+        bootstrap = hub_settings.get_settings().kafka_bootstrap
+    finally:
+        patch.undo()
+        hub_settings.reset_settings()
+    yield bootstrap
+    _drop_session_topics_and_groups()
+
+
+def _drop_session_topics_and_groups() -> None:
+    # Only names under this session's random prefix: nothing another run or a demo uses.
+    from kafka.errors import KafkaError
+
+    from hub.kafka_clients import make_admin
+
+    try:
+        admin = make_admin()
+    except (KafkaError, OSError) as exc:
+        print(f"could not clean up {SESSION_PREFIX}* on the broker: {exc}")
+        return
+    try:
+        topics = [name for name in admin.list_topics() if name.startswith(SESSION_PREFIX)]
+        groups = [group["group_id"] for group in admin.list_groups() if group["group_id"].startswith(SESSION_PREFIX)]
+        if groups:
+            admin.delete_groups(groups)
+        if topics:
+            admin.delete_topics(topics)
+    except KafkaError as exc:
+        print(f"could not clean up {SESSION_PREFIX}* on the broker: {exc}")
+    finally:
+        admin.close()
 
 
 @pytest.fixture
@@ -42,3 +96,7 @@ def hub_env(tmp_path, monkeypatch):
     hub_settings.reset_settings()
     yield tmp_path / "var"
     hub_settings.reset_settings()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SESSION_VAR, ignore_errors=True)

@@ -44,6 +44,7 @@ from catalog import derive
 from hub import outbox
 from hub.envelope import HeaderColumns
 from hub.kafka_clients import make_consumer
+from hub.topics import landing_group
 from warehouse import deadletters, decode, lake
 from warehouse.errors import WarehouseError
 
@@ -385,11 +386,6 @@ def _load_libc():
 
 
 _LIBC = _load_libc()
-
-
-def landing_group(resource_id: str) -> str:
-    """The consumer group whose committed offsets say how far the resource is landed."""
-    return f"hub.landing.{resource_id}"
 
 
 def crash_point(name: str) -> None:

@@ -1,5 +1,6 @@
 """What the leadership report shows: the coverage document (the one `hub coverage --json` prints),
-the groupings and gaps as the dashboard shows them, and the freshness and quality problems behind gaps."""
+the groupings, gaps and update timeliness as the dashboard shows them, and the freshness and quality
+problems behind gaps."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,12 +16,14 @@ FRESHNESS_REASONS = (coverage.STALE, coverage.NO_UPDATE_CYCLE)
 QUALITY_REASONS = (coverage.FAILING_RULE, coverage.BELOW_THRESHOLD, coverage.NO_QUALITY_RUN)
 
 
-def report_data(session: Session, as_of: datetime, *, snapshot: bool) -> dict:
+def report_data(session: Session, as_of: datetime) -> dict:
     """The dashboard's data plus every gap and the problems behind the freshness and quality gaps."""
-    data = views.dashboard(session, as_of, snapshot=snapshot)
+    data = views.dashboard(session, as_of)
     ids_by_code = views.codes_to_ids(session)
     gaps = views.gap_rows(data["coverage"], ids_by_code)
     data["gaps"] = gaps
+    # Every source behind, not the dashboard's first few: the appendix and the workbook list them all.
+    data["timeliness"] = views.timeliness_rows(data["coverage"], ids_by_code, views.department_ids(session))
     data["problems"] = problems(session, gaps, as_of)
     return data
 

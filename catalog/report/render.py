@@ -48,10 +48,10 @@ def default_folder(as_of: datetime) -> Path:
 
 def render_report(out_dir: Path | None = None, as_of: datetime | None = None, *, url: str | None = None,
                   pdf: bool = True) -> ReportFiles:
-    """Render the report for `as_of` (default now: today's snapshot is taken, as `hub coverage` does)."""
+    """Render the report for `as_of` (default now); reads only (coverage_daily stores the snapshot first)."""
     moment = as_of or datetime.now(timezone.utc)
     with session_scope(url) as session:
-        data = report_data(session, moment, snapshot=as_of is None)
+        data = report_data(session, moment)
     folder = Path(out_dir) if out_dir else default_folder(moment)
     folder.mkdir(parents=True, exist_ok=True)
     files = ReportFiles(folder=folder, html=folder / "report.html", xlsx=folder / "gaps.xlsx",

@@ -33,12 +33,12 @@ DepartmentId = Path(..., max_length=32, description="department id (gaj)")
 
 @router.get("/coverage", summary="The coverage document (exactly `hub coverage --json`)")
 def coverage(moment: Moment = Depends(get_moment), session: Session = Depends(get_session)) -> dict:
-    return views.coverage_document(session, moment.as_of, snapshot=moment.snapshot)
+    return views.coverage_document(session, moment.as_of)
 
 
 @router.get("/dashboard", summary="The dashboard's data: coverage, target, groupings, biggest gaps")
 def dashboard(moment: Moment = Depends(get_moment), session: Session = Depends(get_session)) -> dict:
-    return views.dashboard(session, moment.as_of, snapshot=moment.snapshot)
+    return views.dashboard(session, moment.as_of)
 
 
 @router.get("/resources", summary="Resources, searched and filtered")
@@ -66,7 +66,7 @@ def resource(resource_id: str = ResourceId, moment: Moment = Depends(get_moment)
 
 @router.get("/departments", summary="Departments with their coverage")
 def departments(moment: Moment = Depends(get_moment), session: Session = Depends(get_session)) -> dict:
-    return views.department_list(session, moment.as_of, snapshot=moment.snapshot)
+    return views.department_list(session, moment.as_of)
 
 
 @router.get("/departments/{department_id}", summary="One department: coverage, resources, what blocks each gap")
@@ -75,7 +75,7 @@ def department(department_id: str = DepartmentId, moment: Moment = Depends(get_m
     dept = session.get(Department, department_id)
     if dept is None:
         raise ApiError(404, f"no department {department_id!r}: see /api/departments for the ids")
-    return views.department_detail(session, dept, moment.as_of, snapshot=moment.snapshot)
+    return views.department_detail(session, dept, moment.as_of)
 
 
 # --- writes ----------------------------------------------------------------------------------------

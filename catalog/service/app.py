@@ -76,10 +76,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 @dataclass(frozen=True)
 class Moment:
-    """The as_of of a request; today's snapshot is taken only for "now" (like the daily job)."""
+    """The as_of of a request. Reading stores nothing at any as_of: only the daily job takes snapshots."""
 
     as_of: datetime
-    snapshot: bool
 
 
 def get_moment(
@@ -88,7 +87,7 @@ def get_moment(
                           "default now", examples=["2026-05-20"], max_length=40),
 ) -> Moment:
     if as_of is None or not as_of.strip():
-        return Moment(datetime.now(timezone.utc), snapshot=True)
+        return Moment(datetime.now(timezone.utc))
     from catalog.cli import parse_as_of
     from catalog.errors import CatalogError
 
@@ -98,6 +97,4 @@ def get_moment(
         raise ApiError(422, str(exc) if isinstance(exc, CatalogError) else f"as_of {as_of!r}: {exc}") from None
     if not EARLIEST_AS_OF <= moment.year <= LATEST_AS_OF:
         raise ApiError(422, f"as_of {as_of!r} is outside {EARLIEST_AS_OF}..{LATEST_AS_OF}: ask about a real day")
-    # An explicit as_of answers the question without writing a snapshot for that day: a GET must not
-    # leave an immutable row behind for any date a visitor types.
-    return Moment(moment, snapshot=False)
+    return Moment(moment)

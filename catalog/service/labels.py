@@ -5,7 +5,7 @@ report show these labels. One table per kind of code, nothing computed here.
 """
 from __future__ import annotations
 
-from catalog import coverage
+from catalog import coverage, timeliness
 from catalog.spec import DOMAIN_LABELS  # noqa: F401  (re-exported for pages and the report)
 
 
@@ -32,6 +32,19 @@ NEXT_STEPS = {
     coverage.FAILING_RULE: "修复源数据中未通过的关键质量规则",
     coverage.BELOW_THRESHOLD: "提高数据质量至阈值以上（见隔离区记录）",
     coverage.NO_QUALITY_RUN: "对最新落地数据运行质量检查",
+}
+
+# The second clock: does the source keep its data up to date (更新及时)?
+TIMELINESS_LABELS = {
+    timeliness.TIMELY: "更新及时",
+    timeliness.SOURCE_NOT_UPDATED: "源数据未按周期更新",
+    timeliness.NO_SOURCE_TIME: "缺少源数据更新时间",
+    timeliness.NO_UPDATE_CYCLE: "缺少更新周期",
+}
+TIMELINESS_NEXT_STEPS = {
+    timeliness.SOURCE_NOT_UPDATED: "提供方按更新周期更新源数据（数据已挂接，但源系统中的记录没有新的变更）",
+    timeliness.NO_SOURCE_TIME: "在源数据中提供记录更新时间（或在绑定中指定 event_time_item）",
+    timeliness.NO_UPDATE_CYCLE: "在目录条目中补充更新周期",
 }
 
 LIFECYCLE_LABELS = {
@@ -64,6 +77,10 @@ def reason_label(status: str) -> str:
 
 def next_step(status: str) -> str:
     return NEXT_STEPS.get(reason_code(status), "")
+
+
+def timeliness_label(status: str) -> str:
+    return TIMELINESS_LABELS.get(status, status)
 
 
 def domain_label(domain: str) -> str:

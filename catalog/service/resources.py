@@ -9,12 +9,13 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog import derive
-from catalog.coverage import CoveragePolicy
+from catalog import timeliness
+from catalog.coverage import CoveragePolicy, ResourceFacts, classify
 from catalog.lineage import storage as lineage_storage
 from catalog.models import ConnectorRun, Department, Item, Landing, QualityRun, Resource, StatusChange
 from catalog.service import labels
 from catalog.service.views import resource_statuses, status_json
-from catalog.store import display_name
+from catalog.store import display_name, resource_facts
 
 EVIDENCE_LIMIT = 50
 
@@ -108,7 +109,8 @@ def filter_options(session: Session) -> dict:
 
 def resource_detail(session: Session, resource: Resource, as_of: datetime) -> dict:
     """Everything known about one resource at `as_of` (evidence after it is left out)."""
-    status = resource_statuses(session, as_of).get(resource.id)
+    facts = next((f for f in resource_facts(session, as_of) if f.resource_id == resource.id), None)
+    status = classify(facts, as_of, CoveragePolicy.default()) if facts is not None else None  # None: retired
     evidence = _evidence(session, resource.id, as_of)
     return {
         "as_of": as_of.isoformat(),
@@ -118,7 +120,7 @@ def resource_detail(session: Session, resource: Resource, as_of: datetime) -> di
         "coverage": status_json(status),
         "lifecycle": {"status": resource.status, "label": labels.LIFECYCLE_LABELS.get(resource.status, resource.status),
                       "since": resource.status_since.isoformat()},
-        "freshness": _freshness(resource, evidence["landings"], as_of),
+        "freshness": _freshness(resource, facts, as_of),
         "evidence": evidence,
         "timeline": _timeline(evidence),
         "lineage": lineage(resource),
@@ -214,19 +216,32 @@ def _timeline(evidence: dict) -> list[dict]:
     return entries[:EVIDENCE_LIMIT]
 
 
-def _freshness(resource: Resource, landings: list[dict], as_of: datetime) -> dict:
-    """Age of the last successful landing against the update cycle's allowance (the engine's policy)."""
-    max_age = CoveragePolicy.default().max_age_for(resource.update_cycle, resource.freshness_grace_hours)
-    last = next((landing for landing in landings if landing["succeeded"] and landing["rows"] > 0), None)
-    last_at = datetime.fromisoformat(last["at"]) if last else None
+def _freshness(resource: Resource, facts: ResourceFacts | None, as_of: datetime) -> dict:
+    """Both clocks against the window (the cycle's plus the grace, the engine's policy): the last
+    successful landing with rows (挂接) and the newest change time of the source data (更新及时)."""
+    window = CoveragePolicy.default().max_age_for(resource.update_cycle, resource.freshness_grace_hours)
+    last_at = facts.last_landing_at if facts is not None else None
+    source_at = facts.source_changed_at if facts is not None else None
     age = (as_of - last_at) if last_at else None
+    verdict = timeliness.judge(mounted=last_at is not None, source_changed_at=source_at, window=window, as_of=as_of)
     return {
         "update_cycle": resource.update_cycle,
+        "grace_hours": resource.freshness_grace_hours,
         "last_landing_at": last_at.isoformat() if last_at else None,
-        "age_hours": round(age.total_seconds() / 3600, 1) if age is not None else None,
-        "max_age_hours": round(max_age.total_seconds() / 3600, 1) if max_age is not None else None,
-        "fresh": None if age is None or max_age is None else age <= max_age,
+        "age_hours": _hours(age),
+        "max_age_hours": _hours(window),
+        "fresh": None if age is None or window is None else age <= window,
+        "source_changed_at": source_at.isoformat() if source_at else None,
+        "source_age_hours": _hours(as_of - source_at) if source_at else None,
+        "timeliness": None if verdict is None else {
+            "status": verdict.status, "label": labels.timeliness_label(verdict.status), "timely": verdict.timely,
+            "since": verdict.since.isoformat() if verdict.since else None,
+        },
     }
+
+
+def _hours(span) -> float | None:
+    return round(span.total_seconds() / 3600, 1) if span is not None else None
 
 
 def lineage(resource: Resource) -> list[dict]:

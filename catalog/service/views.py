@@ -22,13 +22,13 @@ TOP_GAPS = 10
 RETIRED = "retired"
 
 
-def coverage_document(session: Session, as_of: datetime, target: Target | None = None, *, snapshot: bool = True) -> dict:
+def coverage_document(session: Session, as_of: datetime, target: Target | None = None) -> dict:
     """The coverage document, exactly as `hub coverage --json` prints it for the same as_of and target.
 
-    `snapshot` takes the day's snapshot if none exists (as the CLI does); it never changes the document.
+    Read-only: only the daily job stores snapshots.
     """
     target = target or current_target(session)
-    return coverage_report(session, as_of, target=target.target, target_date=target.target_date, snapshot=snapshot)
+    return coverage_report(session, as_of, target=target.target, target_date=target.target_date)
 
 
 def resource_statuses(session: Session, as_of: datetime) -> dict[str, Status]:
@@ -86,17 +86,19 @@ def codes_to_ids(session: Session) -> dict[str, str]:
     return dict(session.execute(select(Resource.code, Resource.id)).all())
 
 
-def dashboard(session: Session, as_of: datetime, *, snapshot: bool = True) -> dict:
+def dashboard(session: Session, as_of: datetime) -> dict:
     """The dashboard: the coverage document, the target in force, and the groupings ready to draw."""
     target = current_target(session)
-    document = coverage_document(session, as_of, target, snapshot=snapshot)
+    document = coverage_document(session, as_of, target)
     reasons = Counter(labels.reason_code(gap["reason"]) for gap in document["gaps"])
+    ids_by_code, dept_ids = codes_to_ids(session), department_ids(session)
     return {
         "coverage": document,
         "target": target.as_json(),
-        "by_department": group_rows(document["by_department"], "department", target.target, department_ids(session)),
+        "by_department": group_rows(document["by_department"], "department", target.target, dept_ids),
         "by_domain": group_rows(document["by_domain"], "domain", target.target),
-        "top_gaps": gap_rows(document, codes_to_ids(session), TOP_GAPS),
+        "top_gaps": gap_rows(document, ids_by_code, TOP_GAPS),
+        "timeliness": timeliness_rows(document, ids_by_code, dept_ids, TOP_GAPS),
         "gap_reasons": [
             {"reason": reason, "label": labels.reason_label(reason), "count": count}
             for reason, count in reasons.most_common()
@@ -104,10 +106,27 @@ def dashboard(session: Session, as_of: datetime, *, snapshot: bool = True) -> di
     }
 
 
-def department_list(session: Session, as_of: datetime, *, snapshot: bool = True) -> dict:
+def timeliness_rows(document: dict, ids_by_code: dict[str, str], dept_ids: dict[str, str],
+                    limit: int | None = None) -> dict:
+    """The document's update timeliness with what a page needs: department links, labels, next steps."""
+    part = document["timeliness"]
+    return {
+        "overall": part["overall"],
+        "by_department": [{**row, "department_id": dept_ids.get(row["department"])} for row in part["by_department"]],
+        "late": [
+            {**row, "resource_id": ids_by_code.get(row["resource_code"]),
+             "reason_label": labels.timeliness_label(row["reason"]),
+             "next_step": labels.TIMELINESS_NEXT_STEPS.get(row["reason"], "")}
+            for row in part["late"][:limit]
+        ],
+        "late_count": len(part["late"]),
+    }
+
+
+def department_list(session: Session, as_of: datetime) -> dict:
     """Every department with its coverage row (departments with no counted resource show none)."""
     target = current_target(session)
-    document = coverage_document(session, as_of, target, snapshot=snapshot)
+    document = coverage_document(session, as_of, target)
     rows = {row["department"]: row for row in group_rows(document["by_department"], "department", target.target)}
     departments = []
     for dept in session.scalars(select(Department).order_by(Department.id)):
@@ -120,12 +139,12 @@ def department_list(session: Session, as_of: datetime, *, snapshot: bool = True)
     return {"as_of": document["as_of"], "target": target.as_json(), "departments": departments}
 
 
-def department_detail(session: Session, dept: Department, as_of: datetime, *, snapshot: bool = True) -> dict:
+def department_detail(session: Session, dept: Department, as_of: datetime) -> dict:
     """One department: its coverage, its resources with their status, and what blocks each gap."""
     from catalog.service.resources import resource_rows
 
     target = current_target(session)
-    document = coverage_document(session, as_of, target, snapshot=snapshot)
+    document = coverage_document(session, as_of, target)
     shown = display_name(dept.name)
     coverage = next((row for row in group_rows(document["by_department"], "department", target.target)
                      if row["department"] == shown), None)

@@ -87,9 +87,9 @@ def publish_event(event: dict) -> None:
     try:
         from hub.events import publish_events
         from hub.kafka_clients import ensure_topics
-        from hub.topics import EVENTS_TOPIC
+        from hub.topics import events_topic
 
-        ensure_topics([EVENTS_TOPIC])
+        ensure_topics([events_topic()])
         publish_events([event])
     except Exception as exc:  # nothing is committed: the caller's transaction rolls back
         raise ApiError(503, f"could not publish to hub.events ({exc}); start Kafka (hub kafka up) or retry "

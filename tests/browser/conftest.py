@@ -80,7 +80,7 @@ def seed_service_db(url: str, now: datetime) -> None:
     """The seed catalogue, demo evidence, and a daily snapshot for each of the last HISTORY_DAYS days."""
     from catalog.db import session_scope
     from catalog.events import apply_events
-    from catalog.snapshots import coverage_report
+    from catalog.snapshots import coverage_report, take_snapshot
     from catalog.spec import load_catalogue
     from catalog.store import load_catalogue_into
 
@@ -90,7 +90,8 @@ def seed_service_db(url: str, now: datetime) -> None:
         apply_events(session, demo_events(catalogue, now))
     with session_scope(url) as session:
         for back in range(HISTORY_DAYS, 0, -1):
-            coverage_report(session, now - timedelta(days=back), target=0.7, target_date=TARGET_DATE)
+            day = now - timedelta(days=back)
+            take_snapshot(session, coverage_report(session, day, target=0.7, target_date=TARGET_DATE), day)
 
 
 def _free_port() -> int:

@@ -32,6 +32,21 @@ def test_the_dashboard_draws_coverage_trend_and_groupings(page, service_url):
     assert page.console_errors == []
 
 
+def test_the_dashboard_shows_update_timeliness_beside_coverage(page, service_url):
+    expected = _json(service_url, "/api/dashboard")["timeliness"]
+    assert expected["overall"] == _json(service_url, "/api/coverage")["timeliness"]["overall"]
+    page.goto(service_url + "/")
+    overall = expected["overall"]
+    assert 0 < overall["timely"] < overall["total"]  # the seeded evidence has sources on time and behind
+    assert page.inner_text("[data-testid=timeliness-figure]") == f"{overall['ratio'] * 100:.1f}%"
+    assert f"已挂接的 {overall['total']} 项资源中，{overall['timely']} 项" in page.inner_text("[data-testid=timeliness]")
+    assert page.locator("[data-testid=timeliness-departments] tbody tr").count() == len(expected["by_department"])
+    late = page.locator("[data-testid=timeliness-late] tbody tr")
+    assert late.count() == len(expected["late"]) > 0
+    assert expected["late"][0]["resource_code"] in late.first.inner_text()
+    assert page.console_errors == []
+
+
 def test_filtering_resources_narrows_the_list(page, service_url):
     everything = _json(service_url, "/api/resources")
     page.goto(service_url + "/resources")

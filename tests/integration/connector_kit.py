@@ -105,9 +105,9 @@ def end_offsets(topic: str) -> dict[int, int]:
 
 def events_for(resource_id: str, start: dict) -> list[dict]:
     from hub.events import decode_event
-    from hub.topics import EVENTS_TOPIC
+    from hub.topics import events_topic
 
-    found = [decode_event(m.value) for m in read_topic(EVENTS_TOPIC, start) if m.key == resource_id.encode()]
+    found = [decode_event(m.value) for m in read_topic(events_topic(), start) if m.key == resource_id.encode()]
     return [e for e in found if e["type"] == "connector.produced"]
 
 

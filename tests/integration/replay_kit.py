@@ -53,7 +53,8 @@ def with_var(home: Home, var: Path) -> Home:
 
 
 def make_home(var: Path, ports: list[int], kafka_libs: Path) -> Home:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "AIRFLOW"))}
+    # The test session's topic prefix stays: names built here (dropping topics) and in the runs agree.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "AIRFLOW")) or k == "HUB_TOPIC_PREFIX"}
     env.update(HUB_VAR_DIR=str(var), HUB_KAFKA_PORT=str(ports[0]), HUB_KAFKA_CONTROLLER_PORT=str(ports[1]),
                HUB_KAFKA_LIBS_DIR=str(kafka_libs), AIRFLOW_HOME=str(var / "airflow"))
     return Home(var, env)
@@ -160,7 +161,7 @@ def drop_topics(home: Home, resource_id: str) -> None:
     from kafka import KafkaAdminClient
 
     from catalog import derive
-    from warehouse.landing import landing_group
+    from hub.topics import landing_group
 
     admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{home.env['HUB_KAFKA_PORT']}")
     try:

@@ -16,13 +16,13 @@ from catalog.db import make_engine, migrate, session_factory
 from catalog.models import (
     AppliedEvent, Base, CoverageSnapshot, Landing, Resource, SnapshotImmutableError, StatusChange,
 )
-from catalog.snapshots import coverage_report, history
+from catalog.snapshots import coverage_report, history, take_snapshot
 from catalog.store import dump_state, load_catalogue_into, resource_facts
 from hub.events import make_event
 
 CONTRACT_KEYS = {
     "target", "as_of", "definition_version", "overall", "by_department", "by_domain",
-    "by_sharing_type", "weighted", "gaps", "trend", "projection",
+    "by_sharing_type", "weighted", "gaps", "trend", "projection", "timeliness", "problems",
 }
 
 
@@ -290,11 +290,16 @@ def test_coverage_document_and_daily_snapshots(new_db, small_catalogue, evidence
         "101002/000002": "failing rule gmsfhm_valid", "102001/000003": "stale",
         "102002/000004": "no update cycle", "203001/000005": "no binding", "203002/000006": "never produced",
     }
-    # Same day again: the snapshot exists, nothing new is written; the next day reads it as history.
-    db.run(report)
+    # Reading stores nothing, at any as_of; the daily job's snapshot is the only writer.
+    for when in (as_of, as_of - timedelta(days=30), as_of + timedelta(days=7)):
+        db.run(lambda s, when=when: report(s, when))
+    assert db.run(lambda s: s.scalar(select(func.count()).select_from(CoverageSnapshot))) == 0
+    db.run(lambda s: take_snapshot(s, report(s), as_of))
+    db.run(lambda s: take_snapshot(s, report(s), as_of + timedelta(minutes=5)))  # the day's first one stands
     assert db.run(lambda s: s.scalar(select(func.count()).select_from(CoverageSnapshot))) == 1
     next_day = db.run(lambda s: report(s, as_of + timedelta(days=1)))
     assert [point["date"] for point in next_day["trend"]] == ["2026-05-01", "2026-05-02"]
+    db.run(lambda s: take_snapshot(s, next_day, as_of + timedelta(days=1)))
     assert [p.date.isoformat() for p in db.run(lambda s: history(s, before=as_of.date() + timedelta(days=5)))] == [
         "2026-05-01", "2026-05-02",
     ]
@@ -303,7 +308,7 @@ def test_coverage_document_and_daily_snapshots(new_db, small_catalogue, evidence
 def test_snapshots_are_immutable(new_db, small_catalogue, t0):
     db = new_db()
     db.load(small_catalogue)
-    db.run(lambda s: coverage_report(s, t0, target=0.7, target_date=t0.date()))
+    db.run(lambda s: take_snapshot(s, coverage_report(s, t0, target=0.7, target_date=t0.date()), t0))
 
     def orm_update(session):
         session.scalars(select(CoverageSnapshot)).one().ratio = 1.0

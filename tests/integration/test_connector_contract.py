@@ -13,7 +13,7 @@ from catalog.systems import CONNECTOR_KINDS
 from connectors.base import load_state
 from connectors.runner import run_resources
 from hub.envelope import decode
-from hub.topics import EVENTS_TOPIC
+from hub.topics import events_topic
 
 import connector_kit as kits  # noqa: E402  (tests/integration is on sys.path under pytest)
 
@@ -56,7 +56,7 @@ def assert_matches_schema(resource, message) -> None:
 def test_source_kind_contract(kit):
     resource = kit.resource
     raw_topic, dlq_topic = topics(resource)
-    events_start = kits.end_offsets(EVENTS_TOPIC)
+    events_start = kits.end_offsets(events_topic())
     if hasattr(kit, "prepare"):
         kit.prepare()
     expected = kit.add(12)

@@ -1,6 +1,7 @@
 """The hub against a real Apache Kafka broker: topics, keyed records with headers, restarts."""
 from __future__ import annotations
 
+import socket
 import threading
 from datetime import datetime, timezone
 
@@ -9,9 +10,35 @@ import pytest
 from hub import broker
 from hub.envelope import Record, decode, encode
 from hub.kafka_clients import ensure_topics, list_topics, make_consumer, make_producer
-from hub.settings import get_settings
+from hub.settings import get_settings, reset_settings
 
 pytestmark = pytest.mark.kafka
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def private_broker(tmp_path_factory):
+    """A broker of this module's own (own ports, own var dir): restarting it must not pull the shared
+    broker from under a demo or another test run on the machine."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HUB_VAR_DIR", str(tmp_path_factory.mktemp("private-broker")))
+    patch.setenv("HUB_KAFKA_PORT", str(_free_port()))
+    patch.setenv("HUB_KAFKA_CONTROLLER_PORT", str(_free_port()))
+    patch.setenv("HUB_KAFKA_HEAP", "512m")
+    patch.delenv("HUB_KAFKA_BOOTSTRAP", raising=False)
+    reset_settings()
+    try:
+        print(broker.up())
+        yield get_settings().kafka_bootstrap
+    finally:
+        print(broker.down())
+        patch.undo()
+        reset_settings()
 
 
 def produce_keyed(topic: str, count: int, start: int = 0, producer=None) -> None:
@@ -75,8 +102,7 @@ def test_consumers_commit_only_when_told(kafka_bootstrap, unique_topic):
     again.close()
 
 
-@pytest.mark.skipif(bool(get_settings().kafka_is_external), reason="restarts only the hub's own local broker")
-def test_broker_restart_while_producing_loses_nothing(kafka_bootstrap, unique_topic):
+def test_broker_restart_while_producing_loses_nothing(private_broker, unique_topic):
     ensure_topics([unique_topic], partitions=3)
     producer = make_producer()
     total, half = 20_000, 10_000
@@ -99,8 +125,7 @@ def test_broker_restart_while_producing_loses_nothing(kafka_bootstrap, unique_to
     assert len(keys) == total, "idempotent producer wrote a record twice"
 
 
-@pytest.mark.skipif(bool(get_settings().kafka_is_external), reason="restarts only the hub's own local broker")
-def test_down_then_up_keeps_topics_and_data(kafka_bootstrap, unique_topic):
+def test_down_then_up_keeps_topics_and_data(private_broker, unique_topic):
     ensure_topics([unique_topic], partitions=2)
     produce_keyed(unique_topic, 500)
     assert "stopped" in broker.down()

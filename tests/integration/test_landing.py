@@ -14,7 +14,7 @@ from catalog.spec import Item, Resource
 from hub.envelope import Record, encode
 from hub.events import decode_event
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
-from hub.topics import EVENTS_TOPIC
+from hub.topics import events_topic, raw_topic
 from kafka_kit import gate_and_stage
 from warehouse import lake, landing, marts, store
 from warehouse.events import landing_events, publish_landing_event
@@ -102,7 +102,7 @@ def test_land_writes_one_file_per_partition_range_and_stages_the_latest_per_key(
     assert sum(last - first + 1 for first, last in result.offsets.values()) == 100
     for relative_path in result.files:
         topic, partition, first, last = lake.parse_file_name(relative_path.rsplit("/", 1)[1])
-        assert topic == f"hub.raw.{resource.id}" and result.offsets[str(partition)] == [first, last]
+        assert topic == raw_topic(resource.id) and result.offsets[str(partition)] == [first, last]
         assert relative_path.startswith(f"population/{resource.id}/dt={lake.landing_day()}/")
     assert result.max_event_time == T0 + timedelta(seconds=99)
     assert query(f'SELECT count(*), count(DISTINCT (_partition, _offset)) FROM raw."{resource.id}"') == [(100, 100)]
@@ -152,10 +152,10 @@ def test_events_carry_rows_files_offsets(kafka_bootstrap, hub_env):
     resource = make_resource()
     produce(resource, [person(n) for n in range(5)])
     consumer = make_consumer(group_id=None, consumer_timeout_ms=5000)
-    ensure_topics([EVENTS_TOPIC], partitions=1)
+    ensure_topics([events_topic()], partitions=1)
     from kafka import TopicPartition
 
-    partitions = [TopicPartition(EVENTS_TOPIC, p) for p in consumer.partitions_for_topic(EVENTS_TOPIC)]
+    partitions = [TopicPartition(events_topic(), p) for p in consumer.partitions_for_topic(events_topic())]
     consumer.assign(partitions)
     ends = consumer.end_offsets(partitions)
     for tp in partitions:

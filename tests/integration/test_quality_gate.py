@@ -152,7 +152,7 @@ def test_a_broken_critical_rule_drops_the_resource_out_of_coverage_until_clean_d
                   *landing_events(landed), gate.quality_event(checked, landed.load_id)]
         with session_scope() as session:
             apply_events(session, events)
-        document = report(snapshot=False)
+        document = report()
         return checked, {gap["resource_code"]: gap["reason"] for gap in document["gaps"]}
 
     broken = [person(n, gmsfhm=person(n)["gmsfhm"][:17] + ("0" if person(n)["gmsfhm"][-1] != "0" else "1"))

@@ -36,7 +36,7 @@ def catalog_url(hub_env, monkeypatch, small_catalogue, evidence_events, t0) -> s
     """The small catalogue, its evidence, and three earlier daily snapshots for a trend."""
     from catalog.db import session_scope
     from catalog.events import apply_events
-    from catalog.snapshots import coverage_report
+    from catalog.snapshots import coverage_report, take_snapshot
     from catalog.store import load_catalogue_into
 
     monkeypatch.setenv("HUB_TARGET_DATE", "2026-12-31")
@@ -46,7 +46,9 @@ def catalog_url(hub_env, monkeypatch, small_catalogue, evidence_events, t0) -> s
         load_catalogue_into(session, small_catalogue, now=t0 - timedelta(days=60))
         apply_events(session, evidence_events)
         for days in (3, 2, 1):
-            coverage_report(session, t0 - timedelta(days=days), target=0.7, target_date=hub_settings.get_settings().target_date)
+            day = t0 - timedelta(days=days)
+            document = coverage_report(session, day, target=0.7, target_date=hub_settings.get_settings().target_date)
+            take_snapshot(session, document, day)
     return url
 
 
@@ -95,6 +97,10 @@ def test_the_report_has_the_same_figures_as_the_cli(rendered, as_of):
     assert f"{projection['projected_ratio'] * 100:.1f}%" in html
     for gap in document["gaps"]:
         assert gap["resource_code"] in html and gap["department"] in html
+    timely = document["timeliness"]["overall"]
+    assert f"{timely['ratio'] * 100:.1f}%</strong>（{timely['timely']}/{timely['total']} 项已挂接资源" in html
+    for row in document["timeliness"]["late"]:
+        assert row["resource_code"] in html.split("附录五", 1)[1]
 
 
 def test_the_charts_are_real_png_images(rendered):
@@ -119,6 +125,7 @@ def test_the_pdf_has_a_summary_page_an_appendix_and_chinese_text(catalog_url, as
     assert "目标" in summary and "区公安分局" in summary
     appendix = "\n".join(pages[1:])
     assert "附录一" in appendix and "附录四" in appendix and "全部缺口" in appendix
+    assert "更新及时率" in summary and "附录五 更新及时率" in appendix and "源数据未按周" in appendix
     assert "failing rule" not in summary  # reasons read in Chinese
     assert "质量规则未通过" in "\n".join(pages)
 
@@ -128,7 +135,7 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
 
     document = _cli_document(as_of)
     book = load_workbook(rendered / "gaps.xlsx")
-    assert book.sheetnames == ["缺口清单", "概况", "部门"]
+    assert book.sheetnames == ["缺口清单", "概况", "部门", "更新及时率", "源数据未及时更新"]
     rows = list(book["缺口清单"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[2], row[4]) for row in rows] == [
         (gap["resource_code"], gap["department"], gap["reason"]) for gap in document["gaps"]]
@@ -139,3 +146,9 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
     departments = list(book["部门"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[3]) for row in departments] == [
         (row["department"], row["ratio"]) for row in document["by_department"]]
+    timeliness = document["timeliness"]
+    assert summary["更新及时率"] == timeliness["overall"]["ratio"]
+    assert [(row[0], row[1], row[2], row[3]) for row in book["更新及时率"].iter_rows(min_row=2, values_only=True)] == [
+        (row["department"], row["timely"], row["total"], row["ratio"]) for row in timeliness["by_department"]]
+    late = [(row[0], row[4]) for row in book["源数据未及时更新"].iter_rows(min_row=2, values_only=True)]
+    assert late == [(row["resource_code"], row["reason"]) for row in timeliness["late"]] and late

@@ -3,7 +3,7 @@ one error shape everywhere, the token on writes, and registering a resource thro
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import orjson
@@ -81,20 +81,26 @@ def test_api_coverage_is_exactly_what_the_cli_prints(client, as_of):
     assert from_api.json()["overall"] == {"aggregated": 1, "total": 6, "ratio": 0.1667}
 
 
-def test_an_explicit_as_of_leaves_no_snapshot_but_now_takes_todays(client, catalog_url, as_of):
-    from sqlalchemy import func, select
+def test_reading_never_stores_a_snapshot_at_any_as_of(client, catalog_url, as_of):
+    from sqlalchemy import select
 
     from catalog.db import session_scope
     from catalog.models import CoverageSnapshot
+    from catalog.snapshots import snapshot_today
 
-    def snapshots() -> int:
+    def snapshots() -> list[tuple]:
         with session_scope(catalog_url) as session:
-            return session.scalar(select(func.count()).select_from(CoverageSnapshot))
+            return [(row.snapshot_date, row.definition_version, row.ratio)
+                    for row in session.scalars(select(CoverageSnapshot).order_by(CoverageSnapshot.id))]
 
-    client.get("/api/coverage", params={"as_of": as_of})
-    assert snapshots() == 0
-    client.get("/api/coverage")
-    assert snapshots() == 1
+    snapshot_today(datetime.fromisoformat(as_of) - timedelta(days=1), url=catalog_url)  # the daily job, yesterday
+    before = snapshots()
+    assert len(before) == 1
+    for when in (as_of, "2026-04-01", "2026-05-20", "2027-01-15T08:00:00+08:00", None):
+        params = {"as_of": when} if when else {}
+        for path in ("/api/coverage", "/api/dashboard", "/api/departments", "/api/departments/gaj", "/"):
+            assert client.get(path, params=params).status_code == 200, (path, when)
+    assert snapshots() == before
 
 
 @pytest.mark.parametrize("path, twin, shown", [
@@ -161,8 +167,11 @@ def test_a_resource_shows_its_evidence_freshness_and_lineage(client, as_of):
     assert data["evidence"]["quality_runs"][0]["pass_rate"] == 0.99
     assert data["evidence"]["connector_runs"][0]["records"] == 1000
     assert data["freshness"]["fresh"] is True and data["freshness"]["max_age_hours"] == 36.0
+    # The source's own clock beside ours: its newest record changed an hour before the landing.
+    assert data["freshness"]["source_changed_at"] == "2026-05-01T05:30:00+00:00"
+    assert data["freshness"]["timeliness"] == {"status": "timely", "label": "更新及时", "timely": True, "since": None}
     assert [step["stage"] for step in data["lineage"]] == ["source", "topic", "lake", "raw", "staging", "marts"]
-    assert data["derived"]["topics"]["raw"] == "hub.raw.hjrk_jbxx"
+    assert data["derived"]["topics"]["raw"] == f"{hub_settings.get_settings().topic_prefix}hub.raw.hjrk_jbxx"
     assert data["derived"]["key_columns"] == ["gmsfhm"]
     assert {entry["kind"] for entry in data["timeline"]} == {"connector", "landing", "quality", "status"}
 

@@ -254,6 +254,14 @@ CASES = [
     ("status", "resources", "  priority: 5\n", "  priority: 5\n  status: 已删除\n", "status: 已删除"),
     ("quality_threshold", "resources", "quality_threshold: 0.97", "quality_threshold: 97", "quality_threshold: 97"),
     ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: -1", "freshness_grace_hours: -1"),
+    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: 8785",
+     "freshness_grace_hours: 8785"),
+    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: 1.0e+300",
+     "freshness_grace_hours: 1.0e+300"),
+    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: .inf",
+     "freshness_grace_hours: .inf"),
+    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: .nan",
+     "freshness_grace_hours: .nan"),
     ("related", "resources", "related: [206001/00001]", "related: [206001/00099]", "related: [206001/00099]"),
     ("binding_kind", "resources", "kind: mqtt", "kind: amqp", "kind: amqp"),
     ("binding_system", "resources", "system: iot_broker", "system: iot_hub", "system: iot_hub"),
@@ -376,3 +384,10 @@ def test_department_code_follows_gb_32100(tmp_path, code, valid):
     departments = DEPARTMENTS.replace("code: 91440300708461136T", f'code: "{code}"', 1)
     findings = lint_catalogue(write_seed(tmp_path, departments=departments), today=TODAY)
     assert ([f.subject for f in findings if f.rule == "department_code"] == []) == valid
+
+
+@pytest.mark.parametrize("grace", ["0", "0.5", "72", "8784"])
+def test_a_grace_from_zero_to_a_year_is_accepted(tmp_path, grace):
+    resources = edit(RESOURCES, "freshness_grace_hours: 12", f"freshness_grace_hours: {grace}")
+    findings = lint_catalogue(write_seed(tmp_path, DEPARTMENTS, resources), today=TODAY)
+    assert not [f for f in findings if f.rule == "freshness_grace_hours"], format_findings(findings)

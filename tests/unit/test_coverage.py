@@ -17,7 +17,9 @@ from catalog.coverage import (
     Status,
     classify,
     compute_coverage,
+    grace_problem,
     snapshot_point,
+    usable_grace,
 )
 
 UTC = timezone.utc
@@ -161,28 +163,66 @@ def test_freshness_boundary_for_every_cycle(cycle, offset, expected):
     assert status.since == (landing + max_age if expected == "stale" else None)
 
 
+GRACES = (None, 0, 12, 72, 0.5)
+
+
+@pytest.mark.parametrize("cycle", CYCLES)
+@pytest.mark.parametrize("grace_hours", GRACES)
 @pytest.mark.parametrize(
-    "cycle, grace_hours, age, expected",
-    [
-        ("每日", 48, timedelta(hours=47), "aggregated"),  # default 36 h would be stale
-        ("每日", 48, timedelta(hours=48), "aggregated"),
-        ("每日", 48, timedelta(hours=48) + SECOND, "stale"),
-        ("每月", 2, timedelta(hours=2), "aggregated"),
-        ("每月", 2, timedelta(hours=3), "stale"),  # default 35 d would be fresh
-        ("实时", 0.5, timedelta(minutes=31), "stale"),
-        ("实时", 0, timedelta(0), "aggregated"),
-    ],
+    "offset, expected",
+    [(-SECOND, "aggregated"), (timedelta(0), "aggregated"), (SECOND, "stale")],
+    ids=["just-inside", "exactly-at", "just-outside"],
 )
-def test_grace_hours_replace_the_cycle_default(cycle, grace_hours, age, expected):
-    landing = AS_OF - age
-    facts = make_facts(
-        update_cycle=cycle, grace_hours=grace_hours, produced_at=landing,
-        last_landing_at=landing, quality_at=landing,
-    )
+def test_the_window_is_the_cycle_window_plus_the_grace(cycle, grace_hours, offset, expected):
+    window = DEFAULT_MAX_AGE[cycle] + timedelta(hours=grace_hours or 0)
+    landing = AS_OF - window - offset
+    facts = make_facts(update_cycle=cycle, grace_hours=grace_hours, produced_at=landing,
+                       last_landing_at=landing, quality_at=landing)
+    assert POLICY.max_age_for(cycle, grace_hours) == window
     status = classify(facts, AS_OF, POLICY)
     assert status.status == expected
-    if expected == "stale":
-        assert status.since == landing + timedelta(hours=grace_hours)
+    assert status.since == (landing + window if expected == "stale" else None)
+
+
+@pytest.mark.parametrize("days_later", [3, 20, 35, 38])
+def test_a_monthly_resource_with_72_hours_grace_stays_fresh_through_its_month(days_later):
+    # gas_readings / water_readings: 每月 + 72 h. Counted stale after 3 days while the grace replaced the window.
+    landing = AS_OF - timedelta(days=days_later)
+    facts = make_facts(update_cycle="每月", grace_hours=72, produced_at=landing, last_landing_at=landing,
+                       quality_at=landing)
+    assert classify(facts, AS_OF, POLICY).aggregated
+    assert classify(facts, AS_OF + SECOND, POLICY).aggregated == (days_later < 38)
+
+
+def test_a_daily_resource_with_12_hours_grace_gets_48_hours():
+    assert POLICY.max_age_for("每日", 12) == timedelta(hours=48)
+
+
+@pytest.mark.parametrize(
+    "stored, applied_hours",
+    [(-5, 0), (float("nan"), 0), (float("inf"), 8784), (float("-inf"), 0), (1e300, 8784), (10**400, 8784),
+     (8785, 8784), ("72", 0), (True, 0)],
+    ids=["negative", "nan", "inf", "-inf", "1e300", "huge-int", "over-a-year", "text", "bool"],
+)
+def test_a_stored_absurd_grace_is_clamped_and_reported_not_raised(stored, applied_hours):
+    assert grace_problem(stored)
+    assert usable_grace(stored) == timedelta(hours=applied_hours)
+    landing = AS_OF - timedelta(days=2)
+    bad = make_facts(code="101001/000009", update_cycle="每日", grace_hours=stored, last_landing_at=landing)
+    doc = coverage([make_facts(), bad])  # one bad entry does not take the document down
+    assert doc["overall"]["total"] == 2
+    assert doc["problems"] == [{
+        "resource_code": "101001/000009", "name": bad.name, "department": bad.department,
+        "field": "freshness_grace_hours", "value": str(stored), "problem": grace_problem(stored),
+        "applied_grace_hours": float(applied_hours),
+    }]
+    assert classify(bad, AS_OF, POLICY).aggregated == (applied_hours > 12)
+
+
+@pytest.mark.parametrize("good", [None, 0, 0.25, 72, 8784])
+def test_a_sane_grace_is_no_problem(good):
+    assert grace_problem(good) is None
+    assert coverage([make_facts(grace_hours=good)])["problems"] == []
 
 
 @pytest.mark.parametrize("cycle", [None, "每两天", "daily", ""])
@@ -201,7 +241,7 @@ def test_a_policy_can_add_and_change_cycles():
     assert classify(make_facts(update_cycle="每两天"), AS_OF, policy).aggregated
     assert classify(make_facts(update_cycle="每日"), AS_OF, policy).status == "stale"
     assert policy.max_age_for("每两天") == timedelta(hours=60)
-    assert policy.max_age_for("每两天", grace_hours=5) == timedelta(hours=5)
+    assert policy.max_age_for("每两天", grace_hours=5) == timedelta(hours=65)
     assert policy.max_age_for("每周") is None
 
 
@@ -282,11 +322,13 @@ def _assert_shape(row: dict, shape: dict) -> None:
 def test_document_has_exactly_the_contract_keys_and_types():
     history = [SnapshotPoint(AS_OF.date() - timedelta(days=d), 1, 2, 0.5, 0.5, DEFINITION_VERSION)
                for d in (3, 2, 1)]
-    facts = [make_facts(), make_facts(code="101001/000002", bound=False)]
+    facts = [make_facts(source_changed_at=AS_OF - timedelta(hours=3)), make_facts(code="101001/000002", bound=False),
+             make_facts(code="101001/000003", source_changed_at=AS_OF - timedelta(days=9), grace_hours=-1)]
     doc = coverage(facts, history)
+    # README's keys exactly as documented, plus the additions of definition 2026.2 (timeliness, problems).
     assert set(doc) == {
         "target", "as_of", "definition_version", "overall", "by_department", "by_domain",
-        "by_sharing_type", "weighted", "gaps", "trend", "projection",
+        "by_sharing_type", "weighted", "gaps", "trend", "projection", "timeliness", "problems",
     }
     assert doc["target"] == 0.7 and isinstance(doc["target"], float)
     assert doc["as_of"] == "2026-06-30T12:00:00+00:00"
@@ -300,9 +342,22 @@ def test_document_has_exactly_the_contract_keys_and_types():
         _assert_shape(gap, {"resource_code": str, "name": str, "department": str,
                             "reason": str, "since": (str, type(None))})
     for point in doc["trend"]:
-        _assert_shape(point, {"date": str, **COUNTS})
+        _assert_shape(point, {"date": str, **COUNTS, "definition_version": str})
     _assert_shape(doc["projection"], {"target_date": str, "projected_ratio": float,
                                       "on_track": bool, "resources_needed": int, "method": str})
+    timely_counts = {"timely": int, "total": int, "ratio": float}
+    assert set(doc["timeliness"]) == {"overall", "by_department", "late"}
+    _assert_shape(doc["timeliness"]["overall"], timely_counts)
+    for row in doc["timeliness"]["by_department"]:
+        _assert_shape(row, {"department": str, **timely_counts})
+    assert doc["timeliness"]["late"]
+    for row in doc["timeliness"]["late"]:
+        _assert_shape(row, {"resource_code": str, "name": str, "department": str, "reason": str,
+                            "source_changed_at": (str, type(None)), "since": (str, type(None))})
+    assert doc["problems"]
+    for row in doc["problems"]:
+        _assert_shape(row, {"resource_code": str, "name": str, "department": str, "field": str, "value": str,
+                            "problem": str, "applied_grace_hours": float})
     assert json.loads(json.dumps(doc, ensure_ascii=False)) == doc
 
 
@@ -317,7 +372,10 @@ def test_an_empty_catalogue_gives_zero_ratios():
     assert doc["overall"] == {"aggregated": 0, "total": 0, "ratio": 0.0}
     assert doc["weighted"] == {"aggregated_weight": 0, "total_weight": 0, "ratio": 0.0}
     assert doc["by_department"] == doc["by_domain"] == doc["by_sharing_type"] == doc["gaps"] == []
-    assert doc["trend"] == [{"date": "2026-06-30", "ratio": 0.0, "aggregated": 0, "total": 0}]
+    assert doc["trend"] == [{"date": "2026-06-30", "ratio": 0.0, "aggregated": 0, "total": 0,
+                             "definition_version": DEFINITION_VERSION}]
+    assert doc["timeliness"] == {"overall": {"timely": 0, "total": 0, "ratio": 0.0}, "by_department": [], "late": []}
+    assert doc["problems"] == []
     assert doc["projection"]["resources_needed"] == 0
 
 
@@ -400,10 +458,11 @@ def test_trend_is_history_by_date_plus_today():
                _point(0, 0.9), _point(-1, 0.95)]  # a stale "today" and a future point are dropped
     doc = coverage([make_facts()], history)
     assert doc["trend"] == [
-        {"date": "2026-06-27", "ratio": 0.1, "aggregated": 10, "total": 100},
-        {"date": "2026-06-28", "ratio": 0.25, "aggregated": 25, "total": 100},  # last one wins
-        {"date": "2026-06-29", "ratio": 0.3, "aggregated": 30, "total": 100},
-        {"date": "2026-06-30", "ratio": 1.0, "aggregated": 1, "total": 1},
+        {"date": "2026-06-27", "ratio": 0.1, "aggregated": 10, "total": 100, "definition_version": DEFINITION_VERSION},
+        # last one wins, and keeps the version it was measured under
+        {"date": "2026-06-28", "ratio": 0.25, "aggregated": 25, "total": 100, "definition_version": "2025.9"},
+        {"date": "2026-06-29", "ratio": 0.3, "aggregated": 30, "total": 100, "definition_version": DEFINITION_VERSION},
+        {"date": "2026-06-30", "ratio": 1.0, "aggregated": 1, "total": 1, "definition_version": DEFINITION_VERSION},
     ]
 
 

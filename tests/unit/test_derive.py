@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from catalog import derive, models, spec
+from hub.topics import prefix
 
 ITEMS = [
     dict(name="gmsfhm", label="公民身份号码", type="C", length=18, nullable=False, key=True, pii="id_number"),
@@ -77,7 +78,7 @@ def test_spec_and_orm_give_identical_schemas():
 
 
 def test_topics_tables_keys_pii(resource):
-    assert derive.topics(resource) == ("hub.raw.hjrk_jbxx", "hub.dlq.hjrk_jbxx")
+    assert derive.topics(resource) == (f"{prefix()}hub.raw.hjrk_jbxx", f"{prefix()}hub.dlq.hjrk_jbxx")
     names = derive.table_names(resource)
     assert names == ("raw.hjrk_jbxx", "staging.hjrk_jbxx")
     assert derive.quoted(names.staging) == '"staging"."hjrk_jbxx"'
@@ -108,4 +109,4 @@ def test_every_seed_resource_derives_a_schema():
     for resource in spec.load_catalogue(seed).resources:
         schema = derive.arrow_schema(resource)
         assert schema.names[: len(resource.items)] == [item.name for item in resource.items]
-        assert derive.topics(resource)[0] == f"hub.raw.{resource.id}"
+        assert derive.topics(resource)[0] == f"{prefix()}hub.raw.{resource.id}"
