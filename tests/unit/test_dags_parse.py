@@ -8,11 +8,33 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
+DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot")
 EXPECTED = {f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")} | {"coverage_daily"}
 
 
 @pytest.fixture(scope="module")
-def parsed():
+def loaded_catalogue(tmp_path_factory):
+    """A hub home with the seed catalogue loaded: the DAG files lay tasks out from its snapshot file."""
+    from datetime import datetime, timezone
+
+    from catalog.db import session_scope
+    from catalog.selection import SEED_DIR
+    from catalog.spec import load_catalogue
+    from catalog.store import load_catalogue_into
+    from hub import settings as hub_settings
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HUB_VAR_DIR", str(tmp_path_factory.mktemp("dags-parse") / "var"))
+    hub_settings.reset_settings()
+    with session_scope() as session:
+        load_catalogue_into(session, load_catalogue(SEED_DIR), now=datetime.now(timezone.utc))
+    yield
+    patch.undo()
+    hub_settings.reset_settings()
+
+
+@pytest.fixture(scope="module")
+def parsed(loaded_catalogue):
     """Parse the folder with every way out of the process patched to record calls."""
     import duckdb
     import kafka
@@ -64,7 +86,8 @@ def test_every_bound_resource_has_a_chain_and_an_asset(parsed):
     from pipeline.layout import bound_resources
 
     bag, _ = parsed
-    for domain in ("population", "legal_entity", "utility", "gis", "video", "iot"):
+    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 88   # the seed's bound entries
+    for domain in DOMAINS:
         dag = bag.dags[f"ingest_{domain}"]
         resources = bound_resources(domain)
         assert resources, f"no bound resource in {domain}"
