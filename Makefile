@@ -16,6 +16,8 @@ demo: setup kafka-up
 
 test: setup kafka-up
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: $(STAMP) system-deps

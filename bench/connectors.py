@@ -12,6 +12,7 @@ sending, flushing and saving state. MQTT: all seeded IoT telemetry waits in the 
 session before it starts (one subscription to every telemetry topic), and the idle wait that ends
 its read (idle_s) is not counted. Services run on free ports, so a running demo is not disturbed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -159,10 +160,17 @@ def bench_kind(kind: str, resource, repeat: int) -> dict:
         bench_topics.append(bare_topic)
         bare_rates.append(len(messages) / bare_seconds)
         bare_cpu.append(bare_cpu_s / len(messages) * 1e6)
-    return {"kind": kind, "resource": resource.id, "records": report.produced, "dlq": report.dlq,
-            "connector_rate": statistics.median(connector_rates), "bare_rate": statistics.median(bare_rates),
-            "connector_cpu_us": statistics.median(connector_cpu), "bare_cpu_us": statistics.median(bare_cpu),
-            "topics": bench_topics}
+    return {
+        "kind": kind,
+        "resource": resource.id,
+        "records": report.produced,
+        "dlq": report.dlq,
+        "connector_rate": statistics.median(connector_rates),
+        "bare_rate": statistics.median(bare_rates),
+        "connector_cpu_us": statistics.median(connector_cpu),
+        "bare_cpu_us": statistics.median(bare_cpu),
+        "topics": bench_topics,
+    }
 
 
 def main() -> None:
@@ -194,17 +202,25 @@ def main() -> None:
             stop()
         if not args.keep:
             _cleanup(workdir, [t for r in results for t in r["topics"]])
-    print(f"\nscale {args.scale}, median of {args.repeat} run(s), load average {load_before:.1f} → "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("connector = read + conform + key + encode + send + flush + state; bare = send loop of the same encoded messages")
+    print(
+        f"\nscale {args.scale}, median of {args.repeat} run(s), load average {load_before:.1f} → "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        "connector = read + conform + key + encode + send + flush + state; bare = send loop of the same encoded messages"
+    )
     print("cpu µs/rec = this process's CPU time per record (the MQTT broker and the video service run apart);")
     print("cpu ratio = bare / connector CPU per record: the connector's own cost, less sensitive to a busy machine")
-    print(f"{'kind':<6}{'resource':<22}{'records':>10}{'dlq':>6}{'connector rec/s':>17}{'bare rec/s':>12}{'ratio':>7}"
-          f"{'cpu µs/rec':>12}{'bare cpu µs':>12}{'cpu ratio':>10}")
+    print(
+        f"{'kind':<6}{'resource':<22}{'records':>10}{'dlq':>6}{'connector rec/s':>17}{'bare rec/s':>12}{'ratio':>7}"
+        f"{'cpu µs/rec':>12}{'bare cpu µs':>12}{'cpu ratio':>10}"
+    )
     for r in results:
-        print(f"{r['kind']:<6}{r['resource']:<22}{r['records']:>10,}{r['dlq']:>6,}{r['connector_rate']:>17,.0f}"
-              f"{r['bare_rate']:>12,.0f}{r['connector_rate'] / r['bare_rate']:>7.2f}"
-              f"{r['connector_cpu_us']:>12.1f}{r['bare_cpu_us']:>12.1f}{r['bare_cpu_us'] / r['connector_cpu_us']:>10.2f}")
+        print(
+            f"{r['kind']:<6}{r['resource']:<22}{r['records']:>10,}{r['dlq']:>6,}{r['connector_rate']:>17,.0f}"
+            f"{r['bare_rate']:>12,.0f}{r['connector_rate'] / r['bare_rate']:>7.2f}"
+            f"{r['connector_cpu_us']:>12.1f}{r['bare_cpu_us']:>12.1f}{r['bare_cpu_us'] / r['connector_cpu_us']:>10.2f}"
+        )
     print("goal: ratio >= 0.7")
 
 

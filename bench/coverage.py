@@ -6,6 +6,7 @@ Measured under two index layouts of the evidence table, because the layout decid
 the aggregate is index-only (and meets the goal) only when the index also holds `rows`.
 Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import random
@@ -78,19 +79,22 @@ def load_facts(connection: sqlite3.Connection, catalogue: dict[str, dict]) -> li
         if row is None:
             row = (resource_id, None, None, 0, None, None, None)
         _, produced_at, landing_at, landed_rows, quality_at, pass_rate, failed = row
-        facts.append(ResourceFacts(
-            **entry,
-            produced_at=_parse_at(produced_at),
-            last_landing_at=_parse_at(landing_at),
-            landed_rows=landed_rows,
-            quality_at=_parse_at(quality_at),
-            quality_pass_rate=pass_rate,
-            quality_failed_critical=tuple(failed.split(",")) if failed else (),
-        ))
+        facts.append(
+            ResourceFacts(
+                **entry,
+                produced_at=_parse_at(produced_at),
+                last_landing_at=_parse_at(landing_at),
+                landed_rows=landed_rows,
+                quality_at=_parse_at(quality_at),
+                quality_pass_rate=pass_rate,
+                quality_failed_critical=tuple(failed.split(",")) if failed else (),
+            )
+        )
     return facts
 
 
 # --- synthetic catalogue and evidence ------------------------------------------------------------
+
 
 def synthetic_catalogue(rng: random.Random) -> dict[str, dict]:
     """Catalogue metadata per resource (what the store reads from its resource table)."""
@@ -182,8 +186,7 @@ def build_database(path: Path, rng: random.Random, catalogue: dict[str, dict]) -
     rows = _evidence_rows(rng, _profiles(rng, catalogue), EVIDENCE_ROWS)
     with connection:
         connection.executemany(
-            "INSERT INTO evidence (resource_id, kind, at, rows, pass_rate, failed_critical)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO evidence (resource_id, kind, at, rows, pass_rate, failed_critical) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
     connection.close()
@@ -193,10 +196,11 @@ def build_database(path: Path, rng: random.Random, catalogue: dict[str, dict]) -
 # Two index layouts. With only (resource_id, kind, at) SQLite walks that index in GROUP BY order
 # and fetches `rows` from the table row by row; adding `rows` makes the aggregate index-only.
 INDEX_VARIANTS = (
-    ("index (resource_id, kind, at)",
-     "CREATE INDEX ix_evidence_resource_kind_at ON evidence (resource_id, kind, at)"),
-    ("covering index (resource_id, kind, at, rows)",
-     "CREATE INDEX ix_evidence_facts ON evidence (resource_id, kind, at, rows)"),
+    ("index (resource_id, kind, at)", "CREATE INDEX ix_evidence_resource_kind_at ON evidence (resource_id, kind, at)"),
+    (
+        "covering index (resource_id, kind, at, rows)",
+        "CREATE INDEX ix_evidence_facts ON evidence (resource_id, kind, at, rows)",
+    ),
 )
 
 
@@ -210,6 +214,7 @@ def add_index(path: Path, ddl: str) -> float:
 
 
 # --- measurement -----------------------------------------------------------------------------------
+
 
 def measure(path: Path, catalogue: dict[str, dict]) -> tuple[float, float, dict]:
     """One end-to-end computation: (a) seconds SQL → facts, (b) seconds for compute_coverage."""
@@ -229,13 +234,14 @@ def report(label: str, runs: list[tuple[float, float, dict]]) -> float:
     """Print every run and the medians; returns the median total."""
     print(f"\n{label}")
     for number, (sql_s, engine_s, _) in enumerate(runs, 1):
-        print(f"  run {number}: (a) SQL → facts {sql_s:.3f} s   (b) compute_coverage {engine_s:.3f} s"
-              f"   total {sql_s + engine_s:.3f} s")
+        print(
+            f"  run {number}: (a) SQL → facts {sql_s:.3f} s   (b) compute_coverage {engine_s:.3f} s"
+            f"   total {sql_s + engine_s:.3f} s"
+        )
     sql_median = statistics.median(run[0] for run in runs)
     engine_median = statistics.median(run[1] for run in runs)
     total_median = statistics.median(run[0] + run[1] for run in runs)
-    print(f"  median of {len(runs)}: (a) {sql_median:.3f} s   (b) {engine_median:.3f} s"
-          f"   total {total_median:.3f} s")
+    print(f"  median of {len(runs)}: (a) {sql_median:.3f} s   (b) {engine_median:.3f} s   total {total_median:.3f} s")
     verdict = "met" if total_median < GOAL_SECONDS else "NOT met"
     print(f"  goal < {GOAL_SECONDS:.0f} s on SQLite: {verdict}")
     return total_median
@@ -243,8 +249,9 @@ def report(label: str, runs: list[tuple[float, float, dict]]) -> float:
 
 def describe(document: dict) -> None:
     # "failing rule <name>" counted as one reason, whatever the rule.
-    reasons = Counter("failing rule" if gap["reason"].startswith("failing rule") else gap["reason"]
-                      for gap in document["gaps"])
+    reasons = Counter(
+        "failing rule" if gap["reason"].startswith("failing rule") else gap["reason"] for gap in document["gaps"]
+    )
     print(f"coverage: {document['overall']}  weighted ratio {document['weighted']['ratio']}")
     print("gaps by reason: " + ", ".join(f"{reason} {count}" for reason, count in reasons.most_common()))
 
@@ -255,8 +262,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-coverage-") as folder:
         path = Path(folder) / "catalog.db"
         insert_seconds = build_database(path, rng, catalogue)
-        print(f"setup: {EVIDENCE_ROWS:,} evidence rows over {RESOURCES:,} resources inserted in "
-              f"{insert_seconds:.2f} s (SQLite {sqlite3.sqlite_version}, default pragmas)")
+        print(
+            f"setup: {EVIDENCE_ROWS:,} evidence rows over {RESOURCES:,} resources inserted in "
+            f"{insert_seconds:.2f} s (SQLite {sqlite3.sqlite_version}, default pragmas)"
+        )
         for label, ddl in INDEX_VARIANTS:
             index_seconds = add_index(path, ddl)
             size_mb = path.stat().st_size / 1e6

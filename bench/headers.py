@@ -7,6 +7,7 @@ over (one list of (name, bytes) per record, 20 000 records per poll). Prints CPU
 
     .venv/bin/python bench/headers.py [--records 100000] [--repeat 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,16 @@ def records(count: int) -> list[ConsumerRecord]:
     moment = datetime(2026, 11, 23, tzinfo=timezone.utc)
     made = []
     for n in range(count):
-        key, value, headers = encode(Record(key=f"44060619900101{n:04d}".encode(), value={"n": n},
-                                            resource="household_population", event_time=moment,
-                                            source="population_db", schema="ae53f4a1a2ff50d8"))
+        key, value, headers = encode(
+            Record(
+                key=f"44060619900101{n:04d}".encode(),
+                value={"n": n},
+                resource="household_population",
+                event_time=moment,
+                source="population_db",
+                schema="ae53f4a1a2ff50d8",
+            )
+        )
         made.append(ConsumerRecord(n, key, value, headers))
     return made
 
@@ -41,7 +49,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    polls = [batch[i:i + POLL] for batch in [records(args.records)] for i in range(0, len(batch), POLL)]
+    polls = [batch[i : i + POLL] for batch in [records(args.records)] for i in range(0, len(batch), POLL)]
     take_best = decode_best = float("inf")
     for _ in range(args.repeat):
         started = time.process_time()
@@ -54,9 +62,11 @@ def main() -> None:
         assert not rejects and len(columns["_op"]) == args.records
         take_best, decode_best = min(take_best, taken - started), min(decode_best, decoded - taken)
     per = 100_000 / args.records * 1000
-    print(f"{args.records:,} records: take {take_best * per:.1f} ms, header columns {decode_best * per:.1f} ms "
-          f"per 100k records (CPU, best of {args.repeat}); "
-          f"{args.records / (take_best + decode_best):,.0f} records/s through the header path")
+    print(
+        f"{args.records:,} records: take {take_best * per:.1f} ms, header columns {decode_best * per:.1f} ms "
+        f"per 100k records (CPU, best of {args.repeat}); "
+        f"{args.records / (take_best + decode_best):,.0f} records/s through the header path"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ defaults, in the same run, against the configured broker. Prints records/s and M
 
     .venv/bin/python bench/kafka_roundtrip.py [--records 1000000] [--repeat 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,18 @@ from hub.settings import get_settings  # noqa: E402
 def messages(count: int) -> list[tuple[bytes, bytes]]:
     """Realistic small records: a meter reading, about 150 bytes of JSON."""
     return [
-        (f"M{n:011d}".encode(), orjson.dumps({"meter_id": f"M{n:011d}", "reading_time": "2026-11-23T08:00:00+08:00",
-                                             "cumulative_value": n * 0.37, "unit": "kWh", "read_type": "auto"}))
+        (
+            f"M{n:011d}".encode(),
+            orjson.dumps(
+                {
+                    "meter_id": f"M{n:011d}",
+                    "reading_time": "2026-11-23T08:00:00+08:00",
+                    "cumulative_value": n * 0.37,
+                    "unit": "kWh",
+                    "read_type": "auto",
+                }
+            ),
+        )
         for n in range(count)
     ]
 

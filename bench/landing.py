@@ -10,6 +10,7 @@ The lake and warehouse go to a temp folder; the topic is deleted at the end (--k
 
     .venv/bin/python bench/landing.py --records 1000000 [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SURNAMES = "陈李黄梁何张吴罗郭冯周潘麦谭卢"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂"
-TOWNS = ["440606003", "440606004", "440606005", "440606006", "440606101", "440606102", "440606103",
-         "440606104", "440606105", "440606106"]
-TOWN_NAMES = ["伦教街道", "勒流街道", "大良街道", "容桂街道", "陈村镇", "北滘镇", "乐从镇", "龙江镇", "杏坛镇", "均安镇"]
+TOWNS = [
+    "440606003",
+    "440606004",
+    "440606005",
+    "440606006",
+    "440606101",
+    "440606102",
+    "440606103",
+    "440606104",
+    "440606105",
+    "440606106",
+]
+TOWN_NAMES = [
+    "伦教街道",
+    "勒流街道",
+    "大良街道",
+    "容桂街道",
+    "陈村镇",
+    "北滘镇",
+    "乐从镇",
+    "龙江镇",
+    "杏坛镇",
+    "均安镇",
+]
 WEIGHTS = (7, 9, 10, 8, 8, 4, 2, 1, 3, 5, 7, 9, 10, 8, 4, 2, 1)
 
 
@@ -51,13 +73,23 @@ def person(n: int) -> dict:
     body = f"440606{birth:%Y%m%d}{n // 29000 % 1000:03d}"  # distinct for n < 29 million
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS)) % 11]
     return {
-        "gmsfhm": body + check, "xm": SURNAMES[n % 15] + GIVEN[(n // 15) % 21] + GIVEN[(n // 7) % 21][: n % 2],
-        "xb": "1" if n // 29000 % 2 else "2", "mz": "01", "csrq": birth.date().isoformat(), "hh": f"4406{n // 3:08d}",
-        "yhzgx": "02", "hjdz_xzqh": f"{TOWNS[town]}{n % 199 + 1:03d}",
+        "gmsfhm": body + check,
+        "xm": SURNAMES[n % 15] + GIVEN[(n // 15) % 21] + GIVEN[(n // 7) % 21][: n % 2],
+        "xb": "1" if n // 29000 % 2 else "2",
+        "mz": "01",
+        "csrq": birth.date().isoformat(),
+        "hh": f"4406{n // 3:08d}",
+        "yhzgx": "02",
+        "hjdz_xzqh": f"{TOWNS[town]}{n % 199 + 1:03d}",
         "hjdz": f"广东省佛山市顺德区{TOWN_NAMES[town]}东乐路{n % 400 + 1}号",
         "jzdz": f"广东省佛山市顺德区{TOWN_NAMES[town]}新桂路{n % 300 + 1}号{n % 30 + 1}座{n % 2000 + 101}房",
-        "hyzk": "20", "hklb": "1", "rklx": "户籍", "lxdh": f"13{n % 10}{(n * 7) % 100_000_000:08d}",
-        "qrrq": "2010-06-01", "zxbz": "0", "updated_at": "2026-11-23T08:00:00+08:00",
+        "hyzk": "20",
+        "hklb": "1",
+        "rklx": "户籍",
+        "lxdh": f"13{n % 10}{(n * 7) % 100_000_000:08d}",
+        "qrrq": "2010-06-01",
+        "zxbz": "0",
+        "updated_at": "2026-11-23T08:00:00+08:00",
     }
 
 
@@ -75,8 +107,16 @@ def fill_part(args) -> int:
     producer = make_producer()
     for n in range(start, stop):
         value = person(n)
-        key, body, headers = encode(Record(key=value["gmsfhm"].encode(), value=value, resource=resource.id,
-                                           event_time=moment, source="population_db", schema=fingerprint))
+        key, body, headers = encode(
+            Record(
+                key=value["gmsfhm"].encode(),
+                value=value,
+                resource=resource.id,
+                event_time=moment,
+                source="population_db",
+                schema=fingerprint,
+            )
+        )
         producer.send(topic, key=key, value=body, headers=headers)
     producer.flush()
     producer.close()
@@ -97,6 +137,7 @@ def fill(resource, records: int, workers: int) -> float:
 
 
 # --- the two measured phases, each run in a child process -------------------------------------
+
 
 def phase_bare(topic: str) -> dict:
     from kafka import TopicPartition
@@ -122,8 +163,7 @@ def phase_bare(topic: str) -> dict:
 
 def phase_land(resource_json: str) -> dict:
     from catalog.spec import Resource
-    from warehouse import gate
-    from warehouse import landing, store
+    from warehouse import gate, landing, store
 
     resource = Resource.model_validate_json(resource_json)
     started = time.perf_counter()
@@ -136,10 +176,17 @@ def phase_land(resource_json: str) -> dict:
     gated = time.perf_counter()
     store.update_staging(resource.id, result, catalogue=[resource])
     seconds = time.perf_counter() - started - (gated - landed)
-    return {"records": result.rows + result.dlq_rows, "rows": result.rows, "dlq": result.dlq_rows,
-            "files": len(result.files), "seconds": seconds, "land_seconds": landed - started,
-            "gate_seconds": gated - landed, "staging_seconds": seconds - (landed - started),
-            "land_peak_rss_mb": land_peak_mb}
+    return {
+        "records": result.rows + result.dlq_rows,
+        "rows": result.rows,
+        "dlq": result.dlq_rows,
+        "files": len(result.files),
+        "seconds": seconds,
+        "land_seconds": landed - started,
+        "gate_seconds": gated - landed,
+        "staging_seconds": seconds - (landed - started),
+        "land_peak_rss_mb": land_peak_mb,
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -149,8 +196,9 @@ def _peak_rss_mb() -> float:
 def run_child(phase: str, argument: str, env: dict) -> tuple[dict, float]:
     """Run a phase in a child process; returns its JSON result (plus the child's CPU seconds) and
     its peak RSS in MB."""
-    child = subprocess.Popen([sys.executable, __file__, "--phase", phase, argument], env=env,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--phase", phase, argument], env=env, stdout=subprocess.PIPE, text=True
+    )
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -200,24 +248,42 @@ def main() -> None:
     bare_rps, land_rps = bare["records"] / bare["seconds"], landed["records"] / landed["seconds"]
     peak_rss_mb = round(land_rss, 1)
     if args.json:
-        print(json.dumps({"records": args.records, "bare_consume_rps": round(bare_rps), "land_rps": round(land_rps),
-                          "ratio": round(land_rps / bare_rps, 3), "peak_rss_mb": peak_rss_mb,
-                          "bare_peak_rss_mb": round(bare_rss, 1), "land_seconds": round(landed["land_seconds"], 2),
-                          "staging_seconds": round(landed["staging_seconds"], 2), "files": landed["files"],
-                          "gate_seconds_not_in_ratio": round(landed["gate_seconds"], 2),
-                          "cpu_ratio": round(bare["cpu_seconds"] / landed["cpu_seconds"], 3),
-                          "land_only_peak_rss_mb": round(landed["land_peak_rss_mb"], 1), "load_average": load}))
+        print(
+            json.dumps(
+                {
+                    "records": args.records,
+                    "bare_consume_rps": round(bare_rps),
+                    "land_rps": round(land_rps),
+                    "ratio": round(land_rps / bare_rps, 3),
+                    "peak_rss_mb": peak_rss_mb,
+                    "bare_peak_rss_mb": round(bare_rss, 1),
+                    "land_seconds": round(landed["land_seconds"], 2),
+                    "staging_seconds": round(landed["staging_seconds"], 2),
+                    "files": landed["files"],
+                    "gate_seconds_not_in_ratio": round(landed["gate_seconds"], 2),
+                    "cpu_ratio": round(bare["cpu_seconds"] / landed["cpu_seconds"], 3),
+                    "land_only_peak_rss_mb": round(landed["land_peak_rss_mb"], 1),
+                    "load_average": load,
+                }
+            )
+        )
         return
-    print(f"{args.records:,} records of {resource.id} (household_population items), "
-          f"peak RSS of self {rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"{args.records:,} records of {resource.id} (household_population items), "
+        f"peak RSS of self {rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     print(f"(a) bare kafka-python consume  {bare_rps:>12,.0f} records/s   peak RSS {bare_rss:,.0f} MB")
-    print(f"(b) land() → Parquet + staging {land_rps:>12,.0f} records/s   peak RSS {peak_rss_mb:,.0f} MB "
-          f"(land alone {landed['land_peak_rss_mb']:,.0f} MB)  "
-          f"(land {landed['land_seconds']:.1f} s + staging {landed['staging_seconds']:.1f} s, {landed['files']} files; "
-          f"the quality gate between them, not counted: {landed['gate_seconds']:.1f} s)")
+    print(
+        f"(b) land() → Parquet + staging {land_rps:>12,.0f} records/s   peak RSS {peak_rss_mb:,.0f} MB "
+        f"(land alone {landed['land_peak_rss_mb']:,.0f} MB)  "
+        f"(land {landed['land_seconds']:.1f} s + staging {landed['staging_seconds']:.1f} s, {landed['files']} files; "
+        f"the quality gate between them, not counted: {landed['gate_seconds']:.1f} s)"
+    )
     print(f"ratio b/a {land_rps / bare_rps:.2f}  (goal ≥ 0.8); peak RSS {peak_rss_mb:,.0f} MB (goal < 1536 MB)")
-    print(f"CPU seconds: bare {bare['cpu_seconds']:.1f}, land incl. the gate {landed['cpu_seconds']:.1f} (ratio {bare['cpu_seconds'] / landed['cpu_seconds']:.2f}); "
-          f"load average {load:.1f} on {os.cpu_count()} cores — other processes lower both wall-clock figures")
+    print(
+        f"CPU seconds: bare {bare['cpu_seconds']:.1f}, land incl. the gate {landed['cpu_seconds']:.1f} (ratio {bare['cpu_seconds'] / landed['cpu_seconds']:.2f}); "
+        f"load average {load:.1f} on {os.cpu_count()} cores — other processes lower both wall-clock figures"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ and checks both flag the same rows. Prints rows/s of each and the ratio (median 
 
     .venv/bin/python bench/quality.py --rows 1000000 [--repeat 3] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,9 @@ def resident_ids(rows: int) -> np.ndarray:
     index = np.arange(rows, dtype=np.int64)
     births = np.datetime64("1950-01-01") + (index // 900).astype("timedelta64[D]")
     ymd = births.astype("datetime64[D]").astype(str)
-    digits17 = np.char.add(np.char.add("440606", np.char.replace(ymd, "-", "")),
-                           np.char.zfill((index % 900 + 100).astype(str), 3))
+    digits17 = np.char.add(
+        np.char.add("440606", np.char.replace(ymd, "-", "")), np.char.zfill((index % 900 + 100).astype(str), 3)
+    )
     block = np.frombuffer(digits17.astype("S17").tobytes(), dtype=np.uint8).reshape(rows, 17) - ord("0")
     checks = CHECK[(block.astype(np.int64) @ WEIGHTS) % 11]
     return np.char.add(digits17, checks.view("S1").astype(str))
@@ -51,17 +53,26 @@ def population(rows: int, rng: np.random.Generator) -> pa.Table:
     bad = rng.random(rows)
     flip = np.flatnonzero(bad < 0.004)  # 0.4 % with a wrong check character
     ids[flip] = [v[:17] + ("0" if v[17] != "0" else "1") for v in ids[flip]]
-    births = (np.datetime64("1950-01-01") + (np.arange(rows) // 900).astype("timedelta64[D]"))
+    births = np.datetime64("1950-01-01") + (np.arange(rows) // 900).astype("timedelta64[D]")
     births = np.where(bad > 0.995, np.datetime64("1970-01-01"), births)
     phones = np.char.add("138", np.char.zfill((np.arange(rows) % 10**8).astype(str), 8)).astype(object)
     phones[(bad > 0.9) & (bad <= 0.96)] = None
     names = np.where(bad < 0.001, "张?", np.array(["张三", "李四", "王小明", "陈大文"])[np.arange(rows) % 4])
     columns = {
-        "gmsfhm": ids, "xm": names, "xb": np.where((bad > 0.5) & (bad < 0.501), "9", "1"),
-        "mz": np.full(rows, "01"), "csrq": births, "hh": np.char.add("4406", np.char.zfill((np.arange(rows) // 3).astype(str), 8)),
-        "yhzgx": np.where(np.arange(rows) % 3 == 0, "02", "20"), "hjdz_xzqh": np.full(rows, "440606101001"),
-        "hjdz": np.full(rows, "广东省佛山市顺德区大良街道"), "jzdz": np.full(rows, "广东省佛山市顺德区容桂街道"),
-        "hyzk": np.full(rows, "20"), "hklb": np.full(rows, "1"), "rklx": np.full(rows, "户籍"), "lxdh": phones,
+        "gmsfhm": ids,
+        "xm": names,
+        "xb": np.where((bad > 0.5) & (bad < 0.501), "9", "1"),
+        "mz": np.full(rows, "01"),
+        "csrq": births,
+        "hh": np.char.add("4406", np.char.zfill((np.arange(rows) // 3).astype(str), 8)),
+        "yhzgx": np.where(np.arange(rows) % 3 == 0, "02", "20"),
+        "hjdz_xzqh": np.full(rows, "440606101001"),
+        "hjdz": np.full(rows, "广东省佛山市顺德区大良街道"),
+        "jzdz": np.full(rows, "广东省佛山市顺德区容桂街道"),
+        "hyzk": np.full(rows, "20"),
+        "hklb": np.full(rows, "1"),
+        "rklx": np.full(rows, "户籍"),
+        "lxdh": phones,
         "zxbz": np.full(rows, "0"),
     }
     moment = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -107,17 +118,30 @@ def main() -> None:
         flagged = {name: int(mask.sum()) for name, mask in verdicts.masks.items() if mask.any()}
         agree = all((run.masks[name] == verdicts.masks[name]).all() for name in verdicts.masks)
     fast, slow = statistics.median(vectorised), statistics.median(through_gx)
-    result = {"rows": args.rows, "checks": len(checks), "repeat": args.repeat,
-              "vectorised_rows_per_s": round(args.rows / fast), "gx_rows_per_s": round(args.rows / slow),
-              "ratio_gx_over_vectorised": round(fast / slow, 3), "vectorised_s": round(fast, 2), "gx_s": round(slow, 2),
-              "agree": agree, "failing_rows_by_check": flagged, "load_average": round(os.getloadavg()[0], 1)}
+    result = {
+        "rows": args.rows,
+        "checks": len(checks),
+        "repeat": args.repeat,
+        "vectorised_rows_per_s": round(args.rows / fast),
+        "gx_rows_per_s": round(args.rows / slow),
+        "ratio_gx_over_vectorised": round(fast / slow, 3),
+        "vectorised_s": round(fast, 2),
+        "gx_s": round(slow, 2),
+        "agree": agree,
+        "failing_rows_by_check": flagged,
+        "load_average": round(os.getloadavg()[0], 1),
+    }
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return
     print(f"{args.rows:,} resident_population rows, {len(checks)} checks, median of {args.repeat}")
-    print(f"(a) vectorised rules (quality.plan.evaluate)  {result['vectorised_rows_per_s']:>12,} rows/s  ({fast:.2f} s)")
+    print(
+        f"(a) vectorised rules (quality.plan.evaluate)  {result['vectorised_rows_per_s']:>12,} rows/s  ({fast:.2f} s)"
+    )
     print(f"(b) Great Expectations suite (docs off)       {result['gx_rows_per_s']:>12,} rows/s  ({slow:.2f} s)")
-    print(f"ratio b/a {result['ratio_gx_over_vectorised']:.2f}; same rows flagged: {agree}; load average {result['load_average']}")
+    print(
+        f"ratio b/a {result['ratio_gx_over_vectorised']:.2f}; same rows flagged: {agree}; load average {result['load_average']}"
+    )
     print("failing rows by check: " + ", ".join(f"{k} {v:,}" for k, v in sorted(flagged.items())))
 
 

@@ -7,6 +7,7 @@
 Runs in a temporary HUB_VAR_DIR (nothing of the demo is touched) and prints records, seconds
 and records/s per resource and in total. A benchmark, not a test: it asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,12 +29,16 @@ def run(scale: str, seed_value: int, top: int) -> None:
         os.environ["HUB_VAR_DIR"] = folder
         reset_settings()
         started = time.perf_counter()
-        manifest = seed(scale, seed_value, progress=lambda rid, records, seconds: timings.append((rid, records, seconds)))
+        manifest = seed(
+            scale, seed_value, progress=lambda rid, records, seconds: timings.append((rid, records, seconds))
+        )
         elapsed = time.perf_counter() - started
         size_mb = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6
     records = sum(entry["records"] for entry in manifest["resources"].values())
-    print(f"\nscale {scale}: {len(timings)} resources, {records:,} records in {elapsed:.1f} s "
-          f"= {records / elapsed:,.0f} records/s, {size_mb:,.0f} MB on disk")
+    print(
+        f"\nscale {scale}: {len(timings)} resources, {records:,} records in {elapsed:.1f} s "
+        f"= {records / elapsed:,.0f} records/s, {size_mb:,.0f} MB on disk"
+    )
     print(f"  {'resource':<32} {'records':>10} {'seconds':>8} {'records/s':>11}")
     for rid, count, seconds in sorted(timings, key=lambda t: -t[2])[:top]:
         print(f"  {rid:<32} {count:>10,} {seconds:>8.2f} {count / max(seconds, 1e-9):>11,.0f}")

@@ -5,6 +5,7 @@ so a copy of the database opens nothing. `authenticate(session, token)` is the o
 identity from a token; `current_identity(session)` does it for the CLI (HUB_TOKEN, else the token
 file). Every account belongs to a department and has one role (ROLES).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from catalog.errors import CatalogError
 from catalog.db import session_scope
+from catalog.errors import CatalogError
 from catalog.grants import record_query, resolve_department
 from catalog.identity import ADMIN, LEADERSHIP, ROLES, Identity, set_acting_identity
 from catalog.models import Account, ApiToken, WebSession
@@ -54,8 +55,10 @@ def new_token() -> str:
 
 # --- accounts --------------------------------------------------------------------------------------
 
-def add_account(session: Session, user: str, *, department: str, role: str, created_by: str,
-                now: datetime | None = None) -> Account:
+
+def add_account(
+    session: Session, user: str, *, department: str, role: str, created_by: str, now: datetime | None = None
+) -> Account:
     """A new account; the user name is unique, the department must be in the catalogue."""
     if not USER_NAME_RE.match(user):
         raise AuthError(f"user name {user!r} must match {USER_NAME_RE.pattern} (e.g. wang.li)", status=422)
@@ -65,10 +68,12 @@ def add_account(session: Session, user: str, *, department: str, role: str, crea
         raise AuthError(f"account {user!r} exists: issue it a new token with `hub account token {user}`", status=409)
     holder = resolve_department(session, department)
     if holder is None:
-        raise AuthError(f"unknown department {department!r}: use an id or a name as `hub coverage --json` lists it",
-                        status=422)
-    account = Account(user_name=user, department_id=holder.id, role=role, created_at=now or _now(),
-                      created_by=created_by)
+        raise AuthError(
+            f"unknown department {department!r}: use an id or a name as `hub coverage --json` lists it", status=422
+        )
+    account = Account(
+        user_name=user, department_id=holder.id, role=role, created_at=now or _now(), created_by=created_by
+    )
     session.add(account)
     session.flush()
     return account
@@ -86,8 +91,9 @@ def issue_token(session: Session, account: Account, *, now: datetime | None = No
     if account.disabled_at is not None:
         raise AuthError(f"account {account.user_name!r} is disabled: ask an admin to add a new one", status=409)
     now = now or _now()
-    for old in session.scalars(select(ApiToken).where(ApiToken.account_id == account.id,
-                                                      ApiToken.revoked_at.is_(None))):
+    for old in session.scalars(
+        select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+    ):
         old.revoked_at = now
     token = new_token()
     session.add(ApiToken(account_id=account.id, token_hash=token_hash(token), hint=token[:10], issued_at=now))
@@ -100,11 +106,13 @@ def disable_account(session: Session, account: Account, *, now: datetime | None 
     now = now or _now()
     if account.disabled_at is None:
         account.disabled_at = now
-    for token in session.scalars(select(ApiToken).where(ApiToken.account_id == account.id,
-                                                        ApiToken.revoked_at.is_(None))):
+    for token in session.scalars(
+        select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+    ):
         token.revoked_at = now
-    for web in session.scalars(select(WebSession).where(WebSession.account_id == account.id,
-                                                        WebSession.ended_at.is_(None))):
+    for web in session.scalars(
+        select(WebSession).where(WebSession.account_id == account.id, WebSession.ended_at.is_(None))
+    ):
         web.ended_at = now
     return account
 
@@ -117,8 +125,12 @@ def list_accounts(session: Session, department: str | None = None) -> list[Accou
 
 
 def active_admins(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Account)
-                          .where(Account.role == ADMIN, Account.disabled_at.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(Account).where(Account.role == ADMIN, Account.disabled_at.is_(None))
+        )
+        or 0
+    )
 
 
 def identity_of(account: Account) -> Identity:
@@ -127,13 +139,17 @@ def identity_of(account: Account) -> Identity:
 
 # --- authentication --------------------------------------------------------------------------------
 
+
 def authenticate(session: Session, token: str) -> Identity:
     """The identity a token stands for; AuthError (401) for an unknown, revoked or disabled one."""
     token = (token or "").strip()
     if not token.startswith(TOKEN_PREFIX):
         raise AuthError("not a hub token: tokens start with 'hub_'; `hub account token USER` issues one")
-    row = session.execute(select(ApiToken, Account).join(Account, ApiToken.account_id == Account.id)
-                          .where(ApiToken.token_hash == token_hash(token))).first()
+    row = session.execute(
+        select(ApiToken, Account)
+        .join(Account, ApiToken.account_id == Account.id)
+        .where(ApiToken.token_hash == token_hash(token))
+    ).first()
     if row is None or row.ApiToken.revoked_at is not None:
         raise AuthError("unknown or replaced token: ask an admin for a new one (`hub account token USER`)")
     if row.Account.disabled_at is not None:
@@ -148,11 +164,15 @@ def cli_token() -> str:
         return settings.token.get_secret_value().strip()
     path = Path(settings.token_file)
     if not path.is_file():
-        raise AuthError(f"no identity: set HUB_TOKEN or put your token in {path} (mode 600); "
-                        "an admin issues one with `hub account token USER`")
+        raise AuthError(
+            f"no identity: set HUB_TOKEN or put your token in {path} (mode 600); "
+            "an admin issues one with `hub account token USER`"
+        )
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise AuthError(f"{path} can be read by others: `chmod 600 {path}`, then ask for a new token "
-                        "(`hub account token USER`) since this one may have been read")
+        raise AuthError(
+            f"{path} can be read by others: `chmod 600 {path}`, then ask for a new token "
+            "(`hub account token USER`) since this one may have been read"
+        )
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -175,13 +195,20 @@ def save_token_file(token: str, path: Path | None = None) -> Path:
 
 # --- web sessions ----------------------------------------------------------------------------------
 
+
 def open_session(session: Session, identity: Identity, *, now: datetime | None = None) -> str:
     """A new browser session for the account; returns the cookie value (stored hashed)."""
     account = find_account(session, identity.user)
     now = now or _now()
     cookie = secrets.token_urlsafe(32)
-    session.add(WebSession(account_id=account.id, session_hash=token_hash(cookie), created_at=now,
-                           expires_at=now + timedelta(hours=SESSION_HOURS)))
+    session.add(
+        WebSession(
+            account_id=account.id,
+            session_hash=token_hash(cookie),
+            created_at=now,
+            expires_at=now + timedelta(hours=SESSION_HOURS),
+        )
+    )
     session.flush()
     return cookie
 
@@ -189,8 +216,11 @@ def open_session(session: Session, identity: Identity, *, now: datetime | None =
 def session_identity(session: Session, cookie: str, *, now: datetime | None = None) -> Identity:
     """The identity of a live browser session; AuthError (401) when it is unknown, ended or expired."""
     now = now or _now()
-    row = session.execute(select(WebSession, Account).join(Account, WebSession.account_id == Account.id)
-                          .where(WebSession.session_hash == token_hash(cookie or ""))).first()
+    row = session.execute(
+        select(WebSession, Account)
+        .join(Account, WebSession.account_id == Account.id)
+        .where(WebSession.session_hash == token_hash(cookie or ""))
+    ).first()
     if row is None or row.WebSession.ended_at is not None or row.WebSession.expires_at <= now:
         raise AuthError("not signed in, or the session ended: sign in at /login")
     if row.Account.disabled_at is not None:
@@ -206,6 +236,7 @@ def end_session(session: Session, cookie: str, *, now: datetime | None = None) -
 
 # --- hub sql ---------------------------------------------------------------------------------------
 
+
 def sql_role(requested: str | None, statement: str, *, channel: str = "cli") -> str:
     """The role the caller's `hub sql` runs as, from their identity; from here on audit rows name them.
 
@@ -219,10 +250,20 @@ def sql_role(requested: str | None, statement: str, *, channel: str = "cli") -> 
         set_acting_identity(who)
         refusal = None
         if wanted is not None and wanted != own and not who.is_admin:
-            refusal = (f"--as {wanted} refused: only platform admins query as another department "
-                       f"({who.user} is {who.role})")
-            record_query(session, role=own, sql_text=statement, allowed=False, reason=refusal, rows=None,
-                         truncated=False, duration_ms=None, channel=channel)
+            refusal = (
+                f"--as {wanted} refused: only platform admins query as another department ({who.user} is {who.role})"
+            )
+            record_query(
+                session,
+                role=own,
+                sql_text=statement,
+                allowed=False,
+                reason=refusal,
+                rows=None,
+                truncated=False,
+                duration_ms=None,
+                channel=channel,
+            )
     if wanted is None:
         raise AuthError(f"--as {requested!r}: not admin, leadership or a department of the catalogue", status=422)
     if refusal is not None:  # raised after the commit, so that the refused attempt stays in the audit

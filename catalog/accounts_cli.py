@@ -3,6 +3,7 @@
 Every command but the first admin's creation runs as the caller's identity: HUB_TOKEN, else the
 token file (~/.config/hub/token, HUB_TOKEN_FILE). Mounted by pipeline/cli.py with `register(app)`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -23,10 +24,13 @@ from catalog.grants import GrantError
 from catalog.identity import ADMIN, ROLES, STEWARD, Identity
 from catalog.models import Grant
 
-account_app = typer.Typer(help="Accounts: who may use the hub, for which department, in which role.",
-                          no_args_is_help=True)
-grant_app = typer.Typer(help="Grants of 有条件共享 resources: requested by a department, approved by the owner's steward.",
-                        no_args_is_help=True)
+account_app = typer.Typer(
+    help="Accounts: who may use the hub, for which department, in which role.", no_args_is_help=True
+)
+grant_app = typer.Typer(
+    help="Grants of 有条件共享 resources: requested by a department, approved by the owner's steward.",
+    no_args_is_help=True,
+)
 err = Console(stderr=True, soft_wrap=True)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -57,6 +61,7 @@ def _require(who: Identity, allowed: bool, message: str) -> None:
 
 
 # --- accounts --------------------------------------------------------------------------------------
+
 
 @account_app.command("add")
 def account_add(
@@ -107,11 +112,18 @@ def account_list(as_json: bool = typer.Option(False, "--json", help="print JSON"
     """Accounts: all for an admin, the department's for a steward, your own otherwise."""
     with _as_caller() as (session, who):
         department = None if who.is_admin else who.department
-        rows = [{"user": a.user_name, "department": a.department_id, "role": a.role,
-                 "created_at": a.created_at.isoformat(), "created_by": a.created_by,
-                 "state": "disabled" if a.disabled_at else "active"}
-                for a in accounts.list_accounts(session, department)
-                if who.is_admin or who.role == STEWARD or a.user_name == who.user]
+        rows = [
+            {
+                "user": a.user_name,
+                "department": a.department_id,
+                "role": a.role,
+                "created_at": a.created_at.isoformat(),
+                "created_by": a.created_by,
+                "state": "disabled" if a.disabled_at else "active",
+            }
+            for a in accounts.list_accounts(session, department)
+            if who.is_admin or who.role == STEWARD or a.user_name == who.user
+        ]
     _print_rows(rows, as_json)
 
 
@@ -136,6 +148,7 @@ def account_whoami() -> None:
 
 # --- grants ----------------------------------------------------------------------------------------
 
+
 def _valid_until(text: str) -> datetime:
     """A date (valid through that day, Shunde time) or an ISO datetime (naive = Shunde time)."""
     try:
@@ -157,11 +170,20 @@ def grant_request(
 ) -> None:
     """Ask the owner's steward for read access on behalf of your department."""
     with _as_caller() as (session, who):
-        request = approvals.request_grant(session, who, resource=resource, purpose=purpose, pii=pii,
-                                          valid_until=_valid_until(valid_until), department=department)
-        typer.echo(f"request #{request.id}: {request.department_id} asks to read {request.resource_id}"
-                   f"{' with PII' if pii else ''}; a steward of its owner approves it (`hub grant approve "
-                   f"{request.id}`)")
+        request = approvals.request_grant(
+            session,
+            who,
+            resource=resource,
+            purpose=purpose,
+            pii=pii,
+            valid_until=_valid_until(valid_until),
+            department=department,
+        )
+        typer.echo(
+            f"request #{request.id}: {request.department_id} asks to read {request.resource_id}"
+            f"{' with PII' if pii else ''}; a steward of its owner approves it (`hub grant approve "
+            f"{request.id}`)"
+        )
 
 
 @grant_app.command("approve")
@@ -173,8 +195,10 @@ def grant_approve(
     """Approve a request of your department's resource (stewards of the owner only)."""
     with _as_caller() as (session, who):
         grant = approvals.approve(session, who, request_id, pii=pii, reason=reason)
-        typer.echo(f"grant #{grant.id}: {grant.department_id} reads {grant.resource_id} "
-                   f"{'with' if grant.include_pii else 'without'} PII until {grant.valid_until.isoformat()}")
+        typer.echo(
+            f"grant #{grant.id}: {grant.department_id} reads {grant.resource_id} "
+            f"{'with' if grant.include_pii else 'without'} PII until {grant.valid_until.isoformat()}"
+        )
 
 
 @grant_app.command("deny")
@@ -199,11 +223,20 @@ def grant_add(
     """Owner's shortcut: request and approve in one step, both recorded (a steward of the owning department)."""
     with _as_caller() as (session, who):
         _require(who, who.role == STEWARD, "only a steward of the owning department grants directly")
-        request = approvals.request_grant(session, who, resource=resource, purpose=purpose, pii=pii,
-                                          valid_until=_valid_until(valid_until), department=department)
+        request = approvals.request_grant(
+            session,
+            who,
+            resource=resource,
+            purpose=purpose,
+            pii=pii,
+            valid_until=_valid_until(valid_until),
+            department=department,
+        )
         grant = approvals.approve(session, who, request.id, pii=pii if pii else None)
-        typer.echo(f"grant #{grant.id}: {grant.department_id} reads {grant.resource_id} "
-                   f"{'with' if pii else 'without'} PII until {grant.valid_until.isoformat()}")
+        typer.echo(
+            f"grant #{grant.id}: {grant.department_id} reads {grant.resource_id} "
+            f"{'with' if pii else 'without'} PII until {grant.valid_until.isoformat()}"
+        )
 
 
 @grant_app.command("revoke")
@@ -225,8 +258,9 @@ def grant_list(
     """Requests and their grants: all for an admin, those of or about your department otherwise."""
     now = datetime.now(timezone.utc)
     with _as_caller() as (session, who):
-        rows = [_request_row(session, request, now)
-                for request in approvals.visible_requests(session, who, status=status)]
+        rows = [
+            _request_row(session, request, now) for request in approvals.visible_requests(session, who, status=status)
+        ]
         if status in (None, approvals.APPROVED):
             rows += [_direct_row(grant, now) for grant in approvals.visible_direct_grants(session, who)]
     _print_rows(rows, as_json)
@@ -238,32 +272,66 @@ def _state(grant, now: datetime) -> str:
 
 def _direct_row(grant, now: datetime) -> dict:
     """A grant recorded before requests existed: no request id, its approver as recorded then."""
-    return {"id": None, "department": grant.department_id, "resource": grant.resource_id, "purpose": grant.purpose,
-            "pii": grant.include_pii, "pii_decision": None, "valid_until": grant.valid_until.isoformat(),
-            "requested_by": None, "status": approvals.APPROVED, "decided_by": grant.approved_by, "reason": None,
-            "grant": grant.id, "pii_granted": grant.include_pii, "state": _state(grant, now)}
+    return {
+        "id": None,
+        "department": grant.department_id,
+        "resource": grant.resource_id,
+        "purpose": grant.purpose,
+        "pii": grant.include_pii,
+        "pii_decision": None,
+        "valid_until": grant.valid_until.isoformat(),
+        "requested_by": None,
+        "status": approvals.APPROVED,
+        "decided_by": grant.approved_by,
+        "reason": None,
+        "grant": grant.id,
+        "pii_granted": grant.include_pii,
+        "state": _state(grant, now),
+    }
 
 
 def _request_row(session: Session, request, now: datetime) -> dict:
     grant = session.get(Grant, request.grant_id) if request.grant_id else None
     state = _state(grant, now) if grant is not None else request.status
-    return {"id": request.id, "department": request.department_id, "resource": request.resource_id,
-            "purpose": request.purpose, "pii": request.pii_requested, "pii_decision": request.pii_decision,
-            "valid_until": request.valid_until.isoformat(), "requested_by": request.requested_by,
-            "status": request.status, "decided_by": request.decided_by, "reason": request.decision_reason,
-            "grant": request.grant_id, "pii_granted": bool(grant and grant.include_pii), "state": state}
+    return {
+        "id": request.id,
+        "department": request.department_id,
+        "resource": request.resource_id,
+        "purpose": request.purpose,
+        "pii": request.pii_requested,
+        "pii_decision": request.pii_decision,
+        "valid_until": request.valid_until.isoformat(),
+        "requested_by": request.requested_by,
+        "status": request.status,
+        "decided_by": request.decided_by,
+        "reason": request.decision_reason,
+        "grant": request.grant_id,
+        "pii_granted": bool(grant and grant.include_pii),
+        "state": state,
+    }
 
 
 @grant_app.command("history")
-def grant_history(request_id: int = typer.Argument(..., help="the request id"),
-                  as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def grant_history(
+    request_id: int = typer.Argument(..., help="the request id"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
     """Every step of one request: who did what, when, and why."""
     with _as_caller() as (session, who):
         if not any(r.id == request_id for r in approvals.visible_requests(session, who)):
             raise approvals.ApprovalError(f"no request #{request_id} you may see", status=404)
-        rows = [{"at": e.at.isoformat(), "action": e.action, "actor": e.actor, "role": e.actor_role,
-                 "department": e.actor_department, "grant": e.grant_id, "detail": e.detail}
-                for e in approvals.events_of(session, request_id)]
+        rows = [
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "actor": e.actor,
+                "role": e.actor_role,
+                "department": e.actor_department,
+                "grant": e.grant_id,
+                "detail": e.detail,
+            }
+            for e in approvals.events_of(session, request_id)
+        ]
     _print_rows(rows, as_json)
 
 

@@ -5,6 +5,7 @@ department that provides the resource approves or denies with a reason. Reading 
 separate, explicit part of the approval. Only an approval makes a Grant row, and only Grant rows
 give access (warehouse.access.rights reads them through catalog.grants.rights_inputs).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -32,22 +33,50 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _event(session: Session, who: Identity, action: str, *, request: GrantRequest | None = None,
-           grant_id: int | None = None, detail: str | None = None, now: datetime) -> None:
-    session.add(GrantEvent(request_id=request.id if request else None, grant_id=grant_id, at=now, action=action,
-                           actor=who.user, actor_role=who.role, actor_department=who.department, detail=detail))
+def _event(
+    session: Session,
+    who: Identity,
+    action: str,
+    *,
+    request: GrantRequest | None = None,
+    grant_id: int | None = None,
+    detail: str | None = None,
+    now: datetime,
+) -> None:
+    session.add(
+        GrantEvent(
+            request_id=request.id if request else None,
+            grant_id=grant_id,
+            at=now,
+            action=action,
+            actor=who.user,
+            actor_role=who.role,
+            actor_department=who.department,
+            detail=detail,
+        )
+    )
 
 
 def _resource(session: Session, id_or_code: str) -> Resource:
     found = session.get(Resource, id_or_code) or session.scalar(select(Resource).where(Resource.code == id_or_code))
     if found is None:
-        raise ApprovalError(f"unknown resource {id_or_code!r}: use the resource id or code from the catalogue",
-                            status=422)
+        raise ApprovalError(
+            f"unknown resource {id_or_code!r}: use the resource id or code from the catalogue", status=422
+        )
     return found
 
 
-def request_grant(session: Session, who: Identity, *, resource: str, purpose: str, valid_until: datetime,
-                  pii: bool = False, department: str | None = None, now: datetime | None = None) -> GrantRequest:
+def request_grant(
+    session: Session,
+    who: Identity,
+    *,
+    resource: str,
+    purpose: str,
+    valid_until: datetime,
+    pii: bool = False,
+    department: str | None = None,
+    now: datetime | None = None,
+) -> GrantRequest:
     """A pending request of the identity's department to read `resource` (an admin, or the owner's
     steward offering access, may name another department)."""
     now = now or _now()
@@ -60,28 +89,51 @@ def request_grant(session: Session, who: Identity, *, resource: str, purpose: st
         raise ApprovalError(f"unknown department {wanted!r}", status=422)
     offered_by_owner = who.role == STEWARD and who.department == target.provider_id
     if holder.id != who.department and not (who.is_admin or offered_by_owner):
-        raise ApprovalError(f"{who.user} works for {who.department}: only an admin or the owner's steward asks "
-                            "for another department", status=403)
+        raise ApprovalError(
+            f"{who.user} works for {who.department}: only an admin or the owner's steward asks for another department",
+            status=403,
+        )
     if target.sharing_type != CONDITIONAL:
-        raise ApprovalError(f"{target.id} is {target.sharing_type}: only {CONDITIONAL} resources take requests",
-                            status=422)
+        raise ApprovalError(
+            f"{target.id} is {target.sharing_type}: only {CONDITIONAL} resources take requests", status=422
+        )
     if target.provider_id == holder.id:
         raise ApprovalError(f"{target.id} is {holder.id}'s own resource: it needs no grant", status=422)
     if not purpose.strip():
         raise ApprovalError("say what the data is for (--purpose)", status=422)
     _check_end(valid_until, now)
-    request = GrantRequest(department_id=holder.id, resource_id=target.id, purpose=purpose.strip(),
-                           pii_requested=pii, valid_until=valid_until, requested_by=who.user, requested_at=now,
-                           status=PENDING)
+    request = GrantRequest(
+        department_id=holder.id,
+        resource_id=target.id,
+        purpose=purpose.strip(),
+        pii_requested=pii,
+        valid_until=valid_until,
+        requested_by=who.user,
+        requested_at=now,
+        status=PENDING,
+    )
     session.add(request)
     session.flush()
-    _event(session, who, "requested", request=request, now=now,
-           detail=f"{holder.id} → {target.id} until {valid_until.isoformat()}{', PII in clear' if pii else ''}")
+    _event(
+        session,
+        who,
+        "requested",
+        request=request,
+        now=now,
+        detail=f"{holder.id} → {target.id} until {valid_until.isoformat()}{', PII in clear' if pii else ''}",
+    )
     return request
 
 
-def approve(session: Session, who: Identity, request_id: int, *, pii: bool | None = None,
-            reason: str | None = None, now: datetime | None = None) -> Grant:
+def approve(
+    session: Session,
+    who: Identity,
+    request_id: int,
+    *,
+    pii: bool | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Grant:
     """Approve a pending request as the owner's steward; a PII request needs `pii` True or False, explicitly."""
     now = now or _now()
     request = _pending(session, request_id)
@@ -91,9 +143,17 @@ def approve(session: Session, who: Identity, request_id: int, *, pii: bool | Non
     if pii and not request.pii_requested:
         raise ApprovalError(f"request #{request.id} did not ask for PII: it cannot be approved with PII", status=422)
     _check_end(request.valid_until, now, expired_request=True)
-    grant = add_grant(session, department=request.department_id, resource=request.resource_id,
-                      purpose=request.purpose, approved_by=who.user, valid_until=request.valid_until,
-                      include_pii=bool(pii), now=now, request_id=request.id)
+    grant = add_grant(
+        session,
+        department=request.department_id,
+        resource=request.resource_id,
+        purpose=request.purpose,
+        approved_by=who.user,
+        valid_until=request.valid_until,
+        include_pii=bool(pii),
+        now=now,
+        request_id=request.id,
+    )
     request.status, request.decided_by, request.decided_at = APPROVED, who.user, now
     request.decision_reason, request.grant_id = reason, grant.id
     _event(session, who, "approved", request=request, grant_id=grant.id, detail=reason, now=now)
@@ -116,8 +176,9 @@ def deny(session: Session, who: Identity, request_id: int, *, reason: str, now: 
     return request
 
 
-def revoke(session: Session, who: Identity, grant_id: int, *, reason: str | None = None,
-           now: datetime | None = None) -> Grant:
+def revoke(
+    session: Session, who: Identity, grant_id: int, *, reason: str | None = None, now: datetime | None = None
+) -> Grant:
     """Revoke a grant: the owner's steward or a platform admin."""
     now = now or _now()
     grant = session.get(Grant, grant_id)
@@ -136,8 +197,9 @@ def visible_requests(session: Session, who: Identity, *, status: str | None = No
     """The requests the identity may see: an admin all; others those of or about their department."""
     statement = select(GrantRequest).join(Resource, GrantRequest.resource_id == Resource.id).order_by(GrantRequest.id)
     if not who.is_admin:
-        statement = statement.where(or_(GrantRequest.department_id == who.department,
-                                        Resource.provider_id == who.department))
+        statement = statement.where(
+            or_(GrantRequest.department_id == who.department, Resource.provider_id == who.department)
+        )
     if status is not None:
         statement = statement.where(GrantRequest.status == status)
     return list(session.scalars(statement))
@@ -145,16 +207,23 @@ def visible_requests(session: Session, who: Identity, *, status: str | None = No
 
 def visible_direct_grants(session: Session, who: Identity) -> list[Grant]:
     """Grants recorded without a request (before requests existed) that the identity may see."""
-    statement = (select(Grant).join(Resource, Grant.resource_id == Resource.id)
-                 .where(Grant.request_id.is_(None)).order_by(Grant.id))
+    statement = (
+        select(Grant)
+        .join(Resource, Grant.resource_id == Resource.id)
+        .where(Grant.request_id.is_(None))
+        .order_by(Grant.id)
+    )
     if not who.is_admin:
         statement = statement.where(or_(Grant.department_id == who.department, Resource.provider_id == who.department))
     return list(session.scalars(statement))
 
 
 def events_of(session: Session, request_id: int) -> list[GrantEvent]:
-    return list(session.scalars(select(GrantEvent).where(GrantEvent.request_id == request_id)
-                                .order_by(GrantEvent.at, GrantEvent.id)))
+    return list(
+        session.scalars(
+            select(GrantEvent).where(GrantEvent.request_id == request_id).order_by(GrantEvent.at, GrantEvent.id)
+        )
+    )
 
 
 def _pending(session: Session, request_id: int) -> GrantRequest:
@@ -169,10 +238,16 @@ def _pending(session: Session, request_id: int) -> GrantRequest:
 def _check_owner(session: Session, who: Identity, request: GrantRequest) -> None:
     owner = session.get(Resource, request.resource_id).provider_id
     if who.role != STEWARD or who.department != owner:
-        what = ("an admin runs the platform and owns no data" if who.role == ADMIN
-                else f"{who.user} is {who.role} of {who.department}")
-        raise ApprovalError(f"request #{request.id} is decided by a steward of {owner}, the department that "
-                            f"provides {request.resource_id} ({what})", status=403)
+        what = (
+            "an admin runs the platform and owns no data"
+            if who.role == ADMIN
+            else f"{who.user} is {who.role} of {who.department}"
+        )
+        raise ApprovalError(
+            f"request #{request.id} is decided by a steward of {owner}, the department that "
+            f"provides {request.resource_id} ({what})",
+            status=403,
+        )
 
 
 def _check_end(valid_until: datetime, now: datetime, *, expired_request: bool = False) -> None:

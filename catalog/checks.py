@@ -4,6 +4,7 @@ Each name is a check over rows together and its roles are the items the entry mu
 quality/rowchecks.py implements them; quality.plan.register_row_check refuses an implementation
 whose name or roles this vocabulary does not declare, so the lint and the gate cannot drift apart.
 """
+
 from __future__ import annotations
 
 SEVERITIES = ("critical", "warning")

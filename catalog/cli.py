@@ -1,4 +1,5 @@
 """`hub catalog …` (lint, load, consume, show) and `hub coverage`: the same library calls the DAGs make."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,9 @@ from catalog.lint import format_findings, lint_catalogue
 from catalog.spec import load_catalogue
 from hub.topics import events_topic
 
-app = typer.Typer(help="The data resource catalogue: lint and load the seed, apply hub.events, inspect.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The data resource catalogue: lint and load the seed, apply hub.events, inspect.", no_args_is_help=True
+)
 err = Console(stderr=True, soft_wrap=True)
 # Piped into a file or a CI log, tables get room for Chinese names instead of rich's 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -43,7 +45,9 @@ def lint(file: Annotated[Path, typer.Argument(help="the seed folder (catalog/see
 @app.command("load")
 def load(
     file: Annotated[Path, typer.Argument(help="the seed folder (catalog/seed) or one resources file")],
-    publish: Annotated[bool, typer.Option("--publish", help="also publish resource.registered/updated to hub.events")] = False,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="also publish resource.registered/updated to hub.events")
+    ] = False,
 ) -> None:
     """Upsert the catalogue into the database (idempotent: an unchanged entry writes nothing)."""
     from catalog.db import session_scope  # SQLAlchemy + Alembic: not at `hub` start-up
@@ -92,14 +96,18 @@ def show(resource: Annotated[str, typer.Argument(help="resource id (hjrk_jbxx) o
     with session_scope() as session:
         row = find_resource(session, resource)
         if row is None:
-            raise CatalogError(f"no resource {resource!r} in the catalogue: check the id or code, or run `hub catalog load catalog/seed`")
+            raise CatalogError(
+                f"no resource {resource!r} in the catalogue: check the id or code, or run `hub catalog load catalog/seed`"
+            )
         raw, dlq = derive.topics(row)
         tables = derive.table_names(row)
         lines = [
             f"[bold]{row.name}[/] {row.code} ({row.id}) — {row.department.name}",
             f"status [bold]{row.status}[/] since {row.status_since:%Y-%m-%d %H:%M}Z; entry {row.entry_status}",
             f"{row.classification} · {row.domain} · {row.update_cycle or 'no update cycle'} · {row.sharing_type} · priority {row.priority}",
-            f"binding: {row.binding.kind} on {row.binding.system} {row.binding.config}" if row.binding else "binding: none",
+            f"binding: {row.binding.kind} on {row.binding.system} {row.binding.config}"
+            if row.binding
+            else "binding: none",
             f"topics {raw}, {dlq}; tables {tables.raw}, {tables.staging}",
             f"key {', '.join(derive.key_columns(row)) or '—'}; PII {derive.pii_columns(row) or '—'}; schema {derive.schema_fingerprint(row)}",
         ]
@@ -118,8 +126,12 @@ def _timeline_table(entries: list[dict]):
 
 
 def coverage(
-    json: Annotated[bool, typer.Option("--json", help="print the coverage document (the API's JSON) instead of tables")] = False,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="ISO date or time (UTC if no zone); default now")] = None,  # noqa: UP007 (typer needs Optional)
+    json: Annotated[
+        bool, typer.Option("--json", help="print the coverage document (the API's JSON) instead of tables")
+    ] = False,
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="ISO date or time (UTC if no zone); default now")
+    ] = None,  # noqa: UP007 (typer needs Optional)
 ) -> None:
     """Coverage of the catalogue against the target: overall, by department, domain, sharing type, the gaps,
     and update timeliness. Reads only, at any --as-of (the daily job `hub flow snapshot` stores snapshots)."""
@@ -139,11 +151,14 @@ def parse_as_of(text: str) -> datetime:
             return datetime.combine(datetime.fromisoformat(text).date(), time(23, 59, 59), timezone.utc)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CatalogError(f"--as-of {text!r} is not an ISO date (2026-05-20) or time (2026-05-20T08:00:00+08:00)") from None
+        raise CatalogError(
+            f"--as-of {text!r} is not an ISO date (2026-05-20) or time (2026-05-20T08:00:00+08:00)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 # --- the readable coverage report --------------------------------------------------------------
+
 
 def _colour(ratio: float, target: float) -> str:
     if ratio >= target:
@@ -158,7 +173,9 @@ def _pct(ratio: float, target: float) -> str:
 def render_coverage(console: Console, document: dict) -> None:
     """Headline against the target, the groupings (worst first), the biggest gaps, the projection."""
     target, overall, weighted = document["target"], document["overall"], document["weighted"]
-    console.print(f"[bold]Catalogue coverage[/] as of {document['as_of']} (definition {document['definition_version']})")
+    console.print(
+        f"[bold]Catalogue coverage[/] as of {document['as_of']} (definition {document['definition_version']})"
+    )
     console.print(
         f"{_pct(overall['ratio'], target)} aggregated: {overall['aggregated']} of {overall['total']} resources; "
         f"target [bold]{target:.0%}[/]; weighted by priority {_pct(weighted['ratio'], target)}"
@@ -171,18 +188,23 @@ def render_coverage(console: Console, document: dict) -> None:
     )
     if len(document["trend"]) > 1:
         console.print("trend: " + "  ".join(f"{p['date'][5:]} {p['ratio']:.1%}" for p in document["trend"][-7:]))
-    console.print(_group_table("by department (furthest behind first)", "department", document["by_department"], target))
+    console.print(
+        _group_table("by department (furthest behind first)", "department", document["by_department"], target)
+    )
     console.print(_group_table("by domain", "domain", document["by_domain"], target))
     console.print(_group_table("by sharing type", "sharing_type", document["by_sharing_type"], target))
-    reasons = Counter("failing rule" if gap["reason"].startswith("failing rule") else gap["reason"]
-                      for gap in document["gaps"])
+    reasons = Counter(
+        "failing rule" if gap["reason"].startswith("failing rule") else gap["reason"] for gap in document["gaps"]
+    )
     if reasons:
         console.print("gaps by reason: " + ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()))
     console.print(_gap_table(document["gaps"][:GAPS_SHOWN], len(document["gaps"])))
     _render_timeliness(console, document["timeliness"], target)
     for problem in document["problems"]:
-        console.print(f"[red]catalogue problem[/] {problem['resource_code']} {problem['name']}: {problem['problem']} "
-                      f"(applied {problem['applied_grace_hours']:g} h; fix the entry and reload)")
+        console.print(
+            f"[red]catalogue problem[/] {problem['resource_code']} {problem['name']}: {problem['problem']} "
+            f"(applied {problem['applied_grace_hours']:g} h; fix the entry and reload)"
+        )
 
 
 def _render_timeliness(console: Console, timeliness: dict, target: float) -> None:
@@ -204,13 +226,21 @@ def _render_timeliness(console: Console, timeliness: dict, target: float) -> Non
     console.print(table)
     late = timeliness["late"]
     if late:
-        table = Table(title=f"sources behind: {min(len(late), GAPS_SHOWN)} of {len(late)}, highest priority first",
-                      title_justify="left")
+        table = Table(
+            title=f"sources behind: {min(len(late), GAPS_SHOWN)} of {len(late)}, highest priority first",
+            title_justify="left",
+        )
         for column in ("code", "resource", "department", "reason", "source changed", "late since"):
             table.add_column(column)
         for row in late[:GAPS_SHOWN]:
-            table.add_row(row["resource_code"], row["name"], row["department"], f"[yellow]{row['reason']}[/]",
-                          _minute(row["source_changed_at"]), _minute(row["since"]))
+            table.add_row(
+                row["resource_code"],
+                row["name"],
+                row["department"],
+                f"[yellow]{row['reason']}[/]",
+                _minute(row["source_changed_at"]),
+                _minute(row["since"]),
+            )
         console.print(table)
 
 
@@ -220,13 +250,23 @@ def _minute(moment: str | None) -> str:
 
 def _group_table(title: str, key: str, rows: list[dict], target: float):
     table = Table(title=title, title_justify="left")
-    for column, justify in ((key.replace("_", " "), "left"), ("aggregated", "right"), ("total", "right"),
-                            ("ratio", "right"), ("to target", "right")):
+    for column, justify in (
+        (key.replace("_", " "), "left"),
+        ("aggregated", "right"),
+        ("total", "right"),
+        ("ratio", "right"),
+        ("to target", "right"),
+    ):
         table.add_column(column, justify=justify)
     for row in rows:
         missing = max(0, math.ceil(round(target * row["total"], 9)) - row["aggregated"])
-        table.add_row(row[key], str(row["aggregated"]), str(row["total"]), _pct(row["ratio"], target),
-                      str(missing) if missing else "[green]✓[/]")
+        table.add_row(
+            row[key],
+            str(row["aggregated"]),
+            str(row["total"]),
+            _pct(row["ratio"], target),
+            str(missing) if missing else "[green]✓[/]",
+        )
     return table
 
 
@@ -235,6 +275,11 @@ def _gap_table(gaps: list[dict], total: int):
     for column in ("code", "resource", "department", "reason", "since"):
         table.add_column(column)
     for gap in gaps:
-        table.add_row(gap["resource_code"], gap["name"], gap["department"], f"[red]{gap['reason']}[/]",
-                      (gap["since"] or "")[:16].replace("T", " "))
+        table.add_row(
+            gap["resource_code"],
+            gap["name"],
+            gap["department"],
+            f"[red]{gap['reason']}[/]",
+            (gap["since"] or "")[:16].replace("T", " "),
+        )
     return table

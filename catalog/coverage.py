@@ -9,6 +9,7 @@ Two clocks per resource: the last successful landing with rows (the data is moun
 timeliness (catalog/timeliness.py). Both are judged against the same window: the cycle's default
 window plus the resource's stated grace.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,9 +29,21 @@ from catalog.projection import (
 )
 
 __all__ = [
-    "AGGREGATED", "DEFAULT_MAX_AGE", "DEFINITION_VERSION", "MAX_GRACE_HOURS", "REASONS", "CoveragePolicy",
-    "ResourceFacts", "SnapshotPoint", "Status", "classify", "compute_coverage", "grace_problem", "projection",
-    "snapshot_point", "usable_grace",
+    "AGGREGATED",
+    "DEFAULT_MAX_AGE",
+    "DEFINITION_VERSION",
+    "MAX_GRACE_HOURS",
+    "REASONS",
+    "CoveragePolicy",
+    "ResourceFacts",
+    "SnapshotPoint",
+    "Status",
+    "classify",
+    "compute_coverage",
+    "grace_problem",
+    "projection",
+    "snapshot_point",
+    "usable_grace",
 ]
 
 # Bump when the definition of "aggregated" changes; snapshots keep the version they were taken under.
@@ -49,21 +62,29 @@ BELOW_THRESHOLD = "below quality threshold"
 NO_QUALITY_RUN = "no quality run"
 # The gap reasons in the order they are tested: a resource gets the first that applies.
 REASONS = (
-    NO_BINDING, NEVER_PRODUCED, NEVER_LANDED, NO_UPDATE_CYCLE, STALE,
-    FAILING_RULE, BELOW_THRESHOLD, NO_QUALITY_RUN,
+    NO_BINDING,
+    NEVER_PRODUCED,
+    NEVER_LANDED,
+    NO_UPDATE_CYCLE,
+    STALE,
+    FAILING_RULE,
+    BELOW_THRESHOLD,
+    NO_QUALITY_RUN,
 )
 
 # The longest a last successful landing may age and still count as fresh, per update cycle:
 # one cycle plus a margin for a late run (≈ working values; a policy may replace them).
-DEFAULT_MAX_AGE: Mapping[str, timedelta] = MappingProxyType({
-    "实时": timedelta(hours=1),
-    "每日": timedelta(hours=36),
-    "每周": timedelta(days=8),
-    "每月": timedelta(days=35),
-    "每季度": timedelta(days=100),
-    "半年": timedelta(days=190),
-    "每年": timedelta(days=380),
-})
+DEFAULT_MAX_AGE: Mapping[str, timedelta] = MappingProxyType(
+    {
+        "实时": timedelta(hours=1),
+        "每日": timedelta(hours=36),
+        "每周": timedelta(days=8),
+        "每月": timedelta(days=35),
+        "每季度": timedelta(days=100),
+        "半年": timedelta(days=190),
+        "每年": timedelta(days=380),
+    }
+)
 DEFAULT_QUALITY_THRESHOLD = 0.95
 # A grace beyond a leap year is a typo (hours for minutes, an extra zero), not a policy.
 MAX_GRACE_HOURS = 366 * 24
@@ -130,9 +151,7 @@ class CoveragePolicy:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.quality_threshold <= 1.0:
-            raise ValueError(
-                f"quality_threshold {self.quality_threshold!r} is not a share of rows: use 0..1"
-            )
+            raise ValueError(f"quality_threshold {self.quality_threshold!r} is not a share of rows: use 0..1")
         negative = sorted(cycle for cycle, age in self.max_age.items() if age < timedelta(0))
         if negative:
             raise ValueError(f"max_age for {negative} is negative: give each cycle an age >= 0")
@@ -186,9 +205,7 @@ def _quality_status(facts: ResourceFacts, policy: CoveragePolicy) -> Status:
     if facts.quality_failed_critical:
         # Sorted so that the reason does not depend on the order the store read the rules in.
         return Status(f"{FAILING_RULE} {min(facts.quality_failed_critical)}", facts.quality_at)
-    threshold = (
-        facts.quality_threshold if facts.quality_threshold is not None else policy.quality_threshold
-    )
+    threshold = facts.quality_threshold if facts.quality_threshold is not None else policy.quality_threshold
     # A run that reported no pass rate did not show that the threshold was met.
     if facts.quality_pass_rate is None or facts.quality_pass_rate < threshold:
         return Status(BELOW_THRESHOLD, facts.quality_at)
@@ -250,13 +267,22 @@ def _judge_timeliness(
 ) -> None:
     mounted = resource.last_landing_at is not None and resource.landed_rows > 0
     verdict = timeliness.judge(
-        mounted=mounted, source_changed_at=resource.source_changed_at, as_of=as_of,
+        mounted=mounted,
+        source_changed_at=resource.source_changed_at,
+        as_of=as_of,
         window=policy.max_age_for(resource.update_cycle, resource.grace_hours),
     )
     if verdict is not None:
-        judged.append(timeliness.Judged(
-            resource.code, resource.name, resource.department, resource.priority, resource.source_changed_at, verdict,
-        ))
+        judged.append(
+            timeliness.Judged(
+                resource.code,
+                resource.name,
+                resource.department,
+                resource.priority,
+                resource.source_changed_at,
+                verdict,
+            )
+        )
 
 
 def _problem(resource: ResourceFacts, problem: str) -> dict:

@@ -3,6 +3,7 @@
 SQLite under var/ by default (WAL so the consumer and the CLI can work at the same time, foreign
 keys on because SQLite leaves them off); PostgreSQL when HUB_CATALOG_URL says so.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

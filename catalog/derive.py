@@ -14,6 +14,7 @@ Type mapping (information item letter → Arrow), decided here and nowhere else:
 Envelope columns, appended after the items in this order, carry what the Kafka message said
 about the record (see hub.envelope): _event_time, _op, _source, _partition, _offset.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -98,7 +99,11 @@ def arrow_schema(resource: ResourceLike, *, envelope: bool = True) -> pa.Schema:
             item.name,
             arrow_type(item),
             nullable=bool(item.nullable) and not item.key,
-            metadata={"label": getattr(item, "label", "") or "", "pii": item.pii or "none", "key": "1" if item.key else "0"},
+            metadata={
+                "label": getattr(item, "label", "") or "",
+                "pii": item.pii or "none",
+                "key": "1" if item.key else "0",
+            },
         )
         for item in resource.items
     ]

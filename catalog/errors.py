@@ -1,4 +1,5 @@
 """Errors of the catalogue package; every message names the file (and line) to fix."""
+
 from __future__ import annotations
 
 from hub.errors import HubError

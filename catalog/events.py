@@ -11,6 +11,7 @@ them out. An event that does not fit its model, of an unknown type or version, i
 rejected with the reason, never raised and never guessed at; `consume` also sends it to
 hub.dlq.events with the reason in the `hub-dlq-reason` header.
 """
+
 from __future__ import annotations
 
 import logging
@@ -95,8 +96,9 @@ def _apply_checked(session: Session, data: dict) -> tuple[str, str | None]:
         return APPLIED, None
     resource = session.get(Resource, event.resource)
     if resource is None:
-        return UNKNOWN_RESOURCE, (f"resource {event.resource!r} is not registered: "
-                                  "load the catalogue (hub catalog load --publish)")
+        return UNKNOWN_RESOURCE, (
+            f"resource {event.resource!r} is not registered: load the catalogue (hub catalog load --publish)"
+        )
     handler(session, resource, event)
     return APPLIED, None
 
@@ -130,6 +132,7 @@ def parse_time(value: Any, name: str) -> datetime:
 
 # --- the consumer ------------------------------------------------------------------------------
 
+
 @dataclass
 class ConsumeStats:
     """What one consume() call read; plain integers so it travels as an Airflow XCom."""
@@ -146,14 +149,24 @@ class ConsumeStats:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
     def __str__(self) -> str:
-        return (f"{self.messages} events read: {self.applied} applied, {self.duplicate} already applied, "
-                f"{self.rejected} rejected, {self.unknown_resource} for unknown resources, "
-                f"{self.undecodable} undecodable, {self.dead_lettered} dead-lettered")
+        return (
+            f"{self.messages} events read: {self.applied} applied, {self.duplicate} already applied, "
+            f"{self.rejected} rejected, {self.unknown_resource} for unknown resources, "
+            f"{self.undecodable} undecodable, {self.dead_lettered} dead-lettered"
+        )
 
 
-def consume(follow: bool = False, from_beginning: bool = False, *, url: str | None = None,
-            topic: str | None = None, group_id: str | None = None, poll_timeout_ms: int = 1000,
-            stop: Callable[[], bool] | None = None, dlq_topic: str | None = None) -> ConsumeStats:
+def consume(
+    follow: bool = False,
+    from_beginning: bool = False,
+    *,
+    url: str | None = None,
+    topic: str | None = None,
+    group_id: str | None = None,
+    poll_timeout_ms: int = 1000,
+    stop: Callable[[], bool] | None = None,
+    dlq_topic: str | None = None,
+) -> ConsumeStats:
     """Apply hub.events to the catalogue: up to the end offsets seen at start, or forever with `follow`.
 
     Each poll is applied in one database transaction. Rejected and undecodable messages go to
@@ -183,7 +196,9 @@ def consume(follow: bool = False, from_beginning: bool = False, *, url: str | No
                     stats.messages += len(messages)
                     _apply_messages(session, messages, stats, dead_letters)
                     dead_letters.flush()  # raises before the commit if the DLQ did not take them
-                consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()})
+                consumer.commit(
+                    {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()}
+                )
     except KeyboardInterrupt:
         log.info("consumer stopped: %s", stats)
     finally:
@@ -240,9 +255,11 @@ class _DeadLetters:
         failed = [future for future in self.futures if future.failed()]
         self.futures = []
         if failed:
-            raise CatalogError(f"{len(failed)} rejected event(s) could not be written to {self.topic}: "
-                               f"{failed[0].exception}; nothing of this poll is committed and it will be retried",
-                               kind="retriable")
+            raise CatalogError(
+                f"{len(failed)} rejected event(s) could not be written to {self.topic}: "
+                f"{failed[0].exception}; nothing of this poll is committed and it will be retried",
+                kind="retriable",
+            )
 
     def close(self) -> None:
         if self.producer is not None:
@@ -257,7 +274,9 @@ def _assign(consumer, topic: str, from_beginning: bool) -> list[TopicPartition]:
     deadline = time.monotonic() + 30
     while not (numbers := consumer.partitions_for_topic(topic)):
         if time.monotonic() > deadline:
-            raise CatalogError(f"topic {topic} has no partitions after 30 s: is the broker up (hub kafka up)?", kind="retriable")
+            raise CatalogError(
+                f"topic {topic} has no partitions after 30 s: is the broker up (hub kafka up)?", kind="retriable"
+            )
         time.sleep(0.2)
     partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
     consumer.assign(partitions)

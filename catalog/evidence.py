@@ -6,6 +6,7 @@ note) and the resource's lifecycle status, recomputed after every event and reco
 One handler per event model of hub.events; catalog.events validates and de-duplicates events and
 calls them. Rows take their times from the event (never the wall clock), so a replay rebuilds them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -47,9 +48,12 @@ def _clipped(value: str | None, limit: int) -> str | None:
 
 # --- handlers: one per event model ---------------------------------------------------------------
 
+
 def _registered(session: Session, _resource: None, event: ResourceRegistered | ResourceUpdated) -> None:
-    from catalog.spec import Department as DepartmentSpec, Resource as ResourceSpec
     from pydantic import ValidationError
+
+    from catalog.spec import Department as DepartmentSpec
+    from catalog.spec import Resource as ResourceSpec
 
     payload = event.payload
     try:
@@ -58,7 +62,9 @@ def _registered(session: Session, _resource: None, event: ResourceRegistered | R
     except ValidationError as exc:
         raise EventRejected(f"payload spec/department do not match catalog.spec: {exc}") from None
     if spec.id != event.resource or spec.provider != department.id:
-        raise EventRejected(f"spec {spec.id!r} (provider {spec.provider!r}) does not match the event's resource / department")
+        raise EventRejected(
+            f"spec {spec.id!r} (provider {spec.provider!r}) does not match the event's resource / department"
+        )
     existing = session.get(Resource, spec.id)
     if existing is not None and existing.updated_at > event.ts:
         # An older registration replayed after a newer one (e.g. --from-beginning): the newer entry stands.
@@ -70,52 +76,82 @@ def _registered(session: Session, _resource: None, event: ResourceRegistered | R
 
 def _produced(session: Session, resource: Resource, event: ConnectorProduced) -> None:
     payload = event.payload
-    session.add(ConnectorRun(
-        event_id=event.id, resource_id=resource.id, run_id=_clipped(payload.run_id, 128),
-        produced_at=payload.produced_at or event.ts,
-        records=payload.records,
-        dlq_records=payload.dlq_records,
-        source=_clipped(payload.source, 64),
-        offsets=payload.offsets,
-        error=_clipped(payload.error, 4000),
-    ))
+    session.add(
+        ConnectorRun(
+            event_id=event.id,
+            resource_id=resource.id,
+            run_id=_clipped(payload.run_id, 128),
+            produced_at=payload.produced_at or event.ts,
+            records=payload.records,
+            dlq_records=payload.dlq_records,
+            source=_clipped(payload.source, 64),
+            offsets=payload.offsets,
+            error=_clipped(payload.error, 4000),
+        )
+    )
     _set_status(session, resource, event)
 
 
 def _landed(session: Session, resource: Resource, event: LandingCompleted) -> None:
     payload = event.payload
-    session.add(Landing(
-        event_id=event.id, resource_id=resource.id, load_id=_clipped(payload.load_id, 128), succeeded=True,
-        completed_at=payload.completed_at or event.ts, files=list(payload.files), rows=payload.rows,
-        dlq_rows=payload.dlq_rows, offsets=payload.offsets, max_event_time=payload.max_event_time,
-        schema_fingerprint=_clipped(payload.schema_fingerprint, 64), error=None,
-    ))
+    session.add(
+        Landing(
+            event_id=event.id,
+            resource_id=resource.id,
+            load_id=_clipped(payload.load_id, 128),
+            succeeded=True,
+            completed_at=payload.completed_at or event.ts,
+            files=list(payload.files),
+            rows=payload.rows,
+            dlq_rows=payload.dlq_rows,
+            offsets=payload.offsets,
+            max_event_time=payload.max_event_time,
+            schema_fingerprint=_clipped(payload.schema_fingerprint, 64),
+            error=None,
+        )
+    )
     _set_status(session, resource, event)
 
 
 def _landing_failed(session: Session, resource: Resource, event: LandingFailed) -> None:
     payload = event.payload
-    session.add(Landing(
-        event_id=event.id, resource_id=resource.id, load_id=_clipped(payload.load_id, 128), succeeded=False,
-        completed_at=payload.completed_at or event.ts, files=[], rows=0, dlq_rows=0, offsets=payload.offsets,
-        max_event_time=None, schema_fingerprint=None,
-        error=_clipped(payload.error, 4000) or "landing failed (no reason given)",
-    ))
+    session.add(
+        Landing(
+            event_id=event.id,
+            resource_id=resource.id,
+            load_id=_clipped(payload.load_id, 128),
+            succeeded=False,
+            completed_at=payload.completed_at or event.ts,
+            files=[],
+            rows=0,
+            dlq_rows=0,
+            offsets=payload.offsets,
+            max_event_time=None,
+            schema_fingerprint=None,
+            error=_clipped(payload.error, 4000) or "landing failed (no reason given)",
+        )
+    )
     _set_status(session, resource, event)
 
 
 def _quality(session: Session, resource: Resource, event: QualityCompleted) -> None:
     payload = event.payload
-    session.add(QualityRun(
-        event_id=event.id, resource_id=resource.id, load_id=_clipped(payload.load_id, 128),
-        ran_at=payload.ran_at or event.ts, rows_checked=payload.rows_checked, rows_valid=payload.rows_valid,
-        pass_rate=payload.pass_rate,
-        failed_rules=[rule.model_dump(exclude_none=True) for rule in payload.failed_rules],
-        failed_critical=sorted(set(payload.failed_critical)),
-        quarantined_rows=payload.quarantined_rows,
-        repairs=dict(payload.repairs),
-        docs_path=_clipped(payload.docs, 500),
-    ))
+    session.add(
+        QualityRun(
+            event_id=event.id,
+            resource_id=resource.id,
+            load_id=_clipped(payload.load_id, 128),
+            ran_at=payload.ran_at or event.ts,
+            rows_checked=payload.rows_checked,
+            rows_valid=payload.rows_valid,
+            pass_rate=payload.pass_rate,
+            failed_rules=[rule.model_dump(exclude_none=True) for rule in payload.failed_rules],
+            failed_critical=sorted(set(payload.failed_critical)),
+            quarantined_rows=payload.quarantined_rows,
+            repairs=dict(payload.repairs),
+            docs_path=_clipped(payload.docs, 500),
+        )
+    )
     _set_status(session, resource, event)
 
 
@@ -123,12 +159,20 @@ def _schema_changed(session: Session, resource: Resource, event: SchemaChanged) 
     # A schema change is history worth reading next to the status, though it changes no status.
     payload = event.payload
     parts = [payload.note or "schema changed"]
-    parts += [f"{key}: {value}" for key in ("old", "new", "added", "removed", "changed")
-              if (value := getattr(payload, key))]
-    session.add(StatusChange(
-        resource_id=resource.id, changed_at=event.ts, old_status=resource.status, new_status=resource.status,
-        cause=event.type, event_id=event.id, note="; ".join(parts)[:4000],
-    ))
+    parts += [
+        f"{key}: {value}" for key in ("old", "new", "added", "removed", "changed") if (value := getattr(payload, key))
+    ]
+    session.add(
+        StatusChange(
+            resource_id=resource.id,
+            changed_at=event.ts,
+            old_status=resource.status,
+            new_status=resource.status,
+            cause=event.type,
+            event_id=event.id,
+            note="; ".join(parts)[:4000],
+        )
+    )
 
 
 REGISTRATIONS = ("resource.registered", "resource.updated")
@@ -147,6 +191,7 @@ if set(HANDLERS) != set(EVENT_TYPES):
 
 # --- lifecycle status --------------------------------------------------------------------------
 
+
 def lifecycle_status(session: Session, resource: Resource) -> str:
     """The status the evidence supports now (latest landing / quality run by their own times)."""
     if resource.binding is None:
@@ -155,14 +200,20 @@ def lifecycle_status(session: Session, resource: Resource) -> str:
     if not session.scalar(select(exists().where(ConnectorRun.resource_id == rid, ConnectorRun.records > 0))):
         return BOUND
     last_landing = session.scalars(
-        select(Landing).where(Landing.resource_id == rid).order_by(Landing.completed_at.desc(), Landing.id.desc()).limit(1)
+        select(Landing)
+        .where(Landing.resource_id == rid)
+        .order_by(Landing.completed_at.desc(), Landing.id.desc())
+        .limit(1)
     ).first()
     if last_landing is not None and not last_landing.succeeded:
         return LANDING_FAILED
     if not session.scalar(select(exists().where(Landing.resource_id == rid, Landing.succeeded, Landing.rows > 0))):
         return PRODUCING
     quality = session.scalars(
-        select(QualityRun).where(QualityRun.resource_id == rid).order_by(QualityRun.ran_at.desc(), QualityRun.id.desc()).limit(1)
+        select(QualityRun)
+        .where(QualityRun.resource_id == rid)
+        .order_by(QualityRun.ran_at.desc(), QualityRun.id.desc())
+        .limit(1)
     ).first()
     if quality is None:
         return LANDED
@@ -176,8 +227,14 @@ def _set_status(session: Session, resource: Resource, event: Event, *, created: 
     new = lifecycle_status(session, resource)
     if not created and new == resource.status:
         return
-    session.add(StatusChange(
-        resource_id=resource.id, changed_at=event.ts, old_status=None if created else resource.status,
-        new_status=new, cause=event.type, event_id=event.id,
-    ))
+    session.add(
+        StatusChange(
+            resource_id=resource.id,
+            changed_at=event.ts,
+            old_status=None if created else resource.status,
+            new_status=new,
+            cause=event.type,
+            event_id=event.id,
+        )
+    )
     resource.status, resource.status_since = new, event.ts

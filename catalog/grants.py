@@ -2,6 +2,7 @@
 
 Access functions only: warehouse.access decides what a grant means; this module stores and reads.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,9 +34,18 @@ def resolve_department(session: Session, name_or_id: str) -> Department | None:
     return None
 
 
-def add_grant(session: Session, *, department: str, resource: str, purpose: str, approved_by: str,
-              valid_until: datetime, include_pii: bool = False, now: datetime | None = None,
-              request_id: int | None = None) -> Grant:
+def add_grant(
+    session: Session,
+    *,
+    department: str,
+    resource: str,
+    purpose: str,
+    approved_by: str,
+    valid_until: datetime,
+    include_pii: bool = False,
+    now: datetime | None = None,
+    request_id: int | None = None,
+) -> Grant:
     """Record an approved grant; the department and resource must exist, the resource be 有条件共享.
 
     The steps that lead to it (request, the owner's approval) are catalog.approvals'.
@@ -54,10 +64,20 @@ def add_grant(session: Session, *, department: str, resource: str, purpose: str,
         raise GrantError("valid_until must carry a time zone")
     now = now or _now()
     if valid_until <= now:
-        raise GrantError(f"valid_until {valid_until.isoformat()} is not in the future: a grant ends after it "
-                         "is recorded; give the last day it holds (e.g. 2026-12-31)")
-    grant = Grant(department_id=holder.id, resource_id=target.id, purpose=purpose, approved_by=approved_by,
-                  include_pii=include_pii, valid_until=valid_until, granted_at=now, request_id=request_id)
+        raise GrantError(
+            f"valid_until {valid_until.isoformat()} is not in the future: a grant ends after it "
+            "is recorded; give the last day it holds (e.g. 2026-12-31)"
+        )
+    grant = Grant(
+        department_id=holder.id,
+        resource_id=target.id,
+        purpose=purpose,
+        approved_by=approved_by,
+        include_pii=include_pii,
+        valid_until=valid_until,
+        granted_at=now,
+        request_id=request_id,
+    )
     session.add(grant)
     session.flush()
     return grant
@@ -97,8 +117,16 @@ def rights_inputs(session: Session) -> CatalogueSnapshot:
 AUDIT_STATUSES = ("started", "ok", "refused", "killed", "crashed", "interrupted")
 
 
-def start_query(session: Session, *, role: str, sql_text: str, user_name: str | None, user_role: str | None,
-                channel: str = "cli", asked_at: datetime | None = None) -> QueryAudit:
+def start_query(
+    session: Session,
+    *,
+    role: str,
+    sql_text: str,
+    user_name: str | None,
+    user_role: str | None,
+    channel: str = "cli",
+    asked_at: datetime | None = None,
+) -> QueryAudit:
     """The audit row of a query about to be checked and run: status 'started' until finish_query."""
     # PostgreSQL text cannot hold NUL: keep the attempt, with the byte spelt out.
     sql_text = sql_text.replace("\x00", "\\x00")
@@ -106,10 +134,21 @@ def start_query(session: Session, *, role: str, sql_text: str, user_name: str | 
     if who is not None:
         user_name, user_role = who.user, who.role
     # Whatever was typed as the role or user, the row must fit its columns (PostgreSQL enforces lengths).
-    entry = QueryAudit(role=role[:64], asked_at=asked_at or _now(), sql_text=sql_text, allowed=False, reason=None,
-                       rows=None, truncated=False, duration_ms=None, channel=channel[:16], status="started",
-                       user_name=(user_name or "")[:128] or None, user_role=(user_role or "")[:32] or None,
-                       grant_ids=[])
+    entry = QueryAudit(
+        role=role[:64],
+        asked_at=asked_at or _now(),
+        sql_text=sql_text,
+        allowed=False,
+        reason=None,
+        rows=None,
+        truncated=False,
+        duration_ms=None,
+        channel=channel[:16],
+        status="started",
+        user_name=(user_name or "")[:128] or None,
+        user_role=(user_role or "")[:32] or None,
+        grant_ids=[],
+    )
     session.add(entry)
     session.flush()
     return entry
@@ -120,8 +159,17 @@ def note_grants(session: Session, audit_id: int, grant_ids: list[int]) -> None:
     session.get(QueryAudit, audit_id).grant_ids = sorted(set(grant_ids))
 
 
-def finish_query(session: Session, audit_id: int, *, status: str, reason: str | None, rows: int | None,
-                 truncated: bool, duration_ms: float | None, now: datetime | None = None) -> QueryAudit:
+def finish_query(
+    session: Session,
+    audit_id: int,
+    *,
+    status: str,
+    reason: str | None,
+    rows: int | None,
+    truncated: bool,
+    duration_ms: float | None,
+    now: datetime | None = None,
+) -> QueryAudit:
     """Complete a started row; a row that is no longer 'started' is left as it is (first end wins)."""
     if status not in AUDIT_STATUSES[1:]:
         raise ValueError(f"status {status!r} must be one of {', '.join(AUDIT_STATUSES[1:])}")
@@ -140,15 +188,41 @@ def shown_status(entry: QueryAudit, now: datetime, stale_after_s: float) -> str:
     return entry.status
 
 
-def record_query(session: Session, *, role: str, sql_text: str, allowed: bool, reason: str | None,
-                 rows: int | None, truncated: bool, duration_ms: float | None, channel: str = "cli",
-                 asked_at: datetime | None = None, status: str | None = None, user_name: str | None = None,
-                 user_role: str | None = None) -> QueryAudit:
+def record_query(
+    session: Session,
+    *,
+    role: str,
+    sql_text: str,
+    allowed: bool,
+    reason: str | None,
+    rows: int | None,
+    truncated: bool,
+    duration_ms: float | None,
+    channel: str = "cli",
+    asked_at: datetime | None = None,
+    status: str | None = None,
+    user_name: str | None = None,
+    user_role: str | None = None,
+) -> QueryAudit:
     """One complete row at once, for attempts refused before anything ran (e.g. a script that does not parse)."""
-    entry = start_query(session, role=role, sql_text=sql_text, user_name=user_name, user_role=user_role,
-                        channel=channel, asked_at=asked_at)
-    return finish_query(session, entry.id, status=status or ("ok" if allowed else "refused"), reason=reason,
-                        rows=rows, truncated=truncated, duration_ms=duration_ms)
+    entry = start_query(
+        session,
+        role=role,
+        sql_text=sql_text,
+        user_name=user_name,
+        user_role=user_role,
+        channel=channel,
+        asked_at=asked_at,
+    )
+    return finish_query(
+        session,
+        entry.id,
+        status=status or ("ok" if allowed else "refused"),
+        reason=reason,
+        rows=rows,
+        truncated=truncated,
+        duration_ms=duration_ms,
+    )
 
 
 def list_audit(session: Session, *, role: str | None = None, limit: int = 50) -> list[QueryAudit]:

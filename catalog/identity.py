@@ -1,6 +1,7 @@
 """Who is asking: the Identity every entry point resolves (catalog.accounts does the resolving) and
 the identity acting in this context, which the query audit records.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

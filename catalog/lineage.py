@@ -4,6 +4,7 @@ The catalogue sits below the warehouse (pyproject's import contract), so it cann
 itself: the composition (pipeline/cli.py) hands the warehouse's answers in with `use_storage`.
 Without them the service shows the lake's folder pattern and no marts.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,7 +16,7 @@ Resource = Any  # a catalog.models.Resource; not imported, so `hub` starts witho
 
 @dataclass(frozen=True)
 class Storage:
-    lake_folder: Callable[[Resource], str]     # e.g. "var/lake/population/rk_czrk/dt=*/"
+    lake_folder: Callable[[Resource], str]  # e.g. "var/lake/population/rk_czrk/dt=*/"
     marts_reading: Callable[[Resource], list[str]]  # e.g. ["mart.population_by_town"]
 
 

@@ -3,6 +3,7 @@
 `lint_catalogue(path)` never stops at the first problem; `format_findings` prints them as
 `file:line: rule: [subject] message`, the shape editors and CI logs understand.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,17 +14,36 @@ from datetime import date
 from pathlib import Path
 
 from catalog.checks import ROW_CHECK_ROLES, SEVERITIES
-from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS, USCC_ALPHABET, uscc_check_char
 from catalog.coverage import grace_problem
+from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS, USCC_ALPHABET, uscc_check_char
 from catalog.spec import (
-    DOMAINS, ENTRY_STATUSES, ITEM_TYPES, OPEN_TYPES, PII_KINDS, SHARING_TYPES, THEMES, UPDATE_CYCLES, Catalogue,
-    Department, Resource, field_line, item_line, read_catalogue,
+    DOMAINS,
+    ENTRY_STATUSES,
+    ITEM_TYPES,
+    OPEN_TYPES,
+    PII_KINDS,
+    SHARING_TYPES,
+    THEMES,
+    UPDATE_CYCLES,
+    Catalogue,
+    Department,
+    Resource,
+    field_line,
+    item_line,
+    read_catalogue,
 )
 from catalog.systems import CONNECTOR_KINDS, DOMAIN_SYSTEMS, SOURCE_SYSTEMS, SYSTEM_KINDS
 
 CLASSES = {"1": "基础", "2": "主题", "3": "部门"}
 BASE_SUBJECTS = {"01": "人口", "02": "法人单位", "03": "自然资源和空间地理", "04": "社会信用", "05": "电子证照"}
-THEME_SUBJECTS = {"01": "公共服务", "02": "城乡建设", "03": "社区治理", "04": "生态环保", "05": "应急维稳", "06": "能源安全"}
+THEME_SUBJECTS = {
+    "01": "公共服务",
+    "02": "城乡建设",
+    "03": "社区治理",
+    "04": "生态环保",
+    "05": "应急维稳",
+    "06": "能源安全",
+}
 FORMATS = ("数据库", "电子文件", "接口", "流数据", "图形图像")
 SHARING_METHODS = ("接口", "数据库", "文件")
 VALIDATORS = ("resident_id", "uscc", "mobile", "camera_id", "parcel_code", "town_code", "lon", "lat", "not_future_date")
@@ -34,16 +54,51 @@ GEOMETRY_ITEMS = ("geometry", "geom_wkt")  # the names connectors/kinds/file.py 
 
 # Every rule name a Finding can carry (the tests prove each one fires).
 RULES = (
-    "yaml", "shape",
-    "department_id", "department_code", "department_division", "department_unique_id", "department_unique_code",
-    "id_format", "unique_id", "code_format", "unique_code", "classification", "provider",
-    "format", "domain", "sharing_type", "open_type", "sharing_method", "status", "update_cycle",
-    "sharing_condition", "legal_basis", "release_date", "priority", "quality_threshold", "freshness_grace_hours",
-    "items_present", "item_name", "item_unique", "item_type", "item_length", "item_pii", "item_rules",
-    "item_identifier_pii", "item_derived_from",
-    "key_nullable", "key_item",
-    "binding_kind", "binding_system", "binding_consistency", "binding_config", "binding_unique", "related",
-    "check_rule", "check_columns",
+    "yaml",
+    "shape",
+    "department_id",
+    "department_code",
+    "department_division",
+    "department_unique_id",
+    "department_unique_code",
+    "id_format",
+    "unique_id",
+    "code_format",
+    "unique_code",
+    "classification",
+    "provider",
+    "format",
+    "domain",
+    "sharing_type",
+    "open_type",
+    "sharing_method",
+    "status",
+    "update_cycle",
+    "sharing_condition",
+    "legal_basis",
+    "release_date",
+    "priority",
+    "quality_threshold",
+    "freshness_grace_hours",
+    "items_present",
+    "item_name",
+    "item_unique",
+    "item_type",
+    "item_length",
+    "item_pii",
+    "item_rules",
+    "item_identifier_pii",
+    "item_derived_from",
+    "key_nullable",
+    "key_item",
+    "binding_kind",
+    "binding_system",
+    "binding_consistency",
+    "binding_config",
+    "binding_unique",
+    "related",
+    "check_rule",
+    "check_columns",
 )
 
 MAX_ITEM_LENGTH = 1_000_000
@@ -59,8 +114,42 @@ SQL_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # GB 32100-2015 registration authority (1st char) + organisation type (2nd): 1 机构编制, 2 外交, 3 司法行政,
 # 4 文化, 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商, A 军队, N 农业, Y 其他.
 _USCC_ORG_TYPES = (
-    "11", "12", "13", "19", "21", "29", "31", "32", "33", "34", "35", "39", "41", "49", "51", "52", "53", "59",
-    "61", "62", "69", "71", "72", "79", "81", "89", "91", "92", "93", "A1", "A9", "N1", "N2", "N3", "N9", "Y1",
+    "11",
+    "12",
+    "13",
+    "19",
+    "21",
+    "29",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "39",
+    "41",
+    "49",
+    "51",
+    "52",
+    "53",
+    "59",
+    "61",
+    "62",
+    "69",
+    "71",
+    "72",
+    "79",
+    "81",
+    "89",
+    "91",
+    "92",
+    "93",
+    "A1",
+    "A9",
+    "N1",
+    "N2",
+    "N3",
+    "N9",
+    "Y1",
 )
 
 
@@ -88,8 +177,7 @@ def lint_catalogue(path: str | Path, today: date | None = None) -> list[Finding]
     """Every catalogue-rule violation in the seed at `path` (a seed folder or one resources file)."""
     catalogue, problems = read_catalogue(path)
     findings = [
-        Finding(p.file, p.line, p.subject, "yaml" if p.subject == "yaml" else "shape", p.message)
-        for p in problems
+        Finding(p.file, p.line, p.subject, "yaml" if p.subject == "yaml" else "shape", p.message) for p in problems
     ]
     findings += _lint_departments(catalogue.departments)
     findings += _lint_resources(catalogue, today or date.today())
@@ -98,9 +186,11 @@ def lint_catalogue(path: str | Path, today: date | None = None) -> list[Finding]
 
 # --- departments -------------------------------------------------------------------------------
 
+
 def _lint_departments(departments: list[Department]) -> list[Finding]:
     findings = []
     for dept in departments:
+
         def add(rule: str, message: str, dept: Department = dept) -> None:
             findings.append(Finding(dept.file, dept.line, dept.id, rule, message))
 
@@ -110,9 +200,11 @@ def _lint_departments(departments: list[Department]) -> list[Finding]:
         if reason:
             add("department_code", f"code {dept.code!r} is not a valid unified social credit code: {reason}")
         if dept.division != SHUNDE_DISTRICT_CODE and dept.division not in SHUNDE_TOWNS:
-            add("department_division",
+            add(
+                "department_division",
                 f"division {dept.division!r} must be {SHUNDE_DISTRICT_CODE} or a Shunde town code "
-                f"({', '.join(SHUNDE_TOWNS)})")
+                f"({', '.join(SHUNDE_TOWNS)})",
+            )
     findings += _duplicates(departments, lambda d: d.id, "department_unique_id", "department id")
     findings += _duplicates(departments, lambda d: d.code, "department_unique_code", "department code")
     return findings
@@ -135,6 +227,7 @@ def _uscc_problem(code: str) -> str | None:
 
 # --- resources ---------------------------------------------------------------------------------
 
+
 def _lint_resources(catalogue: Catalogue, today: date) -> list[Finding]:
     providers = {d.id for d in catalogue.departments}
     codes = {r.code for r in catalogue.resources}
@@ -145,12 +238,16 @@ def _lint_resources(catalogue: Catalogue, today: date) -> list[Finding]:
         findings += _lint_items(res)
         findings += _lint_binding(res)
         findings += _lint_checks(res)
-        findings += [_at(res, "related", "related", f"related code {code!r} is not in the catalogue")
-                     for code in res.related if code not in codes or code == res.code]
+        findings += [
+            _at(res, "related", "related", f"related code {code!r} is not in the catalogue")
+            for code in res.related
+            if code not in codes or code == res.code
+        ]
     findings += _duplicates(catalogue.resources, lambda r: r.id, "unique_id", "resource id")
     findings += _duplicates(catalogue.resources, lambda r: r.code, "unique_code", "resource code")
-    findings += _duplicates([r for r in catalogue.resources if r.binding], _binding_target,
-                            "binding_unique", "binding target")
+    findings += _duplicates(
+        [r for r in catalogue.resources if r.binding], _binding_target, "binding_unique", "binding target"
+    )
     return findings
 
 
@@ -190,29 +287,50 @@ def _classification_problem(code: str, classification: str) -> str | None:
 def _lint_attributes(res: Resource, today: date) -> list[Finding]:
     findings = []
     checks = [
-        ("format", res.format, FORMATS), ("domain", res.domain, DOMAINS + THEMES),
-        ("sharing_type", res.sharing_type, tuple(SHARING_TYPES)), ("open_type", res.open_type, tuple(OPEN_TYPES)),
-        ("sharing_method", res.sharing_method, SHARING_METHODS), ("status", res.status, ENTRY_STATUSES),
+        ("format", res.format, FORMATS),
+        ("domain", res.domain, DOMAINS + THEMES),
+        ("sharing_type", res.sharing_type, tuple(SHARING_TYPES)),
+        ("open_type", res.open_type, tuple(OPEN_TYPES)),
+        ("sharing_method", res.sharing_method, SHARING_METHODS),
+        ("status", res.status, ENTRY_STATUSES),
     ]
     for field, value, allowed in checks:
         if value not in allowed:
             findings.append(_at(res, field, field, f"{field} {value!r} must be one of {', '.join(allowed)}"))
     if res.update_cycle is None:
-        findings.append(_at(res, "update_cycle", "update_cycle",
-                            f"update_cycle is missing; declare one of {', '.join(UPDATE_CYCLES)}"))
+        findings.append(
+            _at(
+                res,
+                "update_cycle",
+                "update_cycle",
+                f"update_cycle is missing; declare one of {', '.join(UPDATE_CYCLES)}",
+            )
+        )
     elif res.update_cycle not in UPDATE_CYCLES:
-        findings.append(_at(res, "update_cycle", "update_cycle",
-                            f"update_cycle {res.update_cycle!r} must be one of {', '.join(UPDATE_CYCLES)}"))
+        findings.append(
+            _at(
+                res,
+                "update_cycle",
+                "update_cycle",
+                f"update_cycle {res.update_cycle!r} must be one of {', '.join(UPDATE_CYCLES)}",
+            )
+        )
     condition = (res.sharing_condition or "").strip()
     if res.sharing_type == "有条件共享" and not condition:
-        findings.append(_at(res, "sharing_type", "sharing_condition",
-                            "有条件共享 needs a sharing_condition saying who may use it and for what"))
+        findings.append(
+            _at(
+                res,
+                "sharing_type",
+                "sharing_condition",
+                "有条件共享 needs a sharing_condition saying who may use it and for what",
+            )
+        )
     if res.sharing_type == "不予共享" and not condition:
-        findings.append(_at(res, "sharing_type", "legal_basis",
-                            "不予共享 needs its legal basis in sharing_condition"))
+        findings.append(_at(res, "sharing_type", "legal_basis", "不予共享 needs its legal basis in sharing_condition"))
     if res.release_date > today:
-        findings.append(_at(res, "release_date", "release_date",
-                            f"release_date {res.release_date} is after today ({today})"))
+        findings.append(
+            _at(res, "release_date", "release_date", f"release_date {res.release_date} is after today ({today})")
+        )
     if not 1 <= res.priority <= 5:
         findings.append(_at(res, "priority", "priority", f"priority {res.priority} must be 1..5"))
     # `not a <= x <= b` also catches NaN, which compares false with everything.
@@ -220,8 +338,14 @@ def _lint_attributes(res: Resource, today: date) -> list[Finding]:
         findings.append(_at(res, "quality_threshold", "quality_threshold", "quality_threshold must be in (0, 1]"))
     grace = grace_problem(res.freshness_grace_hours)  # the coverage engine's own test of a usable grace
     if grace:
-        findings.append(_at(res, "freshness_grace_hours", "freshness_grace_hours",
-                            f"{grace}; the window is the update cycle's plus this grace"))
+        findings.append(
+            _at(
+                res,
+                "freshness_grace_hours",
+                "freshness_grace_hours",
+                f"{grace}; the window is the update cycle's plus this grace",
+            )
+        )
     return findings
 
 
@@ -230,10 +354,14 @@ def _lint_items(res: Resource) -> list[Finding]:
         return [_at(res, "items", "items_present", "a resource needs at least one information item")]
     findings = []
     base = field_line(res, "items")
-    identifiers = {item.name for item in res.items
-                   if item.pii in ("id_number", "phone", "credit_code", "credit_code_person")
-                   or item.rules.validator in IDENTIFIER_VALIDATORS}
+    identifiers = {
+        item.name
+        for item in res.items
+        if item.pii in ("id_number", "phone", "credit_code", "credit_code_person")
+        or item.rules.validator in IDENTIFIER_VALIDATORS
+    }
     for item in res.items:
+
         def add(rule: str, message: str, line: int = item_line(item, base)) -> None:
             findings.append(Finding(res.file, line, res.code, rule, f"item {item.name!r}: {message}"))
 
@@ -250,16 +378,29 @@ def _lint_items(res: Resource) -> list[Finding]:
         for message in _rule_problems(item):
             add("item_rules", message)
         if item.rules.validator in IDENTIFIER_VALIDATORS and item.pii in (None, "none"):
-            add("item_identifier_pii", f"validated as {item.rules.validator} but pii is none: an ID number, mobile "
-                f"or credit code is personal data; set pii: {IDENTIFIER_VALIDATORS[item.rules.validator]}")
+            add(
+                "item_identifier_pii",
+                f"validated as {item.rules.validator} but pii is none: an ID number, mobile "
+                f"or credit code is personal data; set pii: {IDENTIFIER_VALIDATORS[item.rules.validator]}",
+            )
         if item.rules.derived_from is not None and item.rules.derived_from not in identifiers:
-            add("item_derived_from", f"derived_from {item.rules.derived_from!r} must name an item of this resource "
-                f"that is an identifier (pii or validator): {', '.join(sorted(identifiers)) or 'none here'}")
+            add(
+                "item_derived_from",
+                f"derived_from {item.rules.derived_from!r} must name an item of this resource "
+                f"that is an identifier (pii or validator): {', '.join(sorted(identifiers)) or 'none here'}",
+            )
     names = Counter(item.name for item in res.items)
     for item in res.items:
         if names[item.name] > 1:
-            findings.append(Finding(res.file, item_line(item, base), res.code, "item_unique",
-                                    f"item name {item.name!r} appears {names[item.name]} times"))
+            findings.append(
+                Finding(
+                    res.file,
+                    item_line(item, base),
+                    res.code,
+                    "item_unique",
+                    f"item name {item.name!r} appears {names[item.name]} times",
+                )
+            )
     if res.binding is not None and not any(item.key for item in res.items):
         findings.append(_at(res, "items", "key_item", "a bound resource needs at least one key: true item"))
     return findings
@@ -291,9 +432,17 @@ def _lint_checks(res: Resource) -> list[Finding]:
     findings = []
     items = {item.name for item in res.items}
     for check in res.checks:
+
         def add(rule: str, message: str, check=check) -> None:
-            findings.append(Finding(res.file, item_line(check, field_line(res, "checks")), res.code, rule,
-                                    f"check {check.rule!r}: {message}"))
+            findings.append(
+                Finding(
+                    res.file,
+                    item_line(check, field_line(res, "checks")),
+                    res.code,
+                    rule,
+                    f"check {check.rule!r}: {message}",
+                )
+            )
 
         roles = ROW_CHECK_ROLES.get(check.rule)
         if roles is None:
@@ -303,8 +452,7 @@ def _lint_checks(res: Resource) -> list[Finding]:
             add("check_rule", f"severity {check.severity!r} must be one of {', '.join(SEVERITIES)}")
         missing = [role for role in roles if role not in check.columns]
         if missing:
-            add("check_columns", f"columns must name an item for {', '.join(missing)} "
-                                 f"(roles: {', '.join(roles)})")
+            add("check_columns", f"columns must name an item for {', '.join(missing)} (roles: {', '.join(roles)})")
         unknown = sorted(set(check.columns) - set(roles))
         if unknown:
             add("check_columns", f"{', '.join(unknown)} is not a role of this check (roles: {', '.join(roles)})")
@@ -320,22 +468,48 @@ def _lint_binding(res: Resource) -> list[Finding]:
         return []
     findings = []
     if binding.kind not in CONNECTOR_KINDS:
-        findings.append(_at(res, "binding.kind", "binding_kind",
-                            f"binding kind {binding.kind!r} must be one of {', '.join(CONNECTOR_KINDS)}"))
+        findings.append(
+            _at(
+                res,
+                "binding.kind",
+                "binding_kind",
+                f"binding kind {binding.kind!r} must be one of {', '.join(CONNECTOR_KINDS)}",
+            )
+        )
     if binding.system not in SOURCE_SYSTEMS:
-        findings.append(_at(res, "binding.system", "binding_system",
-                            f"binding system {binding.system!r} must be one of {', '.join(SOURCE_SYSTEMS)}"))
+        findings.append(
+            _at(
+                res,
+                "binding.system",
+                "binding_system",
+                f"binding system {binding.system!r} must be one of {', '.join(SOURCE_SYSTEMS)}",
+            )
+        )
         return findings
     expected_kind = SYSTEM_KINDS[binding.system]
     if binding.kind in CONNECTOR_KINDS and binding.kind != expected_kind:
-        findings.append(_at(res, "binding.kind", "binding_consistency",
-                            f"system {binding.system} is read with kind {expected_kind}, not {binding.kind}"))
+        findings.append(
+            _at(
+                res,
+                "binding.kind",
+                "binding_consistency",
+                f"system {binding.system} is read with kind {expected_kind}, not {binding.kind}",
+            )
+        )
     expected_system = DOMAIN_SYSTEMS.get(res.domain)
     if expected_system and binding.system != expected_system:
-        findings.append(_at(res, "binding.system", "binding_consistency",
-                            f"a {res.domain} resource binds to {expected_system}, not {binding.system}"))
-    findings += [_at(res, "binding.config", "binding_config", message)
-                 for message in _config_problems(expected_kind, binding.config, {i.name for i in res.items})]
+        findings.append(
+            _at(
+                res,
+                "binding.system",
+                "binding_consistency",
+                f"a {res.domain} resource binds to {expected_system}, not {binding.system}",
+            )
+        )
+    findings += [
+        _at(res, "binding.config", "binding_config", message)
+        for message in _config_problems(expected_kind, binding.config, {i.name for i in res.items})
+    ]
     return findings
 
 
@@ -395,8 +569,15 @@ def _duplicates(entries: list, key, rule: str, what: str) -> list[Finding]:
         if value in first:
             seen = first[value]
             subject = entry.code if isinstance(entry, Resource) else entry.id
-            findings.append(Finding(entry.file, entry.line, subject, rule,
-                                    f"{what} {value!r} is already used at {seen.file}:{seen.line}"))
+            findings.append(
+                Finding(
+                    entry.file,
+                    entry.line,
+                    subject,
+                    rule,
+                    f"{what} {value!r} is already used at {seen.file}:{seen.line}",
+                )
+            )
         else:
             first[value] = entry
     return findings

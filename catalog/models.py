@@ -5,6 +5,7 @@ Catalogue entries (departments, resources, items, bindings) come from the seed; 
 `hub.events`; coverage snapshots are written once per day and definition version and never changed.
 Every timestamp is stored in UTC and read back tz-aware, on SQLite as on PostgreSQL.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

@@ -3,6 +3,7 @@
 The projection is an ordinary least-squares line through the most recent daily snapshots of the
 current definition version, evaluated at the target date and clamped to [0, 1].
 """
+
 from __future__ import annotations
 
 import math
@@ -65,9 +66,7 @@ def trend_item(point: SnapshotPoint) -> dict:
     }
 
 
-def projection(
-    history: list[SnapshotPoint], today_point: SnapshotPoint, target: float, target_date: date
-) -> dict:
+def projection(history: list[SnapshotPoint], today_point: SnapshotPoint, target: float, target_date: date) -> dict:
     """Project the ratio to `target_date` from up to the last 30 daily points (today included)."""
     needed = resources_needed(target, today_point.total, today_point.aggregated)
     if target_date <= today_point.date:
@@ -93,7 +92,7 @@ def _projection_window(history: list[SnapshotPoint], today_point: SnapshotPoint)
         for point in daily_points(history, today_point.date)
         if point.definition_version == today_point.definition_version
     ]
-    return same_definition[-(MAX_PROJECTION_POINTS - 1):] + [today_point]
+    return same_definition[-(MAX_PROJECTION_POINTS - 1) :] + [today_point]
 
 
 def _least_squares(xs: list[float], ys: list[float]) -> tuple[float, float]:
@@ -111,9 +110,7 @@ def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def _projection_doc(
-    target_date: date, projected: float, target: float, needed: int, method: str
-) -> dict:
+def _projection_doc(target_date: date, projected: float, target: float, needed: int, method: str) -> dict:
     projected_ratio = round(projected, 4)
     return {
         "target_date": target_date.isoformat(),

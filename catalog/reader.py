@@ -10,6 +10,7 @@
 
 The seed files under catalog/seed are only an input to `hub catalog load`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,8 @@ from hub.files import write_atomic
 from hub.settings import get_settings
 
 log = logging.getLogger(__name__)
-CATALOGUE_CHANGED = "hub.catalogue_changed"   # session.info flag set by every write of an entry
-RETIRED_ENTRY_STATUSES = ("已下线",)           # entries that left the catalogue: no task, not counted
+CATALOGUE_CHANGED = "hub.catalogue_changed"  # session.info flag set by every write of an entry
+RETIRED_ENTRY_STATUSES = ("已下线",)  # entries that left the catalogue: no task, not counted
 
 
 class UnknownResource(CatalogError):
@@ -83,31 +84,63 @@ def resolve(resource_id: str, entries=None) -> spec.Resource:
         if resource.id == resource_id:
             return resource
     where = f"the catalogue database ({get_settings().catalog_url})" if entries is None else "the catalogue given"
-    raise UnknownResource(f"resource {resource_id!r} is not in {where}: check the id, or register it "
-                          "(`hub catalog load`, or POST /api/resources)")
+    raise UnknownResource(
+        f"resource {resource_id!r} is not in {where}: check the id, or register it "
+        "(`hub catalog load`, or POST /api/resources)"
+    )
 
 
 def _read(session: Session) -> spec.Catalogue:
-    departments = [spec.Department(id=d.id, name=d.name, code=d.code, division=d.division)
-                   for d in session.scalars(select(Department).order_by(Department.id))]
-    rows = session.scalars(select(Resource).order_by(Resource.id)
-                           .options(selectinload(Resource.items), selectinload(Resource.binding)))
+    departments = [
+        spec.Department(id=d.id, name=d.name, code=d.code, division=d.division)
+        for d in session.scalars(select(Department).order_by(Department.id))
+    ]
+    rows = session.scalars(
+        select(Resource).order_by(Resource.id).options(selectinload(Resource.items), selectinload(Resource.binding))
+    )
     return spec.Catalogue(departments=departments, resources=[_entry(row) for row in rows])
 
 
 def _entry(row: Resource) -> spec.Resource:
     binding = row.binding
     return spec.Resource(
-        id=row.id, code=row.code, name=row.name, provider=row.provider_id, classification=row.classification,
-        abstract=row.abstract, format=row.format, domain=row.domain, update_cycle=row.update_cycle,
-        sharing_type=row.sharing_type, sharing_condition=row.sharing_condition, sharing_method=row.sharing_method,
-        open_type=row.open_type, release_date=row.release_date, priority=row.priority, status=row.entry_status,
-        related=list(row.related or []), freshness_grace_hours=row.freshness_grace_hours,
-        quality_threshold=row.quality_threshold, checks=list(row.checks or []),
-        items=[spec.Item(name=i.name, label=i.label, type=i.type, length=i.length, nullable=i.nullable, key=i.key,
-                         pii=i.pii, rules=i.rules or {}) for i in row.items],
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        provider=row.provider_id,
+        classification=row.classification,
+        abstract=row.abstract,
+        format=row.format,
+        domain=row.domain,
+        update_cycle=row.update_cycle,
+        sharing_type=row.sharing_type,
+        sharing_condition=row.sharing_condition,
+        sharing_method=row.sharing_method,
+        open_type=row.open_type,
+        release_date=row.release_date,
+        priority=row.priority,
+        status=row.entry_status,
+        related=list(row.related or []),
+        freshness_grace_hours=row.freshness_grace_hours,
+        quality_threshold=row.quality_threshold,
+        checks=list(row.checks or []),
+        items=[
+            spec.Item(
+                name=i.name,
+                label=i.label,
+                type=i.type,
+                length=i.length,
+                nullable=i.nullable,
+                key=i.key,
+                pii=i.pii,
+                rules=i.rules or {},
+            )
+            for i in row.items
+        ],
         binding=spec.Binding(kind=binding.kind, system=binding.system, config=dict(binding.config or {}))
-        if binding is not None else None)
+        if binding is not None
+        else None,
+    )
 
 
 # Only sessions that wrote an entry (store.write_resource, store.upsert_department) pay for it. The
@@ -118,7 +151,7 @@ _PENDING_SNAPSHOT = "hub.catalogue_snapshot"
 
 @event.listens_for(Session, "before_commit")
 def _read_before_commit(session: Session) -> None:
-    if session.in_nested_transaction():   # a SAVEPOINT released: the transaction goes on
+    if session.in_nested_transaction():  # a SAVEPOINT released: the transaction goes on
         return
     if session.info.pop(CATALOGUE_CHANGED, False):
         session.info[_PENDING_SNAPSHOT] = _read(session)
@@ -126,7 +159,7 @@ def _read_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _write_after_commit(session: Session) -> None:
-    if session.in_nested_transaction():   # a SAVEPOINT released, not the commit
+    if session.in_nested_transaction():  # a SAVEPOINT released, not the commit
         return
     current = session.info.pop(_PENDING_SNAPSHOT, None)
     if current is not None:
@@ -135,7 +168,7 @@ def _write_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
-    if session.in_nested_transaction():   # a SAVEPOINT rolled back: the transaction goes on
+    if session.in_nested_transaction():  # a SAVEPOINT rolled back: the transaction goes on
         return
     session.info.pop(_PENDING_SNAPSHOT, None)
     session.info.pop(CATALOGUE_CHANGED, None)

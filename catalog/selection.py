@@ -3,6 +3,7 @@ domain an ingest DAG groups a bound resource under. Functions of a catalogue: by
 catalogue database (catalog.reader); DAG files pass its snapshot. Retired entries (已下线) are
 never selected: they get no task and no run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,7 @@ from catalog.spec import DOMAINS, Catalogue, Resource
 from catalog.systems import SYSTEM_DOMAINS
 from hub.settings import REPO_ROOT
 
-SEED_DIR: Path = REPO_ROOT / "catalog" / "seed"   # an input to `hub catalog load` only
+SEED_DIR: Path = REPO_ROOT / "catalog" / "seed"  # an input to `hub catalog load` only
 
 
 class UnknownTarget(CatalogError):
@@ -55,5 +56,7 @@ def find_resource(resource_id: str, catalogue: Catalogue | None = None) -> Resou
     for resource in _in_force(catalogue):
         if resource.id == resource_id:
             return resource
-    raise UnknownTarget(f"resource {resource_id!r} is not in the catalogue (or it is retired): check the id, or "
-                        "register it (`hub catalog load`, or POST /api/resources)")
+    raise UnknownTarget(
+        f"resource {resource_id!r} is not in the catalogue (or it is retired): check the id, or "
+        "register it (`hub catalog load`, or POST /api/resources)"
+    )

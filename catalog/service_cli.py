@@ -2,6 +2,7 @@
 
 pipeline/cli.py mounts them with `register(app, catalog_app)`; heavy imports stay inside the commands.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,15 +31,24 @@ def serve(
 
 
 def report(
-    out: Annotated[Optional[Path], typer.Option("--out", help="folder for the files; default var/reports/<date>")] = None,  # noqa: UP007 (typer needs Optional)
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="ISO date or time, as `hub coverage --as-of`; default now")] = None,  # noqa: UP007
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="folder for the files; default var/reports/<date>")
+    ] = None,  # noqa: UP007 (typer needs Optional)
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="ISO date or time, as `hub coverage --as-of`; default now")
+    ] = None,  # noqa: UP007
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="print the PDF with headless Chromium")] = True,
 ) -> None:
     """The leadership report: HTML and PDF (summary page plus appendix), the gap list as XLSX, coverage.json."""
     from catalog.report.render import render_report  # matplotlib, openpyxl, SQLAlchemy: only for `hub report`
 
     files = render_report(out, parse_as_of(as_of) if as_of else None, pdf=pdf)
-    for label, path in (("HTML", files.html), ("PDF", files.pdf), ("XLSX", files.xlsx), ("figures", files.coverage_json)):
+    for label, path in (
+        ("HTML", files.html),
+        ("PDF", files.pdf),
+        ("XLSX", files.xlsx),
+        ("figures", files.coverage_json),
+    ):
         if path is not None:
             err.print(f"{label:8} {path}")
 

@@ -5,6 +5,7 @@ leadership report call) computes the document from the evidence and the stored h
 as_of and stores nothing. Only the daily job (coverage_daily's snapshot step, `hub flow snapshot`)
 stores the day's snapshot, through `snapshot_today`.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -25,9 +26,14 @@ def take_snapshot(session: Session, document: dict, as_of: datetime) -> Coverage
     if existing is not None:
         return existing
     row = CoverageSnapshot(
-        snapshot_date=point.date, definition_version=point.definition_version, as_of=as_of,
-        aggregated=point.aggregated, total=point.total, ratio=point.ratio,
-        weighted_ratio=point.weighted_ratio, document=document,
+        snapshot_date=point.date,
+        definition_version=point.definition_version,
+        as_of=as_of,
+        aggregated=point.aggregated,
+        total=point.total,
+        ratio=point.ratio,
+        weighted_ratio=point.weighted_ratio,
+        document=document,
     )
     try:
         with session.begin_nested():
@@ -62,7 +68,9 @@ def history(session: Session, before: date) -> list[SnapshotPoint]:
     taken with; on a date with several versions the current one comes last (so it wins the day)."""
     rows = session.scalars(select(CoverageSnapshot).where(CoverageSnapshot.snapshot_date < before))
     points = [
-        SnapshotPoint(row.snapshot_date, row.aggregated, row.total, row.ratio, row.weighted_ratio, row.definition_version)
+        SnapshotPoint(
+            row.snapshot_date, row.aggregated, row.total, row.ratio, row.weighted_ratio, row.definition_version
+        )
         for row in rows
     ]
     points.sort(key=lambda p: (p.date, p.definition_version == DEFINITION_VERSION, p.definition_version))

@@ -3,6 +3,7 @@
 `load_catalogue(path)` reads `departments.yaml` and `resources/*.yaml` (see catalog/seed) and
 returns a `Catalogue`; it checks shape only. The catalogue rules live in `catalog.lint`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,14 @@ OPEN_TYPES = {"有条件开放": "01", "无条件开放": "02", "不开放": "03
 ENTRY_STATUSES = ("待提交", "待审核", "已发布", "下线中", "已下线")
 DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot")
 THEMES = (
-    "public_service", "urban_construction", "community_governance", "ecology",
-    "emergency", "energy", "credit", "licence",
+    "public_service",
+    "urban_construction",
+    "community_governance",
+    "ecology",
+    "emergency",
+    "energy",
+    "credit",
+    "licence",
 )
 # How domains and themes read for leadership (pages, the report, DAG docs).
 DOMAIN_LABELS = {
@@ -41,7 +48,16 @@ DOMAIN_LABELS = {
     "credit": "社会信用",
     "licence": "电子证照",
 }
-ITEM_TYPES = {"C": "字符", "N": "数值", "D": "日期", "T": "日期时间", "L": "逻辑", "I": "整型", "F": "浮点", "B": "双精度"}
+ITEM_TYPES = {
+    "C": "字符",
+    "N": "数值",
+    "D": "日期",
+    "T": "日期时间",
+    "L": "逻辑",
+    "I": "整型",
+    "F": "浮点",
+    "B": "双精度",
+}
 # What masking applies (warehouse.access.masking): credit_code is an organisation's or individual
 # business's 统一社会信用代码, pseudonymised like ID numbers and phones.
 PII_KINDS = ("none", "id_number", "name", "phone", "address", "credit_code", "credit_code_person")
@@ -240,8 +256,7 @@ def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
     return root, data
 
 
-def _validate_entry(file: str, node: yaml.Node, raw: Any, model: type[_SeedModel],
-                    problems: list[SeedProblem]) -> Any:
+def _validate_entry(file: str, node: yaml.Node, raw: Any, model: type[_SeedModel], problems: list[SeedProblem]) -> Any:
     line = node.start_mark.line + 1
     if not isinstance(raw, dict):
         problems.append(SeedProblem(file, line, "entry", "expected a mapping of fields"))
@@ -263,8 +278,7 @@ def _attach_lines(resource: Resource, node: yaml.MappingNode) -> None:
     resource._field_lines = {key.value: key.start_mark.line + 1 for key, _ in node.value}
     binding_node = _child(node, "binding")
     if isinstance(binding_node, yaml.MappingNode):
-        resource._field_lines.update(
-            {f"binding.{key.value}": key.start_mark.line + 1 for key, _ in binding_node.value})
+        resource._field_lines.update({f"binding.{key.value}": key.start_mark.line + 1 for key, _ in binding_node.value})
     items_node = _child(node, "items")
     if isinstance(items_node, yaml.SequenceNode):
         for item, item_node in zip(resource.items, items_node.value):

@@ -5,6 +5,7 @@ consumer: it turns every new or changed entry into a `resource.registered` / `re
 event, applies it, and hands the events back so the caller can publish them to hub.events (then a
 catalogue rebuilt from the topic equals this one, and the consumer skips what is already applied).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,10 +20,19 @@ from sqlalchemy.orm import Session
 
 from catalog.coverage import ResourceFacts
 from catalog.db import lock_writers
-from catalog.reader import CATALOGUE_CHANGED, RETIRED_ENTRY_STATUSES
 from catalog.models import (
-    AppliedEvent, Base, Binding, ConnectorRun, Department, Item, Landing, QualityRun, Resource, StatusChange,
+    AppliedEvent,
+    Base,
+    Binding,
+    ConnectorRun,
+    Department,
+    Item,
+    Landing,
+    QualityRun,
+    Resource,
+    StatusChange,
 )
+from catalog.reader import CATALOGUE_CHANGED, RETIRED_ENTRY_STATUSES
 from hub.events import ResourceRegistered, ResourceUpdated
 
 # Entries that left the catalogue (已下线) no longer count towards coverage; entries being
@@ -84,6 +94,7 @@ def load_catalogue_into(session: Session, catalogue, *, now: datetime) -> LoadRe
 
 # --- catalogue entries -------------------------------------------------------------------------
 
+
 def upsert_department(session: Session, spec) -> Department:
     department = session.get(Department, spec.id) or Department(id=spec.id)
     department.name, department.code, department.division = spec.name, spec.code, spec.division
@@ -93,9 +104,21 @@ def upsert_department(session: Session, spec) -> Department:
 
 
 _COPIED_FIELDS = (
-    "code", "name", "classification", "abstract", "format", "domain", "update_cycle", "sharing_type",
-    "sharing_condition", "sharing_method", "open_type", "release_date", "priority",
-    "freshness_grace_hours", "quality_threshold",
+    "code",
+    "name",
+    "classification",
+    "abstract",
+    "format",
+    "domain",
+    "update_cycle",
+    "sharing_type",
+    "sharing_condition",
+    "sharing_method",
+    "open_type",
+    "release_date",
+    "priority",
+    "freshness_grace_hours",
+    "quality_threshold",
 )
 
 
@@ -151,7 +174,7 @@ def display_name(name: str) -> str:
     佛山市顺德区大良街道办事处 → 大良街道, 佛山市顺德区燃气有限公司 → 燃气公司,
     广东电网有限责任公司佛山顺德供电局 → 供电局."""
     if name.startswith(_DISTRICT_PREFIX):
-        rest = name[len(_DISTRICT_PREFIX):]
+        rest = name[len(_DISTRICT_PREFIX) :]
         if rest.endswith(_TOWN_SUFFIXES):
             return rest.removesuffix("办事处").removesuffix("人民政府")  # 大良街道, 陈村镇
         return rest.replace("有限公司", "公司") if rest.endswith("公司") else "区" + rest
@@ -167,22 +190,29 @@ _CITY_BRANCH = re.compile(r"^佛山市(.+?)局顺德分局$")
 
 # --- facts for the coverage engine -------------------------------------------------------------
 
+
 def resource_facts(session: Session, as_of: datetime | None = None) -> list[ResourceFacts]:
     """One ResourceFacts per counted catalogue resource; evidence after `as_of` is ignored.
 
     One aggregate query per evidence kind (not one per resource), joined in Python.
     """
-    produced = _by_resource(session, select(ConnectorRun.resource_id, func.max(ConnectorRun.produced_at))
-                            .where(ConnectorRun.records > 0, *_until(ConnectorRun.produced_at, as_of))
-                            .group_by(ConnectorRun.resource_id))
+    produced = _by_resource(
+        session,
+        select(ConnectorRun.resource_id, func.max(ConnectorRun.produced_at))
+        .where(ConnectorRun.records > 0, *_until(ConnectorRun.produced_at, as_of))
+        .group_by(ConnectorRun.resource_id),
+    )
     # Only landings that brought rows: one with 0 rows shows that we polled, not that data arrived.
     # A source time after its landing completed is a wrong source clock: it counts as the landing's time.
-    source_time = case((Landing.max_event_time > Landing.completed_at, Landing.completed_at),
-                       else_=Landing.max_event_time)
-    landed = _by_resource(session, select(Landing.resource_id, func.max(Landing.completed_at), func.sum(Landing.rows),
-                                          func.max(source_time))
-                          .where(Landing.succeeded, Landing.rows > 0, *_until(Landing.completed_at, as_of))
-                          .group_by(Landing.resource_id))
+    source_time = case(
+        (Landing.max_event_time > Landing.completed_at, Landing.completed_at), else_=Landing.max_event_time
+    )
+    landed = _by_resource(
+        session,
+        select(Landing.resource_id, func.max(Landing.completed_at), func.sum(Landing.rows), func.max(source_time))
+        .where(Landing.succeeded, Landing.rows > 0, *_until(Landing.completed_at, as_of))
+        .group_by(Landing.resource_id),
+    )
     quality = _latest_quality(session, as_of)
     rows = session.execute(
         select(Resource, Department.name, Binding.resource_id.is_not(None))
@@ -195,18 +225,29 @@ def resource_facts(session: Session, as_of: datetime | None = None) -> list[Reso
     for resource, department_name, bound in rows:
         last_landing_at, landed_rows, source_changed_at = landed.get(resource.id, (None, 0, None))
         quality_at, pass_rate, failed_critical = quality.get(resource.id, (None, None, ()))
-        facts.append(ResourceFacts(
-            resource_id=resource.id, code=resource.code, name=resource.name,
-            department=display_name(department_name), department_id=resource.provider_id,
-            domain=resource.domain, sharing_type=resource.sharing_type, priority=resource.priority,
-            update_cycle=resource.update_cycle, bound=bool(bound),
-            produced_at=produced.get(resource.id, (None,))[0],
-            last_landing_at=last_landing_at, landed_rows=int(landed_rows or 0),
-            quality_at=quality_at, quality_pass_rate=pass_rate,
-            quality_failed_critical=tuple(failed_critical or ()),
-            grace_hours=resource.freshness_grace_hours, quality_threshold=resource.quality_threshold,
-            source_changed_at=source_changed_at,
-        ))
+        facts.append(
+            ResourceFacts(
+                resource_id=resource.id,
+                code=resource.code,
+                name=resource.name,
+                department=display_name(department_name),
+                department_id=resource.provider_id,
+                domain=resource.domain,
+                sharing_type=resource.sharing_type,
+                priority=resource.priority,
+                update_cycle=resource.update_cycle,
+                bound=bool(bound),
+                produced_at=produced.get(resource.id, (None,))[0],
+                last_landing_at=last_landing_at,
+                landed_rows=int(landed_rows or 0),
+                quality_at=quality_at,
+                quality_pass_rate=pass_rate,
+                quality_failed_critical=tuple(failed_critical or ()),
+                grace_hours=resource.freshness_grace_hours,
+                quality_threshold=resource.quality_threshold,
+                source_changed_at=source_changed_at,
+            )
+        )
     return facts
 
 
@@ -222,25 +263,32 @@ def _by_resource(session: Session, statement) -> dict[str, tuple]:
 def _latest_quality(session: Session, as_of: datetime | None) -> dict[str, tuple]:
     ranked = (
         select(
-            QualityRun.resource_id, QualityRun.ran_at, QualityRun.pass_rate, QualityRun.failed_critical,
-            func.row_number().over(
-                partition_by=QualityRun.resource_id, order_by=(QualityRun.ran_at.desc(), QualityRun.id.desc())
-            ).label("rank"),
+            QualityRun.resource_id,
+            QualityRun.ran_at,
+            QualityRun.pass_rate,
+            QualityRun.failed_critical,
+            func.row_number()
+            .over(partition_by=QualityRun.resource_id, order_by=(QualityRun.ran_at.desc(), QualityRun.id.desc()))
+            .label("rank"),
         )
         .where(*_until(QualityRun.ran_at, as_of))
         .subquery()
     )
-    statement = select(ranked.c.resource_id, ranked.c.ran_at, ranked.c.pass_rate, ranked.c.failed_critical).where(ranked.c.rank == 1)
+    statement = select(ranked.c.resource_id, ranked.c.ran_at, ranked.c.pass_rate, ranked.c.failed_critical).where(
+        ranked.c.rank == 1
+    )
     return {rid: (ran_at, rate, failed) for rid, ran_at, rate, failed in session.execute(statement)}
 
 
 # --- one resource ------------------------------------------------------------------------------
 
+
 def find_resource(session: Session, id_or_code: str) -> Resource | None:
     """The resource with this id or 资源代码."""
-    return session.get(Resource, id_or_code) or session.scalars(
-        select(Resource).where(Resource.code == id_or_code)
-    ).first()
+    return (
+        session.get(Resource, id_or_code)
+        or session.scalars(select(Resource).where(Resource.code == id_or_code)).first()
+    )
 
 
 def timeline(session: Session, resource_id: str, limit: int = 50) -> list[dict]:
@@ -248,15 +296,35 @@ def timeline(session: Session, resource_id: str, limit: int = 50) -> list[dict]:
     entries: list[dict] = []
     for run in session.scalars(select(ConnectorRun).where(ConnectorRun.resource_id == resource_id)):
         error = f"; error: {run.error}" if run.error else ""
-        entries.append({"at": run.produced_at, "kind": "produced",
-                        "detail": f"{run.records} records, {run.dlq_records} to DLQ{error}", "ref": run.run_id or run.source})
+        entries.append(
+            {
+                "at": run.produced_at,
+                "kind": "produced",
+                "detail": f"{run.records} records, {run.dlq_records} to DLQ{error}",
+                "ref": run.run_id or run.source,
+            }
+        )
     for landing in session.scalars(select(Landing).where(Landing.resource_id == resource_id)):
         detail = f"{landing.rows} rows, {landing.dlq_rows} to DLQ" if landing.succeeded else f"failed: {landing.error}"
-        entries.append({"at": landing.completed_at, "kind": "landed" if landing.succeeded else "landing failed", "detail": detail, "ref": landing.load_id})
+        entries.append(
+            {
+                "at": landing.completed_at,
+                "kind": "landed" if landing.succeeded else "landing failed",
+                "detail": detail,
+                "ref": landing.load_id,
+            }
+        )
     for run in session.scalars(select(QualityRun).where(QualityRun.resource_id == resource_id)):
         rate = "n/a" if run.pass_rate is None else f"{run.pass_rate:.2%}"
         failed = f", failed critical: {', '.join(run.failed_critical)}" if run.failed_critical else ""
-        entries.append({"at": run.ran_at, "kind": "quality", "detail": f"pass rate {rate} of {run.rows_checked} rows{failed}", "ref": run.load_id})
+        entries.append(
+            {
+                "at": run.ran_at,
+                "kind": "quality",
+                "detail": f"pass rate {rate} of {run.rows_checked} rows{failed}",
+                "ref": run.load_id,
+            }
+        )
     for change in session.scalars(select(StatusChange).where(StatusChange.resource_id == resource_id)):
         detail = change.note or f"{change.old_status or '—'} → {change.new_status}"
         entries.append({"at": change.changed_at, "kind": "status", "detail": detail, "ref": change.cause})

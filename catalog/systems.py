@@ -4,6 +4,7 @@ Everything else derives from `SYSTEMS`: the catalogue's vocabulary (spec.SOURCE_
 spec.CONNECTOR_KINDS), the lint's binding consistency, the domain an ingest DAG groups a resource
 under, the connectors' endpoint lookup and the synthetic stand-ins built for the demo.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SourceSystem:
-    name: str    # the `binding.system` of a catalogue entry
-    kind: str    # the connector kind that reads it (connectors.kinds registry)
+    name: str  # the `binding.system` of a catalogue entry
+    kind: str  # the connector kind that reads it (connectors.kinds registry)
     domain: str  # the core domain whose resources it feeds (themes may bind to any system)
 
 

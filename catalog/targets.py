@@ -1,4 +1,5 @@
 """The coverage target in force: the newest one set through the API, else the settings' one."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ connector reads from the record, `landing.completed`'s max_event_time). A resour
 it is mounted (a successful landing with rows) and is timely when that time is within the same
 window coverage uses (the cycle's window plus the resource's grace).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict

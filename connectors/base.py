@@ -7,6 +7,7 @@ each item, advances a pending copy of the state through it, and saves that copy 
 `producer.flush()` confirmed every send. So a source never has to know about Kafka, and its saved
 state never runs ahead of delivered data. (MQTT also hears of each delivery: `delivered`.)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -116,7 +117,6 @@ class BaseSource:
         """Release connections; the runner calls it once, after the last flush."""
 
 
-
 def parse_time(text) -> datetime | None:
     """An ISO-8601 text (or datetime) as an aware datetime; None if it is not ISO-8601."""
     if isinstance(text, datetime):
@@ -131,6 +131,7 @@ def parse_time(text) -> datetime | None:
 
 
 # ---- persisted state -------------------------------------------------------------------------------
+
 
 def state_path(resource_id: str) -> Path:
     """`<var_dir>/state/connectors/<resource_id>.json`."""
@@ -168,12 +169,15 @@ class ResourceLock:
     def __init__(self, resource_id: str):
         self._held = contextlib.ExitStack()
         try:
-            self._held.enter_context(exclusive_lock(state_path(resource_id).with_suffix(".lock"), blocking=False,
-                                                    note=str(os.getpid())))
+            self._held.enter_context(
+                exclusive_lock(state_path(resource_id).with_suffix(".lock"), blocking=False, note=str(os.getpid()))
+            )
         except LockHeld as held:
-            raise ConnectorError(f"resource {resource_id!r} is being connected already (pid {held.holder or '?'}); "
-                                 f"wait for that run or stop it — two runs would race for its state",
-                                 kind="retriable") from None
+            raise ConnectorError(
+                f"resource {resource_id!r} is being connected already (pid {held.holder or '?'}); "
+                f"wait for that run or stop it — two runs would race for its state",
+                kind="retriable",
+            ) from None
 
     def release(self) -> None:
         self._held.close()

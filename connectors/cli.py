@@ -2,6 +2,7 @@
 
 Also runnable on its own: `python -m connectors.cli connect <target>`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,11 @@ def _interrupt(signum, frame):
 
 def _configure_logging() -> None:
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s",
-                            handlers=[RichHandler(console=console, show_path=False, markup=False)])
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(message)s",
+            handlers=[RichHandler(console=console, show_path=False, markup=False)],
+        )
         # kafka-python narrates every metadata refresh at INFO; its warnings still show.
         logging.getLogger("kafka").setLevel(logging.WARNING)
 
@@ -44,10 +48,16 @@ def connect(
     follow: bool = typer.Option(False, "--follow", help="keep reading new data until interrupted"),
     limit: int | None = typer.Option(None, "--limit", help="stop each resource after N records (state is saved)"),
     poll: float = typer.Option(5.0, "--poll", help="seconds between passes with --follow"),
-    prepare: bool = typer.Option(False, "--prepare", help="only create the MQTT sessions, so the broker keeps what sensors publish"),
+    prepare: bool = typer.Option(
+        False, "--prepare", help="only create the MQTT sessions, so the broker keeps what sensors publish"
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
-    checkpoint_every: int = typer.Option(20_000, "--checkpoint-every", min=1,
-                                         help="records between flush + state save (smaller: less to re-read after a crash)"),
+    checkpoint_every: int = typer.Option(
+        20_000,
+        "--checkpoint-every",
+        min=1,
+        help="records between flush + state save (smaller: less to re-read after a crash)",
+    ),
 ) -> None:
     """Read what is new in the sources of TARGET and produce it to hub.raw.<resource>."""
     from connectors.runner import connect as run_target  # Kafka, SQLAlchemy, httpx: not at `hub` start-up
@@ -59,8 +69,9 @@ def connect(
         _prepare(resolve_targets(reader.catalogue(), target))
         return
     try:
-        reports = run_target(target, follow=follow, limit=limit, progress=progress,
-                             poll_seconds=poll, checkpoint_every=checkpoint_every)
+        reports = run_target(
+            target, follow=follow, limit=limit, progress=progress, poll_seconds=poll, checkpoint_every=checkpoint_every
+        )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/] delivered records are saved in the state; rerun to go on")
         raise typer.Exit(130)
@@ -87,7 +98,9 @@ def _print_summary(reports) -> None:
     for report in reports:
         rate = (report.produced + report.dlq) / report.seconds if report.seconds else 0
         status = "[green]ok[/]" if report.ok else f"[red]{report.error_kind}[/]: {report.error}"
-        table.add_row(report.resource, f"{report.produced:,}", f"{report.dlq:,}", f"{report.seconds:.1f}", f"{rate:,.0f}", status)
+        table.add_row(
+            report.resource, f"{report.produced:,}", f"{report.dlq:,}", f"{report.seconds:.1f}", f"{rate:,.0f}", status
+        )
     console.print(table)
 
 

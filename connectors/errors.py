@@ -4,6 +4,7 @@
 "retriable" (stop now, state is safe; a later run picks up where this one stopped) or
 "skippable" (this one row cannot be read; it goes to the DLQ and the run goes on).
 """
+
 from __future__ import annotations
 
 from hub.errors import HubError

@@ -5,6 +5,7 @@ Conforming is deliberately lenient about *content* (a date in the wrong format s
 quality rules judge it) and strict about *shape*: a value that cannot have the item's type at
 all ("abc" for a number) makes the row unreadable — it goes to the DLQ with that reason.
 """
+
 from __future__ import annotations
 
 import base64
@@ -33,13 +34,17 @@ def _number_text(value: float | int) -> str:
 
 
 def _fail(item, value, expected: str):
-    raise UnreadableRow(f"item {item.name} ({item.label}, type {item.type}) expects {expected}, got {str(value)[:80]!r}")
+    raise UnreadableRow(
+        f"item {item.name} ({item.label}, type {item.type}) expects {expected}, got {str(value)[:80]!r}"
+    )
 
 
 def _as_text(item, value):
     if isinstance(value, BadText):
-        raise UnreadableRow(f"item {item.name} ({item.label}) is not valid UTF-8 text ({value.problem()}): "
-                            f"the source wrote another encoding (GBK?) into a UTF-8 column")
+        raise UnreadableRow(
+            f"item {item.name} ({item.label}) is not valid UTF-8 text ({value.problem()}): "
+            f"the source wrote another encoding (GBK?) into a UTF-8 column"
+        )
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, (int, float, Decimal)):
@@ -48,8 +53,10 @@ def _as_text(item, value):
         try:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise UnreadableRow(f"item {item.name} ({item.label}) holds bytes that are not UTF-8 text (byte "
-                                f"0x{exc.object[exc.start]:02x} at {exc.start}): another encoding (GBK?) or binary data") from None
+            raise UnreadableRow(
+                f"item {item.name} ({item.label}) holds bytes that are not UTF-8 text (byte "
+                f"0x{exc.object[exc.start]:02x} at {exc.start}): another encoding (GBK?) or binary data"
+            ) from None
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, (dict, list)):
@@ -92,9 +99,14 @@ def _as_bool(item, value):
 
 # Item type → (the Python types passed through untouched, the converter for anything else).
 _CONFORM: dict[str, tuple[tuple[type, ...], Callable]] = {
-    "C": ((str,), _as_text), "D": ((str,), _as_text), "T": ((str,), _as_text),
-    "N": ((float, int), _as_float), "F": ((float, int), _as_float), "B": ((float, int), _as_float),
-    "I": ((int,), _as_int), "L": ((bool,), _as_bool),
+    "C": ((str,), _as_text),
+    "D": ((str,), _as_text),
+    "T": ((str,), _as_text),
+    "N": ((float, int), _as_float),
+    "F": ((float, int), _as_float),
+    "B": ((float, int), _as_float),
+    "I": ((int,), _as_int),
+    "L": ((bool,), _as_bool),
 }
 
 
@@ -159,18 +171,31 @@ class RecordBuilder:
 
     def encode(self, item: SourceRecord) -> tuple[bytes, bytes, list]:
         value = self.conform(item.value)
-        record = Record(key=self.key(value), value=value, resource=self.resource_id, op=item.op,
-                        event_time=self.event_time(value, item), source=self.source_label, schema=self.schema)
+        record = Record(
+            key=self.key(value),
+            value=value,
+            resource=self.resource_id,
+            op=item.op,
+            event_time=self.event_time(value, item),
+            source=self.source_label,
+            schema=self.schema,
+        )
         return encode(record)
 
     def dlq_message(self, raw, reason: str) -> tuple[bytes, bytes, list]:
         """(key, value, headers) of a DLQ message carrying the raw row (text, or base64 if not UTF-8)."""
         text, encoding = raw_as_text(raw)
-        value = orjson.dumps({
-            "resource": self.resource_id, "source": self.source_label, "stage": "connector",
-            "reason": reason, "raw": text, "raw_encoding": encoding,
-            "at": datetime.now(timezone.utc).isoformat(),
-        })
+        value = orjson.dumps(
+            {
+                "resource": self.resource_id,
+                "source": self.source_label,
+                "stage": "connector",
+                "reason": reason,
+                "raw": text,
+                "raw_encoding": encoding,
+                "at": datetime.now(timezone.utc).isoformat(),
+            }
+        )
         headers = [
             ("hub-dlq-reason", reason[:MAX_REASON_HEADER].encode()),
             ("hub-dlq-stage", b"connector"),

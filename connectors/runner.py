@@ -6,6 +6,7 @@ State never runs ahead of Kafka: items are sent, `producer.flush()` waits for ev
 only then is the state (advanced through exactly the items sent) written, atomically. A crash
 anywhere re-reads at most the items since the last save — at least once, never a gap.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,11 +17,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from kafka.errors import KafkaError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
-from catalog.derive import topics
 from catalog import reader
+from catalog.derive import topics
 from catalog.systems import SYSTEM_DOMAINS
 from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, load_state, save_state
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
@@ -32,10 +41,10 @@ from hub.topics import events_topic
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_EVERY = 20_000   # records between flush + state save
-CHECKPOINT_SECONDS = 5.0    # and at least this often while records flow
-FLUSH_TIMEOUT_S = 180.0     # beyond the producer's delivery timeout (120 s): a stuck broker fails the run
-LOOK_EVERY = 1_000          # records between looks at the clock, the progress bar and the checkpoint rules
+CHECKPOINT_EVERY = 20_000  # records between flush + state save
+CHECKPOINT_SECONDS = 5.0  # and at least this often while records flow
+FLUSH_TIMEOUT_S = 180.0  # beyond the producer's delivery timeout (120 s): a stuck broker fails the run
+LOOK_EVERY = 1_000  # records between looks at the clock, the progress bar and the checkpoint rules
 
 
 class RateColumn(ProgressColumn):
@@ -49,8 +58,14 @@ class RateColumn(ProgressColumn):
 
 def make_progress(enabled: bool = True) -> Progress:
     return Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        RateColumn(), TextColumn("dlq {task.fields[dlq]}"), TimeElapsedColumn(), disable=not enabled,
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("dlq {task.fields[dlq]}"),
+        TimeElapsedColumn(),
+        disable=not enabled,
     )
 
 
@@ -74,8 +89,15 @@ class PassReport:
 class Connector:
     """One resource's source, wired to the shared producer; `run_pass` reads what is new."""
 
-    def __init__(self, resource, producer, *, progress: Progress | None = None,
-                 checkpoint_every: int = CHECKPOINT_EVERY, checkpoint_seconds: float = CHECKPOINT_SECONDS):
+    def __init__(
+        self,
+        resource,
+        producer,
+        *,
+        progress: Progress | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    ):
         self.resource = resource
         self.producer = producer
         self.progress = progress
@@ -97,8 +119,10 @@ class Connector:
         try:
             future = self.producer.send(topic, key=key, value=value, headers=headers)
         except KafkaError as exc:
-            raise DeliveryFailed(f"resource {self.resource.id!r}: Kafka refused a record for {topic} ({exc}); "
-                                 f"the state was not advanced — check the broker (`hub kafka status`) and rerun") from exc
+            raise DeliveryFailed(
+                f"resource {self.resource.id!r}: Kafka refused a record for {topic} ({exc}); "
+                f"the state was not advanced — check the broker (`hub kafka status`) and rerun"
+            ) from exc
         # Kept until the next checkpoint, which inspects them after the flush (cheaper than an errback each).
         self._futures.append(future)
         if self.source.acks_deliveries:
@@ -112,16 +136,21 @@ class Connector:
         try:
             self.producer.flush(timeout=FLUSH_TIMEOUT_S)
         except KafkaError as exc:
-            raise DeliveryFailed(f"resource {self.resource.id!r}: Kafka did not confirm delivery within "
-                                 f"{FLUSH_TIMEOUT_S:.0f} s ({exc}); state kept at the last save — rerun") from exc
+            raise DeliveryFailed(
+                f"resource {self.resource.id!r}: Kafka did not confirm delivery within "
+                f"{FLUSH_TIMEOUT_S:.0f} s ({exc}); state kept at the last save — rerun"
+            ) from exc
         failure = next((f.exception for f in self._futures if f.exception is not None), None)
         self._futures.clear()
         if failure is not None:
-            raise DeliveryFailed(f"resource {self.resource.id!r}: Kafka rejected a record ({failure!r}); "
-                                 f"state kept at the last save, so a rerun re-sends from there")
+            raise DeliveryFailed(
+                f"resource {self.resource.id!r}: Kafka rejected a record ({failure!r}); "
+                f"state kept at the last save, so a rerun re-sends from there"
+            )
         totals = self.state["totals"]
         self.state = {
-            "resource": self.resource.id, "source": copy.deepcopy(pending),
+            "resource": self.resource.id,
+            "source": copy.deepcopy(pending),
             "totals": {"produced": totals.get("produced", 0) + produced, "dlq": totals.get("dlq", 0) + dlq},
             "saved_at": datetime.now(timezone.utc).isoformat(),
         }
@@ -160,7 +189,10 @@ class Connector:
                 if produced + dlq >= next_look:
                     next_look = produced + dlq + LOOK_EVERY
                     self._update_task(task, report, produced, dlq)
-                    if produced + dlq >= self.checkpoint_every or time.monotonic() - last_save >= self.checkpoint_seconds:
+                    if (
+                        produced + dlq >= self.checkpoint_every
+                        or time.monotonic() - last_save >= self.checkpoint_seconds
+                    ):
                         self._save(pending, report, produced, dlq, task)
                         produced = dlq = 0
                         next_look, last_save = LOOK_EVERY, time.monotonic()
@@ -223,10 +255,17 @@ class Connector:
     def produced_event(self, report: PassReport) -> dict:
         return ConnectorProduced.build(
             self.resource.id,
-            records=report.produced, dlq_records=report.dlq, seconds=round(report.seconds, 3),
-            kind=self.source.kind, source=self.resource.binding.system, object=self.source.object_name,
-            topic=self.raw_topic, dlq_topic=self.dlq_topic, totals=self.state["totals"],
-            source_stats=report.stats, error=report.error,
+            records=report.produced,
+            dlq_records=report.dlq,
+            seconds=round(report.seconds, 3),
+            kind=self.source.kind,
+            source=self.resource.binding.system,
+            object=self.source.object_name,
+            topic=self.raw_topic,
+            dlq_topic=self.dlq_topic,
+            totals=self.state["totals"],
+            source_stats=report.stats,
+            error=report.error,
         ).wire()
 
     def close(self) -> None:
@@ -238,8 +277,16 @@ class Connector:
         self._lock.release()
 
 
-def run_resources(resources: Iterable, *, follow: bool = False, limit: int | None = None, progress: bool = True,
-                  poll_seconds: float = 5.0, producer=None, **connector_options) -> list[PassReport]:
+def run_resources(
+    resources: Iterable,
+    *,
+    follow: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+    poll_seconds: float = 5.0,
+    producer=None,
+    **connector_options,
+) -> list[PassReport]:
     """Run the connectors of `resources` once (or round after round until interrupted, with `follow`);
     returns one report per resource, summed over its passes.
 
@@ -301,8 +348,12 @@ def _one_pass(connector: Connector, limit: int | None) -> PassReport:
         if isinstance(exc, ConnectorError):
             log.error("%s: %s", connector.resource.id, exc)
         else:
-            log.exception("%s: unexpected %s — a bug in the source kind %r", connector.resource.id,
-                          type(exc).__name__, connector.source.kind)
+            log.exception(
+                "%s: unexpected %s — a bug in the source kind %r",
+                connector.resource.id,
+                type(exc).__name__,
+                connector.source.kind,
+            )
         report = connector.last_report or PassReport(connector.resource.id)
         report.error, report.error_kind = f"{type(exc).__name__}: {exc}", kind
         if report.produced or report.dlq:
@@ -331,8 +382,7 @@ def _publish_quietly(connector: Connector, report: PassReport) -> None:
 def connect(target: str, *, catalogue=None, **options) -> list[PassReport]:
     """The library twin of `hub connect TARGET` (what the ingest DAGs call): resolve the target in the
     catalogue (the catalogue database unless given) and run its connectors; `options` go to `run_resources`."""
-    return run_resources(resolve_targets(catalogue if catalogue is not None else reader.catalogue(), target),
-                         **options)
+    return run_resources(resolve_targets(catalogue if catalogue is not None else reader.catalogue(), target), **options)
 
 
 def resolve_targets(catalogue, target: str) -> list:
@@ -344,13 +394,17 @@ def resolve_targets(catalogue, target: str) -> list:
     if target in by_id:
         if by_id[target].binding is None:
             resource = by_id[target]
-            raise ConnectorError(f"resource {target!r} has no source binding (it is a coverage gap on purpose?); "
-                                 f"add `binding:` to {resource.file}:{resource.line} to connect it")
+            raise ConnectorError(
+                f"resource {target!r} has no source binding (it is a coverage gap on purpose?); "
+                f"add `binding:` to {resource.file}:{resource.line} to connect it"
+            )
         return [by_id[target]]
     # A domain also names the thematic resources its source system feeds, as the ingest DAGs group them.
     in_domain = [r for r in bound if target in (r.domain, SYSTEM_DOMAINS.get(r.binding.system))]
     if in_domain:
         return in_domain
     domains = sorted({r.domain for r in bound})
-    raise ConnectorError(f"{target!r} is neither a resource id nor a domain with bound resources; use a resource id, "
-                         f"one of the domains {', '.join(domains)}, or 'all'")
+    raise ConnectorError(
+        f"{target!r} is neither a resource id nor a domain with bound resources; use a resource id, "
+        f"one of the domains {', '.join(domains)}, or 'all'"
+    )

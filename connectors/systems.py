@@ -6,6 +6,7 @@ fields of the settings object (env `HUB_SOURCE_<SYSTEM>_URL`, `HUB_GIS_DROP_DIR`
 Defaults put everything under `<var_dir>/sources`: SQLite files for the department databases, a
 drop folder for GIS files, a local HTTP video platform and a Mosquitto broker on loopback.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,8 +40,10 @@ def source_url(system: str) -> str:
         raise ConfigError(f"{system!r} is not a database source system; use one of {', '.join(SQL_SYSTEMS)}")
     field = f"source_{system}_url"
     if not hasattr(get_settings(), field):
-        raise ConfigError(f"hub.settings.Settings has no field {field} for the database system {system!r} "
-                          f"declared in catalog/systems.py; add it (env HUB_SOURCE_{system.upper()}_URL)")
+        raise ConfigError(
+            f"hub.settings.Settings has no field {field} for the database system {system!r} "
+            f"declared in catalog/systems.py; add it (env HUB_SOURCE_{system.upper()}_URL)"
+        )
     override = getattr(get_settings(), field)
     if override is not None:
         return override.get_secret_value()

@@ -1,5 +1,6 @@
 """coverage_daily: apply pending catalogue events and take the day's immutable coverage snapshot,
 every morning and whenever a staging table is updated. By hand: `hub flow snapshot`."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -5,6 +5,7 @@ Thin wiring only. At parse time this file reads the seed catalogue (a YAML file 
 no connection) to lay out one task group per bound resource; every call to Kafka, DuckDB or the
 catalogue database happens inside a task. The same functions run by hand: `hub flow ...`.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -4,6 +4,7 @@
 cluster id is kept in var/kafka/cluster.id), starts `kafka.Kafka` in the background and waits until it
 answers metadata requests. With HUB_KAFKA_BOOTSTRAP set, nothing is started: that cluster is used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -160,18 +161,28 @@ def resolve(lay: Layout) -> None:
     staging.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     command = [
-        "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-        f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+        "-DincludeScope=runtime",
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise KafkaSetupError(f"Maven could not resolve Kafka {KAFKA_VERSION}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise KafkaSetupError(
+            f"Maven could not resolve Kafka {KAFKA_VERSION}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
     shutil.rmtree(lay.libs, ignore_errors=True)
     staging.rename(lay.libs)
     lay.stamp.write_text(digest)
 
 
-def java_command(lay: Layout, main_class: str, *args: str, log4j: Path | None = None, heap: str | None = None) -> list[str]:
+def java_command(
+    lay: Layout, main_class: str, *args: str, log4j: Path | None = None, heap: str | None = None
+) -> list[str]:
     command = ["java"]
     if heap:
         command += [f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC"]
@@ -182,7 +193,9 @@ def java_command(lay: Layout, main_class: str, *args: str, log4j: Path | None = 
 def write_config(lay: Layout, settings: Settings) -> None:
     lay.logs.mkdir(parents=True, exist_ok=True)
     lay.config.write_text(
-        SERVER_PROPERTIES.format(port=settings.kafka_port, controller_port=settings.kafka_controller_port, data_dir=lay.data)
+        SERVER_PROPERTIES.format(
+            port=settings.kafka_port, controller_port=settings.kafka_controller_port, data_dir=lay.data
+        )
     )
     lay.log4j.write_text(LOG4J2)
     lay.tools_log4j.write_text(TOOLS_LOG4J2)
@@ -193,10 +206,14 @@ def format_storage(lay: Layout) -> None:
     if (lay.data / "meta.properties").exists():
         return
     if not lay.cluster_id_file.exists():
-        out = subprocess.run(java_command(lay, TOOLS["kafka-storage"], "random-uuid"), capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            java_command(lay, TOOLS["kafka-storage"], "random-uuid"), capture_output=True, text=True, check=True
+        )
         lay.cluster_id_file.write_text(out.stdout.strip().splitlines()[-1])
     cluster_id = lay.cluster_id_file.read_text().strip()
-    command = java_command(lay, TOOLS["kafka-storage"], "format", "--standalone", "-t", cluster_id, "-c", str(lay.config))
+    command = java_command(
+        lay, TOOLS["kafka-storage"], "format", "--standalone", "-t", cluster_id, "-c", str(lay.config)
+    )
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise KafkaSetupError(f"formatting Kafka storage in {lay.data} failed:\n{result.stdout}{result.stderr}")
@@ -218,8 +235,11 @@ def answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000),
-                                 bootstrap_timeout_ms=int(timeout_s * 1000))
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+        )
     except (KafkaError, OSError, ValueError):
         return False
     try:
@@ -246,8 +266,10 @@ def up(wait_s: float = 90.0) -> str:
     if answers(settings.kafka_bootstrap, timeout_s=2.0):
         if running_pid(lay):
             return f"Kafka {KAFKA_VERSION} already running on {settings.kafka_bootstrap} (pid {running_pid(lay)})"
-        return (f"a Kafka broker already answers on {settings.kafka_bootstrap} (not started from {lay.root}); "
-                "using it — set HUB_KAFKA_PORT to start a separate one")
+        return (
+            f"a Kafka broker already answers on {settings.kafka_bootstrap} (not started from {lay.root}); "
+            "using it — set HUB_KAFKA_PORT to start a separate one"
+        )
     lay.root.mkdir(parents=True, exist_ok=True)
     resolve(lay)
     write_config(lay, settings)
@@ -257,17 +279,24 @@ def up(wait_s: float = 90.0) -> str:
         log = open(lay.server_log, "ab")
         process = subprocess.Popen(
             java_command(lay, "kafka.Kafka", str(lay.config), log4j=lay.log4j, heap=settings.kafka_heap),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         lay.pid_file.write_text(str(process.pid))
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None if process else not running_pid(lay):
-            raise KafkaSetupError(f"Kafka exited during start-up; last lines of {lay.server_log}:\n{_tail(lay.server_log, 30)}")
+            raise KafkaSetupError(
+                f"Kafka exited during start-up; last lines of {lay.server_log}:\n{_tail(lay.server_log, 30)}"
+            )
         if answers(settings.kafka_bootstrap, timeout_s=2.0):
             return f"Kafka {KAFKA_VERSION} started on {settings.kafka_bootstrap} (pid {running_pid(lay)}); log: {lay.server_log}"
         time.sleep(0.5)
-    raise KafkaSetupError(f"Kafka did not answer on {settings.kafka_bootstrap} within {wait_s:.0f} s; see {lay.server_log}")
+    raise KafkaSetupError(
+        f"Kafka did not answer on {settings.kafka_bootstrap} within {wait_s:.0f} s; see {lay.server_log}"
+    )
 
 
 def down(wait_s: float = 60.0) -> str:

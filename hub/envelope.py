@@ -5,6 +5,7 @@ strict and raises an `EnvelopeError` subclass naming what is wrong, so a consume
 message to the DLQ; `HeaderColumns` decodes the headers of a whole batch into Arrow columns with
 one typed error per bad record (landing's hot path: one Python pass, the rest in Arrow).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -166,8 +167,13 @@ class HeaderColumns:
         resources, ops, times, sources, schemas = self.resource, self.op, self.event_time, self.source, self.schema
         for headers in batch:
             try:  # encode() writes the headers in this order; anything else takes the slow way
-                if (headers[0][0] != "hub-resource" or headers[1][0] != "hub-op" or headers[2][0] != "hub-event-time"
-                        or headers[3][0] != "hub-source" or headers[4][0] != "hub-schema"):
+                if (
+                    headers[0][0] != "hub-resource"
+                    or headers[1][0] != "hub-op"
+                    or headers[2][0] != "hub-event-time"
+                    or headers[3][0] != "hub-source"
+                    or headers[4][0] != "hub-schema"
+                ):
                     raise IndexError
                 resources.append(headers[0][1])
                 ops.append(headers[1][1])
@@ -199,8 +205,9 @@ class HeaderColumns:
         event_time, bad = _cast_isolating(times, lambda a: a.cast(_UTC), _UTC)
         for index in bad:
             if index not in errors:
-                errors[index] = BadHeader(f"hub-event-time {_clip(times[index].as_py())} "
-                                          "is not ISO-8601 with a UTC offset")
+                errors[index] = BadHeader(
+                    f"hub-event-time {_clip(times[index].as_py())} is not ISO-8601 with a UTC offset"
+                )
         source = _text_column(self.source, "hub-source", errors, required=False)
         resources = _distinct_text(self.resource, "hub-resource", errors)
         schemas = _distinct_text(self.schema, "hub-schema", errors)
@@ -213,9 +220,9 @@ class DecodedHeaders:
     broken), the envelope error of each record that has one (a consumer dead-letters those), and the
     distinct resources and schema fingerprints (a batch holds few; their columns are made on demand)."""
 
-    op: pa.Array           # string: upsert | delete
-    event_time: pa.Array   # timestamp[us, UTC]
-    source: pa.Array       # string
+    op: pa.Array  # string: upsert | delete
+    event_time: pa.Array  # timestamp[us, UTC]
+    source: pa.Array  # string
     errors: dict[int, EnvelopeError]
     resources: frozenset[str]
     schemas: frozenset[str]  # the fingerprints the producers wrote under
@@ -276,8 +283,9 @@ def _text_column(values: list, name: str, errors: dict[int, EnvelopeError], *, r
     return text
 
 
-def _cast_isolating(column: pa.Array, cast: Callable[[pa.Array], pa.Array],
-                    target: pa.DataType) -> tuple[pa.Array, list[int]]:
+def _cast_isolating(
+    column: pa.Array, cast: Callable[[pa.Array], pa.Array], target: pa.DataType
+) -> tuple[pa.Array, list[int]]:
     """cast(column), with nulls and their indices where single values fail (found by bisection)."""
     try:
         return cast(column), []

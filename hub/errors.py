@@ -1,4 +1,5 @@
 """The base exception of every package: a kind says what a caller should do about it."""
+
 from __future__ import annotations
 
 

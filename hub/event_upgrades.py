@@ -6,6 +6,7 @@ how the old payload was read, so an old event is applied exactly as the version 
 applied it. Version 1 is every event without a "version" key (free payload dicts, read with
 synonyms); this is the only place those synonyms are still understood.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,8 +39,11 @@ def _kept(payload: dict, *names: str) -> dict:
 
 
 def _registration_v1(payload: dict) -> dict:
-    return {"spec": payload.get("spec"), "department": payload.get("department"),
-            "spec_hash": str(payload.get("spec_hash") or "")}
+    return {
+        "spec": payload.get("spec"),
+        "department": payload.get("department"),
+        "spec_hash": str(payload.get("spec_hash") or ""),
+    }
 
 
 def _produced_v1(payload: dict) -> dict:
@@ -100,10 +104,15 @@ def _judged_v1(payload: dict) -> dict:
     if isinstance(repairs, dict):  # version 1 kept the integer counts and ignored anything else
         repairs = {str(name): count for name, count in repairs.items() if isinstance(count, int)}
     upgraded = {
-        "rows_checked": checked, "rows_valid": valid, "pass_rate": pass_rate, "failed_rules": rules,
+        "rows_checked": checked,
+        "rows_valid": valid,
+        "pass_rate": pass_rate,
+        "failed_rules": rules,
         "failed_critical": sorted({str(name) for name in critical}) if isinstance(critical, list) else critical,
-        "quarantined_rows": payload.get("quarantined_rows") or 0, "repairs": repairs,
-        "load_id": _text(payload.get("load_id")), "docs": _text(payload.get("docs")),
+        "quarantined_rows": payload.get("quarantined_rows") or 0,
+        "repairs": repairs,
+        "load_id": _text(payload.get("load_id")),
+        "docs": _text(payload.get("docs")),
         "ran_at": _time(payload.get("ran_at")),
     }
     upgraded.update(_kept(payload, "run_id", "suite", "dlq_rows", "failed_warning"))

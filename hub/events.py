@@ -9,6 +9,7 @@ the explicit, per-type step in `hub.event_upgrades` first; nothing else accepts 
 A payload field not in its model, a missing required field or an unknown type is an `EventInvalid`
 with the reason, never guessed at.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -38,6 +39,7 @@ class EventInvalid(ValueError):
 
 
 # --- field types ----------------------------------------------------------------------------------
+
 
 def _moment(value: Any) -> datetime:
     if isinstance(value, datetime):
@@ -80,6 +82,7 @@ class Payload(BaseModel):
 
 # --- payloads -------------------------------------------------------------------------------------
 
+
 class Registration(Payload):
     """resource.registered / resource.updated: the whole entry, so a replay can rebuild it.
     `spec` and `department` are catalog.spec's Resource and Department as JSON (checked by the catalogue)."""
@@ -92,11 +95,11 @@ class Registration(Payload):
 class Produced(Payload):
     """connector.produced: one connector pass."""
 
-    records: Count                       # records written to hub.raw.<resource>
-    dlq_records: Count = 0               # source rows sent to hub.dlq.<resource>
-    source: str | None = None            # the source system (binding.system)
-    kind: str | None = None              # the connector kind
-    object: str | None = None            # table, file, endpoint or MQTT topic read
+    records: Count  # records written to hub.raw.<resource>
+    dlq_records: Count = 0  # source rows sent to hub.dlq.<resource>
+    source: str | None = None  # the source system (binding.system)
+    kind: str | None = None  # the connector kind
+    object: str | None = None  # table, file, endpoint or MQTT topic read
     topic: str | None = None
     dlq_topic: str | None = None
     seconds: float | None = Field(None, ge=0)
@@ -104,7 +107,7 @@ class Produced(Payload):
     source_stats: dict[str, Any] = Field(default_factory=dict)
     run_id: str | None = None
     offsets: Offsets | None = None
-    produced_at: Moment | None = None    # default: the event's ts
+    produced_at: Moment | None = None  # default: the event's ts
     error: str | None = None
 
 
@@ -119,7 +122,7 @@ class Landed(Payload):
     max_event_time: Moment | None = None
     schema_fingerprint: str | None = None
     repairs: dict[str, Count] = Field(default_factory=dict)
-    completed_at: Moment | None = None   # default: the event's ts
+    completed_at: Moment | None = None  # default: the event's ts
 
 
 class LandingFailure(Payload):
@@ -141,10 +144,10 @@ class FailedRule(Payload):
 class Judged(Payload):
     """quality.completed: one quality gate run over a load."""
 
-    rows_checked: Count                  # rows landed + DLQ rows
-    rows_valid: Count                    # rows that passed
-    pass_rate: Fraction | None = None    # rows_valid / rows_checked unless stated; None when nothing was checked
-    failed_critical: list[str]           # critical rules broken beyond the threshold: the producer's verdict
+    rows_checked: Count  # rows landed + DLQ rows
+    rows_valid: Count  # rows that passed
+    pass_rate: Fraction | None = None  # rows_valid / rows_checked unless stated; None when nothing was checked
+    failed_critical: list[str]  # critical rules broken beyond the threshold: the producer's verdict
     failed_rules: list[FailedRule] = Field(default_factory=list)
     failed_warning: list[str] = Field(default_factory=list)
     quarantined_rows: Count = 0
@@ -154,7 +157,7 @@ class Judged(Payload):
     load_id: str | None = None
     suite: str | None = None
     docs: str | None = None
-    ran_at: Moment | None = None         # default: the event's ts
+    ran_at: Moment | None = None  # default: the event's ts
 
     @model_validator(mode="after")
     def _pass_rate_of_the_counts(self) -> "Judged":
@@ -176,6 +179,7 @@ class SchemaChange(Payload):
 
 
 # --- events ---------------------------------------------------------------------------------------
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -245,8 +249,15 @@ class SchemaChanged(Event):
 
 EVENT_MODELS: dict[str, type[Event]] = {
     model.model_fields["type"].default: model
-    for model in (ResourceRegistered, ResourceUpdated, ConnectorProduced, LandingCompleted, LandingFailed,
-                  QualityCompleted, SchemaChanged)
+    for model in (
+        ResourceRegistered,
+        ResourceUpdated,
+        ConnectorProduced,
+        LandingCompleted,
+        LandingFailed,
+        QualityCompleted,
+        SchemaChanged,
+    )
 }
 EVENT_TYPES = tuple(EVENT_MODELS)
 
@@ -264,6 +275,7 @@ def make_event(type: str, resource: str, *, ts: datetime | None = None, id: str 
 
 
 # --- reading --------------------------------------------------------------------------------------
+
 
 def parse_event(data: Any) -> Event:
     """The event a decoded hub.events message holds, upgraded from an older version if it is one;
@@ -307,6 +319,7 @@ def _reasons(exc: ValidationError) -> str:
 
 # --- sending --------------------------------------------------------------------------------------
 
+
 def encode_event(event: Event | dict) -> tuple[bytes, bytes]:
     """(key, value) of an event on hub.events: keyed by resource so its events stay ordered."""
     wire = event.wire() if isinstance(event, Event) else event
@@ -328,8 +341,11 @@ def publish_events(events: list[Event | dict], producer=None, topic: str | None 
         producer.flush()
         failed = [future.exception for future in futures if future.failed()]
         if failed:
-            raise HubError(f"{len(failed)} of {len(futures)} event(s) were not written to {topic}: {failed[0]}; "
-                           "send them again (their ids make a second copy harmless)", kind="retriable")
+            raise HubError(
+                f"{len(failed)} of {len(futures)} event(s) were not written to {topic}: {failed[0]}; "
+                "send them again (their ids make a second copy harmless)",
+                kind="retriable",
+            )
     finally:
         if owned:
             producer.close()

@@ -3,6 +3,7 @@
 A crash leaves the old file or the new one, never half of one; a lock is an flock the OS drops
 when its holder dies, even by SIGKILL.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -91,4 +92,4 @@ def write_atomic(path: str | Path, content: bytes | Callable[[Path], None]) -> P
 def _write_all(fd: int, content: bytes) -> None:
     view = memoryview(content)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]

@@ -1,4 +1,5 @@
 """Kafka client factories with the hub's safe, fast defaults, and topic administration."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -61,7 +62,12 @@ def ensure_topics(names: Iterable[str], partitions: int | None = None, **configs
         existing = set(admin.list_topics())
         wanted = [name for name in dict.fromkeys(names) if name not in existing]
         new = [
-            NewTopic(name, partitions or settings.kafka_partitions, settings.kafka_replication, topic_configs=dict(configs) or None)
+            NewTopic(
+                name,
+                partitions or settings.kafka_partitions,
+                settings.kafka_replication,
+                topic_configs=dict(configs) or None,
+            )
             for name in wanted
         ]
         if new:

@@ -7,6 +7,7 @@ after Kafka acknowledged its event. A send that fails (broker down, task killed)
 the next `flush` anywhere sends them. Event ids are stable, so an event sent twice (acknowledged,
 then the process died before removing its file) is applied once by the catalogue.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -81,14 +82,18 @@ def flush(producer=None, topic: str | None = None) -> int:
             producer = producer or make_producer()
             sent, failed = _send(producer, topic, paths)
         except Exception as exc:  # the producer could not even be made or reach the cluster
-            raise OutboxError(f"{len(paths)} event(s) stay in {folder}: {type(exc).__name__}: {exc}; "
-                              "the next flush sends them (is the broker up? hub kafka up)") from exc
+            raise OutboxError(
+                f"{len(paths)} event(s) stay in {folder}: {type(exc).__name__}: {exc}; "
+                "the next flush sends them (is the broker up? hub kafka up)"
+            ) from exc
         finally:
             if owned and producer is not None:
                 producer.close()
     if failed:
-        raise OutboxError(f"{len(failed)} of {len(paths)} event(s) stay in {folder}: {failed[0]}; "
-                          "the next flush sends them (is the broker up? hub kafka up)")
+        raise OutboxError(
+            f"{len(failed)} of {len(paths)} event(s) stay in {folder}: {failed[0]}; "
+            "the next flush sends them (is the broker up? hub kafka up)"
+        )
     return sent
 
 

@@ -1,4 +1,5 @@
 """One typed settings object, read from the environment (prefix HUB_) and an optional `.env`."""
+
 from __future__ import annotations
 
 import functools
@@ -41,7 +42,9 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(3, ge=1, description="partitions of new raw topics")
     kafka_replication: int = Field(1, ge=1, description="replication factor of new topics")
     topic_prefix: str = Field(
-        "", max_length=40, pattern=r"^([a-z0-9][a-z0-9._]*)?$",
+        "",
+        max_length=40,
+        pattern=r"^([a-z0-9][a-z0-9._]*)?$",
         description="put before every topic and consumer group name the hub derives (e.g. 't1a2b3c4.')",
     )
     catalog_url: str | None = Field(None, description="SQLAlchemy URL of the catalogue database")
@@ -51,8 +54,9 @@ class Settings(BaseSettings):
     target_date: date = Field(default_factory=_end_of_this_year)
     api_token: SecretStr = SecretStr(DEFAULT_API_TOKEN)
     dev_mode: bool = Field(False, description="development only: the service accepts the default API token")
-    public_base_url: AnyHttpUrl = Field(AnyHttpUrl("http://127.0.0.1:8000"),
-                                        description="the service's address for links it publishes (DCAT @id)")
+    public_base_url: AnyHttpUrl = Field(
+        AnyHttpUrl("http://127.0.0.1:8000"), description="the service's address for links it publishes (DCAT @id)"
+    )
     token: SecretStr | None = Field(None, description="the CLI's account token (else read from token_file)")
     token_file: Path = Field(default_factory=_default_token_file, description="where the CLI reads its token")
     query_timeout_s: float = Field(30.0, gt=0)

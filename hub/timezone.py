@@ -4,6 +4,7 @@ Shunde keeps UTC+08:00 all year (no daylight saving since 1991), so a fixed offs
 every time the hub stores and, unlike the tz database's rules, gives old dates (births before
 1991) the same +08:00 the departments' systems wrote.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta, timezone

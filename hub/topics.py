@@ -5,6 +5,7 @@ Every name the hub derives comes from here and carries the `HUB_TOPIC_PREFIX` se
 empty), so a test run or a second hub on a shared cluster (`t1a2b3c4.hub.events`) never reads or
 writes the topics and offsets of another one.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ from hub.settings import get_settings
 
 _RESOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{1,80}$")
 EVENTS = "hub.events"
-_EVENTS = EVENTS.removeprefix("hub.")   # a resource of this id would take the events' DLQ name
+_EVENTS = EVENTS.removeprefix("hub.")  # a resource of this id would take the events' DLQ name
 CATALOG_GROUP = "hub-catalog"
 
 
@@ -65,7 +66,7 @@ def resource_of(topic: str) -> str:
     own = prefix()
     if not topic.startswith(own):
         raise ValueError(f"{topic!r} does not carry this hub's topic prefix {own!r} (HUB_TOPIC_PREFIX)")
-    hub, _, rest = topic[len(own):].partition(".")
+    hub, _, rest = topic[len(own) :].partition(".")
     kind, _, resource_id = rest.partition(".")
     if hub != "hub" or kind not in ("raw", "dlq"):
         raise ValueError(f"{topic!r} is not a {own}hub.raw.* or {own}hub.dlq.* topic")

@@ -1,5 +1,6 @@
 """Airflow on this machine: its home under var/airflow (SQLite metadata), the hub's DAG folder,
 and the commands the demo and the tests run through Airflow itself."""
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def airflow(*args: str, home: Path | None = None, check: bool = True,
-            capture: bool = False) -> subprocess.CompletedProcess:
+def airflow(
+    *args: str, home: Path | None = None, check: bool = True, capture: bool = False
+) -> subprocess.CompletedProcess:
     """Run `airflow ARGS…` with the hub's environment."""
     command = [str(Path(sys.executable).parent / "airflow"), *args]
     result = subprocess.run(command, env=airflow_env(home), text=True, capture_output=capture)

@@ -3,6 +3,7 @@
 The composition: each package contributes its own sub-commands and this module mounts them (one
 explicit list, no discovery). Heavy libraries load inside the commands, so `hub --help` stays quick.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,8 @@ import sys
 import typer
 from rich.console import Console
 
-from catalog import accounts_cli
+from catalog import accounts_cli, service_cli
 from catalog import cli as catalog_cli
-from catalog import service_cli
 from catalog.lineage import Storage, use_storage
 from connectors import cli as connectors_cli
 from hub import broker
@@ -25,10 +25,14 @@ from synthetic import cli as sources_cli
 from warehouse import cli as warehouse_cli
 from warehouse.access import cli as access_cli
 
-app = typer.Typer(help="Shunde data hub: sources → Kafka → lake/warehouse, catalogue and coverage.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-kafka_app = typer.Typer(help="The Kafka cluster: a local broker, or the one in HUB_KAFKA_BOOTSTRAP.",
-                        no_args_is_help=True)
+app = typer.Typer(
+    help="Shunde data hub: sources → Kafka → lake/warehouse, catalogue and coverage.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+kafka_app = typer.Typer(
+    help="The Kafka cluster: a local broker, or the one in HUB_KAFKA_BOOTSTRAP.", no_args_is_help=True
+)
 app.add_typer(kafka_app, name="kafka")
 console = Console(stderr=True, soft_wrap=True)
 
@@ -53,8 +57,9 @@ def kafka_status(as_json: bool = typer.Option(False, "--json")) -> None:
         print(json.dumps(state, ensure_ascii=False, indent=2))
     else:
         colour = "green" if state["state"] == "running" else "red"
-        console.print(f"[{colour}]{state['state']}[/] {state['version'] or ''} at {state['bootstrap']} "
-                      f"({state['managed']})")
+        console.print(
+            f"[{colour}]{state['state']}[/] {state['version'] or ''} at {state['bootstrap']} ({state['managed']})"
+        )
         if state["pid"]:
             console.print(f"pid {state['pid']}, log {state['log']}")
         console.print(f"{len(state['topics'])} topics" + (": " + ", ".join(state["topics"]) if state["topics"] else ""))
@@ -71,8 +76,9 @@ def kafka_logs(lines: int = typer.Option(50, "-n"), follow: bool = typer.Option(
 
 
 @kafka_app.command("tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def kafka_tool(ctx: typer.Context,
-               name: str = typer.Argument(..., help="e.g. kafka-topics, kafka-console-consumer")) -> None:
+def kafka_tool(
+    ctx: typer.Context, name: str = typer.Argument(..., help="e.g. kafka-topics, kafka-console-consumer")
+) -> None:
     """Run one of Kafka's own CLI tools, e.g. `hub kafka tool kafka-topics --bootstrap-server 127.0.0.1:9092 --list`."""
     command = broker.tool_command(name, list(ctx.args))
     os.execvp(command[0], command)
@@ -96,8 +102,10 @@ def flow_run(
         flow.connect(resource_id)
         landed = flow.land(resource_id)
         staged = flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed))
-        console.print(f"{resource_id}: {landed['rows']} rows landed, {landed['dlq_rows']} to the DLQ, "
-                      f"{staged['quarantined_rows']} quarantined, {staged['merged_rows']} merged into staging")
+        console.print(
+            f"{resource_id}: {landed['rows']} rows landed, {landed['dlq_rows']} to the DLQ, "
+            f"{staged['quarantined_rows']} quarantined, {staged['merged_rows']} merged into staging"
+        )
     console.print(f"marts: {', '.join(flow.refresh_marts()) or 'none yet'}")
     console.print(f"catalogue: {flow.sync_catalogue()['applied']}")
 
@@ -142,8 +150,12 @@ def _mount_packages() -> None:
 
 def _wire_storage() -> None:
     """The catalogue service's lineage view asks the warehouse where a resource's rows are."""
-    use_storage(Storage(lake_folder=lambda resource: _warehouse_lineage().lake_folder(resource),
-                        marts_reading=lambda resource: _warehouse_lineage().marts_reading(resource)))
+    use_storage(
+        Storage(
+            lake_folder=lambda resource: _warehouse_lineage().lake_folder(resource),
+            marts_reading=lambda resource: _warehouse_lineage().marts_reading(resource),
+        )
+    )
 
 
 def _warehouse_lineage():

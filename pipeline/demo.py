@@ -4,6 +4,7 @@ Kafka → catalogue → source systems → every ingest DAG through Airflow (`ai
 catalogue events → coverage → leadership report. Then, unless `--once`, the Airflow UI and the
 catalogue service stay up (with Kafka) until Ctrl-C.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,24 +78,36 @@ def serve_until_interrupted() -> None:
     home = airflow_local.airflow_home()
     log_dir = get_settings().var_dir / "demo-logs"
     airflow_log = open(log_dir / "airflow-standalone.log", "ab")
-    airflow = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"],
-                               env=airflow_local.airflow_env(home), stdout=airflow_log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    airflow = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "standalone"],
+        env=airflow_local.airflow_env(home),
+        stdout=airflow_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     access = demo_access()
-    service = subprocess.Popen([HUB, "catalog", "serve"], env={**os.environ, "HUB_API_TOKEN": access.api_token},
-                               start_new_session=True)
+    service = subprocess.Popen(
+        [HUB, "catalog", "serve"], env={**os.environ, "HUB_API_TOKEN": access.api_token}, start_new_session=True
+    )
     passwords = home / "simple_auth_manager_passwords.json.generated"
     deadline = time.monotonic() + 120
     while not passwords.exists() and time.monotonic() < deadline and airflow.poll() is None:
         time.sleep(1)
     _step("Running — Ctrl-C stops Airflow and the catalogue service (Kafka stays: `hub kafka down`)")
-    console.print("Airflow UI          http://127.0.0.1:8080  "
-                  + (f"(users and passwords: {passwords.read_text().strip()})" if passwords.exists() else
-                     f"(starting; see {log_dir / 'airflow-standalone.log'})"))
-    console.print("Catalogue service   http://127.0.0.1:8000  "
-                  f"(sign in at /login with the token in {access.admin_token_file}; API writes: Bearer that "
-                  f"token or HUB_API_TOKEN from {access.api_token_file}; "
-                  f"CLI: export HUB_TOKEN_FILE={access.admin_token_file})")
+    console.print(
+        "Airflow UI          http://127.0.0.1:8080  "
+        + (
+            f"(users and passwords: {passwords.read_text().strip()})"
+            if passwords.exists()
+            else f"(starting; see {log_dir / 'airflow-standalone.log'})"
+        )
+    )
+    console.print(
+        "Catalogue service   http://127.0.0.1:8000  "
+        f"(sign in at /login with the token in {access.admin_token_file}; API writes: Bearer that "
+        f"token or HUB_API_TOKEN from {access.api_token_file}; "
+        f"CLI: export HUB_TOKEN_FILE={access.admin_token_file})"
+    )
     console.print(f"Kafka               {get_settings().kafka_bootstrap}")
     try:
         while airflow.poll() is None and service.poll() is None:
@@ -135,8 +148,9 @@ def demo_access() -> DemoAccess:
         try:
             admin = accounts.find_account(session, DEMO_ADMIN)
         except accounts.AuthError:
-            admin = accounts.add_account(session, DEMO_ADMIN, department=DEMO_ADMIN_DEPARTMENT, role="admin",
-                                         created_by="hub demo")
+            admin = accounts.add_account(
+                session, DEMO_ADMIN, department=DEMO_ADMIN_DEPARTMENT, role="admin", created_by="hub demo"
+            )
         if not admin_file.exists():
             accounts.save_token_file(accounts.issue_token(session, admin), admin_file)
     return DemoAccess(api_file.read_text(encoding="utf-8").strip(), api_file, admin_file)

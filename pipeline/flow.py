@@ -5,6 +5,7 @@ Only orchestration lives here — each step is one call into the package that ow
 DAG files import this module inside their tasks only (it loads DuckDB, Kafka clients and the gate);
 what they need at parse time is in pipeline.layout.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
@@ -14,8 +15,8 @@ from catalog.report.render import render_report as render
 from catalog.snapshots import snapshot_today
 from connectors.runner import connect as run_connector
 from hub.errors import HubError
-from warehouse.gate import check
 from warehouse.events import publish_landing_event
+from warehouse.gate import check
 from warehouse.landing import LandingResult
 from warehouse.landing import land as land_topic
 from warehouse.marts import refresh_marts as refresh
@@ -33,8 +34,9 @@ def connect(resource_id: str) -> dict:
     reports = run_connector(resource_id, progress=False)
     failed = [r for r in reports if not r.ok]
     if failed:
-        raise HubError(f"connector of {resource_id} failed: {failed[0].error}",
-                       kind=failed[0].error_kind or "retriable")
+        raise HubError(
+            f"connector of {resource_id} failed: {failed[0].error}", kind=failed[0].error_kind or "retriable"
+        )
     return {"resource": resource_id, "passes": [_plain(r) for r in reports]}
 
 
@@ -55,8 +57,12 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
     result = LandingResult.from_dict(landed)
     merged = update_staging(resource_id, result)
     publish_landing_event(result)
-    return {"resource": resource_id, "merged_rows": merged, "pass_rate": checked.get("pass_rate"),
-            "quarantined_rows": checked.get("quarantined_rows")}
+    return {
+        "resource": resource_id,
+        "merged_rows": merged,
+        "pass_rate": checked.get("pass_rate"),
+        "quarantined_rows": checked.get("quarantined_rows"),
+    }
 
 
 def refresh_marts() -> list[str]:

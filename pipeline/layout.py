@@ -5,6 +5,7 @@ catalogue commit) is a file read — so that Airflow's parser opens no connectio
 engine (tests/unit/test_dags_parse.py), and a resource registered or retired through the API
 gets or loses its tasks at the next parse.
 """
+
 from __future__ import annotations
 
 from catalog import reader, selection

@@ -1,5 +1,6 @@
 """Input shapes for vectorised rules: whatever comes in (pyarrow array, pandas Series, numpy array,
 list) becomes a pyarrow string array or a float64 numpy array, so each rule is written once."""
+
 from __future__ import annotations
 
 import numbers
@@ -101,4 +102,3 @@ def as_float_array(values: Any) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
         return values.astype(float)
     return np.array([to_number(v) for v in values], dtype=float)
-

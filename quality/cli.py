@@ -1,4 +1,5 @@
 """`hub quality …`: the gate the ingest DAGs run, a resource's suite, its quarantine, the Data Docs."""
+
 from __future__ import annotations
 
 import typer
@@ -46,11 +47,15 @@ def recall() -> None:
     result = measure()
     table = Table("defect", "injected", "caught", "recall")
     for defect in sorted(result.injected):
-        table.add_row(defect, f"{result.injected[defect]:,}", f"{result.caught[defect]:,}", f"{result.rate(defect):.1%}")
+        table.add_row(
+            defect, f"{result.injected[defect]:,}", f"{result.caught[defect]:,}", f"{result.rate(defect):.1%}"
+        )
     console.print(table)
     console.print(f"false positives (clean records flagged): {len(result.false_positives):,}")
     for resource_id, key, checks in result.false_positives[:10]:
-        console.print(f"  {resource_id} {'|'.join(key)}: {', '.join(f'{check} ({outcome})' for check, outcome in checks)}")
+        console.print(
+            f"  {resource_id} {'|'.join(key)}: {', '.join(f'{check} ({outcome})' for check, outcome in checks)}"
+        )
     for defect, misses in sorted(result.missed.items()):
         console.print(f"[red]missed {defect}[/]: {len(misses)}, e.g. {misses[:3]}")
     raise typer.Exit(1 if result.missed or result.false_positives else 0)

@@ -4,6 +4,7 @@ Row-wise functions take one value (ISO string, `date`, `datetime`); the `*_mask`
 pyarrow array / pandas Series / list and agree with them value for value. "Today" is Shunde's
 local date (UTC+08:00, no daylight saving), not the machine's.
 """
+
 from __future__ import annotations
 
 import re
@@ -89,14 +90,13 @@ def as_date_strings(values: Any) -> pa.StringArray:
         if pa.types.is_date(values.type):
             return pc.cast(values, pa.string())
         return pa.nulls(len(values), pa.string())
-    if isinstance(values, (list, tuple)) or (
-        isinstance(values, (np.ndarray, pd.Series)) and values.dtype == object
-    ):
+    if isinstance(values, (list, tuple)) or (isinstance(values, (np.ndarray, pd.Series)) and values.dtype == object):
         return pa.array([_as_text(v) for v in values], type=pa.string())
     return as_string_array(values)
 
 
 # ---- strict ISO -------------------------------------------------------------------------------
+
 
 def _iso_date(value: Any) -> date | None:
     text = _as_text(value)
@@ -144,6 +144,7 @@ def ymd_int(day: date) -> int:
 
 
 # ---- mixed formats ----------------------------------------------------------------------------
+
 
 def parse_mixed_date(value: Any) -> date | None:
     """A date from 2023-01-05, 2023/1/5, 2023.01.05, 20230105, 2023年1月5日 (time tails ignored),

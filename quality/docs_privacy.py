@@ -6,6 +6,7 @@ kinds) every sample is replaced by MASK, keeping only counts; in every other sam
 like a resident ID or a mobile number (a value in the wrong column, say) is starred out too.
 Row indexes stay: they name rows, not people.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,9 +17,17 @@ from typing import Any
 MASK = "[已脱敏]"
 # Shapes of personal numbers anywhere in a sample: 18- and 15-digit resident IDs, mainland mobiles.
 PERSONAL_SHAPES = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9Xx])")
-VALUE_KEYS = ("unexpected_list", "partial_unexpected_list", "unexpected_rows", "observed_value", "details",
-              "partial_unexpected_counts", "unexpected_index_list", "partial_unexpected_index_list",
-              "unexpected_index_query")
+VALUE_KEYS = (
+    "unexpected_list",
+    "partial_unexpected_list",
+    "unexpected_rows",
+    "observed_value",
+    "details",
+    "partial_unexpected_counts",
+    "unexpected_index_list",
+    "partial_unexpected_index_list",
+    "unexpected_index_query",
+)
 
 
 def scrub_text(text: str) -> str:
@@ -63,8 +72,9 @@ def _safe_result(result: dict, personal: set[str]) -> dict:
         result["partial_unexpected_counts"] = [{"value": MASK, "count": sum(c.get("count", 0) for c in counts)}]
     for key in ("unexpected_index_list", "partial_unexpected_index_list"):
         if key in result:  # plain row numbers stay; entries carrying column values are masked
-            result[key] = [_masked(value, personal) if isinstance(value, Mapping) else value
-                           for value in result[key] or []]
+            result[key] = [
+                _masked(value, personal) if isinstance(value, Mapping) else value for value in result[key] or []
+            ]
     for key in ("unexpected_rows", "details", "unexpected_index_query"):
         result.pop(key, None)
     if "observed_value" in result and not isinstance(result["observed_value"], (int, float)):

@@ -1,4 +1,5 @@
 """Errors of the quality package."""
+
 from __future__ import annotations
 
 from hub.errors import HubError

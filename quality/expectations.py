@@ -7,6 +7,7 @@ over the batch's Arrow table — one implementation, so the GX suite and the vec
 row for row. GX kwargs must be JSON, so an expectation names its check (`suite`, `check`) and the
 check, the Arrow batch and the staged history are looked up in `ACTIVE` for the run under way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,11 +43,15 @@ ACTIVE: dict[str, ActiveRun] = {}
 def _passing(suite: str, check: str, index: pd.Index) -> pd.Series:
     run = ACTIVE.get(suite)
     if run is None or check not in run.checks:
-        raise QualityError(f"no validation of suite {suite!r} with check {check!r} is under way: "
-                           "validate through quality.suites.validate")
+        raise QualityError(
+            f"no validation of suite {suite!r} with check {check!r} is under way: "
+            "validate through quality.suites.validate"
+        )
     if len(index) != run.table.num_rows:
-        raise QualityError(f"check {check} of {suite}: GX passed {len(index)} of {run.table.num_rows} rows; "
-                           "hub expectations must see the whole batch")
+        raise QualityError(
+            f"check {check} of {suite}: GX passed {len(index)} of {run.table.num_rows} rows; "
+            "hub expectations must see the whole batch"
+        )
     mask = failing_mask(run.checks[check], run.table, run.history.get(check))
     return pd.Series(~np.asarray(mask, dtype=bool), index=index)
 

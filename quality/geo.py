@@ -4,13 +4,15 @@ Every function takes scalars or arrays (numpy, pyarrow, pandas, lists; None/NaN 
 give a Python bool / float tuple, arrays give numpy arrays. WGS84 and CGCS2000 (EPSG:4326/4490)
 are treated as the same at this scale.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from quality.arrays import as_float_array, is_scalar as _is_scalar
+from quality.arrays import as_float_array
+from quality.arrays import is_scalar as _is_scalar
 
 #: Validation box (WGS84 degrees), DOMAIN §3.
 SHUNDE_BOX = {"lon_min": 112.95, "lon_max": 113.42, "lat_min": 22.63, "lat_max": 23.06}
@@ -70,6 +72,7 @@ def is_null_island(lon: Any, lat: Any) -> Any:
 
 
 # ---- GCJ-02 / BD-09 ---------------------------------------------------------------------------
+
 
 def _out_of_china(lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
     # The public algorithm leaves points outside this rough box unchanged.
@@ -159,8 +162,12 @@ def distance_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
 
 
 def suspect_gcj02_shift(
-    points_lon: Any, points_lat: Any, ref_lon: Any, ref_lat: Any,
-    *, tolerance_m: float = GCJ02_SHIFT_TOLERANCE_M,
+    points_lon: Any,
+    points_lat: Any,
+    ref_lon: Any,
+    ref_lat: Any,
+    *,
+    tolerance_m: float = GCJ02_SHIFT_TOLERANCE_M,
 ) -> Any:
     """Flag points that sit where GCJ-02 would put their reference.
 
@@ -178,8 +185,12 @@ def suspect_gcj02_shift(
 
 
 def median_offset_looks_gcj02(
-    points_lon: Any, points_lat: Any, ref_lon: Any, ref_lat: Any,
-    *, tolerance_m: float = GCJ02_SHIFT_TOLERANCE_M,
+    points_lon: Any,
+    points_lat: Any,
+    ref_lon: Any,
+    ref_lat: Any,
+    *,
+    tolerance_m: float = GCJ02_SHIFT_TOLERANCE_M,
 ) -> bool:
     """A whole batch looks GCJ-02: the median (east, north) offset of points from their references
     is within `tolerance_m` of the median GCJ-02 offset at those references. Works with coarse
@@ -210,17 +221,25 @@ def project_4547(lon: Any, lat: Any) -> tuple[Any, Any]:
     n = _GK_A / np.sqrt(1 - _GK_E2 * np.sin(phi) ** 2)
     t, c = np.tan(phi) ** 2, _GK_EP2 * np.cos(phi) ** 2
     a = np.cos(phi) * (lam - _GK_LON0)
-    e2, e4, e6 = _GK_E2, _GK_E2 ** 2, _GK_E2 ** 3
-    m = _GK_A * ((1 - e2 / 4 - 3 * e4 / 64 - 5 * e6 / 256) * phi - (3 * e2 / 8 + 3 * e4 / 32 + 45 * e6 / 1024) * np.sin(2 * phi)
-                 + (15 * e4 / 256 + 45 * e6 / 1024) * np.sin(4 * phi) - (35 * e6 / 3072) * np.sin(6 * phi))
-    x = n * (a + (1 - t + c) * a ** 3 / 6 + (5 - 18 * t + t * t + 72 * c - 58 * _GK_EP2) * a ** 5 / 120)
-    y = m + n * np.tan(phi) * (a * a / 2 + (5 - t + 9 * c + 4 * c * c) * a ** 4 / 24
-                               + (61 - 58 * t + t * t + 600 * c - 330 * _GK_EP2) * a ** 6 / 720)
+    e2, e4, e6 = _GK_E2, _GK_E2**2, _GK_E2**3
+    m = _GK_A * (
+        (1 - e2 / 4 - 3 * e4 / 64 - 5 * e6 / 256) * phi
+        - (3 * e2 / 8 + 3 * e4 / 32 + 45 * e6 / 1024) * np.sin(2 * phi)
+        + (15 * e4 / 256 + 45 * e6 / 1024) * np.sin(4 * phi)
+        - (35 * e6 / 3072) * np.sin(6 * phi)
+    )
+    x = n * (a + (1 - t + c) * a**3 / 6 + (5 - 18 * t + t * t + 72 * c - 58 * _GK_EP2) * a**5 / 120)
+    y = m + n * np.tan(phi) * (
+        a * a / 2
+        + (5 - t + 9 * c + 4 * c * c) * a**4 / 24
+        + (61 - 58 * t + t * t + 600 * c - 330 * _GK_EP2) * a**6 / 720
+    )
     return _pair(lon, lat, x + GK_FALSE_EASTING, y)
 
 
-def gcj02_against_survey(lon: Any, lat: Any, easting: Any, northing: Any,
-                         *, tolerance_m: float = 150.0, apart_m: float = 300.0) -> Any:
+def gcj02_against_survey(
+    lon: Any, lat: Any, easting: Any, northing: Any, *, tolerance_m: float = 150.0, apart_m: float = 300.0
+) -> Any:
     """Points reported as WGS84 that are really GCJ-02: undoing the GCJ-02 shift lands them within
     `tolerance_m` of their surveyed EPSG:4547 position while as reported they lie over `apart_m`
     away (the shift here is ≈ 630 m). The tolerance covers a GPS fix in a street canyon (tens of

@@ -12,6 +12,7 @@ It reads no lake and writes nothing but the Data Docs page GX builds: where rows
 where the verdict goes is the warehouse's business (warehouse.gate). The same rows and the same
 history always give the same verdict, which is what makes a replayed range judge the same.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -26,10 +27,16 @@ from catalog import derive
 from quality.normalise import RepairCounts, get_normaliser
 from quality.plan import ROW_CHECKS, Check, plan_checks, plan_repairs
 
-FINDINGS_SCHEMA = pa.schema([
-    ("key", pa.string()), ("check", pa.string()), ("outcome", pa.string()),
-    ("_partition", pa.int32()), ("_offset", pa.int64()), ("gate_run", pa.string()),
-])
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("check", pa.string()),
+        ("outcome", pa.string()),
+        ("_partition", pa.int32()),
+        ("_offset", pa.int64()),
+        ("gate_run", pa.string()),
+    ]
+)
 
 
 class HistoryNeed(NamedTuple):
@@ -44,13 +51,13 @@ class HistoryNeed(NamedTuple):
 class Verdict:
     """What the judge decided on one batch of landed rows (every array is over the landed rows)."""
 
-    repaired: pa.Table                         # the landed rows with the stated repairs applied
+    repaired: pa.Table  # the landed rows with the stated repairs applied
     checks: list[Check]
-    failed: dict[str, np.ndarray]              # per check name, the rows failing it (deletes never fail)
-    critical: np.ndarray                       # rows failing a critical check: quarantined
-    repaired_notes: dict[str, np.ndarray]      # per "column.normaliser", the rows it changed
+    failed: dict[str, np.ndarray]  # per check name, the rows failing it (deletes never fail)
+    critical: np.ndarray  # rows failing a critical check: quarantined
+    repaired_notes: dict[str, np.ndarray]  # per "column.normaliser", the rows it changed
     repairs: dict[str, int] = field(default_factory=dict)
-    failed_rules: list[dict] = field(default_factory=list)   # {name, critical, failed_rows, success}
+    failed_rules: list[dict] = field(default_factory=list)  # {name, critical, failed_rows, success}
     failed_critical: list[str] = field(default_factory=list)
     docs_path: str | None = None
 
@@ -89,9 +96,13 @@ class Verdict:
     def slice(self, start: int, length: int) -> Verdict:
         """The verdict on rows [start, start + length) (one landed file of the batch)."""
         rows = slice(start, start + length)
-        return Verdict(self.repaired.slice(start, length), self.checks,
-                       {name: mask[rows] for name, mask in self.failed.items()}, self.critical[rows],
-                       {name: mask[rows] for name, mask in self.repaired_notes.items()})
+        return Verdict(
+            self.repaired.slice(start, length),
+            self.checks,
+            {name: mask[rows] for name, mask in self.failed.items()},
+            self.critical[rows],
+            {name: mask[rows] for name, mask in self.repaired_notes.items()},
+        )
 
 
 def history_needs(resource, columns: list[str]) -> list[HistoryNeed]:
@@ -104,8 +115,14 @@ def history_needs(resource, columns: list[str]) -> list[HistoryNeed]:
     return needs
 
 
-def judge(resource, landed: pa.Table, history: Mapping[str, pa.Table | None] | None = None, *,
-          run_name: str | None = None, docs: bool = True) -> Verdict:
+def judge(
+    resource,
+    landed: pa.Table,
+    history: Mapping[str, pa.Table | None] | None = None,
+    *,
+    run_name: str | None = None,
+    docs: bool = True,
+) -> Verdict:
     """The verdict on `landed` (landed rows with `_op`, `_partition`, `_offset`); `history` maps a
     row-set check's name to the earlier rows of the batch's groups (as landed: repaired here too)."""
     from quality import suites  # GX is heavy to import; only a batch to judge pays for it
@@ -123,10 +140,16 @@ def judge(resource, landed: pa.Table, history: Mapping[str, pa.Table | None] | N
         if check.severity == "critical":
             critical |= failed[check.name]
     return Verdict(
-        repaired, checks, failed, critical, notes, repairs=counts.as_dict(),
+        repaired,
+        checks,
+        failed,
+        critical,
+        notes,
+        repairs=counts.as_dict(),
         failed_rules=sorted(run.failed_checks, key=lambda rule: (not rule["critical"], rule["name"])),
         failed_critical=sorted(rule["name"] for rule in run.failed_checks if rule["critical"] and not rule["success"]),
-        docs_path=run.docs_path)
+        docs_path=run.docs_path,
+    )
 
 
 def repair(resource, table: pa.Table, counts: RepairCounts | None = None) -> tuple[pa.Table, dict[str, np.ndarray]]:
@@ -154,8 +177,9 @@ def key_strings(resource, table: pa.Table) -> pa.Array:
     """Each row's business key as text, key values joined by "|" (as the catalogue's keys read)."""
     keys = [k for k in derive.key_columns(resource) if k in table.column_names]
     if not keys:
-        return pa.array([f"{p}:{o}" for p, o in zip(table.column("_partition").to_pylist(),
-                                                    table.column("_offset").to_pylist())])
+        return pa.array(
+            [f"{p}:{o}" for p, o in zip(table.column("_partition").to_pylist(), table.column("_offset").to_pylist())]
+        )
     parts = [pc.fill_null(pc.cast(table.column(k), pa.string()), "") for k in keys]
     joined = pc.binary_join_element_wise(*parts, "|") if len(parts) > 1 else parts[0]
     return joined.combine_chunks()

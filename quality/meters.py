@@ -5,6 +5,7 @@ numpy bool mask aligned with its rows. Column names default to the DOMAIN §4 re
 A reading whose `meter_event` is "replacement" or "reset" starts the meter afresh: its drop is not
 a rollback and no consumption is computed across it.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -27,23 +28,30 @@ ROLLOVER_WINDOW = 0.1
 
 #: Physical ranges (inclusive) per IoT sensor type: defaults (≈, DOMAIN §4), not sourced limits.
 IOT_RANGES: dict[str, tuple[float, float]] = {
-    "water_level": (0.0, 10.0),     # m above gauge zero; mostly 0–1, record 6.32
-    "waterlogging": (0.0, 200.0),   # cm of standing water on a road; mostly 0–100
-    "pm25": (0.0, 1000.0),          # µg/m³, the usual sensor span; typical 5–150
-    "noise": (20.0, 140.0),         # dB(A); typical 40–85
-    "manhole_tilt": (0.0, 90.0),    # ° from level; alarm above 15
-    "battery": (0.0, 100.0),        # %
-    "smoke_alarm": (0.0, 1.0),      # 0 / 1 only (see IOT_DISCRETE)
-    "manhole_alarm": (0.0, 1.0),    # 0 / 1 only
+    "water_level": (0.0, 10.0),  # m above gauge zero; mostly 0–1, record 6.32
+    "waterlogging": (0.0, 200.0),  # cm of standing water on a road; mostly 0–100
+    "pm25": (0.0, 1000.0),  # µg/m³, the usual sensor span; typical 5–150
+    "noise": (20.0, 140.0),  # dB(A); typical 40–85
+    "manhole_tilt": (0.0, 90.0),  # ° from level; alarm above 15
+    "battery": (0.0, 100.0),  # %
+    "smoke_alarm": (0.0, 1.0),  # 0 / 1 only (see IOT_DISCRETE)
+    "manhole_alarm": (0.0, 1.0),  # 0 / 1 only
 }
 #: Types whose values must be whole numbers (alarm flags). JSON booleans must be mapped to 0/1
 #: by the connector: a bool is not a number here.
 IOT_DISCRETE = frozenset({"smoke_alarm", "manhole_alarm"})
-IOT_ALIASES = {"pm2.5": "pm25", "pm2_5": "pm25", "smoke": "smoke_alarm", "manhole": "manhole_tilt",
-               "waterlevel": "water_level", "water-level": "water_level"}
+IOT_ALIASES = {
+    "pm2.5": "pm25",
+    "pm2_5": "pm25",
+    "smoke": "smoke_alarm",
+    "manhole": "manhole_tilt",
+    "waterlevel": "water_level",
+    "water-level": "water_level",
+}
 
 
 # ---- meter series -----------------------------------------------------------------------------
+
 
 def _column(readings: Any, name: str, *, required: bool = True) -> Any:
     if isinstance(readings, pa.Table):
@@ -69,8 +77,10 @@ def _same_meter(readings: Any, meter_col: str) -> np.ndarray:
     # A null meter id stands alone (null never equals null), so each counts as its own block.
     expected_blocks = pc.count_distinct(ids, mode="only_valid").as_py() + ids.null_count
     if int((~same).sum()) != expected_blocks:
-        raise QualityError(f"meter readings are not grouped by {meter_col!r}: sort by meter and "
-                           f"reading time before applying meter rules")
+        raise QualityError(
+            f"meter readings are not grouped by {meter_col!r}: sort by meter and "
+            f"reading time before applying meter rules"
+        )
     return same
 
 
@@ -108,9 +118,15 @@ def _rollover(values: np.ndarray, previous: np.ndarray, register_max: float | No
     return (values < previous) & (wrapped >= 0) & (wrapped <= window * register_max)
 
 
-def rollback_mask(readings: Any, *, meter_col: str = "meter_id", value_col: str = "cumulative_value",
-                  event_col: str = "meter_event", register_max: float | None = None,
-                  rollover_window: float = ROLLOVER_WINDOW) -> np.ndarray:
+def rollback_mask(
+    readings: Any,
+    *,
+    meter_col: str = "meter_id",
+    value_col: str = "cumulative_value",
+    event_col: str = "meter_event",
+    register_max: float | None = None,
+    rollover_window: float = ROLLOVER_WINDOW,
+) -> np.ndarray:
     """Readings whose cumulative value is below the previous reading of the same meter, unless the
     reading carries a replacement/reset event or is a register rollover: with `register_max`
     (the largest value the register shows, e.g. 99999.99, wrapping to 0 one unit later), a drop
@@ -121,9 +137,15 @@ def rollback_mask(readings: Any, *, meter_col: str = "meter_id", value_col: str 
     return drop & ~_rollover(values, previous, register_max, rollover_window)
 
 
-def consumption_deltas(readings: Any, *, meter_col: str = "meter_id", value_col: str = "cumulative_value",
-                       event_col: str = "meter_event", register_max: float | None = None,
-                       rollover_window: float = ROLLOVER_WINDOW) -> np.ndarray:
+def consumption_deltas(
+    readings: Any,
+    *,
+    meter_col: str = "meter_id",
+    value_col: str = "cumulative_value",
+    event_col: str = "meter_event",
+    register_max: float | None = None,
+    rollover_window: float = ROLLOVER_WINDOW,
+) -> np.ndarray:
     """Consumption since the previous reading of the same meter, rollover-corrected; NaN on a
     meter's first reading, on replacement/reset readings and on rollbacks."""
     values, previous, same = _steps(readings, meter_col, value_col, event_col)
@@ -133,8 +155,9 @@ def consumption_deltas(readings: Any, *, meter_col: str = "meter_id", value_col:
     return np.where(same & (deltas >= 0), deltas, np.nan)
 
 
-def spike_mask(readings: Any, *, factor: float = SPIKE_FACTOR, min_deltas: int = 3,
-               meter_col: str = "meter_id", **columns: Any) -> np.ndarray:
+def spike_mask(
+    readings: Any, *, factor: float = SPIKE_FACTOR, min_deltas: int = 3, meter_col: str = "meter_id", **columns: Any
+) -> np.ndarray:
     """Readings whose consumption exceeds `factor` × the meter's median consumption per reading.
     Meters with fewer than `min_deltas` deltas or a zero median (idle most of the time) are not
     judged: there is no baseline to call a value a spike against."""
@@ -146,9 +169,15 @@ def spike_mask(readings: Any, *, factor: float = SPIKE_FACTOR, min_deltas: int =
     return judged & (deltas > factor * median)
 
 
-def stuck_mask(readings: Any, *, min_run: int = STUCK_MIN_RUN["monthly"], expected_col: str | None = None,
-               meter_col: str = "meter_id", value_col: str = "cumulative_value",
-               event_col: str = "meter_event") -> np.ndarray:
+def stuck_mask(
+    readings: Any,
+    *,
+    min_run: int = STUCK_MIN_RUN["monthly"],
+    expected_col: str | None = None,
+    meter_col: str = "meter_id",
+    value_col: str = "cumulative_value",
+    event_col: str = "meter_event",
+) -> np.ndarray:
     """Readings repeating the previous cumulative value of the same meter, in a flat run of at
     least `min_run` readings (3 for monthly reads, 96 for 15-minute smart-meter points). The run's
     first reading is a real reading and is not flagged. With `expected_col` (bool column: is
@@ -166,6 +195,7 @@ def stuck_mask(readings: Any, *, min_run: int = STUCK_MIN_RUN["monthly"], expect
 
 # ---- IoT values -------------------------------------------------------------------------------
 
+
 def _canonical_type(sensor_type: Any) -> str | None:
     if not isinstance(sensor_type, str):
         return None
@@ -177,8 +207,10 @@ def iot_range(sensor_type: str) -> tuple[float, float]:
     """The default physical range of a sensor type; QualityError names the known types."""
     name = _canonical_type(sensor_type)
     if name not in IOT_RANGES:
-        raise QualityError(f"no physical range for IoT sensor type {sensor_type!r}: use one of "
-                           f"{', '.join(sorted(IOT_RANGES))} or add it to quality.meters.IOT_RANGES")
+        raise QualityError(
+            f"no physical range for IoT sensor type {sensor_type!r}: use one of "
+            f"{', '.join(sorted(IOT_RANGES))} or add it to quality.meters.IOT_RANGES"
+        )
     return IOT_RANGES[name]
 
 

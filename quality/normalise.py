@@ -7,6 +7,7 @@ one twice changes nothing the second time. The coordinate repairs are different:
 whatever they are given, so apply them once, to points known or suspected to be GCJ-02 / BD-09
 (see `quality.geo.suspect_gcj02_shift`).
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,10 @@ from quality.text import garbled_texts, utf8_read_as_gbk
 _HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 #: Trimmed from both ends (after folding), an explicit set so Arrow and Python agree.
 TRIM_CHARS = " \t\r\n\x0b\x0c\u00a0"
-_NEEDS_HALFWIDTH = (r"[\x{FF01}-\x{FF5E}\x{3000}]|^[ \t\r\n\x0b\x0c\x{00A0}]"
-                    r"|[ \t\r\n\x0b\x0c\x{00A0}]$")
+_NEEDS_HALFWIDTH = (
+    r"[\x{FF01}-\x{FF5E}\x{3000}]|^[ \t\r\n\x0b\x0c\x{00A0}]"
+    r"|[ \t\r\n\x0b\x0c\x{00A0}]$"
+)
 _ID_LOWER_X = r"^[0-9]{17}x$"
 _ID_LEGACY_15 = r"^[0-9]{15}$"
 _ID_CHECK_BYTES = np.frombuffer(RESIDENT_ID_CHECK_CHARS.encode(), dtype=np.uint8)
@@ -69,6 +72,7 @@ def _put(values: Any, rows: np.ndarray, new_rows: pa.Array) -> tuple[Any, int]:
 
 # ---- full-width → half-width, trimmed --------------------------------------------------------
 
+
 def halfwidth(value: Any) -> tuple[Any, bool]:
     """Fold full-width digits, letters, punctuation and the ideographic space to ASCII, then trim
     spaces at both ends. Han characters and everything else are left as they are (unlike NFKC,
@@ -89,10 +93,16 @@ def halfwidth_vectorised(values: Any) -> tuple[Any, int]:
 
 # ---- resident IDs -----------------------------------------------------------------------------
 
+
 def resident_id_upper_x(value: Any) -> tuple[Any, bool]:
     """17 ASCII digits then a lowercase x: upper-case the x."""
-    if isinstance(value, str) and len(value) == 18 and value.endswith("x") and value[:17].isascii() \
-            and value[:17].isdigit():
+    if (
+        isinstance(value, str)
+        and len(value) == 18
+        and value.endswith("x")
+        and value[:17].isascii()
+        and value[:17].isdigit()
+    ):
         return value[:17] + "X", True
     return value, False
 
@@ -127,6 +137,7 @@ def resident_id_15_to_18_vectorised(values: Any) -> tuple[Any, int]:
 
 # ---- dates ------------------------------------------------------------------------------------
 
+
 def date_iso(value: Any) -> tuple[Any, bool]:
     """A string in a mixed date format (2023/1/5, 20230105, 2023年1月5日, 2023.01.05, 2023-1-5)
     becomes ISO 2023-01-05. Strict ISO dates and datetimes are left alone; so is anything that
@@ -142,8 +153,18 @@ def date_iso_vectorised(values: Any) -> tuple[Any, int]:
     strings = as_string_array(values)
     parsed, year, month, day = dates.mixed_date_parts(strings)
     rows = parsed & ~dates.real_date_mask(strings)
-    columns = [year // 1000 % 10, year // 100 % 10, year // 10 % 10, year % 10, year,
-               month // 10, month % 10, month, day // 10, day % 10]
+    columns = [
+        year // 1000 % 10,
+        year // 100 % 10,
+        year // 10 % 10,
+        year % 10,
+        year,
+        month // 10,
+        month % 10,
+        month,
+        day // 10,
+        day % 10,
+    ]
     block = (np.stack(columns, axis=1)[rows] + 48).astype(np.uint8)
     block[:, [4, 7]] = ord("-")  # columns 4 and 7 were placeholders for the dashes
     return _put(values, rows, _strings_from_block(block))
@@ -190,13 +211,15 @@ def timestamp_to_local_vectorised(values: Any) -> tuple[Any, int]:
     instants = naive.cast(pa.timestamp("s"))
     real &= instants.cast(pa.int64()).to_numpy(zero_copy_only=False) <= _LAST_SECOND
     local = pc.add(instants, pa.scalar(LOCAL_OFFSET, pa.duration("s")))
-    text = pc.binary_join_element_wise(pc.strftime(local, format="%Y-%m-%dT%H:%M:%S"), found.field("frac"),
-                                       "+08:00", "")
+    text = pc.binary_join_element_wise(
+        pc.strftime(local, format="%Y-%m-%dT%H:%M:%S"), found.field("frac"), "+08:00", ""
+    )
     rows[rows] = real
     return _put(values, rows, text.filter(pa.array(real)))
 
 
 # ---- coordinates ------------------------------------------------------------------------------
+
 
 def _convert_pair(convert: Callable[[Any, Any], Any], point: Any) -> tuple[Any, bool]:
     lon, lat = point
@@ -236,6 +259,7 @@ def bd09_points_to_wgs84(points: Any) -> tuple[Any, int]:
 
 # ---- UTF-8 read as GBK ----------------------------------------------------------------------------
 
+
 def mojibake_gbk(value: Any) -> tuple[Any, bool]:
     """Text that is UTF-8 read as GBK (see `quality.text.utf8_read_as_gbk`) back to what it was.
     Garbling that lost bytes (U+FFFD) or a "?" for a character GBK lacks cannot be undone: left alone."""
@@ -253,6 +277,7 @@ def mojibake_gbk_vectorised(values: Any) -> tuple[Any, int]:
 
 # ---- registry and tally -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Normaliser:
     """A named repair: `row(value) -> (value, repaired)`, `vectorised(values) -> (values, count)`."""
@@ -263,24 +288,54 @@ class Normaliser:
     description: str
 
 
-NORMALISERS: dict[str, Normaliser] = {n.name: n for n in (
-    Normaliser("halfwidth", halfwidth, halfwidth_vectorised,
-               "full-width digits, letters, punctuation and spaces to ASCII; trim both ends"),
-    Normaliser("resident_id_upper_x", resident_id_upper_x, resident_id_upper_x_vectorised,
-               "lowercase x check character of an 18-character ID to X"),
-    Normaliser("resident_id_15_to_18", resident_id_15_to_18, resident_id_15_to_18_vectorised,
-               "legacy 15-digit ID to 18: insert 19 before the year, append the check character"),
-    Normaliser("date_iso", date_iso, date_iso_vectorised,
-               "mixed date formats (2023/1/5, 20230105, 2023年1月5日, …) to ISO 2023-01-05"),
-    Normaliser("timestamp_to_local", timestamp_to_local, timestamp_to_local_vectorised,
-               "ISO date-times at UTC (…Z, …+00:00) to the same instant in Shunde time (…+08:00)"),
-    Normaliser("mojibake_gbk", mojibake_gbk, mojibake_gbk_vectorised,
-               "free text that is UTF-8 read as GBK (鍗庢櫤 → 华智) back to its UTF-8 reading"),
-    Normaliser("gcj02_to_wgs84", gcj02_point_to_wgs84, gcj02_points_to_wgs84,
-               "(lon, lat) mislabelled GCJ-02 web-map coordinates to WGS84"),
-    Normaliser("bd09_to_wgs84", bd09_point_to_wgs84, bd09_points_to_wgs84,
-               "(lon, lat) in Baidu BD-09 to WGS84"),
-)}
+NORMALISERS: dict[str, Normaliser] = {
+    n.name: n
+    for n in (
+        Normaliser(
+            "halfwidth",
+            halfwidth,
+            halfwidth_vectorised,
+            "full-width digits, letters, punctuation and spaces to ASCII; trim both ends",
+        ),
+        Normaliser(
+            "resident_id_upper_x",
+            resident_id_upper_x,
+            resident_id_upper_x_vectorised,
+            "lowercase x check character of an 18-character ID to X",
+        ),
+        Normaliser(
+            "resident_id_15_to_18",
+            resident_id_15_to_18,
+            resident_id_15_to_18_vectorised,
+            "legacy 15-digit ID to 18: insert 19 before the year, append the check character",
+        ),
+        Normaliser(
+            "date_iso",
+            date_iso,
+            date_iso_vectorised,
+            "mixed date formats (2023/1/5, 20230105, 2023年1月5日, …) to ISO 2023-01-05",
+        ),
+        Normaliser(
+            "timestamp_to_local",
+            timestamp_to_local,
+            timestamp_to_local_vectorised,
+            "ISO date-times at UTC (…Z, …+00:00) to the same instant in Shunde time (…+08:00)",
+        ),
+        Normaliser(
+            "mojibake_gbk",
+            mojibake_gbk,
+            mojibake_gbk_vectorised,
+            "free text that is UTF-8 read as GBK (鍗庢櫤 → 华智) back to its UTF-8 reading",
+        ),
+        Normaliser(
+            "gcj02_to_wgs84",
+            gcj02_point_to_wgs84,
+            gcj02_points_to_wgs84,
+            "(lon, lat) mislabelled GCJ-02 web-map coordinates to WGS84",
+        ),
+        Normaliser("bd09_to_wgs84", bd09_point_to_wgs84, bd09_points_to_wgs84, "(lon, lat) in Baidu BD-09 to WGS84"),
+    )
+}
 #: The usual chain for a resident ID column.
 RESIDENT_ID_REPAIRS = ("halfwidth", "resident_id_upper_x", "resident_id_15_to_18")
 

@@ -9,6 +9,7 @@ A check names its failing rows; nulls pass every value check except `not_null`/`
 (nullability is its own check). Row-set checks (meters, households, geometry) come from the
 `ROW_CHECKS` registry and may look at `history`: earlier staged rows of the same groups.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -28,10 +29,13 @@ VALIDATOR_COMPANIONS: dict[str, tuple[str, ...]] = {"not_future_date": ("not_sen
 #: Normalisers the gate runs on an item's values before checking, by the item's validator.
 VALIDATOR_REPAIRS: dict[str, tuple[str, ...]] = {
     "resident_id": ("halfwidth", "resident_id_upper_x", "resident_id_15_to_18"),
-    "uscc": ("halfwidth",), "mobile": ("halfwidth",), "camera_id": ("halfwidth",),
-    "parcel_code": ("halfwidth",), "town_code": ("halfwidth",),
+    "uscc": ("halfwidth",),
+    "mobile": ("halfwidth",),
+    "camera_id": ("halfwidth",),
+    "parcel_code": ("halfwidth",),
+    "town_code": ("halfwidth",),
 }
-FREE_TEXT_RULE = "text_intact"   # free-text items (no regex, value set or validator) are checked for damage
+FREE_TEXT_RULE = "text_intact"  # free-text items (no regex, value set or validator) are checked for damage
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,8 @@ class Check:
     """One expectation of a resource's suite: `name` is what quarantine rows and events show."""
 
     name: str
-    kind: str                      # not_null | present | max_length | in_set | regex | between | rule | unique_key | a ROW_CHECKS name
-    severity: str                  # critical | warning
+    kind: str  # not_null | present | max_length | in_set | regex | between | rule | unique_key | a ROW_CHECKS name
+    severity: str  # critical | warning
     columns: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -70,8 +74,10 @@ def register_row_check(check: RowCheck) -> RowCheck:
         raise QualityError(f"row check {check.name!r}: severity must be one of {SEVERITIES}")
     declared = ROW_CHECK_ROLES.get(check.name)
     if declared != check.roles:
-        raise QualityError(f"row check {check.name!r} with roles {check.roles} is not in the catalogue's vocabulary "
-                           f"(catalog/checks.py declares {declared or 'no such check'}); declare it there first")
+        raise QualityError(
+            f"row check {check.name!r} with roles {check.roles} is not in the catalogue's vocabulary "
+            f"(catalog/checks.py declares {declared or 'no such check'}); declare it there first"
+        )
     ROW_CHECKS[check.name] = check
     return check
 
@@ -86,6 +92,7 @@ class Repair:
 
 # --- the plan -------------------------------------------------------------------------------------
 
+
 def plan_checks(resource) -> list[Check]:
     """Every check of `resource` (a catalogue entry: seed model or ORM row), in a stable order."""
     checks: list[Check] = []
@@ -93,8 +100,16 @@ def plan_checks(resource) -> list[Check]:
         checks.extend(_item_checks(item))
     keys = tuple(item.name for item in resource.items if item.key)
     if keys:
-        checks.append(Check("key.unique", "unique_key", "warning", keys, {},
-                            f"one row per key ({', '.join(keys)}) in a load; staging keeps the latest"))
+        checks.append(
+            Check(
+                "key.unique",
+                "unique_key",
+                "warning",
+                keys,
+                {},
+                f"one row per key ({', '.join(keys)}) in a load; staging keeps the latest",
+            )
+        )
     for declared in getattr(resource, "checks", None) or ():
         checks.append(_row_check(resource, declared))
     return checks
@@ -126,30 +141,78 @@ def _item_checks(item) -> list[Check]:
     if item.pii == "phone":
         checks.append(Check(f"{name}.present", "present", "warning", (name,), {}, f"{item.label} is missing"))
     if item.type == "C" and item.length:
-        checks.append(Check(f"{name}.max_length", "max_length", "critical", (name,), {"max": item.length},
-                            f"{item.label} at most {item.length} characters"))
+        checks.append(
+            Check(
+                f"{name}.max_length",
+                "max_length",
+                "critical",
+                (name,),
+                {"max": item.length},
+                f"{item.label} at most {item.length} characters",
+            )
+        )
     if "values" in rules:
-        checks.append(Check(f"{name}.in_set", "in_set", "critical", (name,), {"values": list(rules["values"])},
-                            f"{item.label} one of {', '.join(map(str, rules['values']))}"))
+        checks.append(
+            Check(
+                f"{name}.in_set",
+                "in_set",
+                "critical",
+                (name,),
+                {"values": list(rules["values"])},
+                f"{item.label} one of {', '.join(map(str, rules['values']))}",
+            )
+        )
     if "regex" in rules:
-        checks.append(Check(f"{name}.regex", "regex", "critical", (name,), {"pattern": rules["regex"]},
-                            f"{item.label} matches {rules['regex']}"))
+        checks.append(
+            Check(
+                f"{name}.regex",
+                "regex",
+                "critical",
+                (name,),
+                {"pattern": rules["regex"]},
+                f"{item.label} matches {rules['regex']}",
+            )
+        )
     if "min" in rules or "max" in rules:
         bounds = {k: rules[k] for k in ("min", "max") if k in rules}
-        checks.append(Check(f"{name}.between", "between", "critical", (name,), bounds,
-                            f"{item.label} within {bounds.get('min', '-∞')}..{bounds.get('max', '∞')}"))
+        checks.append(
+            Check(
+                f"{name}.between",
+                "between",
+                "critical",
+                (name,),
+                bounds,
+                f"{item.label} within {bounds.get('min', '-∞')}..{bounds.get('max', '∞')}",
+            )
+        )
     validator = rules.get("validator")
     rule_names = ((validator,) + VALIDATOR_COMPANIONS.get(validator, ())) if validator else ()
     if item.type == "D" and "not_sentinel_date" not in rule_names:
         rule_names += ("not_sentinel_date",)  # a placeholder for "unknown" is wrong in any date item
     for rule_name in rule_names:
         rule = get_rule(rule_name)
-        checks.append(Check(f"{name}.{rule_name}", "rule", rule.severity, (name,), {"rule": rule_name},
-                            f"{item.label}: {rule.description}"))
+        checks.append(
+            Check(
+                f"{name}.{rule_name}",
+                "rule",
+                rule.severity,
+                (name,),
+                {"rule": rule_name},
+                f"{item.label}: {rule.description}",
+            )
+        )
     if item.type == "C" and not ({"values", "regex", "validator"} & rules.keys()) and FREE_TEXT_RULE in RULES:
         rule = RULES[FREE_TEXT_RULE]
-        checks.append(Check(f"{name}.{FREE_TEXT_RULE}", "rule", rule.severity, (name,), {"rule": FREE_TEXT_RULE},
-                            f"{item.label}: {rule.description}"))
+        checks.append(
+            Check(
+                f"{name}.{FREE_TEXT_RULE}",
+                "rule",
+                rule.severity,
+                (name,),
+                {"rule": FREE_TEXT_RULE},
+                f"{item.label}: {rule.description}",
+            )
+        )
     return checks
 
 
@@ -158,8 +221,10 @@ def _row_check(resource, declared) -> Check:
     kind = data["rule"]
     row_check = ROW_CHECKS.get(kind)
     if row_check is None:
-        raise QualityError(f"resource {resource.id}: unknown check {kind!r} under checks:; "
-                           f"use one of {', '.join(sorted(ROW_CHECKS)) or '(none registered)'}")
+        raise QualityError(
+            f"resource {resource.id}: unknown check {kind!r} under checks:; "
+            f"use one of {', '.join(sorted(ROW_CHECKS)) or '(none registered)'}"
+        )
     columns = dict(data.get("columns") or {})
     missing = [role for role in row_check.roles if role not in columns]
     if missing:
@@ -167,11 +232,18 @@ def _row_check(resource, declared) -> Check:
     severity = data.get("severity") or row_check.severity
     # The items' own rules ride along (e.g. a register's maximum reading, where it wraps to zero).
     item_rules = {item.name: _rules(item) for item in resource.items if item.name in columns.values()}
-    return Check(kind, kind, severity, tuple(columns[role] for role in row_check.roles),
-                 {"roles": columns, "item_rules": item_rules, **(data.get("params") or {})}, row_check.description)
+    return Check(
+        kind,
+        kind,
+        severity,
+        tuple(columns[role] for role in row_check.roles),
+        {"roles": columns, "item_rules": item_rules, **(data.get("params") or {})},
+        row_check.description,
+    )
 
 
 # --- vectorised evaluation ----------------------------------------------------------------------
+
 
 def failing_mask(check: Check, table: pa.Table, history: pa.Table | None = None) -> np.ndarray:
     """True where a row of `table` fails `check` (the fast path; the GX suite must agree)."""
@@ -266,10 +338,13 @@ class Verdicts:
         return {check.name: int(self.masks[check.name].sum()) for check in self.checks}
 
 
-def evaluate(checks: Sequence[Check], table: pa.Table, history: Mapping[str, pa.Table | None] | None = None) -> Verdicts:
+def evaluate(
+    checks: Sequence[Check], table: pa.Table, history: Mapping[str, pa.Table | None] | None = None
+) -> Verdicts:
     """Every check's failing rows over `table`; `history` maps a row check's name to its history."""
     history = history or {}
     masks = {check.name: failing_mask(check, table, history.get(check.name)) for check in checks}
     return Verdicts(list(checks), masks, table.num_rows)
+
 
 from quality import rowchecks  # noqa: E402,F401  (registers the row-set checks in ROW_CHECKS)

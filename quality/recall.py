@@ -7,6 +7,7 @@ repaired as many values as were injected (mixed date formats, UTC times), or whe
 many records as were made unreadable. A finding on a record the manifest does not list is a false
 positive. `hub quality recall` prints it; tests/e2e/test_quality_recall.py holds it at 100 % / 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,18 +26,28 @@ from quality.dates import parse_mixed_date
 
 #: Which check (by name or name suffix) must answer each injected defect.
 CAUGHT_BY = {
-    "duplicate_exact": ("key.unique",), "near_duplicate_fullwidth": ("key.unique",),
-    "id_bad_check": (".resident_id",), "id_impossible_date": (".resident_id",),
-    "id_lowercase_x": (".resident_id_upper_x",), "id_legacy_15": (".resident_id_15_to_18",),
-    "uscc_bad_check": (".uscc",), "uscc_old_regno": (".uscc",),
-    "phone_missing": (".present",), "phone_invalid": (".mobile",),
+    "duplicate_exact": ("key.unique",),
+    "near_duplicate_fullwidth": ("key.unique",),
+    "id_bad_check": (".resident_id",),
+    "id_impossible_date": (".resident_id",),
+    "id_lowercase_x": (".resident_id_upper_x",),
+    "id_legacy_15": (".resident_id_15_to_18",),
+    "uscc_bad_check": (".uscc",),
+    "uscc_old_regno": (".uscc",),
+    "phone_missing": (".present",),
+    "phone_invalid": (".mobile",),
     "coord_swapped": (".lon", ".lat", "geometry_in_box"),
     "coord_null_island": (".lon", ".lat", "geometry_in_box", ".not_null"),
-    "coord_outside_box": (".lon", ".lat", "geometry_in_box"), "coord_gcj02": ("gcj02_shift",),
-    "date_future": (".not_future_date",), "date_sentinel": (".not_sentinel_date",),
-    "camera_id_malformed": (".camera_id",), "mojibake": (".text_intact",),
+    "coord_outside_box": (".lon", ".lat", "geometry_in_box"),
+    "coord_gcj02": ("gcj02_shift",),
+    "date_future": (".not_future_date",),
+    "date_sentinel": (".not_sentinel_date",),
+    "camera_id_malformed": (".camera_id",),
+    "mojibake": (".text_intact",),
     "orphan_household": ("household_head",),
-    "meter_rollback": ("meter_rollback",), "meter_spike": ("meter_spike",), "meter_stuck": ("meter_stuck",),
+    "meter_rollback": ("meter_rollback",),
+    "meter_spike": ("meter_spike",),
+    "meter_stuck": ("meter_stuck",),
 }
 REPAIRED_AT_LANDING = {"date_mixed_format": "date_iso", "iot_ts_utc": "timestamp_to_local"}
 SENT_TO_DLQ = ("unreadable_row",)
@@ -83,7 +94,9 @@ def measure() -> Recall:
         for defect, identities in entry["defects"].items():
             recall.injected[defect] += len(identities)
             if defect in SENT_TO_DLQ or defect in REPAIRED_AT_LANDING:
-                answered = dlq[resource_id] if defect in SENT_TO_DLQ else repairs[resource_id][REPAIRED_AT_LANDING[defect]]
+                answered = (
+                    dlq[resource_id] if defect in SENT_TO_DLQ else repairs[resource_id][REPAIRED_AT_LANDING[defect]]
+                )
                 recall.caught[defect] += min(answered, len(identities))
                 if answered < len(identities):
                     recall.missed[defect].append((resource_id, f"{answered} of {len(identities)}"))
@@ -95,8 +108,9 @@ def measure() -> Recall:
                 else:
                     recall.missed[defect].append((resource_id, identity, sorted(checks)))
         defective = {canonical(identity) for ids in entry["defects"].values() for identity in ids}
-        recall.false_positives += [(resource_id, key, sorted(found)) for key, found in findings[resource_id].items()
-                                   if key not in defective]
+        recall.false_positives += [
+            (resource_id, key, sorted(found)) for key, found in findings[resource_id].items() if key not in defective
+        ]
     return recall
 
 
@@ -117,6 +131,8 @@ def _evidence() -> tuple[dict[str, Counter], Counter]:
         for resource_id, repaired in session.execute(select(QualityRun.resource_id, QualityRun.repairs)):
             repairs[resource_id].update(repaired or {})
         for model, column in ((ConnectorRun, ConnectorRun.dlq_records), (Landing, Landing.dlq_rows)):
-            for resource_id, count in session.execute(select(model.resource_id, func.sum(column)).group_by(model.resource_id)):
+            for resource_id, count in session.execute(
+                select(model.resource_id, func.sum(column)).group_by(model.resource_id)
+            ):
                 dlq[resource_id] += count or 0
     return repairs, dlq

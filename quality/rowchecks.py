@@ -5,6 +5,7 @@ vertices — and returns True where a row of the batch fails. Checks with a `gro
 earlier landed rows of the same meters/households as `history`, so a series that continues from
 an earlier load is judged as one series.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,9 @@ from quality.plan import RowCheck, register_row_check
 METER_ROLES = ("meter", "time", "value", "event")
 
 
-def _series(table: pa.Table, columns: Mapping[str, str],
-            history: pa.Table | None) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+def _series(
+    table: pa.Table, columns: Mapping[str, str], history: pa.Table | None
+) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
     """History + batch as one series sorted by meter and time, one row per distinct reading; returns
     it and the batch rows it stands for: (batch positions, the series row of each).
 
@@ -42,12 +44,16 @@ def _series(table: pa.Table, columns: Mapping[str, str],
         seen = batch.select(names[:2]).append_column("_in_batch", pa.array(np.ones(batch.num_rows, dtype=bool)))
         earlier = earlier.join(seen, names[:2], join_type="left outer")
         earlier = earlier.filter(pc.is_null(earlier.column("_in_batch"))).drop_columns(["_in_batch"])
-        parts.insert(0, earlier.select(names).append_column("_position", pa.array(np.full(earlier.num_rows, -1), pa.int64())))
+        parts.insert(
+            0, earlier.select(names).append_column("_position", pa.array(np.full(earlier.num_rows, -1), pa.int64()))
+        )
     combined = pa.concat_tables(parts, promote_options="permissive")  # staged columns may be nullable
     # A reading without meter, time or value has no place in a series (not_null answers for it); left
     # in, it would hide a drop behind it or, sorted last, look like the latest reading.
-    placed = pc.and_(pc.and_(pc.is_valid(combined.column(names[0])), pc.is_valid(combined.column(names[1]))),
-                     pc.is_valid(combined.column(names[2])))
+    placed = pc.and_(
+        pc.and_(pc.is_valid(combined.column(names[0])), pc.is_valid(combined.column(names[1]))),
+        pc.is_valid(combined.column(names[2])),
+    )
     grouped = combined.filter(placed).group_by(names, use_threads=False).aggregate([("_position", "list")])
     distinct = grouped.select(names).append_column("_positions", grouped.column("_position_list"))
     distinct = distinct.take(pc.sort_indices(distinct, sort_keys=[(names[0], "ascending"), (names[1], "ascending")]))
@@ -59,7 +65,10 @@ def _series(table: pa.Table, columns: Mapping[str, str],
 
 def _meter_check(judge):
     """A RowCheck mask: `judge(sorted_table, names, register_max) -> mask` mapped back to batch order."""
-    def mask(table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any], history: pa.Table | None) -> np.ndarray:
+
+    def mask(
+        table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any], history: pa.Table | None
+    ) -> np.ndarray:
         out = np.zeros(table.num_rows, dtype=bool)
         if not table.num_rows:
             return out
@@ -69,6 +78,7 @@ def _meter_check(judge):
         flagged = np.asarray(judge(series, names, register_max), dtype=bool)
         out[positions[flagged[rows]]] = True
         return out
+
     return mask
 
 
@@ -132,18 +142,37 @@ def _stuck(t: pa.Table, names: Mapping[str, str], register_max: float | None) ->
     return np.where(smart, meters.stuck_mask(t, min_run=meters.STUCK_MIN_RUN["smart"], **_columns(names)), monthly)
 
 
-register_row_check(RowCheck(
-    "meter_rollback", METER_ROLES,
-    _meter_check(lambda t, n, top: meters.rollback_mask(t, register_max=top, **_columns(n))), "critical",
-    "a cumulative reading below the meter's previous one without a replacement/reset event (register wraps excepted)",
-    group="meter"))
-register_row_check(RowCheck(
-    "meter_spike", METER_ROLES, _meter_check(_spikes), "warning",
-    f"consumption per hour above {meters.SPIKE_FACTOR:g}× the meter's median rate", group="meter"))
-register_row_check(RowCheck(
-    "meter_stuck", METER_ROLES, _meter_check(_stuck), "warning",
-    f"the same cumulative value in a run of {meters.STUCK_MIN_RUN['monthly']}+ monthly readings or "
-    f"{meters.STUCK_MIN_RUN['smart']}+ smart-meter points (the run's first is real)", group="meter"))
+register_row_check(
+    RowCheck(
+        "meter_rollback",
+        METER_ROLES,
+        _meter_check(lambda t, n, top: meters.rollback_mask(t, register_max=top, **_columns(n))),
+        "critical",
+        "a cumulative reading below the meter's previous one without a replacement/reset event (register wraps excepted)",
+        group="meter",
+    )
+)
+register_row_check(
+    RowCheck(
+        "meter_spike",
+        METER_ROLES,
+        _meter_check(_spikes),
+        "warning",
+        f"consumption per hour above {meters.SPIKE_FACTOR:g}× the meter's median rate",
+        group="meter",
+    )
+)
+register_row_check(
+    RowCheck(
+        "meter_stuck",
+        METER_ROLES,
+        _meter_check(_stuck),
+        "warning",
+        f"the same cumulative value in a run of {meters.STUCK_MIN_RUN['monthly']}+ monthly readings or "
+        f"{meters.STUCK_MIN_RUN['smart']}+ smart-meter points (the run's first is real)",
+        group="meter",
+    )
+)
 
 
 # --- households ----------------------------------------------------------------------------------------
@@ -151,8 +180,9 @@ register_row_check(RowCheck(
 HEAD_RELATION = "02"  # 与户主关系: 户主 (GB/T 4761: 01 本人, 02 户主)
 
 
-def _household_head(table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any],
-                    history: pa.Table | None) -> np.ndarray:
+def _household_head(
+    table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any], history: pa.Table | None
+) -> np.ndarray:
     """Members of a household that has no head among the batch and the staged rows."""
     household, relation = columns["household"], columns["relation"]
     head = str(params.get("head", HEAD_RELATION))
@@ -166,9 +196,16 @@ def _household_head(table: pa.Table, columns: Mapping[str, str], params: Mapping
     return pc.fill_null(pc.and_(has_household, headless), False).to_numpy(zero_copy_only=False)
 
 
-register_row_check(RowCheck(
-    "household_head", ("household", "relation"), _household_head, "warning",
-    "every member's household (户号) has a head (户主) in the register", group="household"))
+register_row_check(
+    RowCheck(
+        "household_head",
+        ("household", "relation"),
+        _household_head,
+        "warning",
+        "every member's household (户号) has a head (户主) in the register",
+        group="household",
+    )
+)
 
 
 # --- geometry ------------------------------------------------------------------------------------------
@@ -179,8 +216,10 @@ _VERTEX = f"^{_NUMBER}(?:\\s+{_NUMBER}){{1,3}}$"
 _VERTEX_RE = re.compile(_VERTEX)
 #: What splitting at brackets and commas leaves besides vertices: "POLYGON Z", "EMPTY", "" (anything
 #: else, "nan nan" included, is a malformed vertex and fails the row).
-_TAG = (r"(?i)^(?:SRID=[0-9]+;)?\s*(?:(?:POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON"
-        r"|GEOMETRYCOLLECTION)(?:\s*(?:ZM|Z|M))?)?(?:\s*EMPTY)?$")
+_TAG = (
+    r"(?i)^(?:SRID=[0-9]+;)?\s*(?:(?:POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON"
+    r"|GEOMETRYCOLLECTION)(?:\s*(?:ZM|Z|M))?)?(?:\s*EMPTY)?$"
+)
 
 
 def _projected_box(lon_min: float, lon_max: float, lat_min: float, lat_max: float) -> tuple[float, ...]:
@@ -190,14 +229,22 @@ def _projected_box(lon_min: float, lon_max: float, lat_min: float, lat_max: floa
     lons, lats = np.linspace(lon_min, lon_max, 201), np.linspace(lat_min, lat_max, 201)
     west, east = geo.project_4547(np.full(201, lon_min), lats)[0], geo.project_4547(np.full(201, lon_max), lats)[0]
     south, north = geo.project_4547(lons, np.full(201, lat_min))[1], geo.project_4547(lons, np.full(201, lat_max))[1]
-    return (np.floor(west.min() / 1000) * 1000, np.ceil(east.max() / 1000) * 1000,
-            np.floor(south.min() / 1000) * 1000, np.ceil(north.max() / 1000) * 1000)
+    return (
+        np.floor(west.min() / 1000) * 1000,
+        np.ceil(east.max() / 1000) * 1000,
+        np.floor(south.min() / 1000) * 1000,
+        np.ceil(north.max() / 1000) * 1000,
+    )
 
 
 #: The Shunde box per declared CRS: (x min, x max, y min, y max), x = lon / easting (DOMAIN §3).
 _LON_LAT = (geo.SHUNDE_BOX["lon_min"], geo.SHUNDE_BOX["lon_max"], geo.SHUNDE_BOX["lat_min"], geo.SHUNDE_BOX["lat_max"])
-BOXES = {"EPSG:4490": _LON_LAT, "EPSG:4326": _LON_LAT, "OGC:CRS84": _LON_LAT,
-         "EPSG:4547": tuple(float(v) for v in _projected_box(*_LON_LAT))}
+BOXES = {
+    "EPSG:4490": _LON_LAT,
+    "EPSG:4326": _LON_LAT,
+    "OGC:CRS84": _LON_LAT,
+    "EPSG:4547": tuple(float(v) for v in _projected_box(*_LON_LAT)),
+}
 
 
 def geometry_in_box(wkt: Any, crs: Any) -> bool:
@@ -242,24 +289,38 @@ def geometry_in_box_mask(wkts: Any, crss: Any) -> np.ndarray:
     return found & pc.is_valid(wkts).to_numpy(zero_copy_only=False) & (vertices > 0) & (outside == 0)
 
 
-def _geometry_in_box(table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any],
-                     history: pa.Table | None) -> np.ndarray:
+def _geometry_in_box(
+    table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any], history: pa.Table | None
+) -> np.ndarray:
     """A present geometry outside the box (a null one is the not_null check's business)."""
     wkts = table.column(columns["geometry"])
     return pc.is_valid(wkts).to_numpy(zero_copy_only=False) & ~geometry_in_box_mask(wkts, table.column(columns["crs"]))
 
 
-register_row_check(RowCheck(
-    "geometry_in_box", ("geometry", "crs"), _geometry_in_box, "critical",
-    "every vertex inside Shunde's box in the declared CRS (catches swapped axes, (0,0), points elsewhere)"))
+register_row_check(
+    RowCheck(
+        "geometry_in_box",
+        ("geometry", "crs"),
+        _geometry_in_box,
+        "critical",
+        "every vertex inside Shunde's box in the declared CRS (catches swapped axes, (0,0), points elsewhere)",
+    )
+)
 
 
-def _gcj02_shift(table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any],
-                 history: pa.Table | None) -> np.ndarray:
+def _gcj02_shift(
+    table: pa.Table, columns: Mapping[str, str], params: Mapping[str, Any], history: pa.Table | None
+) -> np.ndarray:
     lon, lat, x, y = (table.column(columns[role]).to_numpy(zero_copy_only=False) for role in ("lon", "lat", "x", "y"))
     return np.asarray(geo.gcj02_against_survey(lon, lat, x, y), dtype=bool)
 
 
-register_row_check(RowCheck(
-    "gcj02_shift", ("lon", "lat", "x", "y"), _gcj02_shift, "warning",
-    "a point labelled WGS84 sitting where GCJ-02 (web maps) puts its surveyed EPSG:4547 position"))
+register_row_check(
+    RowCheck(
+        "gcj02_shift",
+        ("lon", "lat", "x", "y"),
+        _gcj02_shift,
+        "warning",
+        "a point labelled WGS84 sitting where GCJ-02 (web maps) puts its surveyed EPSG:4547 position",
+    )
+)

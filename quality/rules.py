@@ -5,6 +5,7 @@ Every rule has a row-wise form (one value -> bool, never raises) and a vectorise
 Rules judge a present value: None/null, non-strings, bytes all give False; whether a column may
 be null is the suite's business (it combines `mask | is_null`).
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,15 @@ import numpy as np
 
 from catalog.checks import SEVERITIES
 from catalog.reference import (
-    PROVINCE_CODES, RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, SHUNDE_CURRENT_COUNTY_CODES, SHUNDE_TOWNS,
-    USCC_ALPHABET, USCC_WEIGHTS, resident_id_check_char, uscc_check_char,
+    PROVINCE_CODES,
+    RESIDENT_ID_CHECK_CHARS,
+    RESIDENT_ID_WEIGHTS,
+    SHUNDE_CURRENT_COUNTY_CODES,
+    SHUNDE_TOWNS,
+    USCC_ALPHABET,
+    USCC_WEIGHTS,
+    resident_id_check_char,
+    uscc_check_char,
 )
 from quality import dates, geo, text
 from quality.arrays import as_float_array, as_string_array, digits_value, fixed_width_bytes, regex_mask
@@ -90,12 +98,21 @@ def uscc_mask(values: Any) -> np.ndarray:
 MOBILE_PATTERN = r"^(?:\+?86)?1[3-9][0-9]{9}$"
 #: GB/T 28181 industry codes accepted (DOMAIN §2).
 CAMERA_INDUSTRY_CODES: dict[str, str] = {
-    "00": "治安路面", "01": "社区", "04": "交通路面", "05": "卡口", "08": "城市管理",
-    "09": "卫生环保", "11": "教育",
+    "00": "治安路面",
+    "01": "社区",
+    "04": "交通路面",
+    "05": "卡口",
+    "08": "城市管理",
+    "09": "卫生环保",
+    "11": "教育",
 }
 #: GB/T 28181 device type codes accepted (DOMAIN §2).
 CAMERA_TYPE_CODES: dict[str, str] = {
-    "111": "DVR", "118": "NVR", "131": "摄像机", "132": "网络摄像机 IPC", "134": "报警输入设备",
+    "111": "DVR",
+    "118": "NVR",
+    "131": "摄像机",
+    "132": "网络摄像机 IPC",
+    "134": "报警输入设备",
 }
 #: 宗地特征码, first letter: land ownership (GB/T 37346-2019).
 PARCEL_OWNERSHIP_CODES: dict[str, str] = {"G": "国家土地所有权", "J": "集体土地所有权", "Z": "土地所有权未确定或有争议"}
@@ -104,10 +121,18 @@ PARCEL_OWNERSHIP_CODES: dict[str, str] = {"G": "国家土地所有权", "J": "�
 #: 2012 trial rules and local practice pair them otherwise (GA, ZA occur), and a wrong pairing is
 #: a registration question, not a malformed code.
 PARCEL_RIGHT_CODES: dict[str, str] = {
-    "A": "集体土地所有权宗地", "B": "建设用地使用权宗地（地表）", "S": "建设用地使用权宗地（地上）",
-    "X": "建设用地使用权宗地（地下）", "C": "宅基地使用权宗地", "D": "土地承包经营权宗地（耕地）",
-    "E": "土地承包经营权宗地（林地）", "F": "土地承包经营权宗地（草地）", "H": "海域使用权宗海",
-    "G": "无居民海岛使用权", "W": "使用权未确定或有争议", "Y": "其他使用权宗地",
+    "A": "集体土地所有权宗地",
+    "B": "建设用地使用权宗地（地表）",
+    "S": "建设用地使用权宗地（地上）",
+    "X": "建设用地使用权宗地（地下）",
+    "C": "宅基地使用权宗地",
+    "D": "土地承包经营权宗地（耕地）",
+    "E": "土地承包经营权宗地（林地）",
+    "F": "土地承包经营权宗地（草地）",
+    "H": "海域使用权宗海",
+    "G": "无居民海岛使用权",
+    "W": "使用权未确定或有争议",
+    "Y": "其他使用权宗地",
 }
 #: Village-level suffixes accepted under a town: 001–199 居委会, 200–399 村委会 (≈, DOMAIN §3).
 VILLAGE_SUFFIX_PATTERN = r"(?:00[1-9]|0[1-9][0-9]|[1-3][0-9]{2})"
@@ -119,14 +144,18 @@ def _alternatives(codes: Iterable[str]) -> str:
 
 def camera_id_pattern(county_codes: Iterable[str] = SHUNDE_CURRENT_COUNTY_CODES) -> str:
     """GB/T 28181 device ID: county (6) + base unit (2) + industry + type + network 0–8 + serial (6)."""
-    return (f"^{_alternatives(county_codes)}[0-9]{{2}}{_alternatives(CAMERA_INDUSTRY_CODES)}"
-            f"{_alternatives(CAMERA_TYPE_CODES)}[0-8][0-9]{{6}}$")
+    return (
+        f"^{_alternatives(county_codes)}[0-9]{{2}}{_alternatives(CAMERA_INDUSTRY_CODES)}"
+        f"{_alternatives(CAMERA_TYPE_CODES)}[0-8][0-9]{{6}}$"
+    )
 
 
 def parcel_code_pattern(county_codes: Iterable[str] = SHUNDE_CURRENT_COUNTY_CODES) -> str:
     """宗地代码: county (6) + 地籍区 (3) + 地籍子区 (3) + 特征码 (2 letters) + 宗地顺序号 (5)."""
-    return (f"^{_alternatives(county_codes)}[0-9]{{6}}[{''.join(PARCEL_OWNERSHIP_CODES)}]"
-            f"[{''.join(PARCEL_RIGHT_CODES)}][0-9]{{5}}$")
+    return (
+        f"^{_alternatives(county_codes)}[0-9]{{6}}[{''.join(PARCEL_OWNERSHIP_CODES)}]"
+        f"[{''.join(PARCEL_RIGHT_CODES)}][0-9]{{5}}$"
+    )
 
 
 TOWN_CODE_PATTERN = f"^{_alternatives(SHUNDE_TOWNS)}{VILLAGE_SUFFIX_PATTERN}?$"
@@ -221,28 +250,70 @@ def _rule(name: str, row: Callable, mask: Callable, severity: str, description: 
     return Rule(name, row, mask, severity, description)
 
 
-RULES: dict[str, Rule] = {rule.name: rule for rule in (
-    _rule("resident_id", is_valid_resident_id, resident_id_mask, "critical",
-          "GB 11643 resident ID: uppercase X, province, real birth date 1900..today, check character"),
-    _rule("uscc", is_valid_uscc, uscc_mask, "critical",
-          "GB 32100 unified social credit code: alphabet and check character"),
-    _rule("mobile", is_valid_mobile, mobile_mask, "warning",
-          "mainland mobile number, optional 86/+86 prefix"),
-    _rule("camera_id", is_valid_camera_id, camera_id_mask, "critical",
-          "GB/T 28181 20-digit device ID in Shunde with known industry, type and network codes"),
-    _rule("parcel_code", is_valid_parcel_code, parcel_code_mask, "critical",
-          "19-character 宗地代码 in Shunde with a known 宗地特征码"),
-    _rule("town_code", is_valid_town_code, town_code_mask, "critical",
-          "one of Shunde's ten town codes or a village code under one"),
-    _rule("lon", is_valid_lon, lon_mask, "critical", "longitude inside Shunde's box, 112.95–113.42"),
-    _rule("lat", is_valid_lat, lat_mask, "critical", "latitude inside Shunde's box, 22.63–23.06"),
-    _rule("not_future_date", dates.is_not_future_date, dates.not_future_date_mask, "warning",
-          "a real ISO date (or date value) not after today in Shunde"),
-    _rule("text_intact", text.is_intact_text, text.intact_text_mask, "warning",
-          "free text without U+FFFD, '?' for a character the source could not hold, or UTF-8 read as GBK"),
-    _rule("not_sentinel_date", lambda v: not dates.is_sentinel_date(v), lambda v: ~dates.sentinel_date_mask(v),
-          "warning", "not a placeholder date (1900-01-01, 1970-01-01) standing for unknown"),
-)}
+RULES: dict[str, Rule] = {
+    rule.name: rule
+    for rule in (
+        _rule(
+            "resident_id",
+            is_valid_resident_id,
+            resident_id_mask,
+            "critical",
+            "GB 11643 resident ID: uppercase X, province, real birth date 1900..today, check character",
+        ),
+        _rule(
+            "uscc",
+            is_valid_uscc,
+            uscc_mask,
+            "critical",
+            "GB 32100 unified social credit code: alphabet and check character",
+        ),
+        _rule("mobile", is_valid_mobile, mobile_mask, "warning", "mainland mobile number, optional 86/+86 prefix"),
+        _rule(
+            "camera_id",
+            is_valid_camera_id,
+            camera_id_mask,
+            "critical",
+            "GB/T 28181 20-digit device ID in Shunde with known industry, type and network codes",
+        ),
+        _rule(
+            "parcel_code",
+            is_valid_parcel_code,
+            parcel_code_mask,
+            "critical",
+            "19-character 宗地代码 in Shunde with a known 宗地特征码",
+        ),
+        _rule(
+            "town_code",
+            is_valid_town_code,
+            town_code_mask,
+            "critical",
+            "one of Shunde's ten town codes or a village code under one",
+        ),
+        _rule("lon", is_valid_lon, lon_mask, "critical", "longitude inside Shunde's box, 112.95–113.42"),
+        _rule("lat", is_valid_lat, lat_mask, "critical", "latitude inside Shunde's box, 22.63–23.06"),
+        _rule(
+            "not_future_date",
+            dates.is_not_future_date,
+            dates.not_future_date_mask,
+            "warning",
+            "a real ISO date (or date value) not after today in Shunde",
+        ),
+        _rule(
+            "text_intact",
+            text.is_intact_text,
+            text.intact_text_mask,
+            "warning",
+            "free text without U+FFFD, '?' for a character the source could not hold, or UTF-8 read as GBK",
+        ),
+        _rule(
+            "not_sentinel_date",
+            lambda v: not dates.is_sentinel_date(v),
+            lambda v: ~dates.sentinel_date_mask(v),
+            "warning",
+            "not a placeholder date (1900-01-01, 1970-01-01) standing for unknown",
+        ),
+    )
+}
 
 
 def get_rule(name: str) -> Rule:
@@ -250,5 +321,7 @@ def get_rule(name: str) -> Rule:
     try:
         return RULES[name]
     except KeyError:
-        raise QualityError(f"unknown quality rule {name!r}: use one of {', '.join(sorted(RULES))} "
-                           f"in the catalogue's information item rules") from None
+        raise QualityError(
+            f"unknown quality rule {name!r}: use one of {', '.join(sorted(RULES))} "
+            f"in the catalogue's information item rules"
+        ) from None

@@ -12,6 +12,7 @@ the gate) either way. Warnings are reported and never fail the suite.
 which rows failed which check. With `docs`, it stores the result with PII samples masked
 (quality.docs_privacy) and updates the Data Docs under var/quality/docs (a file-backed GX project).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,9 +48,9 @@ class SuiteRun:
 
     rows: int
     masks: dict[str, np.ndarray]
-    failed_checks: list[dict]      # {name, critical, failed_rows, success} for checks with failing rows
-    suite_success: bool            # every critical expectation succeeded (within its `mostly`)
-    docs_path: str | None = None   # this validation's page, relative to docs_dir()
+    failed_checks: list[dict]  # {name, critical, failed_rows, success} for checks with failing rows
+    suite_success: bool  # every critical expectation succeeded (within its `mostly`)
+    docs_path: str | None = None  # this validation's page, relative to docs_dir()
 
 
 def suite_name(resource_id: str) -> str:
@@ -65,6 +66,7 @@ def _project_dir() -> Path:
 
 
 # --- the suite ------------------------------------------------------------------------------------
+
 
 def threshold_of(resource) -> float:
     threshold = getattr(resource, "quality_threshold", None)
@@ -103,24 +105,37 @@ def _expectation(check: Check, suite: str, threshold: float, schema: pa.Schema |
         return gx.expectations.ExpectColumnValuesToNotBeNull(column=column, meta=meta, **mostly)
     if check.kind == "max_length" and text:
         return gx.expectations.ExpectColumnValueLengthsToBeBetween(
-            column=column, max_value=check.params["max"], meta=meta, **mostly)
+            column=column, max_value=check.params["max"], meta=meta, **mostly
+        )
     if check.kind == "in_set" and text:
         return gx.expectations.ExpectColumnValuesToBeInSet(
-            column=column, value_set=[str(v) for v in check.params["values"]], meta=meta, **mostly)
+            column=column, value_set=[str(v) for v in check.params["values"]], meta=meta, **mostly
+        )
     if check.kind == "between" and number:
         return gx.expectations.ExpectColumnValuesToBeBetween(
-            column=column, min_value=check.params.get("min"), max_value=check.params.get("max"), meta=meta, **mostly)
+            column=column, min_value=check.params.get("min"), max_value=check.params.get("max"), meta=meta, **mostly
+        )
     if len(check.columns) == 1:  # GX multicolumn expectations need two columns or more
         return hub_expectations.ExpectColumnValuesToPassHubCheck(
-            column=column, suite=suite, check=check.name, meta=meta, **mostly)
+            column=column, suite=suite, check=check.name, meta=meta, **mostly
+        )
     return hub_expectations.ExpectRowsToPassHubCheck(
-        column_list=list(check.columns), suite=suite, check=check.name, meta=meta, **mostly)
+        column_list=list(check.columns), suite=suite, check=check.name, meta=meta, **mostly
+    )
 
 
 # --- validation -----------------------------------------------------------------------------------
 
-def validate(resource, frame: pd.DataFrame, *, history: Mapping[str, pa.Table | None] | None = None,
-             run_name: str | None = None, docs: bool = True, table: pa.Table | None = None) -> SuiteRun:
+
+def validate(
+    resource,
+    frame: pd.DataFrame,
+    *,
+    history: Mapping[str, pa.Table | None] | None = None,
+    run_name: str | None = None,
+    docs: bool = True,
+    table: pa.Table | None = None,
+) -> SuiteRun:
     """Run the resource's suite on `frame` (one batch); `table` is the same batch as Arrow, if at hand."""
     frame = frame.reset_index(drop=True)
     table = table if table is not None else pa.Table.from_pandas(frame, preserve_index=False)
@@ -132,7 +147,10 @@ def validate(resource, frame: pd.DataFrame, *, history: Mapping[str, pa.Table | 
         if docs:
             results, docs_path = _validate_with_docs(resource, suite, frame, run_name)
         else:
-            results, docs_path = _batch(resource, frame).validate(suite, result_format={"result_format": "COMPLETE"}), None
+            results, docs_path = (
+                _batch(resource, frame).validate(suite, result_format={"result_format": "COMPLETE"}),
+                None,
+            )
     finally:
         hub_expectations.ACTIVE.pop(name, None)
     return _suite_run(results, checks, len(frame), docs_path)
@@ -149,7 +167,9 @@ def _suite_run(results, checks: Mapping[str, Check], rows: int, docs_path: str |
         masks[name] = mask
         critical = checks[name].severity == "critical"
         if mask.any():
-            failed.append({"name": name, "critical": critical, "failed_rows": int(mask.sum()), "success": bool(result.success)})
+            failed.append(
+                {"name": name, "critical": critical, "failed_rows": int(mask.sum()), "success": bool(result.success)}
+            )
         success = success and (bool(result.success) or not critical)
     return SuiteRun(rows, masks, failed, success, docs_path)
 
@@ -167,9 +187,12 @@ def _context():
     if root not in _CONTEXTS:
         root.mkdir(parents=True, exist_ok=True)
         context = _file_context(gx, root)
-        site = {"class_name": "SiteBuilder", "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+        site = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
         if (context.variables.data_docs_sites or {}).get(SITE) != site:
             context.variables.data_docs_sites = {SITE: site}
             context.variables.save()
@@ -188,8 +211,14 @@ def _file_context(gx, root: Path):
         if not config.exists():
             raise
         broken = config.with_name(f"{config.name}.broken-{os.getpid()}")
-        log.warning("GX project config %s is unreadable (%s: %s), likely torn by a killed run; set aside "
-                    "as %s and configured afresh", config, type(exc).__name__, exc, broken.name)
+        log.warning(
+            "GX project config %s is unreadable (%s: %s), likely torn by a killed run; set aside "
+            "as %s and configured afresh",
+            config,
+            type(exc).__name__,
+            exc,
+            broken.name,
+        )
         os.replace(config, broken)
         return gx.get_context(mode="file", project_root_dir=str(root))
 
@@ -231,8 +260,9 @@ def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | No
         results.meta["run_id"] = run_id
         results.meta["validation_time"] = run_id.run_time
         suite_id = ExpectationSuiteIdentifier(name=suite.name)
-        identifier = ValidationResultIdentifier(expectation_suite_identifier=suite_id, run_id=run_id,
-                                                batch_identifier=batch.id)
+        identifier = ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch.id
+        )
         context.validation_results_store.set(identifier, docs_privacy.redacted(results, derive.pii_columns(resource)))
         context.build_data_docs(site_names=[SITE], resource_identifiers=[identifier, suite_id])
     return results, _relative_page(context, identifier)

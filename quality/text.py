@@ -11,6 +11,7 @@ character. Measured on random GB 2312 strings, that leaves 2 in 10⁶ three-char
 of 2, 4, 5 or 6 characters) read as garbling, and recovers every garbled string of 2–8 characters
 drawn from GB 2312 (either level), except ties such as 篱䶮 ↔ 绡变懂, which no frequency can decide.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -49,8 +50,10 @@ COST_ASCII, COST_COMMON, COST_LEVEL_2, COST_RARE = 0, 8, 14, 22
 
 def text_cost(text: str) -> int:
     """How implausible `text` is as Chinese: the sum of its characters' class costs."""
-    return sum(COST_ASCII if ch.isascii() else COST_COMMON if ch in COMMON else COST_LEVEL_2 if ch in LEVEL_2
-               else COST_RARE for ch in text)
+    return sum(
+        COST_ASCII if ch.isascii() else COST_COMMON if ch in COMMON else COST_LEVEL_2 if ch in LEVEL_2 else COST_RARE
+        for ch in text
+    )
 
 
 def utf8_read_as_gbk(text: str) -> str | None:

@@ -3,6 +3,7 @@
 Determinism: every random stream is derived from (seed, resource id, step, purpose) with a stable
 hash, never from the global RNG or the wall clock; the only time is the `as_of` passed in.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """Typer apps the hub CLI mounts: `hub seed …` (build the synthetic sources) and
 `hub sources up|down|status|publish` (run their services, send the IoT outbox)."""
+
 from __future__ import annotations
 
 import json
@@ -12,18 +13,26 @@ from rich.console import Console
 from connectors import systems
 
 console = Console(stderr=True, soft_wrap=True)
-app = typer.Typer(help="Build the departments' synthetic source systems, deterministically.",
-                  pretty_exceptions_enable=False)
-sources_app = typer.Typer(help="The synthetic sources' services: video platform API and Mosquitto.",
-                          no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Build the departments' synthetic source systems, deterministically.", pretty_exceptions_enable=False
+)
+sources_app = typer.Typer(
+    help="The synthetic sources' services: video platform API and Mosquitto.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback(invoke_without_command=True)
 def seed(
-    scale: str = typer.Option("small", "--scale", help="small (demo, ~1 min end to end) | medium (10×) | full (Shunde-sized)"),
+    scale: str = typer.Option(
+        "small", "--scale", help="small (demo, ~1 min end to end) | medium (10×) | full (Shunde-sized)"
+    ),
     seed_value: int = typer.Option(7, "--seed", help="same seed and scale → byte-identical sources"),
     step: int = typer.Option(0, "--step", help="0 builds afresh; K > 0 adds step K's new and changed records"),
-    as_of: str = typer.Option(None, "--as-of", help="the synthetic 'now' of step 0, ISO-8601 (default 2026-11-20T00:00+08:00)"),
+    as_of: str = typer.Option(
+        None, "--as-of", help="the synthetic 'now' of step 0, ISO-8601 (default 2026-11-20T00:00+08:00)"
+    ),
     only: list[str] = typer.Option(None, "--only", help="seed just these resource ids (repeatable)"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -38,9 +47,11 @@ def seed(
     moment = datetime.fromisoformat(as_of) if as_of else None
     manifest = run_seed(scale, seed_value, step, as_of=moment, only=set(only) if only else None, progress=progress)
     total = sum(entry["records"] for entry in manifest["resources"].values())
-    console.print(f"[green]seeded[/] {len(manifest['resources'])} resources, {total:,} records "
-                  f"(scale {scale}, seed {seed_value}, step {step}) in {time.perf_counter() - started:.1f} s; "
-                  f"manifest {systems.manifest_path()}")
+    console.print(
+        f"[green]seeded[/] {len(manifest['resources'])} resources, {total:,} records "
+        f"(scale {scale}, seed {seed_value}, step {step}) in {time.perf_counter() - started:.1f} s; "
+        f"manifest {systems.manifest_path()}"
+    )
 
 
 @sources_app.command("up")
@@ -72,8 +83,10 @@ def sources_status(as_json: bool = typer.Option(False, "--json")) -> None:
     else:
         for state in states:
             colour = "green" if state["state"] == "running" else "red"
-            console.print(f"[{colour}]{state['state']:<8}[/] {state['service']:<15} {state['address']} "
-                          f"pid {state['pid'] or '-'}  log {state['log']}")
+            console.print(
+                f"[{colour}]{state['state']:<8}[/] {state['service']:<15} {state['address']} "
+                f"pid {state['pid'] or '-'}  log {state['log']}"
+            )
     raise typer.Exit(0 if all(s["state"] == "running" for s in states) else 1)
 
 

@@ -1,14 +1,23 @@
 """Identifiers with their national check characters (DOMAIN §2), plus the broken forms that real
 sources hold. Valid codes come from `catalog.reference`'s makers, so sources and validators agree.
 """
+
 from __future__ import annotations
 
 import random
 from datetime import date
 
 from catalog.reference import (
-    RESIDENT_ID_CHECK_CHARS as ID_CHECKS, USCC_ALPHABET as USCC_CHARS, make_resident_id, make_uscc,
-    resident_id_check_char, uscc_check_char,
+    RESIDENT_ID_CHECK_CHARS as ID_CHECKS,
+)
+from catalog.reference import (
+    USCC_ALPHABET as USCC_CHARS,
+)
+from catalog.reference import (
+    make_resident_id,
+    make_uscc,
+    resident_id_check_char,
+    uscc_check_char,
 )
 
 # GB/T 28181 industry codes (2 digits) and device types (3 digits), DOMAIN §2.
@@ -69,12 +78,12 @@ def invalid_phone(rng: random.Random) -> str:
     """A phone value that fails ^(?:\\+?86)?1[3-9]\\d{9}$ the way typed-in numbers do."""
     kind = rng.randrange(4)
     if kind == 0:
-        return f"1{rng.randrange(3)}{rng.randrange(10**9):09d}"      # 10x/11x/12x: no such network
+        return f"1{rng.randrange(3)}{rng.randrange(10**9):09d}"  # 10x/11x/12x: no such network
     if kind == 1:
         return f"1{rng.randrange(3, 10)}{rng.randrange(10**8):08d}"  # 10 digits: one missing
     if kind == 2:
         return f"1{rng.randrange(3, 10)}{rng.randrange(10**10):010d}"  # 12 digits
-    return f"0757-{rng.randrange(10**7):07d}"                       # a landline one digit short
+    return f"0757-{rng.randrange(10**7):07d}"  # a landline one digit short
 
 
 def camera_id(industry: str, device_type: str, network: str, serial: int) -> str:

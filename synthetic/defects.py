@@ -5,6 +5,7 @@ defective record has one known cause), applies it while building the row, then c
 `Tally.record(row, defect)`; the tally keeps the record's identity (its key values joined with "|",
 as written — a defective key is listed in its defective form) for the manifest.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,38 +14,88 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 DEFECT_NAMES = (
-    "duplicate_exact", "near_duplicate_fullwidth", "id_bad_check", "id_lowercase_x", "id_legacy_15",
-    "id_impossible_date", "uscc_bad_check", "uscc_old_regno", "phone_missing", "phone_invalid",
-    "coord_gcj02", "coord_swapped", "coord_null_island", "coord_outside_box", "date_future",
-    "date_sentinel", "date_mixed_format", "iot_ts_utc", "meter_rollback", "meter_spike", "meter_stuck",
-    "camera_id_malformed", "mojibake", "orphan_household", "unreadable_row",
+    "duplicate_exact",
+    "near_duplicate_fullwidth",
+    "id_bad_check",
+    "id_lowercase_x",
+    "id_legacy_15",
+    "id_impossible_date",
+    "uscc_bad_check",
+    "uscc_old_regno",
+    "phone_missing",
+    "phone_invalid",
+    "coord_gcj02",
+    "coord_swapped",
+    "coord_null_island",
+    "coord_outside_box",
+    "date_future",
+    "date_sentinel",
+    "date_mixed_format",
+    "iot_ts_utc",
+    "meter_rollback",
+    "meter_spike",
+    "meter_stuck",
+    "camera_id_malformed",
+    "mojibake",
+    "orphan_household",
+    "unreadable_row",
 )
 
 #: The injected rates: midpoints of DOMAIN §5's ranges (fractions of records).
 RATES: dict[str, float] = {
-    "duplicate_exact": 0.0075, "near_duplicate_fullwidth": 0.015,
-    "id_bad_check": 0.004, "id_lowercase_x": 0.01, "id_legacy_15": 0.005, "id_impossible_date": 0.001,
-    "uscc_bad_check": 0.002, "uscc_old_regno": 0.02,
-    "phone_missing": 0.075, "phone_invalid": 0.02,
-    "coord_gcj02": 0.10, "coord_swapped": 0.0075, "coord_null_island": 0.005, "coord_outside_box": 0.005,
-    "date_future": 0.002, "date_sentinel": 0.005, "date_mixed_format": 0.05,
+    "duplicate_exact": 0.0075,
+    "near_duplicate_fullwidth": 0.015,
+    "id_bad_check": 0.004,
+    "id_lowercase_x": 0.01,
+    "id_legacy_15": 0.005,
+    "id_impossible_date": 0.001,
+    "uscc_bad_check": 0.002,
+    "uscc_old_regno": 0.02,
+    "phone_missing": 0.075,
+    "phone_invalid": 0.02,
+    "coord_gcj02": 0.10,
+    "coord_swapped": 0.0075,
+    "coord_null_island": 0.005,
+    "coord_outside_box": 0.005,
+    "date_future": 0.002,
+    "date_sentinel": 0.005,
+    "date_mixed_format": 0.05,
     "iot_ts_utc": 0.015,
-    "meter_rollback": 0.0035, "meter_spike": 0.002, "meter_stuck": 0.015,
-    "camera_id_malformed": 0.0075, "mojibake": 0.003, "orphan_household": 0.0075,
+    "meter_rollback": 0.0035,
+    "meter_spike": 0.002,
+    "meter_stuck": 0.015,
+    "camera_id_malformed": 0.0075,
+    "mojibake": 0.003,
+    "orphan_household": 0.0075,
     "unreadable_row": 0.001,
 }
 
 #: Acceptable observed rates (DOMAIN §5 ranges, fractions); tests check the seed against these.
 RANGES: dict[str, tuple[float, float]] = {
-    "duplicate_exact": (0.005, 0.01), "near_duplicate_fullwidth": (0.01, 0.02),
-    "id_bad_check": (0.003, 0.005), "id_lowercase_x": (0.008, 0.012), "id_legacy_15": (0.004, 0.006),
-    "id_impossible_date": (0.0005, 0.0015), "uscc_bad_check": (0.001, 0.003), "uscc_old_regno": (0.01, 0.03),
-    "phone_missing": (0.05, 0.10), "phone_invalid": (0.015, 0.025),
-    "coord_gcj02": (0.05, 0.15), "coord_swapped": (0.005, 0.01), "coord_null_island": (0.004, 0.006),
-    "coord_outside_box": (0.004, 0.006), "date_future": (0.001, 0.003), "date_sentinel": (0.004, 0.006),
-    "date_mixed_format": (0.04, 0.06), "iot_ts_utc": (0.01, 0.02), "meter_rollback": (0.002, 0.005),
-    "meter_spike": (0.001, 0.003), "meter_stuck": (0.01, 0.02), "camera_id_malformed": (0.005, 0.01),
-    "mojibake": (0.001, 0.005), "orphan_household": (0.005, 0.01),
+    "duplicate_exact": (0.005, 0.01),
+    "near_duplicate_fullwidth": (0.01, 0.02),
+    "id_bad_check": (0.003, 0.005),
+    "id_lowercase_x": (0.008, 0.012),
+    "id_legacy_15": (0.004, 0.006),
+    "id_impossible_date": (0.0005, 0.0015),
+    "uscc_bad_check": (0.001, 0.003),
+    "uscc_old_regno": (0.01, 0.03),
+    "phone_missing": (0.05, 0.10),
+    "phone_invalid": (0.015, 0.025),
+    "coord_gcj02": (0.05, 0.15),
+    "coord_swapped": (0.005, 0.01),
+    "coord_null_island": (0.004, 0.006),
+    "coord_outside_box": (0.004, 0.006),
+    "date_future": (0.001, 0.003),
+    "date_sentinel": (0.004, 0.006),
+    "date_mixed_format": (0.04, 0.06),
+    "iot_ts_utc": (0.01, 0.02),
+    "meter_rollback": (0.002, 0.005),
+    "meter_spike": (0.001, 0.003),
+    "meter_stuck": (0.01, 0.02),
+    "camera_id_malformed": (0.005, 0.01),
+    "mojibake": (0.001, 0.005),
+    "orphan_household": (0.005, 0.01),
 }
 
 
@@ -56,7 +107,10 @@ def stochastic_count(rate: float, n: int, rng: random.Random) -> int:
 
 
 def plan_defects(
-    n: int, defects: Sequence[str], rng: random.Random, rates: Mapping[str, float] | None = None,
+    n: int,
+    defects: Sequence[str],
+    rng: random.Random,
+    rates: Mapping[str, float] | None = None,
     minimum: Mapping[str, int] | None = None,
 ) -> dict[int, str]:
     """Row index (0..n-1) → the one defect that row carries, for `defects` at their rates.
@@ -72,7 +126,7 @@ def plan_defects(
     cursor = 0
     for defect in defects:
         count = max(stochastic_count(rates[defect], n, rng), minimum.get(defect, 0))
-        for index in order[cursor:cursor + count]:
+        for index in order[cursor : cursor + count]:
             plan[index] = defect
         cursor = min(n, cursor + count)
     return plan

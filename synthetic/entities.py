@@ -3,6 +3,7 @@ co-operatives, with valid USCCs (91/92/93 440606 …), industries typical of Shu
 appliances, furniture, catering, fish ponds …), log-normal registered capital and a life cycle.
 The individual-business register is the same stream filtered to 个体, with its own defects.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,19 +21,34 @@ SMALL_ENTITIES, FULL_ENTITIES = 3_000, 400_000
 FORMS = (("企业", "91", 0.40), ("个体", "92", 0.58), ("农专", "93", 0.02))
 # GB/T 4754-2017 codes common in Shunde: (code, what the business does, a word for its name, weight).
 INDUSTRIES = (
-    ("C3851", "家用制冷电器具制造", "电器", 6), ("C3852", "家用空气调节器制造", "电器", 4),
-    ("C3854", "家用厨房电器具制造", "厨具", 6), ("C2110", "木质家具制造", "家具", 7),
-    ("C2130", "金属家具制造", "家具", 3), ("C3311", "金属结构制造", "五金", 3),
-    ("C2927", "日用塑料制品制造", "塑料", 3), ("F5137", "家用电器批发", "电器", 5),
-    ("F5212", "超级市场零售", "百货", 6), ("F5291", "便利店零售", "便利", 8),
-    ("H6210", "正餐服务", "餐饮", 12), ("H6220", "快餐服务", "小食", 9),
-    ("G5430", "道路货物运输", "物流", 4), ("E4710", "住宅房屋建筑", "建筑", 2),
-    ("A0412", "内陆养殖", "水产", 3), ("A0141", "蔬菜种植", "农业", 1),
+    ("C3851", "家用制冷电器具制造", "电器", 6),
+    ("C3852", "家用空气调节器制造", "电器", 4),
+    ("C3854", "家用厨房电器具制造", "厨具", 6),
+    ("C2110", "木质家具制造", "家具", 7),
+    ("C2130", "金属家具制造", "家具", 3),
+    ("C3311", "金属结构制造", "五金", 3),
+    ("C2927", "日用塑料制品制造", "塑料", 3),
+    ("F5137", "家用电器批发", "电器", 5),
+    ("F5212", "超级市场零售", "百货", 6),
+    ("F5291", "便利店零售", "便利", 8),
+    ("H6210", "正餐服务", "餐饮", 12),
+    ("H6220", "快餐服务", "小食", 9),
+    ("G5430", "道路货物运输", "物流", 4),
+    ("E4710", "住宅房屋建筑", "建筑", 2),
+    ("A0412", "内陆养殖", "水产", 3),
+    ("A0141", "蔬菜种植", "农业", 1),
 )
 STATES = (("存续", 0.85), ("注销", 0.09), ("吊销", 0.05), ("迁出", 0.01))
 ENTITY_DEFECTS = (
-    "duplicate_exact", "near_duplicate_fullwidth", "uscc_bad_check", "uscc_old_regno", "date_future",
-    "date_sentinel", "date_mixed_format", "mojibake", "unreadable_row",
+    "duplicate_exact",
+    "near_duplicate_fullwidth",
+    "uscc_bad_check",
+    "uscc_old_regno",
+    "date_future",
+    "date_sentinel",
+    "date_mixed_format",
+    "mojibake",
+    "unreadable_row",
 )
 REGISTRAR = "佛山市顺德区市场监督管理局"
 APPROVAL_CLAUSE = "（依法须经批准的项目，经相关部门批准后方可开展经营活动）"
@@ -50,19 +66,33 @@ def entity_stream(seed: int, step: int, today: date, target: int) -> Iterator[di
     weights = [weight for *_, weight in INDUSTRIES]
     for _ in range(target):
         form, prefix, _share = rng.choices(FORMS, [share for *_, share in FORMS])[0]
-        industry, scope, word, _w = rng.choices(INDUSTRIES, weights)[0] if form != "农专" else rng.choice(INDUSTRIES[-2:])
+        industry, scope, word, _w = (
+            rng.choices(INDUSTRIES, weights)[0] if form != "农专" else rng.choice(INDUSTRIES[-2:])
+        )
         town9 = rng.choice(tuple(SHUNDE_TOWNS))
         founded = today - timedelta(days=rng.randrange(1, 35 * 365) if step == 0 else rng.randrange(0, 3))
         state = "存续" if step > 0 else rng.choices([s for s, _ in STATES], [w for _, w in STATES])[0]
-        name = (f"佛山市顺德区{texts.TOWN_SHORT[town9]}{rng.choice(texts.COMMUNITY_WORDS)}{word}专业合作社"
-                if form == "农专" else texts.company_name(town9, rng, word, form))
+        name = (
+            f"佛山市顺德区{texts.TOWN_SHORT[town9]}{rng.choice(texts.COMMUNITY_WORDS)}{word}专业合作社"
+            if form == "农专"
+            else texts.company_name(town9, rng, word, form)
+        )
         yield {
-            "tyshxydm": codes.uscc(prefix, "440606", rng), "qymc": name, "ztlx": form,
-            "fddbr": texts.person_name(rng), "zczb": _capital(form, rng), "clrq": founded.isoformat(),
-            "hzrq": min(today, founded + timedelta(days=rng.randrange(0, 3000))).isoformat() if rng.random() < 0.7 else None,
-            "djjg": REGISTRAR, "djzt": state, "zs": texts.street_address(town9, rng, room=form != "个体"),
+            "tyshxydm": codes.uscc(prefix, "440606", rng),
+            "qymc": name,
+            "ztlx": form,
+            "fddbr": texts.person_name(rng),
+            "zczb": _capital(form, rng),
+            "clrq": founded.isoformat(),
+            "hzrq": min(today, founded + timedelta(days=rng.randrange(0, 3000))).isoformat()
+            if rng.random() < 0.7
+            else None,
+            "djjg": REGISTRAR,
+            "djzt": state,
+            "zs": texts.street_address(town9, rng, room=form != "个体"),
             "jyfw": f"{scope}；{rng.choice(('销售', '加工', '技术服务', '进出口'))}。{APPROVAL_CLAUSE}",
-            "hydm": industry, "ssjz": town9,
+            "hydm": industry,
+            "ssjz": town9,
         }
 
 
@@ -85,8 +115,9 @@ def _register(ctx: ResourceContext, keep: Callable[[dict], bool], share: float) 
 
 def _with_defects(ctx: ResourceContext, rows: list[dict], chunk_no: int, role_map: dict) -> Chunk:
     rng = ctx.rng
-    plan = plan_defects(len(rows), ENTITY_DEFECTS, ctx.random(f"plan{chunk_no}"),
-                        minimum={"unreadable_row": 1 if chunk_no == 0 else 0})
+    plan = plan_defects(
+        len(rows), ENTITY_DEFECTS, ctx.random(f"plan{chunk_no}"), minimum={"unreadable_row": 1 if chunk_no == 0 else 0}
+    )
     out: Chunk = []
     for index, row in enumerate(rows):
         defect = plan.get(index)
@@ -99,7 +130,9 @@ def _with_defects(ctx: ResourceContext, rows: list[dict], chunk_no: int, role_ma
             copy = dict(row)
             # Brackets typed half-width, or a stray space: the same company entered twice.
             name = row["qymc"]
-            copy["qymc"] = name.replace("（", "(").replace("）", ")") if "（" in name else texts.near_duplicate(name, rng)
+            copy["qymc"] = (
+                name.replace("（", "(").replace("）", ")") if "（" in name else texts.near_duplicate(name, rng)
+            )
             out += [row, copy]
         elif defect == "unreadable_row":
             out.append(row)
@@ -126,6 +159,7 @@ def individual_businesses(ctx: ResourceContext) -> Iterator[Chunk]:
 
 def mutator(ctx: ResourceContext):
     """A later step's change: a deregistration, a revocation, a move or new capital."""
+
     def mutate(rng: random.Random) -> dict:
         choice = rng.random()
         if choice < 0.3:
@@ -136,4 +170,5 @@ def mutator(ctx: ResourceContext):
             town9 = rng.choice(tuple(SHUNDE_TOWNS))
             return {"zs": texts.street_address(town9, rng, room=False), "ssjz": town9}
         return {"zczb": _capital("企业", rng)}
+
     return mutate

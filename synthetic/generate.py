@@ -4,6 +4,7 @@ ground-truth manifest (record counts and the exact records carrying each injecte
 Step 0 builds the sources afresh; step K > 0 moves the synthetic clock on and adds to them: new
 rows, files, events and messages, plus updates of existing SQL rows (their cursor moves on).
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,12 +20,18 @@ from catalog.spec import load_catalogue, seed_files
 from connectors import systems
 from synthetic import entities, generic, gis, iot, meters, people, video
 from synthetic.base import (
-    DEFAULT_AS_OF, SCALES, STEP_INTERVAL, STEP_UPDATE_SHARE, Chunk, ResourceContext, SyntheticError,
+    DEFAULT_AS_OF,
+    SCALES,
+    STEP_INTERVAL,
+    STEP_UPDATE_SHARE,
+    Chunk,
+    ResourceContext,
+    SyntheticError,
     stable_seed,
 )
 from synthetic.defects import Tally
-from synthetic.values import filler
 from synthetic.sinks import IOT_OUTBOX, VIDEO_STORE, dispose_engines, open_sink
+from synthetic.values import filler
 
 Generator = Callable[[ResourceContext], Iterator[Chunk]]
 DEFAULT_SEED = 7
@@ -87,9 +94,16 @@ def _bound_resources(path: str, stamps: tuple) -> tuple:
     return tuple(sorted((r for r in catalogue.resources if r.binding is not None), key=lambda r: r.id))
 
 
-def seed(scale: str = "small", seed_value: int = DEFAULT_SEED, step: int = 0, *, as_of: datetime | None = None,
-         catalogue_path: str | Path | None = None, only: set[str] | None = None,
-         progress: Callable[[str, int, float], None] | None = None) -> dict:
+def seed(
+    scale: str = "small",
+    seed_value: int = DEFAULT_SEED,
+    step: int = 0,
+    *,
+    as_of: datetime | None = None,
+    catalogue_path: str | Path | None = None,
+    only: set[str] | None = None,
+    progress: Callable[[str, int, float], None] | None = None,
+) -> dict:
     """Generate the sources and write the manifest; returns the manifest."""
     if scale not in SCALES:
         raise SyntheticError(f"scale {scale!r} is unknown; use one of {', '.join(SCALES)}")
@@ -114,7 +128,10 @@ def seed(scale: str = "small", seed_value: int = DEFAULT_SEED, step: int = 0, *,
     finally:
         dispose_engines()
     manifest = {
-        "seed": seed_value, "scale": scale, "step": step, "as_of": base_as_of.isoformat(),
+        "seed": seed_value,
+        "scale": scale,
+        "step": step,
+        "as_of": base_as_of.isoformat(),
         "generated_at": (base_as_of + STEP_INTERVAL * step).isoformat(),
         "resources": {rid: entries[rid] for rid in sorted(entries)},
     }
@@ -122,8 +139,9 @@ def seed(scale: str = "small", seed_value: int = DEFAULT_SEED, step: int = 0, *,
     return manifest
 
 
-def _seed_resource(resource, scale: str, seed_value: int, step: int, base_as_of: datetime,
-                   previous: dict | None) -> dict:
+def _seed_resource(
+    resource, scale: str, seed_value: int, step: int, base_as_of: datetime, previous: dict | None
+) -> dict:
     keys = [item.name for item in resource.items if item.key]
     tally = Tally(keys)
     ctx = ResourceContext(resource, seed_value, scale, step, base_as_of, tally)
@@ -152,7 +170,8 @@ def _seed_resource(resource, scale: str, seed_value: int, step: int, base_as_of:
         tally.merge(previous.get("defects", {}), previous["records"])
     config = resource.binding.config
     return {
-        "system": resource.binding.system, "kind": kind,
+        "system": resource.binding.system,
+        "kind": kind,
         "object": config.get("table") or config.get("pattern") or config.get("endpoint") or config.get("topic_filter"),
         **tally.as_manifest(),
         "updated": (previous or {}).get("updated", 0) + updated,
@@ -164,15 +183,21 @@ def _previous_manifest(scale: str, seed_value: int, step: int) -> dict | None:
         return None
     path = systems.manifest_path()
     if not path.exists():
-        raise SyntheticError(f"--step {step} adds to existing sources, but {path} is missing: run "
-                             f"`hub seed --scale {scale} --seed {seed_value}` first")
+        raise SyntheticError(
+            f"--step {step} adds to existing sources, but {path} is missing: run "
+            f"`hub seed --scale {scale} --seed {seed_value}` first"
+        )
     manifest = json.loads(path.read_text(encoding="utf-8"))
     if (manifest.get("scale"), manifest.get("seed")) != (scale, seed_value):
-        raise SyntheticError(f"the sources were seeded with --scale {manifest.get('scale')} --seed {manifest.get('seed')}; "
-                             f"a later step must use the same (or re-seed from step 0)")
+        raise SyntheticError(
+            f"the sources were seeded with --scale {manifest.get('scale')} --seed {manifest.get('seed')}; "
+            f"a later step must use the same (or re-seed from step 0)"
+        )
     if step <= manifest.get("step", 0):
-        raise SyntheticError(f"the sources are already at step {manifest.get('step', 0)}; use --step "
-                             f"{manifest.get('step', 0) + 1} (or re-seed from step 0)")
+        raise SyntheticError(
+            f"the sources are already at step {manifest.get('step', 0)}; use --step "
+            f"{manifest.get('step', 0) + 1} (or re-seed from step 0)"
+        )
     return manifest
 
 

@@ -2,6 +2,7 @@
 the DOMAIN §5 defects that its items make possible (an ID item can carry ID defects, a date item
 date defects, a lon/lat pair coordinate defects …). Hand-made generators reuse `inject`.
 """
+
 from __future__ import annotations
 
 import random
@@ -210,8 +211,14 @@ def key_maker(item, resource):
 def _with_geometry(ctx: ResourceContext, row: dict, rng: random.Random) -> dict:
     from synthetic.gis import generic_geometry  # gis builds on this module
 
-    town9 = next((v for v in row.values() if isinstance(v, str) and len(v) in (9, 12) and v.startswith("440606")
-                  and v[:9] in _TOWNS), _TOWNS[0])
+    town9 = next(
+        (
+            v
+            for v in row.values()
+            if isinstance(v, str) and len(v) in (9, 12) and v.startswith("440606") and v[:9] in _TOWNS
+        ),
+        _TOWNS[0],
+    )
     row["geometry"] = generic_geometry(ctx.resource, row, rng, town9[:9])
     return row
 
@@ -249,12 +256,16 @@ def default_mutator(ctx: ResourceContext):
     """What a later step changes in an existing record: a code value, a phone or an address."""
     makers = {item.name: maker_for(item, ctx.as_of) for item in ctx.resource.items}
     cursor = ctx.resource.binding.config.get("cursor_column") or "updated_at"
-    candidates = [item.name for item in ctx.resource.items
-                  if not item.key and item.name != cursor and (item.rules.values or item.pii in ("phone", "address"))]
+    candidates = [
+        item.name
+        for item in ctx.resource.items
+        if not item.key and item.name != cursor and (item.rules.values or item.pii in ("phone", "address"))
+    ]
 
     def mutate(rng: random.Random) -> dict:
         if not candidates:
             return {}
         column = rng.choice(candidates)
         return {column: makers[column](rng, 0)}
+
     return mutate

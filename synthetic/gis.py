@@ -4,6 +4,7 @@ EPSG:4490 GeoJSON). Parcels are deterministic models of their index, so building
 real parcels. Coordinate defects follow DOMAIN §5: GCJ-02 shifts on app-collected address points,
 swapped axes, (0, 0), points outside Shunde; broken geometries are the unreadable rows.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,14 +23,31 @@ from synthetic.gisfiles import project_4547
 from synthetic.values import gps_fix, point_near_town
 
 M_PER_DEG_LAT = 110_574.0
-LAND_USES = (("0701", "国有建设用地使用权", "出让", 0.45), ("0702", "宅基地使用权", "集体", 0.2),
-             ("0601", "国有建设用地使用权", "出让", 0.2), ("0501", "国有建设用地使用权", "出让", 0.1),
-             ("0801", "国有建设用地使用权", "划拨", 0.05))
+LAND_USES = (
+    ("0701", "国有建设用地使用权", "出让", 0.45),
+    ("0702", "宅基地使用权", "集体", 0.2),
+    ("0601", "国有建设用地使用权", "出让", 0.2),
+    ("0501", "国有建设用地使用权", "出让", 0.1),
+    ("0801", "国有建设用地使用权", "划拨", 0.05),
+)
 SIZES = {"land_parcels": (1000, 300_000), "buildings": (2000, 800_000), "standard_addresses": (3000, 1_500_000)}
-POLYGON_DEFECTS = ("duplicate_exact", "near_duplicate_fullwidth", "coord_swapped", "coord_outside_box", "unreadable_row")
+POLYGON_DEFECTS = (
+    "duplicate_exact",
+    "near_duplicate_fullwidth",
+    "coord_swapped",
+    "coord_outside_box",
+    "unreadable_row",
+)
 BUILDING_DEFECTS = POLYGON_DEFECTS[:-1] + ("date_future", "date_sentinel", "date_mixed_format", "unreadable_row")
-POINT_DEFECTS = ("duplicate_exact", "near_duplicate_fullwidth", "coord_gcj02", "coord_swapped", "coord_null_island",
-                 "coord_outside_box", "unreadable_row")
+POINT_DEFECTS = (
+    "duplicate_exact",
+    "near_duplicate_fullwidth",
+    "coord_gcj02",
+    "coord_swapped",
+    "coord_null_island",
+    "coord_outside_box",
+    "unreadable_row",
+)
 
 
 @dataclass
@@ -52,8 +70,16 @@ def parcel(seed: int, index: int) -> Parcel:
     feature = "JC" if use[0] == "0702" else "GB"
     lon, lat = point_near_town(rng, town9, 0.03)
     side = math.sqrt(rng.lognormvariate(math.log(900 if use[0] == "0702" else 6000), 0.6))
-    return Parcel(index, codes.parcel_code(town9, 1 + index // 100_000, feature, index % 100_000), town9, lon, lat, side,
-                  rng.uniform(0, math.pi / 2), use)
+    return Parcel(
+        index,
+        codes.parcel_code(town9, 1 + index // 100_000, feature, index % 100_000),
+        town9,
+        lon,
+        lat,
+        side,
+        rng.uniform(0, math.pi / 2),
+        use,
+    )
 
 
 def square(lon: float, lat: float, side_m: float, angle: float, stretch: float = 1.0) -> list[tuple[float, float]]:
@@ -131,17 +157,26 @@ def parcels(ctx: ResourceContext) -> Iterator[Chunk]:
     epsg, clock = int(ctx.resource.binding.config.get("crs", 4490)), _clock(ctx, total)
     for first in range(0, total, CHUNK_ROWS):
         size = min(CHUNK_ROWS, total - first)
-        plan = plan_defects(size, POLYGON_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0})
+        plan = plan_defects(
+            size, POLYGON_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0}
+        )
         batch = []
         for offset in range(size):
             p = parcel(ctx.seed, first_index + first + offset)
             rng = ctx.random(f"parcel{p.index}")
             defect = plan.get(offset)
-            row = {"zddm": p.code, "bdcdyh": codes.real_estate_unit(p.code, 1, 1) if rng.random() < 0.9 else None,
-                   "zl": texts.street_address(p.town9, rng, room=False), "zdmj": round(p.side_m ** 2, 2),
-                   "tdyt": p.land_use[0], "qllx": p.land_use[1], "qlxz": p.land_use[2], "ssjz": p.town9,
-                   "gxsj": iso_ts_seconds(clock.next()),
-                   "geometry": _geometry("Polygon", square(p.lon, p.lat, p.side_m, p.angle), epsg, defect, rng)}
+            row = {
+                "zddm": p.code,
+                "bdcdyh": codes.real_estate_unit(p.code, 1, 1) if rng.random() < 0.9 else None,
+                "zl": texts.street_address(p.town9, rng, room=False),
+                "zdmj": round(p.side_m**2, 2),
+                "tdyt": p.land_use[0],
+                "qllx": p.land_use[1],
+                "qlxz": p.land_use[2],
+                "ssjz": p.town9,
+                "gxsj": iso_ts_seconds(clock.next()),
+                "geometry": _geometry("Polygon", square(p.lon, p.lat, p.side_m, p.angle), epsg, defect, rng),
+            }
             batch.append((row, defect))
         yield _emit(ctx, batch, "zl")
 
@@ -154,28 +189,52 @@ def buildings(ctx: ResourceContext) -> Iterator[Chunk]:
     role_map = roles(ctx.resource) | {"date": "jgrq"}
     for first in range(0, total, CHUNK_ROWS):
         size = min(CHUNK_ROWS, total - first)
-        plan = plan_defects(size, BUILDING_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0})
+        plan = plan_defects(
+            size, BUILDING_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0}
+        )
         batch = []
         for offset in range(size):
             index = first_index + first + offset
             rng = ctx.random(f"building{index}")
             p = parcel(ctx.seed, rng.randrange(parcel_count))
             use = {"0701": "住宅", "0702": "住宅", "0601": "工业", "0501": "商业", "0801": "公共服务"}[p.land_use[0]]
-            floors = rng.randint(3, 7) if p.land_use[0] == "0702" else rng.randint(1, 6) if use == "工业" else rng.randint(6, 40)
+            floors = (
+                rng.randint(3, 7)
+                if p.land_use[0] == "0702"
+                else rng.randint(1, 6)
+                if use == "工业"
+                else rng.randint(6, 40)
+            )
             side = min(p.side_m * 0.6, rng.uniform(12, 45))
             lon = p.lon + rng.uniform(-0.2, 0.2) * p.side_m / 111_000
             lat = p.lat + rng.uniform(-0.2, 0.2) * p.side_m / 111_000
             built = ctx.today - timedelta(days=rng.randrange(200, 40 * 365))
             defect = plan.get(offset)
             name = f"{texts.TOWN_SHORT[p.town9]}{rng.choice(texts.COMMUNITY_WORDS)}{rng.randrange(1, 40)}栋"
-            row = {"jzwbm": f"440606{index:014d}", "zddm": p.code, "jzwmc": name,
-                   "zl": texts.street_address(p.town9, rng, room=False), "jdmj": round(side * side * 0.8, 2),
-                   "jzmj": round(side * side * 0.8 * floors, 2), "zcs": floors,
-                   "dxcs": rng.choice((0, 0, 0, 1, 2)) if floors > 8 else 0,
-                   "jzjg": "钢筋混凝土结构" if floors > 7 else rng.choice(("混合结构", "砖木结构", "钢结构", "钢筋混凝土结构")),
-                   "fwyt": use, "jgrq": built.isoformat(), "ssjz": p.town9, "gxsj": iso_ts_seconds(clock.next()),
-                   "geometry": _geometry("Polygon", square(lon, lat, side, p.angle, 1.3), epsg,
-                                         defect if defect and defect.startswith("coord_") else None, rng)}
+            row = {
+                "jzwbm": f"440606{index:014d}",
+                "zddm": p.code,
+                "jzwmc": name,
+                "zl": texts.street_address(p.town9, rng, room=False),
+                "jdmj": round(side * side * 0.8, 2),
+                "jzmj": round(side * side * 0.8 * floors, 2),
+                "zcs": floors,
+                "dxcs": rng.choice((0, 0, 0, 1, 2)) if floors > 8 else 0,
+                "jzjg": "钢筋混凝土结构"
+                if floors > 7
+                else rng.choice(("混合结构", "砖木结构", "钢结构", "钢筋混凝土结构")),
+                "fwyt": use,
+                "jgrq": built.isoformat(),
+                "ssjz": p.town9,
+                "gxsj": iso_ts_seconds(clock.next()),
+                "geometry": _geometry(
+                    "Polygon",
+                    square(lon, lat, side, p.angle, 1.3),
+                    epsg,
+                    defect if defect and defect.startswith("coord_") else None,
+                    rng,
+                ),
+            }
             if defect == "date_mixed_format":
                 row["jgrq"] = mixed_format(row["jgrq"], rng)
             elif defect and defect.startswith("date_"):
@@ -190,7 +249,9 @@ def addresses(ctx: ResourceContext) -> Iterator[Chunk]:
     epsg, clock = int(ctx.resource.binding.config.get("crs", 4490)), _clock(ctx, total)
     for first in range(0, total, CHUNK_ROWS):
         size = min(CHUNK_ROWS, total - first)
-        plan = plan_defects(size, POINT_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0})
+        plan = plan_defects(
+            size, POINT_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0}
+        )
         batch = []
         for offset in range(size):
             index = first_index + first + offset
@@ -201,13 +262,22 @@ def addresses(ctx: ResourceContext) -> Iterator[Chunk]:
             defect = plan.get(offset)
             # The point as the collector's phone placed it (GPS error), the register's survey exact.
             collected = gps_fix(ctx.random(f"address-gps{index}"), lon, lat)
-            geometry = _geometry("Point", collected, epsg, defect if defect and defect.startswith("coord_") else None, rng)
-            row = {"dzbm": f"{town9}{road:03d}{number:04d}{block:03d}{index:08d}",
-                   "bzdz": f"广东省佛山市顺德区{SHUNDE_TOWNS[town9]}{texts.ROADS[road]}{number}号{block}座",
-                   "ssjz": town9, "sqjwh": f"{town9}{rng.randrange(1, 40):03d}", "jlx": texts.ROADS[road],
-                   "mph": f"{number}号", "lz": f"{block}座",
-                   "longitude": geometry["coordinates"][0], "latitude": geometry["coordinates"][1],
-                   "gxsj": iso_ts_seconds(clock.next()), "geometry": geometry}
+            geometry = _geometry(
+                "Point", collected, epsg, defect if defect and defect.startswith("coord_") else None, rng
+            )
+            row = {
+                "dzbm": f"{town9}{road:03d}{number:04d}{block:03d}{index:08d}",
+                "bzdz": f"广东省佛山市顺德区{SHUNDE_TOWNS[town9]}{texts.ROADS[road]}{number}号{block}座",
+                "ssjz": town9,
+                "sqjwh": f"{town9}{rng.randrange(1, 40):03d}",
+                "jlx": texts.ROADS[road],
+                "mph": f"{number}号",
+                "lz": f"{block}座",
+                "longitude": geometry["coordinates"][0],
+                "latitude": geometry["coordinates"][1],
+                "gxsj": iso_ts_seconds(clock.next()),
+                "geometry": geometry,
+            }
             # The door plate's surveyed position (CGCS2000 3° zone, EPSG:4547) the register keeps beside
             # the app-collected point: the reference that shows a point shifted to GCJ-02.
             row["zbx"], row["zby"] = (round(v, 2) for v in project_4547(lon, lat))

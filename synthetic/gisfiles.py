@@ -5,6 +5,7 @@ gpkg_* tables, GeoPackage binary geometry = 'GP' header + envelope + WKB).
 Geometries are GeoJSON-style dicts ({"type": "Point" | "Polygon", "coordinates": ...}) in the
 file's CRS; `project_4547` turns CGCS2000 lon/lat into EPSG:4547 metres.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,17 +25,23 @@ _GEOGCS_4490 = (
 )
 SRS_DEFINITIONS = {
     4490: ("China Geodetic Coordinate System 2000", _GEOGCS_4490),
-    4547: ("CGCS2000 / 3-degree Gauss-Kruger CM 114E",
-           f'PROJCS["CGCS2000 / 3-degree Gauss-Kruger CM 114E",{_GEOGCS_4490},PROJECTION["Transverse_Mercator"],'
-           'PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",114],PARAMETER["scale_factor",1],'
-           'PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],'
-           'AUTHORITY["EPSG","4547"]]'),
-    4326: ("WGS 84 geodetic", 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
-                              'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'),
+    4547: (
+        "CGCS2000 / 3-degree Gauss-Kruger CM 114E",
+        f'PROJCS["CGCS2000 / 3-degree Gauss-Kruger CM 114E",{_GEOGCS_4490},PROJECTION["Transverse_Mercator"],'
+        'PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",114],PARAMETER["scale_factor",1],'
+        'PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],'
+        'AUTHORITY["EPSG","4547"]]',
+    ),
+    4326: (
+        "WGS 84 geodetic",
+        'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+        'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]',
+    ),
 }
 _WKB_TYPES = {"Point": 1, "LineString": 2, "Polygon": 3, "MultiPolygon": 6}
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
-GPKG_USER_VERSION = 10400         # GeoPackage 1.4.0
+GPKG_USER_VERSION = 10400  # GeoPackage 1.4.0
+
 
 def project_4547(lon: float, lat: float) -> tuple[float, float]:
     """CGCS2000 lon/lat (degrees) → EPSG:4547 (easting, northing) metres, to the millimetre."""
@@ -85,6 +92,7 @@ def write_geojson(path: Path, name: str, epsg: int, features: Iterable[dict]) ->
 
 # ---- WKB and GeoPackage binary ------------------------------------------------------------------
 
+
 def wkb(geometry: dict) -> bytes:
     """ISO WKB (little endian, 2D) of a Point / LineString / Polygon / MultiPolygon dict."""
     kind, coords = geometry["type"], geometry["coordinates"]
@@ -128,7 +136,9 @@ def gpkg_geometry(geometry: dict, srs_id: int) -> bytes:
 class GpkgWriter:
     """A fresh GeoPackage with one feature table (fid, geom, attribute columns)."""
 
-    def __init__(self, path: Path, table: str, epsg: int, geometry_type: str, columns: dict[str, str], last_change: str):
+    def __init__(
+        self, path: Path, table: str, epsg: int, geometry_type: str, columns: dict[str, str], last_change: str
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         self.table, self.epsg, self.columns = table, epsg, list(columns)
@@ -137,17 +147,26 @@ class GpkgWriter:
         db.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
         db.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
         db.executescript(_GPKG_SCHEMA)
-        srs_rows = [("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
-                    ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None)]
+        srs_rows = [
+            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
+            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
+        ]
         for srs_id in sorted({4326, epsg}):
             name, definition = SRS_DEFINITIONS[srs_id]
             srs_rows.append((name, srs_id, "EPSG", srs_id, definition, None))
         db.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", srs_rows)
         attributes = "".join(f', "{name}" {kind}' for name, kind in columns.items())
-        db.execute(f'CREATE TABLE "{table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geometry_type.upper()}{attributes})')
-        db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, srs_id) "
-                   "VALUES (?, 'features', ?, '', ?, ?)", (table, table, last_change, epsg))
-        db.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, geometry_type.upper(), epsg))
+        db.execute(
+            f'CREATE TABLE "{table}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geometry_type.upper()}{attributes})'
+        )
+        db.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, srs_id) "
+            "VALUES (?, 'features', ?, '', ?, ?)",
+            (table, table, last_change, epsg),
+        )
+        db.execute(
+            "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, geometry_type.upper(), epsg)
+        )
 
     def add(self, features: Iterable[dict]) -> int:
         """Insert features ({"properties", "geometry"} or a raw "geom_blob" for broken rows)."""
@@ -158,8 +177,12 @@ class GpkgWriter:
             if blob is None and geometry is not None:
                 blob = gpkg_geometry(geometry, self.epsg)
                 min_x, max_x, min_y, max_y = envelope(geometry)
-                self.extent = [min(self.extent[0], min_x), min(self.extent[1], min_y),
-                               max(self.extent[2], max_x), max(self.extent[3], max_y)]
+                self.extent = [
+                    min(self.extent[0], min_x),
+                    min(self.extent[1], min_y),
+                    max(self.extent[2], max_x),
+                    max(self.extent[3], max_y),
+                ]
             rows.append((blob, *(feature["properties"].get(c) for c in self.columns)))
         marks = ", ".join("?" * (len(self.columns) + 1))
         names = "".join(f', "{c}"' for c in self.columns)
@@ -169,8 +192,10 @@ class GpkgWriter:
     def close(self) -> None:
         """Record the layer's extent in gpkg_contents, commit and close (nothing was deleted: no VACUUM)."""
         extent = self.extent if math.isfinite(self.extent[0]) else [None] * 4
-        self.db.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
-                        (*extent, self.table))
+        self.db.execute(
+            "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
+            (*extent, self.table),
+        )
         self.db.commit()
         self.db.close()
 

@@ -7,6 +7,7 @@ manhole tilt with rare alarms above 15°, smoke detectors with rare alarms). Def
 redeliveries (exact duplicates), device clocks in UTC ("Z") instead of +08:00, and payloads
 that are not JSON (the unreadable rows).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,26 @@ from synthetic.values import maker_for
 
 INTERVAL = timedelta(minutes=5)
 # sensor type in the topic: (small sensors, full sensors, device-id prefix)
-SENSORS = {"waterlevel": (25, 600, "WL"), "waterlogging": (30, 800, "WG"), "pm25": (20, 300, "AQ"),
-           "noise": (20, 300, "NS"), "manhole": (40, 1500, "MH"), "smoke": (40, 1200, "SM")}
+SENSORS = {
+    "waterlevel": (25, 600, "WL"),
+    "waterlogging": (30, 800, "WG"),
+    "pm25": (20, 300, "AQ"),
+    "noise": (20, 300, "NS"),
+    "manhole": (40, 1500, "MH"),
+    "smoke": (40, 1200, "SM"),
+}
 OTHER_SENSORS = (5, 60)
 READINGS = {"tiny": 3, "small": 6, "medium": 6, "full": 288}  # per sensor at step 0 (full: one day)
 TELEMETRY_DEFECTS = ("duplicate_exact", "iot_ts_utc", "unreadable_row")
 # pollutant, typical concentration, discharge limit (mg/L or mg/m³; ≈ GB 8978 / GB 16297 levels)
-POLLUTANTS = (("COD", 45.0, 100.0), ("氨氮", 4.0, 15.0), ("总磷", 0.4, 1.0), ("二氧化硫", 60.0, 400.0),
-              ("氮氧化物", 80.0, 240.0), ("颗粒物", 15.0, 120.0))
+POLLUTANTS = (
+    ("COD", 45.0, 100.0),
+    ("氨氮", 4.0, 15.0),
+    ("总磷", 0.4, 1.0),
+    ("二氧化硫", 60.0, 400.0),
+    ("氮氧化物", 80.0, 240.0),
+    ("颗粒物", 15.0, 120.0),
+)
 
 
 def sensor_type(resource) -> str:
@@ -45,10 +58,17 @@ def _value(kind: str, sensor: random.Random, rng: random.Random, moment: datetim
         return {"value": round(state["base"] + 0.3 * math.sin(2 * math.pi * hours / 12.42) + rng.gauss(0, 0.02), 3)}
     if kind == "waterlogging":
         depth = max(0.0, state["rain"] * (30 + 20 * math.sin(hours)) + rng.gauss(0, 1)) if state["rain"] else 0.0
-        return {"value": round(depth, 1), "alarm_level": str(0 if depth < 15 else 1 if depth < 30 else 2 if depth < 50 else 3)}
+        return {
+            "value": round(depth, 1),
+            "alarm_level": str(0 if depth < 15 else 1 if depth < 30 else 2 if depth < 50 else 3),
+        }
     if kind == "pm25":
         pm25 = min(480.0, state["base"] * rng.lognormvariate(0, 0.15))
-        return {"value": round(pm25, 1), "pm10": round(pm25 * rng.uniform(1.3, 2.0), 1), "aqi": int(min(500, pm25 * 1.4 + 5))}
+        return {
+            "value": round(pm25, 1),
+            "pm10": round(pm25 * rng.uniform(1.3, 2.0), 1),
+            "aqi": int(min(500, pm25 * 1.4 + 5)),
+        }
     if kind == "noise":
         return {"value": round(min(85.0, max(40.0, state["base"] + rng.gauss(0, 3))), 1)}
     if kind == "manhole":
@@ -66,8 +86,12 @@ def _value(kind: str, sensor: random.Random, rng: random.Random, moment: datetim
         pm10 = state["base"] * 2.5 * rng.lognormvariate(0, 0.2)
         return {"value": round(pm10, 1), "pm25": round(pm10 * rng.uniform(0.4, 0.6), 1)}
     if kind == "waterquality":  # dissolved oxygen, pH, ammonia nitrogen, permanganate index
-        return {"value": round(rng.uniform(4.0, 8.0), 2), "ph": round(rng.uniform(6.6, 8.2), 2),
-                "nh3n": round(rng.lognormvariate(-0.5, 0.5), 3), "codmn": round(rng.uniform(2.0, 6.0), 2)}
+        return {
+            "value": round(rng.uniform(4.0, 8.0), 2),
+            "ph": round(rng.uniform(6.6, 8.2), 2),
+            "nh3n": round(rng.lognormvariate(-0.5, 0.5), 3),
+            "codmn": round(rng.uniform(2.0, 6.0), 2),
+        }
     if kind == "outlet":  # a discharge concentration against its permit limit
         pollutant, typical, limit = state["pollutant"]
         value = typical * rng.lognormvariate(0, 0.25) * (1.8 if state["fire"] else 1.0)
@@ -76,12 +100,19 @@ def _value(kind: str, sensor: random.Random, rng: random.Random, moment: datetim
 
 
 def _sensor_state(kind: str, sensor: random.Random) -> dict:
-    return {"base": {"waterlevel": sensor.uniform(0.2, 0.8), "pm25": sensor.uniform(15, 55), "dust": sensor.uniform(25, 60),
-                     "noise": sensor.uniform(50, 70)}.get(kind, 0.0),
-            "rain": sensor.uniform(0.3, 1.5) if sensor.random() < 0.1 else 0.0,
-            "tilt": sensor.uniform(16, 40) if sensor.random() < 0.02 else sensor.uniform(0, 3),
-            "fire": sensor.random() < 0.005, "battery": sensor.uniform(30, 100),
-            "pollutant": sensor.choice(POLLUTANTS)}
+    return {
+        "base": {
+            "waterlevel": sensor.uniform(0.2, 0.8),
+            "pm25": sensor.uniform(15, 55),
+            "dust": sensor.uniform(25, 60),
+            "noise": sensor.uniform(50, 70),
+        }.get(kind, 0.0),
+        "rain": sensor.uniform(0.3, 1.5) if sensor.random() < 0.1 else 0.0,
+        "tilt": sensor.uniform(16, 40) if sensor.random() < 0.02 else sensor.uniform(0, 3),
+        "fire": sensor.random() < 0.005,
+        "battery": sensor.uniform(30, 100),
+        "pollutant": sensor.choice(POLLUTANTS),
+    }
 
 
 def _messages(ctx: ResourceContext, kind: str) -> Iterator[tuple[datetime, dict]]:
@@ -99,8 +130,18 @@ def _messages(ctx: ResourceContext, kind: str) -> Iterator[tuple[datetime, dict]
         device_id = f"{prefix}-{town9}-{index:04d}"
         # What a sensor reports besides its measurements (site code, unit owner …) stays the same.
         fixed = {item.name: None if item.key else makers[item.name](sensor, index) for item in items}
-        sensors.append((index, sensor, town9, device_id, _sensor_state(kind, sensor),
-                        timedelta(seconds=sensor.randrange(0, 300)), _topic(ctx, town9, device_id), fixed))
+        sensors.append(
+            (
+                index,
+                sensor,
+                town9,
+                device_id,
+                _sensor_state(kind, sensor),
+                timedelta(seconds=sensor.randrange(0, 300)),
+                _topic(ctx, town9, device_id),
+                fixed,
+            )
+        )
     ctx.expected = count * len(sensors)
     rng = ctx.rng
     for k in range(count):
@@ -135,8 +176,10 @@ def _topic(ctx: ResourceContext, town9: str, device_id: str) -> str:
 def truncated_payload(row: dict, keys: list[str]) -> str:
     """The JSON text cut off just after its key values (still naming the record), so not JSON."""
     text = json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, ensure_ascii=False)
-    cut = max(text.find(json.dumps(row[key], ensure_ascii=False)) + len(json.dumps(row[key], ensure_ascii=False))
-              for key in keys)
+    cut = max(
+        text.find(json.dumps(row[key], ensure_ascii=False)) + len(json.dumps(row[key], ensure_ascii=False))
+        for key in keys
+    )
     return text[: min(len(text) - 2, max(cut + 2, len(text) * 2 // 3))]
 
 
@@ -154,13 +197,20 @@ def telemetry(ctx: ResourceContext) -> Iterator[Chunk]:
 
 
 def _with_defects(ctx: ResourceContext, batch: list[tuple[datetime, dict]], first: int) -> Chunk:
-    plan = plan_defects(len(batch), TELEMETRY_DEFECTS, ctx.random(f"plan{first}"),
-                        minimum={"unreadable_row": 1 if first == 0 and ctx.step == 0 else 0})
+    plan = plan_defects(
+        len(batch),
+        TELEMETRY_DEFECTS,
+        ctx.random(f"plan{first}"),
+        minimum={"unreadable_row": 1 if first == 0 and ctx.step == 0 else 0},
+    )
     chunk: Chunk = []
     for offset, (moment, row) in enumerate(batch):
         defect = plan.get(offset)
-        row["ts"] = (moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if defect == "iot_ts_utc"
-                     else iso_ts_seconds(moment))
+        row["ts"] = (
+            moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if defect == "iot_ts_utc"
+            else iso_ts_seconds(moment)
+        )
         if defect == "unreadable_row":
             # A device firmware bug: the payload is cut off mid-object, so it is not JSON.
             row["_payload"] = truncated_payload(row, ctx.key_columns())

@@ -6,6 +6,7 @@ later steps agree without keeping state: consumption per month follows the utili
 meters are replaced (a `replacement` event, not a defect). Defects are chosen per meter:
 one rollback, one spike, a stuck tail (4 flat reads), one duplicated read, or an unreadable row.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,11 +31,22 @@ UTILITIES = {
 }
 # Meter-level shares, so that reading-level rates land on DOMAIN §5's midpoints (one bad read each).
 METER_DEFECTS = ("meter_stuck", "meter_rollback", "meter_spike", "duplicate_exact")
-METER_RATES = {"meter_stuck": RATES["meter_stuck"], "meter_rollback": RATES["meter_rollback"] * MONTHS,
-               "meter_spike": RATES["meter_spike"] * MONTHS, "duplicate_exact": RATES["duplicate_exact"] * MONTHS}
+METER_RATES = {
+    "meter_stuck": RATES["meter_stuck"],
+    "meter_rollback": RATES["meter_rollback"] * MONTHS,
+    "meter_spike": RATES["meter_spike"] * MONTHS,
+    "duplicate_exact": RATES["duplicate_exact"] * MONTHS,
+}
 ROLLOVER_SHARE, REPLACEMENT_SHARE = 0.006, 0.004
-ACCOUNT_DEFECTS = ("duplicate_exact", "near_duplicate_fullwidth", "date_future", "date_sentinel",
-                   "date_mixed_format", "mojibake", "unreadable_row")
+ACCOUNT_DEFECTS = (
+    "duplicate_exact",
+    "near_duplicate_fullwidth",
+    "date_future",
+    "date_sentinel",
+    "date_mixed_format",
+    "mojibake",
+    "unreadable_row",
+)
 
 
 def utility_of(resource_id: str) -> str:
@@ -44,7 +56,7 @@ def utility_of(resource_id: str) -> str:
 def _season(utility: str, month: int) -> float:
     if utility == "electricity":  # air conditioning: July–August peak
         return 0.85 + 0.75 * math.exp(-((month - 7.5) ** 2) / 3.0)
-    if utility == "gas":          # hot water and cooking: winter peak
+    if utility == "gas":  # hot water and cooking: winter peak
         return 0.8 + 0.45 * math.exp(-(min(abs(month - 1), abs(month - 13)) ** 2) / 4.0)
     return 0.95 + 0.2 * math.exp(-((month - 7.5) ** 2) / 5.0)
 
@@ -78,11 +90,27 @@ def meter(seed: int, utility: str, index: int, register_max: float) -> Meter:
     monthly = median * rng.lognormvariate(0, 0.35) * (4 if rng.random() < 0.05 else 1)  # some shops use more
     rollover = rng.random() < ROLLOVER_SHARE
     # A register near its end wraps within the year; others show 0.5–25 years of use.
-    start = register_max - monthly * rng.uniform(2, 9) if rollover else min(0.5 * register_max, monthly * 12 * rng.uniform(0.5, 25))
+    start = (
+        register_max - monthly * rng.uniform(2, 9)
+        if rollover
+        else min(0.5 * register_max, monthly * 12 * rng.uniform(0.5, 25))
+    )
     meter_id = f"{100_000_000_000 + index * 37:012d}" if utility == "electricity" else f"{meter_prefix}{index:010d}"
-    return Meter(seed, index, utility, meter_id, f"{account_prefix}{index:010d}", f"{town9}{index % 997:03d}{index:07d}",
-                 town9, monthly, start, rng.randrange(1, 28), rng.randrange(0, 24) if rng.random() < 0.8 else 9,
-                 rollover, rng.randrange(2, MONTHS) if not rollover and rng.random() < REPLACEMENT_SHARE else None)
+    return Meter(
+        seed,
+        index,
+        utility,
+        meter_id,
+        f"{account_prefix}{index:010d}",
+        f"{town9}{index % 997:03d}{index:07d}",
+        town9,
+        monthly,
+        start,
+        rng.randrange(1, 28),
+        rng.randrange(0, 24) if rng.random() < 0.8 else 9,
+        rollover,
+        rng.randrange(2, MONTHS) if not rollover and rng.random() < REPLACEMENT_SHARE else None,
+    )
 
 
 def read_times(m: Meter, as_of: datetime) -> list[datetime]:
@@ -99,7 +127,7 @@ def read_times(m: Meter, as_of: datetime) -> list[datetime]:
 def series(m: Meter, times: list[datetime], register_max: float, decimals: int) -> list[tuple[float, str | None]]:
     """(cumulative value, meter_event) per read time: seasonal use, rollover and replacement."""
     rng = random.Random(stable_seed(m.seed, m.utility, m.index, "series"))
-    modulus = round(register_max + 10 ** -decimals, decimals)
+    modulus = round(register_max + 10**-decimals, decimals)
     value, out = m.start, []
     for position, moment in enumerate(times):
         used = m.monthly * _season(m.utility, moment.month) * rng.lognormvariate(0, 0.12)
@@ -149,10 +177,19 @@ def _meter_rows(ctx, m: Meter, register_max: float, unit: str, decimals: int, de
     times = read_times(m, ctx.base_as_of)
     values = series(m, times, register_max, decimals)
     rng = ctx.random(f"meter{m.index}", step=0)
-    rows = [{"meter_id": m.meter_id, "account_no": m.account_no, "address_code": m.address_code,
-             "reading_time": iso_ts_seconds(moment), "cumulative_value": value, "unit": unit,
-             "read_type": rng.choices(("auto", "manual", "estimated"), (0.85, 0.12, 0.03))[0], "meter_event": event}
-            for moment, (value, event) in zip(times, values)]
+    rows = [
+        {
+            "meter_id": m.meter_id,
+            "account_no": m.account_no,
+            "address_code": m.address_code,
+            "reading_time": iso_ts_seconds(moment),
+            "cumulative_value": value,
+            "unit": unit,
+            "read_type": rng.choices(("auto", "manual", "estimated"), (0.85, 0.12, 0.03))[0],
+            "meter_event": event,
+        }
+        for moment, (value, event) in zip(times, values)
+    ]
     tally = ctx.tally
     if defect == "meter_stuck":
         for row in rows[-STUCK_TAIL:]:
@@ -160,7 +197,9 @@ def _meter_rows(ctx, m: Meter, register_max: float, unit: str, decimals: int, de
             tally.record(row, defect)
     elif defect == "meter_rollback":
         at = rng.randrange(2, MONTHS)
-        rows[at]["cumulative_value"] = round(rows[at - 1]["cumulative_value"] - m.monthly * rng.uniform(0.2, 2.0), decimals)
+        rows[at]["cumulative_value"] = round(
+            rows[at - 1]["cumulative_value"] - m.monthly * rng.uniform(0.2, 2.0), decimals
+        )
         tally.record(rows[at], defect)
     elif defect == "meter_spike":
         at, jump = rng.randrange(3, MONTHS), m.monthly * rng.uniform(15, 30)
@@ -181,8 +220,12 @@ def _step_readings(ctx, utility: str, count: int, register_max: float, unit: str
     rng, (start, end) = ctx.rng, ctx.window
     defective = set()
     for first in range(0, count, max(1, CHUNK_ROWS // MONTHS)):
-        plan = plan_defects(min(CHUNK_ROWS // MONTHS, count - first), METER_DEFECTS,
-                            ctx.random(f"meterplan{first}", step=0), rates=METER_RATES)
+        plan = plan_defects(
+            min(CHUNK_ROWS // MONTHS, count - first),
+            METER_DEFECTS,
+            ctx.random(f"meterplan{first}", step=0),
+            rates=METER_RATES,
+        )
         defective.update(first + offset for offset in plan)
     chosen = sorted({rng.randrange(count) for _ in range(wanted * 2)} - defective)[:wanted]
     rows = []
@@ -195,9 +238,18 @@ def _step_readings(ctx, utility: str, count: int, register_max: float, unit: str
         moment = start + (end - start) * rng.uniform(0.01, 0.99)
         days = max(0.0, (moment - last_time).total_seconds() / 86400)
         value = round(last_value + m.monthly * days / 30 * rng.uniform(0.9, 1.1), decimals)
-        rows.append({"meter_id": m.meter_id, "account_no": m.account_no, "address_code": m.address_code,
-                     "reading_time": iso_ts_seconds(moment), "cumulative_value": value, "unit": unit,
-                     "read_type": "auto", "meter_event": None})
+        rows.append(
+            {
+                "meter_id": m.meter_id,
+                "account_no": m.account_no,
+                "address_code": m.address_code,
+                "reading_time": iso_ts_seconds(moment),
+                "cumulative_value": value,
+                "unit": unit,
+                "read_type": "auto",
+                "meter_event": None,
+            }
+        )
     ctx.expected = len(rows)
     yield sorted(rows, key=lambda row: row["reading_time"])
 
@@ -219,18 +271,27 @@ def accounts(ctx: ResourceContext) -> Iterator[Chunk]:
     rng = ctx.rng
     for first in range(0, total, CHUNK_ROWS):
         size = min(CHUNK_ROWS, total - first)
-        plan = plan_defects(size, ACCOUNT_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0})
+        plan = plan_defects(
+            size, ACCOUNT_DEFECTS, ctx.random(f"plan{first}"), minimum={"unreadable_row": 1 if first == 0 else 0}
+        )
         chunk: Chunk = []
         for offset in range(size):
             m = meter(ctx.seed, utility, first_index + first + offset, register_max)
             kinds = items[kind_item].rules.values if kind_item else [""]
             kind = kinds[0] if rng.random() < 0.82 else rng.choice(kinds)
             opened = ctx.today - timedelta(days=rng.randrange(400, 30 * 365) if ctx.step == 0 else 0)
-            row = {"account_no": m.account_no, "address_code": m.address_code, "meter_id": m.meter_id,
-                   "ssjz": m.town9, "khrq": opened.isoformat(),
-                   "yhzt": rng.choices(("正常", "暂停", "销户"), (0.94, 0.02, 0.04))[0]}
+            row = {
+                "account_no": m.account_no,
+                "address_code": m.address_code,
+                "meter_id": m.meter_id,
+                "ssjz": m.town9,
+                "khrq": opened.isoformat(),
+                "yhzt": rng.choices(("正常", "暂停", "销户"), (0.94, 0.02, 0.04))[0],
+            }
             if name_item:
-                row[name_item] = texts.person_name(rng) if kind == kinds[0] else texts.company_name(m.town9, rng, "实业", "企业")
+                row[name_item] = (
+                    texts.person_name(rng) if kind == kinds[0] else texts.company_name(m.town9, rng, "实业", "企业")
+                )
             if address_item:
                 row[address_item] = texts.street_address(m.town9, rng)
             if kind_item:

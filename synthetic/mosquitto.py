@@ -5,6 +5,7 @@ clear error says to run `apt-get install mosquitto`.
 Persistence is on and the per-client queue unlimited (`max_queued_messages 0`), so a connector
 with a persistent session receives what sensors published while it was away.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,16 +51,20 @@ def ensure_installed() -> str:
     if found:
         return found
     if os.geteuid() != 0:
-        raise MosquittoError("mosquitto is not installed: run `sudo apt-get install mosquitto` "
-                             "(or point HUB_MQTT_HOST/HUB_MQTT_PORT at a running broker)")
+        raise MosquittoError(
+            "mosquitto is not installed: run `sudo apt-get install mosquitto` "
+            "(or point HUB_MQTT_HOST/HUB_MQTT_PORT at a running broker)"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "mosquitto"]
     if subprocess.run(install, env=env, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
         result = subprocess.run(install, env=env, capture_output=True, text=True)
         if result.returncode != 0:
-            raise MosquittoError(f"`apt-get install mosquitto` failed: {result.stderr.strip()[-400:]}; "
-                                 "install it by hand and retry `hub sources up`")
+            raise MosquittoError(
+                f"`apt-get install mosquitto` failed: {result.stderr.strip()[-400:]}; "
+                "install it by hand and retry `hub sources up`"
+            )
     found = binary()
     if not found:
         raise MosquittoError("apt-get installed mosquitto but no executable is on PATH; check `dpkg -L mosquitto`")
@@ -78,7 +83,10 @@ def write_config(port: int) -> Path:
         "autosave_interval 60",
         "max_queued_messages 0",
         f"log_dest file {log_file()}",
-        "log_type error", "log_type warning", "log_type notice", "log_type information",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
     ]
     if os.geteuid() == 0:
         # Otherwise mosquitto drops to user `mosquitto`, which cannot write var/sources/mosquitto.
@@ -117,14 +125,21 @@ def up() -> str:
     executable = ensure_installed()
     config = write_config(port)
     with open(folder() / "stdout.log", "ab") as out:
-        process = subprocess.Popen([executable, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [executable, "-c", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     pid_file().write_text(f"{process.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pid_file().unlink(missing_ok=True)
-            raise MosquittoError(f"mosquitto exited with {process.returncode}; see {log_file()} and {folder() / 'stdout.log'}")
+            raise MosquittoError(
+                f"mosquitto exited with {process.returncode}; see {log_file()} and {folder() / 'stdout.log'}"
+            )
         if reachable(host, port):
             return f"mosquitto started (pid {process.pid}) on {host}:{port}, data in {folder()}"
         time.sleep(0.1)
@@ -163,5 +178,11 @@ def _reap(pid: int) -> None:
 def status() -> dict:
     host, port = systems.mqtt_host_port()
     pid = running_pid()
-    return {"service": "mosquitto", "state": "running" if pid and reachable(host, port) else "stopped",
-            "pid": pid, "address": f"{host}:{port}", "log": str(log_file()), "installed": binary() is not None}
+    return {
+        "service": "mosquitto",
+        "state": "running" if pid and reachable(host, port) else "stopped",
+        "pid": pid,
+        "address": f"{host}:{port}",
+        "log": str(log_file()),
+        "installed": binary() is not None,
+    }

@@ -5,6 +5,7 @@ parents) feeds all three, so the same person carries the same ID in each; every 
 injects its own defects, as separate systems do. About half the households are Shunde natives
 (IDs 440606 / 440681 / 440623 by birth year), the rest migrants from typical origin counties.
 """
+
 from __future__ import annotations
 
 import random
@@ -24,8 +25,20 @@ HOUSEHOLD_SIZES = (1, 2, 3, 4, 5, 6)
 HOUSEHOLD_WEIGHTS = (0.22, 0.24, 0.22, 0.18, 0.09, 0.05)  # mean ≈ 2.8
 # Residents per town (≈ shares of the 2020 census), in SHUNDE_TOWNS order.
 TOWN_WEIGHTS = (0.06, 0.07, 0.15, 0.17, 0.06, 0.12, 0.11, 0.10, 0.09, 0.07)
-PROVINCES = {"43": "湖南省", "45": "广西壮族自治区", "51": "四川省", "36": "江西省", "42": "湖北省", "41": "河南省",
-             "44": "广东省", "52": "贵州省", "50": "重庆市", "35": "福建省", "34": "安徽省", "53": "云南省"}
+PROVINCES = {
+    "43": "湖南省",
+    "45": "广西壮族自治区",
+    "51": "四川省",
+    "36": "江西省",
+    "42": "湖北省",
+    "41": "河南省",
+    "44": "广东省",
+    "52": "贵州省",
+    "50": "重庆市",
+    "35": "福建省",
+    "34": "安徽省",
+    "53": "云南省",
+}
 MIGRANT_COUNTIES = tuple(MIGRANT_ORIGIN_COUNTY_CODES)
 HEAD, SPOUSE, SON, DAUGHTER, GRANDCHILD, PARENT = "02", "10", "20", "30", "40", "50"
 #: Households of a later step are numbered from here (1 M per step, 40 steps before reuse), so
@@ -33,9 +46,20 @@ HEAD, SPOUSE, SON, DAUGHTER, GRANDCHILD, PARENT = "02", "10", "20", "30", "40", 
 STEP_HOUSEHOLD_BASE = 50_000_000
 ORPHAN_HOUSEHOLD_BASE = 90_000_000
 POPULATION_DEFECTS = (
-    "duplicate_exact", "near_duplicate_fullwidth", "id_bad_check", "id_lowercase_x", "id_legacy_15",
-    "id_impossible_date", "phone_missing", "phone_invalid", "date_future", "date_sentinel",
-    "date_mixed_format", "mojibake", "orphan_household", "unreadable_row",
+    "duplicate_exact",
+    "near_duplicate_fullwidth",
+    "id_bad_check",
+    "id_lowercase_x",
+    "id_legacy_15",
+    "id_impossible_date",
+    "phone_missing",
+    "phone_invalid",
+    "date_future",
+    "date_sentinel",
+    "date_mixed_format",
+    "mojibake",
+    "orphan_household",
+    "unreadable_row",
 )
 
 
@@ -107,16 +131,27 @@ def households(seed: int, step: int, today: date, target: int) -> Iterator[list[
             while (person_id := codes.resident_id(area, birth, sequence)) in issued:
                 sequence = (sequence + 2) % 1000  # the same parity: the same sex
             issued.add(person_id)
-            family.append({
-                "gmsfhm": person_id, "xm": texts.person_name(rng),
-                "xb": str(sex), "mz": "01" if rng.random() < 0.985 else rng.choice(("03", "04", "06", "15", "09")),
-                "csrq": birth.isoformat(), "hh": f"4406{number:08d}", "yhzgx": relation,
-                "hjdz_xzqh": division, "hjdz": home, "jzdz": residence,
-                "hyzk": _marriage(relation, birth, today, rng), "hklb": "2" if village3 >= 200 else "1",
-                "rklx": "户籍" if native else "流动", "lxdh": codes.mobile(rng),
-                "qrrq": (max(arrival, birth)).isoformat() if arrival else None,
-                "zxbz": "1" if rng.random() < 0.01 else "0", "_town": town9,
-            })
+            family.append(
+                {
+                    "gmsfhm": person_id,
+                    "xm": texts.person_name(rng),
+                    "xb": str(sex),
+                    "mz": "01" if rng.random() < 0.985 else rng.choice(("03", "04", "06", "15", "09")),
+                    "csrq": birth.isoformat(),
+                    "hh": f"4406{number:08d}",
+                    "yhzgx": relation,
+                    "hjdz_xzqh": division,
+                    "hjdz": home,
+                    "jzdz": residence,
+                    "hyzk": _marriage(relation, birth, today, rng),
+                    "hklb": "2" if village3 >= 200 else "1",
+                    "rklx": "户籍" if native else "流动",
+                    "lxdh": codes.mobile(rng),
+                    "qrrq": (max(arrival, birth)).isoformat() if arrival else None,
+                    "zxbz": "1" if rng.random() < 0.01 else "0",
+                    "_town": town9,
+                }
+            )
         made += len(family)
         yield family
 
@@ -149,8 +184,15 @@ def _register(ctx: ResourceContext, keep: Callable[[dict], bool], share: float, 
 
 
 def _defective(ctx, people: list[dict], chunk_no: int, role_map, columns, rng, extra) -> Chunk:
-    plan = _spare_heads(plan_defects(len(people), POPULATION_DEFECTS, ctx.random(f"plan{chunk_no}"),
-                                     minimum={"unreadable_row": 1 if chunk_no == 0 else 0}), people)
+    plan = _spare_heads(
+        plan_defects(
+            len(people),
+            POPULATION_DEFECTS,
+            ctx.random(f"plan{chunk_no}"),
+            minimum={"unreadable_row": 1 if chunk_no == 0 else 0},
+        ),
+        people,
+    )
     chunk: Chunk = []
     for index, person in enumerate(people):
         row = {name: person.get(name) for name in columns}
@@ -190,8 +232,13 @@ def _with_defect(ctx, row: dict, defect: str | None, role_map, rng, serial: int)
         # An extra member of a household the register does not hold (no head, no one else);
         # added beside the row, so that no real household loses its head.
         first17 = f"{row['gmsfhm'][:14]}{(int(row['gmsfhm'][14:17]) + 2 + 2 * rng.randrange(40)) % 1000:03d}"
-        orphan = {**row, "gmsfhm": first17 + codes.id_check(first17), "xm": texts.person_name(rng),
-                  "hh": f"4406{ORPHAN_HOUSEHOLD_BASE + serial:08d}", "yhzgx": rng.choice((SON, DAUGHTER, SPOUSE))}
+        orphan = {
+            **row,
+            "gmsfhm": first17 + codes.id_check(first17),
+            "xm": texts.person_name(rng),
+            "hh": f"4406{ORPHAN_HOUSEHOLD_BASE + serial:08d}",
+            "yhzgx": rng.choice((SON, DAUGHTER, SPOUSE)),
+        }
         tally.record(orphan, defect)
         return [row, orphan]
     if defect == "unreadable_row":
@@ -234,6 +281,7 @@ def _migrant_fields(person: dict, rng: random.Random, ctx: ResourceContext) -> d
 
 def mutator(ctx: ResourceContext):
     """A later step's change to a person: moved house, new phone, married, or deregistered."""
+
     def mutate(rng: random.Random) -> dict:
         choice = rng.random()
         if choice < 0.45:
@@ -243,4 +291,5 @@ def mutator(ctx: ResourceContext):
         if choice < 0.95:
             return {"hyzk": "20"}
         return {"zxbz": "1"}
+
     return mutate

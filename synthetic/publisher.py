@@ -2,6 +2,7 @@
 acknowledged by the broker (PUBACK) before the count moves on. A marker file remembers how many
 outbox lines went out, so a later step publishes only its new messages (`--all` starts over).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,7 +62,9 @@ def publish(rate: float | None = None, *, everything: bool = False, client_id: s
     sent, in_flight, started = 0, [], time.monotonic()
     try:
         for message in pending_messages(start):
-            in_flight.append(client.publish(message["topic"], message["payload"].encode("utf-8"), qos=int(message.get("qos", 1))))
+            in_flight.append(
+                client.publish(message["topic"], message["payload"].encode("utf-8"), qos=int(message.get("qos", 1)))
+            )
             sent += 1
             if len(in_flight) >= WINDOW:
                 _wait_acks(in_flight)
@@ -82,6 +85,8 @@ def _wait_acks(in_flight: list) -> None:
     for info in in_flight:
         info.wait_for_publish(timeout=ACK_TIMEOUT_S)
         if not info.is_published():
-            raise MosquittoError(f"the broker did not acknowledge message {info.mid} within {ACK_TIMEOUT_S:.0f} s; "
-                                 "check `hub sources status` and retry `hub sources publish`")
+            raise MosquittoError(
+                f"the broker did not acknowledge message {info.mid} within {ACK_TIMEOUT_S:.0f} s; "
+                "check `hub sources status` and retry `hub sources publish`"
+            )
     in_flight.clear()

@@ -2,6 +2,7 @@
 HTTP service (a background `python -m synthetic.video_service`, pid and log under
 var/sources/) and the Mosquitto broker. The databases and the GIS drop folder are plain files.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,11 +67,26 @@ def video_up() -> str:
         raise VideoServiceError(f"something already answers at {systems.video_url()}: stop it or set HUB_VIDEO_URL")
     store = systems.sources_dir() / VIDEO_STORE
     store.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "synthetic.video_service", "--host", host, "--port", str(port),
-               "--store", str(store)]
+    command = [
+        sys.executable,
+        "-m",
+        "synthetic.video_service",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+    ]
     with open(_log_file(), "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=REPO_ROOT)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=REPO_ROOT,
+        )
     _pid_file().write_text(f"{process.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -80,8 +96,9 @@ def video_up() -> str:
         if video_healthy(0.3):
             return f"video platform started (pid {process.pid}) at {systems.video_url()}"
         time.sleep(0.1)
-    raise VideoServiceError(f"the video platform did not answer at {systems.video_url()} within "
-                            f"{START_TIMEOUT_S:.0f} s; see {_log_file()}")
+    raise VideoServiceError(
+        f"the video platform did not answer at {systems.video_url()} within {START_TIMEOUT_S:.0f} s; see {_log_file()}"
+    )
 
 
 def video_down() -> str:
@@ -116,6 +133,11 @@ def down() -> list[str]:
 
 def status() -> list[dict]:
     pid = video_pid()
-    video = {"service": "video_platform", "state": "running" if pid and video_healthy() else "stopped",
-             "pid": pid, "address": systems.video_url(), "log": str(_log_file())}
+    video = {
+        "service": "video_platform",
+        "state": "running" if pid and video_healthy() else "stopped",
+        "pid": pid,
+        "address": systems.video_url(),
+        "log": str(_log_file()),
+    }
     return [video, mosquitto.status()]

@@ -5,6 +5,7 @@ A sink is opened per resource and step, takes chunks of rows keyed by item name,
 Rows may carry private keys a sink understands: `geometry` / `geom_blob` (file), `_topic` and
 `_payload` (mqtt: the topic, and a raw payload for messages that are not JSON).
 """
+
 from __future__ import annotations
 
 import json
@@ -101,8 +102,14 @@ class FileSink:
             self.parts += 1
             if self.is_gpkg:
                 kind = next((f["geometry"]["type"] for f in features if f.get("geometry")), "GEOMETRY")
-                self.writer = GpkgWriter(self._path(), self.layer, self.epsg, kind, self.types,
-                                         self.ctx.as_of.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+                self.writer = GpkgWriter(
+                    self._path(),
+                    self.layer,
+                    self.epsg,
+                    kind,
+                    self.types,
+                    self.ctx.as_of.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                )
             else:
                 self.writer = GeoJsonWriter(self._path(), self.layer, self.epsg)
         return self.writer.add(features)
@@ -133,16 +140,24 @@ class HttpSink:
         self.db = sqlite3.connect(self.path)
         self.table = ctx.resource.id
         endpoint = str(config["endpoint"])
-        mode = config.get("paging") or ("cursor" if any(w in endpoint for w in ("status", "event", "alarm")) else "page")
+        mode = config.get("paging") or (
+            "cursor" if any(w in endpoint for w in ("status", "event", "alarm")) else "page"
+        )
         columns = "".join(f', "{c}" {SQL_TYPES.get(i.type, "TEXT")}' for c, i in zip(self.columns, ctx.resource.items))
         with self.db:
-            self.db.execute("CREATE TABLE IF NOT EXISTS _endpoints (endpoint TEXT PRIMARY KEY, tbl TEXT, mode TEXT, "
-                            "columns TEXT, key_columns TEXT)")
-            self.db.execute("INSERT OR REPLACE INTO _endpoints VALUES (?, ?, ?, ?, ?)",
-                            (endpoint, self.table, mode, json.dumps(self.columns), json.dumps(ctx.key_columns())))
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS _endpoints (endpoint TEXT PRIMARY KEY, tbl TEXT, mode TEXT, "
+                "columns TEXT, key_columns TEXT)"
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO _endpoints VALUES (?, ?, ?, ?, ?)",
+                (endpoint, self.table, mode, json.dumps(self.columns), json.dumps(ctx.key_columns())),
+            )
             if ctx.step == 0:
                 self.db.execute(f'DROP TABLE IF EXISTS "{self.table}"')
-            self.db.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" (_seq INTEGER PRIMARY KEY AUTOINCREMENT{columns})')
+            self.db.execute(
+                f'CREATE TABLE IF NOT EXISTS "{self.table}" (_seq INTEGER PRIMARY KEY AUTOINCREMENT{columns})'
+            )
 
     def write(self, rows: Chunk) -> int:
         """Append new items; rows with `_update: (column, value)` change the items that match instead."""
@@ -193,10 +208,15 @@ class MqttSink:
     def write(self, rows: Chunk) -> int:
         lines = []
         for row in rows:
-            payload = row["_payload"] if "_payload" in row else orjson.dumps(
-                {c: row.get(c) for c in self.columns}).decode()
-            lines.append(orjson.dumps({"topic": self.topic_for(row), "payload": payload, "qos": 1,
-                                       "resource": self.ctx.resource.id}) + b"\n")
+            payload = (
+                row["_payload"] if "_payload" in row else orjson.dumps({c: row.get(c) for c in self.columns}).decode()
+            )
+            lines.append(
+                orjson.dumps(
+                    {"topic": self.topic_for(row), "payload": payload, "qos": 1, "resource": self.ctx.resource.id}
+                )
+                + b"\n"
+            )
         self.out.write(b"".join(lines))
         return len(rows)
 
@@ -210,5 +230,3 @@ SINKS = {"sql": SqlSink, "file": FileSink, "http": HttpSink, "mqtt": MqttSink}
 def open_sink(ctx: ResourceContext):
     """The sink for the resource's binding kind."""
     return SINKS[ctx.resource.binding.kind](ctx)
-
-

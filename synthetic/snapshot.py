@@ -5,6 +5,7 @@ checking the manifest's ground truth, and for `hub sources status`.
 features carry `_geometry` (GeoJSON dict or GPKG blob), video items `_seq`, MQTT messages
 `_topic` and `_payload`). `checksum(resource)` hashes the stored content in storage order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -110,12 +111,14 @@ def checksum(resource) -> str:
 
 def identity(row: dict, key_columns: list[str]) -> str:
     """The manifest identity of a stored row (key values joined with "|")."""
+
     def text(value) -> str:
         if value is None:
             return ""
         if isinstance(value, bytes):
             return value.decode("utf-8", errors="replace")
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
     return "|".join(text(row.get(column)) for column in key_columns)
 
 

@@ -5,6 +5,7 @@ except where a defect says otherwise) plus the cursor column, which this module 
 non-decreasing ISO-8601 +08:00 times. Rows go in chunks: one executemany in one transaction each.
 No primary key on purpose: a real source holds exact duplicates.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,7 +15,16 @@ import sqlalchemy as sa
 
 from synthetic.base import Chunk, Clock, iso_ts
 
-SQL_TYPES = {"C": "TEXT", "D": "TEXT", "T": "TEXT", "N": "REAL", "F": "REAL", "B": "REAL", "I": "INTEGER", "L": "INTEGER"}
+SQL_TYPES = {
+    "C": "TEXT",
+    "D": "TEXT",
+    "T": "TEXT",
+    "N": "REAL",
+    "F": "REAL",
+    "B": "REAL",
+    "I": "INTEGER",
+    "L": "INTEGER",
+}
 DEFAULT_CURSOR = "updated_at"
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
@@ -51,7 +61,9 @@ class SqlTable:
         with self.engine.begin() as conn:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
             conn.exec_driver_sql(f"CREATE TABLE {table} ({columns})")
-            conn.exec_driver_sql(f"CREATE INDEX {self.q('ix_' + self.table + '_cursor')} ON {table} ({self.q(self.cursor)})")
+            conn.exec_driver_sql(
+                f"CREATE INDEX {self.q('ix_' + self.table + '_cursor')} ON {table} ({self.q(self.cursor)})"
+            )
             if self.keys:
                 keys = ", ".join(self.q(k) for k in self.keys)
                 conn.exec_driver_sql(f"CREATE INDEX {self.q('ix_' + self.table + '_key')} ON {table} ({keys})")
@@ -98,10 +110,16 @@ class SqlTable:
             if self.is_sqlite:
                 top = conn.exec_driver_sql(f"SELECT max(rowid) FROM {self.q(self.table)}").scalar() or 0
                 picks = sorted({rng.randrange(1, top + 1) for _ in range(min(top, count * 2))}) if top else []
-                found = [tuple(r) for r in conn.exec_driver_sql(
-                    f"SELECT {keys} FROM {self.q(self.table)} WHERE rowid IN ({', '.join(map(str, picks)) or 'NULL'}) ORDER BY rowid")]
+                found = [
+                    tuple(r)
+                    for r in conn.exec_driver_sql(
+                        f"SELECT {keys} FROM {self.q(self.table)} WHERE rowid IN ({', '.join(map(str, picks)) or 'NULL'}) ORDER BY rowid"
+                    )
+                ]
             else:
-                found = _reservoir(conn.exec_driver_sql(f"SELECT {keys} FROM {self.q(self.table)} ORDER BY {keys}"), count * 2, rng)
+                found = _reservoir(
+                    conn.exec_driver_sql(f"SELECT {keys} FROM {self.q(self.table)} ORDER BY {keys}"), count * 2, rng
+                )
         chosen, seen = [], set()
         for key in found:
             identity = "|".join(map(str, key))

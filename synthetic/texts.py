@@ -1,6 +1,7 @@
 """Chinese text that looks like Shunde's: person and company names, street addresses, and the
 ways text gets damaged on its way through legacy systems (full-width forms, GBK/UTF-8 mojibake).
 """
+
 from __future__ import annotations
 
 import random
@@ -8,10 +9,7 @@ import random
 from catalog.reference import SHUNDE_TOWNS
 
 # Common surnames, roughly by frequency in Guangdong (first ones drawn most often).
-SURNAMES = (
-    "陈李黄张梁林刘吴罗何郑周王谢冯麦杨赵邓曾蔡许彭苏潘卢钟郭叶胡朱欧关马区伍"
-    "温江罗廖谭邹孔莫余杜高龙汤卢冼简"
-)
+SURNAMES = "陈李黄张梁林刘吴罗何郑周王谢冯麦杨赵邓曾蔡许彭苏潘卢钟郭叶胡朱欧关马区伍温江罗廖谭邹孔莫余杜高龙汤卢冼简"
 COMPOUND_SURNAMES = ("欧阳", "司徒", "上官", "诸葛")
 GIVEN_CHARS = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红志建国文辉俊宇浩然嘉欣"
@@ -22,24 +20,97 @@ RARE_CHARS = ("𰻝", "堃", "喆", "䶮", "昇", "赟", "玥", "珺", "燊", "�
 
 TOWN_SHORT = {code: name.removesuffix("街道").removesuffix("镇") for code, name in SHUNDE_TOWNS.items()}
 ROADS = (
-    "新桂路", "德和路", "南国路", "凤山路", "桂畔路", "容奇大道", "伦教大道", "勒流大道", "碧桂路",
-    "三乐路", "龙洲路", "杏坛大道", "均安大道", "北滘大道", "广珠公路", "顺峰路", "东乐路", "环市路",
-    "宝林路", "文华路", "兴业路", "建设路", "工业大道", "金沙路", "乐从大道", "陈村大道", "云路",
+    "新桂路",
+    "德和路",
+    "南国路",
+    "凤山路",
+    "桂畔路",
+    "容奇大道",
+    "伦教大道",
+    "勒流大道",
+    "碧桂路",
+    "三乐路",
+    "龙洲路",
+    "杏坛大道",
+    "均安大道",
+    "北滘大道",
+    "广珠公路",
+    "顺峰路",
+    "东乐路",
+    "环市路",
+    "宝林路",
+    "文华路",
+    "兴业路",
+    "建设路",
+    "工业大道",
+    "金沙路",
+    "乐从大道",
+    "陈村大道",
+    "云路",
 )
 COMMUNITY_WORDS = (
-    "新城", "南区", "北区", "东村", "西村", "桂畔", "红岗", "大门", "华口", "细滘", "龙涌", "水藤",
-    "马岗", "扶闾", "沙滘", "光华", "仙涌", "南华", "三华", "碧江", "黄龙", "勒北", "众涌",
+    "新城",
+    "南区",
+    "北区",
+    "东村",
+    "西村",
+    "桂畔",
+    "红岗",
+    "大门",
+    "华口",
+    "细滘",
+    "龙涌",
+    "水藤",
+    "马岗",
+    "扶闾",
+    "沙滘",
+    "光华",
+    "仙涌",
+    "南华",
+    "三华",
+    "碧江",
+    "黄龙",
+    "勒北",
+    "众涌",
 )
 COMPANY_WORDS = (
-    "美", "格", "华", "科", "达", "顺", "联", "宏", "嘉", "锦", "盈", "泰", "丰", "创", "力", "恒", "信",
-    "德", "智", "源", "汇", "昌", "新", "万", "佳", "隆", "晟", "亿",
+    "美",
+    "格",
+    "华",
+    "科",
+    "达",
+    "顺",
+    "联",
+    "宏",
+    "嘉",
+    "锦",
+    "盈",
+    "泰",
+    "丰",
+    "创",
+    "力",
+    "恒",
+    "信",
+    "德",
+    "智",
+    "源",
+    "汇",
+    "昌",
+    "新",
+    "万",
+    "佳",
+    "隆",
+    "晟",
+    "亿",
 )
 _FULLWIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)} | {" ": "\u3000"}
 
 
 def person_name(rng: random.Random, rare_rate: float = 0.004) -> str:
     """A 2–3 (rarely 4) character name; a few carry a rare character."""
-    surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.005 else SURNAMES[int(rng.random() ** 2 * len(SURNAMES))]
+    surname = (
+        rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.005 else SURNAMES[int(rng.random() ** 2 * len(SURNAMES))]
+    )
     given = "".join(rng.choice(GIVEN_CHARS) for _ in range(1 if rng.random() < 0.25 else 2))
     if rng.random() < rare_rate:
         given = given[:-1] + rng.choice(RARE_CHARS)

@@ -4,6 +4,7 @@
 a named validator, an allowed-values list, a regex, the PII kind, the pinyin-initial name
 (…mc 名称, …dz 地址, …rq 日期), and finally the item type with its min/max and length.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,7 @@ def gps_fix(rng: random.Random, lon: float, lat: float) -> tuple[float, float]:
     """Where a GPS fix puts a point that truly lies at (lon, lat): Gaussian error, heavier for a few."""
     error = GPS_CANYON_ERROR_M if rng.random() < GPS_CANYON_SHARE else GPS_ERROR_M
     east, north = rng.gauss(0, error), rng.gauss(0, error)
-    return (round(lon + east / (111_320.0 * math.cos(math.radians(lat))), 7),
-            round(lat + north / _M_PER_DEG_LAT, 7))
+    return (round(lon + east / (111_320.0 * math.cos(math.radians(lat))), 7), round(lat + north / _M_PER_DEG_LAT, 7))
 
 
 def point_near_town(rng: random.Random, town9: str, spread_deg: float = 0.025) -> tuple[float, float]:
@@ -70,6 +70,7 @@ def moment_between(rng: random.Random, start: datetime, end: datetime) -> dateti
 
 
 # ---- regex-driven values -------------------------------------------------------------------------
+
 
 def from_regex(pattern: str, rng: random.Random) -> str:
     """A string matching `pattern` (literals, classes, repeats, groups, alternation); checked."""
@@ -126,6 +127,7 @@ def _from_class(items, rng: random.Random) -> str:
 
 # ---- per item ------------------------------------------------------------------------------------
 
+
 def maker_for(item, as_of: datetime) -> Maker:
     """How to make a plausible value of `item` at time `as_of`."""
     rules = item.rules
@@ -147,7 +149,10 @@ def maker_for(item, as_of: datetime) -> Maker:
 def _resident_id(item, today: date) -> Maker:
     def make(rng: random.Random, n: int) -> str:
         area = rng.choice(("440606", "440606", "440681", "440623", "430582", "450981", "511324", "360731"))
-        return codes.resident_id(area, date_between(rng, date(1940, 1, 1), today - timedelta(days=365 * 16)), rng.randrange(1000))
+        return codes.resident_id(
+            area, date_between(rng, date(1940, 1, 1), today - timedelta(days=365 * 16)), rng.randrange(1000)
+        )
+
     return make
 
 
@@ -167,15 +172,24 @@ def _not_future(item, today: date) -> Maker:
 
 _VALIDATOR_MAKERS: dict[str, Callable[[object, date], Maker]] = {
     "resident_id": _resident_id,
-    "uscc": lambda item, today: (lambda rng, n: codes.uscc(rng.choice(("91", "91", "92")), "440606", rng)),
-    "mobile": lambda item, today: (lambda rng, n: codes.mobile(rng)),
-    "camera_id": lambda item, today: (lambda rng, n: codes.camera_id(
-        rng.choice(codes.CAMERA_INDUSTRIES), rng.choice(codes.CAMERA_TYPES), rng.choice(codes.CAMERA_NETWORKS), rng.randrange(10**6))),
-    "parcel_code": lambda item, today: (lambda rng, n: codes.parcel_code(
-        town(rng), rng.randrange(1, 30), rng.choice(("GB", "GB", "JC", "JA")), rng.randrange(1, 10**5))),
+    "uscc": lambda item, today: lambda rng, n: codes.uscc(rng.choice(("91", "91", "92")), "440606", rng),
+    "mobile": lambda item, today: lambda rng, n: codes.mobile(rng),
+    "camera_id": lambda item, today: (
+        lambda rng, n: codes.camera_id(
+            rng.choice(codes.CAMERA_INDUSTRIES),
+            rng.choice(codes.CAMERA_TYPES),
+            rng.choice(codes.CAMERA_NETWORKS),
+            rng.randrange(10**6),
+        )
+    ),
+    "parcel_code": lambda item, today: (
+        lambda rng, n: codes.parcel_code(
+            town(rng), rng.randrange(1, 30), rng.choice(("GB", "GB", "JC", "JA")), rng.randrange(1, 10**5)
+        )
+    ),
     "town_code": _town_code,
-    "lon": lambda item, today: (lambda rng, n: point_near_town(rng, town(rng))[0]),
-    "lat": lambda item, today: (lambda rng, n: point_near_town(rng, town(rng))[1]),
+    "lon": lambda item, today: lambda rng, n: point_near_town(rng, town(rng))[0],
+    "lat": lambda item, today: lambda rng, n: point_near_town(rng, town(rng))[1],
     "not_future_date": _not_future,
 }
 
@@ -220,8 +234,18 @@ def _text_by_name(name: str, label: str, length: int | None) -> Maker:
 
 
 # What a name-like item names, by a word of its label → the suffix such names end with.
-_NAMED_KINDS = (("学校", "学校"), ("幼儿园", "幼儿园"), ("医院", "医院"), ("医疗", "医院"), ("药", "大药房"),
-                ("养老", "养老院"), ("场所", "广场"), ("景区", "生态公园"), ("站", "站"), ("线路", "线"))
+_NAMED_KINDS = (
+    ("学校", "学校"),
+    ("幼儿园", "幼儿园"),
+    ("医院", "医院"),
+    ("医疗", "医院"),
+    ("药", "大药房"),
+    ("养老", "养老院"),
+    ("场所", "广场"),
+    ("景区", "生态公园"),
+    ("站", "站"),
+    ("线路", "线"),
+)
 
 
 def _named_thing(label: str, length: int | None) -> Maker:
@@ -230,8 +254,10 @@ def _named_thing(label: str, length: int | None) -> Maker:
         return lambda rng, n: _fit(rng.choice(texts.ROADS), length)
     suffix = next((end for word, end in _NAMED_KINDS if word in label), None)
     if suffix:
+
         def make(rng: random.Random, n: int) -> str:
             return _fit(f"佛山市顺德区{texts.TOWN_SHORT[town(rng)]}{rng.choice(texts.COMMUNITY_WORDS)}{suffix}", length)
+
         return make
     if any(word in label for word in ("企业", "单位", "公司", "机构", "组织", "主体", "商户", "店")):
         words = ("科技", "贸易", "电器", "家具")
@@ -261,4 +287,5 @@ def filler(resource, as_of: datetime, seed: int) -> Callable[[dict], dict]:
             if name not in row:
                 row[name] = makers[name](rng, 0)
         return row
+
     return fill

@@ -7,6 +7,7 @@ Camera-level defects (malformed IDs, positions) come from one plan shared by bot
 a malformed ID shows up in the catalogue and in that camera's events alike. A record without a
 device ID (the unreadable case) is identified as "#<n>": the n-th item the endpoint serves.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,15 +29,32 @@ CAMERAS_PER_NVR = 32
 NVR_SERIAL_BASE = 900_000
 STEP_CAMERA_BASE = 700_000  # serials of cameras installed in later steps (2 000 per step)
 # owner, industry code, network code, weight
-OWNERS = (("区公安分局", "00", "5", 0.45), ("区公安分局", "05", "5", 0.1), ("区交通运输局", "04", "6", 0.12),
-          ("区城市管理和综合执法局", "08", "6", 0.1), ("区教育局", "11", "6", 0.08), ("镇街综治中心", "01", "6", 0.12),
-          ("区生态环境分局", "09", "6", 0.03))
-MAKERS = (("海康威视", ("DS-2DE7423IW-A", "DS-2CD3T46WDV3-I3", "DS-2CD2347G2-LU")),
-          ("大华", ("DH-SD6C3432XA-HNR", "DH-IPC-HFW4443M-I2")), ("宇视", ("IPC2124LB-SF40KM-G", "HIC6621E-IR")),
-          ("华为", ("X2221-10-HL", "M2241-QL")), ("天地伟业", ("TC-NC9401S3E-MP-E-I5",)))
+OWNERS = (
+    ("区公安分局", "00", "5", 0.45),
+    ("区公安分局", "05", "5", 0.1),
+    ("区交通运输局", "04", "6", 0.12),
+    ("区城市管理和综合执法局", "08", "6", 0.1),
+    ("区教育局", "11", "6", 0.08),
+    ("镇街综治中心", "01", "6", 0.12),
+    ("区生态环境分局", "09", "6", 0.03),
+)
+MAKERS = (
+    ("海康威视", ("DS-2DE7423IW-A", "DS-2CD3T46WDV3-I3", "DS-2CD2347G2-LU")),
+    ("大华", ("DH-SD6C3432XA-HNR", "DH-IPC-HFW4443M-I2")),
+    ("宇视", ("IPC2124LB-SF40KM-G", "HIC6621E-IR")),
+    ("华为", ("X2221-10-HL", "M2241-QL")),
+    ("天地伟业", ("TC-NC9401S3E-MP-E-I5",)),
+)
 PTZ_NAMES = {1: "球机", 2: "半球", 3: "枪机", 4: "遥控枪机"}
-CAMERA_DEFECTS = ("camera_id_malformed", "coord_gcj02", "coord_swapped", "coord_null_island", "coord_outside_box",
-                  "duplicate_exact", "near_duplicate_fullwidth")
+CAMERA_DEFECTS = (
+    "camera_id_malformed",
+    "coord_gcj02",
+    "coord_swapped",
+    "coord_null_island",
+    "coord_outside_box",
+    "duplicate_exact",
+    "near_duplicate_fullwidth",
+)
 EVENT_DEFECTS = ("duplicate_exact",)
 
 
@@ -66,14 +84,24 @@ def camera(seed: int, index: int, as_of: datetime) -> Camera:
         if moment >= as_of:
             break
         status = history[-1][1]
-        history.append((moment, "OFF", rng.choice(("keepalive_timeout", "keepalive_timeout", "unregister")))
-                       if status == "ON" else (moment, "ON", "register"))
+        history.append(
+            (moment, "OFF", rng.choice(("keepalive_timeout", "keepalive_timeout", "unregister")))
+            if status == "ON"
+            else (moment, "ON", "register")
+        )
     if (history[-1][1] == "ON") != (rng.random() < ONLINE_SHARE):
         last = history[-1][0] + (as_of - history[-1][0]) * rng.uniform(0.2, 0.9)
         history.append((last, "OFF", "keepalive_timeout") if history[-1][1] == "ON" else (last, "ON", "register"))
-    return Camera(index, codes.camera_id(industry, device_type, network, index % 1_000_000),
-                  codes.camera_id(industry, "118", network, NVR_SERIAL_BASE + index // CAMERAS_PER_NVR),
-                  town9, owner, lon, lat, history)
+    return Camera(
+        index,
+        codes.camera_id(industry, device_type, network, index % 1_000_000),
+        codes.camera_id(industry, "118", network, NVR_SERIAL_BASE + index // CAMERAS_PER_NVR),
+        town9,
+        owner,
+        lon,
+        lat,
+        history,
+    )
 
 
 def camera_plan(seed: int, count: int) -> dict[int, str]:
@@ -105,15 +133,25 @@ def _device_row(c: Camera, defect: str | None, rng: random.Random) -> dict:
     elif defect == "coord_outside_box":
         lon, lat = round(lon + rng.uniform(0.6, 1.0), 6), round(lat - rng.uniform(0.5, 0.8), 6)
     road = rng.choice(texts.ROADS)
-    return {"device_id": c.device_id, "name": f"{texts.TOWN_SHORT[c.town9]}{road}{rng.randrange(1, 300)}号{PTZ_NAMES[ptz]}",
-            "manufacturer": maker, "model": rng.choice(models), "owner": c.owner,
-            "civil_code": c.town9 if rng.random() < 0.6 else f"{c.town9}{rng.randrange(1, 40):03d}",
-            "address": f"广东省佛山市顺德区{SHUNDE_TOWNS[c.town9]}{road}", "parent_id": c.parent_id,
-            "status": c.history[-1][1], "ip_address": f"10.{int(c.town9[-3:]) % 250}.{c.index // 250 % 250}.{c.index % 250 + 2}",
-            "port": rng.choice((5060, 5060, 80, 8000)), "longitude": lon, "latitude": lat, "ptz_type": ptz,
-            # The installation survey of the camera registry (一机一档), EPSG:4547: the reference that shows
-            # a position placed on a web map (GCJ-02) and labelled WGS84.
-            **dict(zip(("zbx", "zby"), (round(v, 2) for v in project_4547(c.lon, c.lat))))}
+    return {
+        "device_id": c.device_id,
+        "name": f"{texts.TOWN_SHORT[c.town9]}{road}{rng.randrange(1, 300)}号{PTZ_NAMES[ptz]}",
+        "manufacturer": maker,
+        "model": rng.choice(models),
+        "owner": c.owner,
+        "civil_code": c.town9 if rng.random() < 0.6 else f"{c.town9}{rng.randrange(1, 40):03d}",
+        "address": f"广东省佛山市顺德区{SHUNDE_TOWNS[c.town9]}{road}",
+        "parent_id": c.parent_id,
+        "status": c.history[-1][1],
+        "ip_address": f"10.{int(c.town9[-3:]) % 250}.{c.index // 250 % 250}.{c.index % 250 + 2}",
+        "port": rng.choice((5060, 5060, 80, 8000)),
+        "longitude": lon,
+        "latitude": lat,
+        "ptz_type": ptz,
+        # The installation survey of the camera registry (一机一档), EPSG:4547: the reference that shows
+        # a position placed on a web map (GCJ-02) and labelled WGS84.
+        **dict(zip(("zbx", "zby"), (round(v, 2) for v in project_4547(c.lon, c.lat)))),
+    }
 
 
 def _step_changes(ctx: ResourceContext, count: int) -> tuple[list[int], list[tuple[int, datetime, str, str]]]:
@@ -124,8 +162,14 @@ def _step_changes(ctx: ResourceContext, count: int) -> tuple[list[int], list[tup
     changes = []
     for index in sorted({rng.randrange(count) for _ in range(ctx.step_count(count, 0.02))}):
         status = "ON" if rng.random() < ONLINE_SHARE else "OFF"
-        changes.append((index, start + (end - start) * rng.uniform(0.01, 0.99), status,
-                        "register" if status == "ON" else "keepalive_timeout"))
+        changes.append(
+            (
+                index,
+                start + (end - start) * rng.uniform(0.01, 0.99),
+                status,
+                "register" if status == "ON" else "keepalive_timeout",
+            )
+        )
     for index in new:
         changes.append((index, start + (end - start) * rng.uniform(0.01, 0.99), "ON", "register"))
     return new, sorted(changes, key=lambda change: change[1])
@@ -138,8 +182,10 @@ def devices(ctx: ResourceContext) -> Iterator[Chunk]:
     if ctx.step > 0:
         new, changes = _step_changes(ctx, count)
         ctx.expected = len(new)
-        rows = [{**_device_row(camera(ctx.seed, index, ctx.as_of), None, ctx.random(f"device{index}")), "status": "ON"}
-                for index in new]
+        rows = [
+            {**_device_row(camera(ctx.seed, index, ctx.as_of), None, ctx.random(f"device{index}")), "status": "ON"}
+            for index in new
+        ]
         for index, _ts, status, _reason in changes:
             if index < count:  # the sink updates the catalogue entry as written (a malformed ID included)
                 c = camera(ctx.seed, index, ctx.base_as_of)
@@ -176,21 +222,36 @@ def status_events(ctx: ResourceContext) -> Iterator[Chunk]:
     """The status event log (GET /api/v1/device-status), in time order."""
     count = ctx.size(SMALL_CAMERAS, FULL_CAMERAS)
     plan = camera_plan(ctx.seed, count)
-    malformed = {index: malformed_id(ctx.seed, camera(ctx.seed, index, ctx.base_as_of))
-                 for index, defect in plan.items() if defect == "camera_id_malformed"}
+    malformed = {
+        index: malformed_id(ctx.seed, camera(ctx.seed, index, ctx.base_as_of))
+        for index, defect in plan.items()
+        if defect == "camera_id_malformed"
+    }
     if ctx.step > 0:
         _new, changes = _step_changes(ctx, count)
         events = []
         for index, ts, status, reason in changes:
             device_id = malformed.get(index) or camera(ctx.seed, index, ctx.as_of).device_id
-            events.append((ts, index, {"device_id": device_id, "ts": iso_ts_seconds(ts), "status": status, "reason": reason}))
+            events.append(
+                (ts, index, {"device_id": device_id, "ts": iso_ts_seconds(ts), "status": status, "reason": reason})
+            )
     else:
         events = []
         for index in range(count):
             c = camera(ctx.seed, index, ctx.base_as_of)
             for ts, status, reason in c.history:
-                events.append((ts, index, {"device_id": malformed.get(index, c.device_id), "ts": iso_ts_seconds(ts),
-                                           "status": status, "reason": reason}))
+                events.append(
+                    (
+                        ts,
+                        index,
+                        {
+                            "device_id": malformed.get(index, c.device_id),
+                            "ts": iso_ts_seconds(ts),
+                            "status": status,
+                            "reason": reason,
+                        },
+                    )
+                )
         events.sort(key=lambda event: (event[0], event[1]))
     ctx.expected = len(events)
     yield from _event_chunks(ctx, events, malformed)
@@ -200,7 +261,7 @@ def _event_chunks(ctx: ResourceContext, events: list, malformed: dict) -> Iterat
     position = ctx.previous_records
     unreadable_at = ctx.random("unreadable").randrange(len(events)) if events and ctx.step == 0 else -1
     for first in range(0, len(events), CHUNK_ROWS):
-        batch = events[first:first + CHUNK_ROWS]
+        batch = events[first : first + CHUNK_ROWS]
         plan = plan_defects(len(batch), EVENT_DEFECTS, ctx.random(f"plan{first}"))
         chunk: Chunk = []
         for offset, (_ts, index, row) in enumerate(batch):

@@ -11,6 +11,7 @@ the cursor you sent and ask again later. Like a real platform it is rate-limited
 (HUB_VIDEO_FAULT_RATE, default 0.02) or to the next N (HUB_VIDEO_FAULT_BURST=N, or
 POST /_admin/fault-burst?n=N). Unknown paths are 404, bad parameters 400.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -111,20 +112,32 @@ class Store:
             return None
         db = self._connect()
         try:
-            row = db.execute("SELECT tbl, mode, columns, key_columns FROM _endpoints WHERE endpoint = ?", (path,)).fetchone()
+            row = db.execute(
+                "SELECT tbl, mode, columns, key_columns FROM _endpoints WHERE endpoint = ?", (path,)
+            ).fetchone()
         except sqlite3.OperationalError:
             return None
         finally:
             db.close()
-        return None if row is None else {"table": row["tbl"], "mode": row["mode"],
-                                         "columns": json.loads(row["columns"]), "keys": json.loads(row["key_columns"])}
+        return (
+            None
+            if row is None
+            else {
+                "table": row["tbl"],
+                "mode": row["mode"],
+                "columns": json.loads(row["columns"]),
+                "keys": json.loads(row["key_columns"]),
+            }
+        )
 
     def page(self, endpoint: dict, page: int, size: int) -> dict:
         db = self._connect()
         try:
             table = endpoint["table"].replace('"', '""')
             total = db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            rows = db.execute(f'SELECT * FROM "{table}" ORDER BY _seq LIMIT ? OFFSET ?', (size, (page - 1) * size)).fetchall()
+            rows = db.execute(
+                f'SELECT * FROM "{table}" ORDER BY _seq LIMIT ? OFFSET ?', (size, (page - 1) * size)
+            ).fetchall()
         finally:
             db.close()
         return {"total": total, "page": page, "page_size": size, "items": [_item(r, endpoint) for r in rows]}
@@ -133,7 +146,9 @@ class Store:
         db = self._connect()
         try:
             table = endpoint["table"].replace('"', '""')
-            rows = db.execute(f'SELECT * FROM "{table}" WHERE _seq > ? ORDER BY _seq LIMIT ?', (cursor, limit)).fetchall()
+            rows = db.execute(
+                f'SELECT * FROM "{table}" WHERE _seq > ? ORDER BY _seq LIMIT ?', (cursor, limit)
+            ).fetchall()
         finally:
             db.close()
         return {"items": [_item(r, endpoint) for r in rows], "next": encode_cursor(rows[-1]["_seq"]) if rows else None}
@@ -191,8 +206,9 @@ def make_handler(store: Store, bucket: TokenBucket, faults: Faults):
             if by_cursor:
                 after = decode_cursor(query["after"][-1]) if query.get("after", [""])[-1] else 0
                 return store.after(endpoint, after, _int_param(query, "limit", 500, 1, MAX_PAGE_SIZE))
-            return store.page(endpoint, _int_param(query, "page", 1, 1, 10**9),
-                              _int_param(query, "page_size", 100, 1, MAX_PAGE_SIZE))
+            return store.page(
+                endpoint, _int_param(query, "page", 1, 1, 10**9), _int_param(query, "page_size", 100, 1, MAX_PAGE_SIZE)
+            )
 
         def do_POST(self) -> None:  # noqa: N802
             url = urlsplit(self.path)
@@ -209,8 +225,15 @@ def make_handler(store: Store, bucket: TokenBucket, faults: Faults):
     return Handler
 
 
-def build_server(host: str, port: int, store_path: Path, *, rate: float | None = None,
-                 fault_rate: float | None = None, fault_burst: int | None = None) -> ThreadingHTTPServer:
+def build_server(
+    host: str,
+    port: int,
+    store_path: Path,
+    *,
+    rate: float | None = None,
+    fault_rate: float | None = None,
+    fault_burst: int | None = None,
+) -> ThreadingHTTPServer:
     """A ready server (call serve_forever); settings default to the HUB_VIDEO_* environment."""
     rate = rate if rate is not None else float(os.environ.get("HUB_VIDEO_RATE", DEFAULT_RATE))
     fault_rate = fault_rate if fault_rate is not None else float(os.environ.get("HUB_VIDEO_FAULT_RATE", "0.02"))

@@ -6,6 +6,7 @@ prefix (HUB_TOPIC_PREFIX, e.g. `t1a2b3c4.hub.events`) and its own HUB_VAR_DIR (c
 warehouse, reports); tests that want a fresh one per test use `hub_env`. The e2e demo starts a
 broker of its own.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ PostgreSQL refuses to run as root, so as root the cluster is initialised and sta
 `postgres` user (or `nobody`) in a directory under /tmp that user owns. Set HUB_TEST_PG_URL to use
 an existing server instead (a superuser URL; test databases are created on it).
 """
+
 from __future__ import annotations
 
 import glob
@@ -126,7 +127,10 @@ def start(bin_dir: Path) -> PgServer:
         f"-c listen_addresses=127.0.0.1 -p {port} -k {datadir} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # a test server: speed over durability
     )
-    _run([str(bin_dir / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "server.log"), "-o", options, "-w", "start"], run_as)
+    _run(
+        [str(bin_dir / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "server.log"), "-o", options, "-w", "start"],
+        run_as,
+    )
     return PgServer(f"postgresql+psycopg://hub@127.0.0.1:{port}/postgres", datadir, bin_dir, run_as)
 
 

@@ -3,6 +3,7 @@
 Product code reads the catalogue database (catalog.reader); tests about the seed's own contents read
 the files, once per session.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """`hub warehouse …` and `hub land …`: the landing steps the DAGs run, by hand."""
+
 from __future__ import annotations
 
 import typer
@@ -8,8 +9,9 @@ from rich.table import Table
 from catalog.selection import select_resource_ids
 from hub.errors import HubError
 
-app = typer.Typer(help="The lake and the DuckDB warehouse: land Kafka topics, stage, build marts.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The lake and the DuckDB warehouse: land Kafka topics, stage, build marts.", no_args_is_help=True
+)
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -17,12 +19,17 @@ console = Console(stderr=True, soft_wrap=True)
 def land(
     target: str = typer.Argument(..., help="a resource id, a domain (population, utility, …) or all"),
     max_records: int = typer.Option(None, "--max-records", help="land at most this many records per resource"),
-    stage: bool = typer.Option(True, "--stage/--no-stage", help="run the quality gate, merge into staging.*, publish events"),
+    stage: bool = typer.Option(
+        True, "--stage/--no-stage", help="run the quality gate, merge into staging.*, publish events"
+    ),
     marts: bool = typer.Option(True, "--marts/--no-marts", help="refresh mart.* views at the end"),
 ) -> None:
     """Land Kafka → Parquet, run the quality gate, merge what passed into staging, publish the events."""
-    from warehouse import gate  # the gate, DuckDB, pyarrow, Kafka: not at `hub` start-up
-    from warehouse import landing, store
+    from warehouse import (
+        gate,  # the gate, DuckDB, pyarrow, Kafka: not at `hub` start-up
+        landing,
+        store,
+    )
     from warehouse import marts as mart_views  # DuckDB: not at `hub` start-up
     from warehouse.events import publish_landing_event  # kafka-python: not at `hub` start-up
 
@@ -39,8 +46,16 @@ def land(
             console.print(f"[red]{resource_id}:[/] {exc}")
             continue
         moment = result.max_event_time.isoformat() if result.max_event_time else "-"
-        table.add_row(resource_id, f"{result.rows:,}", f"{result.dlq_rows:,}", str(len(result.files)),
-                      f"{quarantined:,}", f"{staged:,}", str(len(events)), moment)
+        table.add_row(
+            resource_id,
+            f"{result.rows:,}",
+            f"{result.dlq_rows:,}",
+            str(len(result.files)),
+            f"{quarantined:,}",
+            f"{staged:,}",
+            str(len(events)),
+            moment,
+        )
     console.print(table)
     if stage and marts:
         console.print("marts: " + (", ".join(mart_views.refresh_marts()) or "none yet"))
@@ -93,9 +108,15 @@ def quality_check(
             console.print(f"[red]{resource_id}:[/] {exc}")
             continue
         rate = "-" if result.pass_rate is None else f"{result.pass_rate:.2%}"
-        table.add_row(resource_id, f"{result.rows:,}", f"{result.passed_rows:,}", f"{result.quarantined_rows:,}", rate,
-                      ", ".join(result.failed_critical) or "-",
-                      ", ".join(f"{k} {v}" for k, v in result.repairs.items()) or "-")
+        table.add_row(
+            resource_id,
+            f"{result.rows:,}",
+            f"{result.passed_rows:,}",
+            f"{result.quarantined_rows:,}",
+            rate,
+            ", ".join(result.failed_critical) or "-",
+            ", ".join(f"{k} {v}" for k, v in result.repairs.items()) or "-",
+        )
     console.print(table)
     raise typer.Exit(1 if failures else 0)
 
@@ -121,10 +142,15 @@ def quarantine(
     by_rule = connection.execute(
         f"SELECT rule, count(*) FROM (SELECT unnest(_failed_rules) AS rule FROM {source}) "
         "GROUP BY rule ORDER BY 2 DESC",
-        {"files": files}).fetchall()
+        {"files": files},
+    ).fetchall()
     table = Table("rule", "rows")
     for rule, rows in by_rule:
         table.add_row(rule, f"{rows:,}")
     console.print(table)
-    console.print(connection.execute(f"SELECT * EXCLUDE (_source) FROM {source} LIMIT {int(limit)}",
-                                     {"files": files}).to_arrow_table().to_pandas().to_string())
+    console.print(
+        connection.execute(f"SELECT * EXCLUDE (_source) FROM {source} LIMIT {int(limit)}", {"files": files})
+        .to_arrow_table()
+        .to_pandas()
+        .to_string()
+    )

@@ -3,6 +3,7 @@
 The value is JSON in the connectors' DLQ shape (stage "landing") plus where the record sits in the
 raw topic, so a fixed record can be found and replayed; the raw topic keeps every record whole.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,7 @@ import orjson
 from hub.kafka_clients import ensure_topics, make_producer
 from warehouse.errors import WarehouseError
 
-MAX_DLQ_RAW = 256 << 10     # what a dead letter keeps of a value; the whole record stays in the raw topic
+MAX_DLQ_RAW = 256 << 10  # what a dead letter keeps of a value; the whole record stays in the raw topic
 MAX_REASON_HEADER = 512
 
 
@@ -30,7 +31,8 @@ class DeadLetters:
             ensure_topics([self.topic])
             self.producer = make_producer()
         dlq_key, dlq_value, headers = dead_letter_message(
-            self.resource_id, self.source_topic, partition, offset, key, value, reason, source)
+            self.resource_id, self.source_topic, partition, offset, key, value, reason, source
+        )
         self.futures.append(self.producer.send(self.topic, key=dlq_key, value=dlq_value, headers=headers))
 
     def flush(self) -> None:
@@ -41,9 +43,11 @@ class DeadLetters:
         failed = [f for f in self.futures if f.failed()]
         self.futures = []
         if failed:
-            raise WarehouseError(f"{len(failed)} record(s) could not be written to {self.topic}: "
-                                 f"{failed[0].exception}; the load is not committed and will be retried",
-                                 kind="retriable")
+            raise WarehouseError(
+                f"{len(failed)} record(s) could not be written to {self.topic}: "
+                f"{failed[0].exception}; the load is not committed and will be retried",
+                kind="retriable",
+            )
 
     def close(self) -> None:
         if self.producer is not None:
@@ -51,8 +55,16 @@ class DeadLetters:
             self.producer = None
 
 
-def dead_letter_message(resource_id: str, topic: str, partition: int, offset: int, key: bytes | None,
-                        value: bytes | None, reason: str, source: bytes | None) -> tuple[bytes | None, bytes, list]:
+def dead_letter_message(
+    resource_id: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    reason: str,
+    source: bytes | None,
+) -> tuple[bytes | None, bytes, list]:
     """(key, value, headers) of the DLQ message for a record landing rejected.
 
     The value is JSON in the connectors' DLQ shape (stage "landing") plus where the record sits
@@ -62,12 +74,22 @@ def dead_letter_message(resource_id: str, topic: str, partition: int, offset: in
     kept = raw[:MAX_DLQ_RAW]
     text, encoding = _as_text(kept, cut=len(raw) > len(kept))
     source_text = source.decode("utf-8", "replace") if isinstance(source, (bytes, bytearray)) else ""
-    body = orjson.dumps({
-        "resource": resource_id, "source": source_text, "stage": "landing", "reason": reason,
-        "topic": topic, "partition": partition, "offset": offset,
-        "raw": text, "raw_encoding": encoding, "raw_bytes": len(raw), "truncated": len(raw) > len(kept),
-        "at": datetime.now(timezone.utc).isoformat(),
-    })
+    body = orjson.dumps(
+        {
+            "resource": resource_id,
+            "source": source_text,
+            "stage": "landing",
+            "reason": reason,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "raw": text,
+            "raw_encoding": encoding,
+            "raw_bytes": len(raw),
+            "truncated": len(raw) > len(kept),
+            "at": datetime.now(timezone.utc).isoformat(),
+        }
+    )
     headers = [
         ("hub-dlq-reason", reason.encode()[:MAX_REASON_HEADER]),
         ("hub-dlq-stage", b"landing"),

@@ -9,6 +9,7 @@ Before a cast, what a stated rule repairs is repaired (mixed date formats: `date
 Every function returns data aligned with its input (rejected rows hold nulls) plus
 `{index: reason}` for the rows to send to the dead-letter topic.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,24 +29,30 @@ Repairs = dict[str, list[int]]  # normaliser name → indices of the rows it rep
 
 MAX_RECORD_BYTES = 1 << 20  # Kafka's default message size limit: bigger values are refused, not parsed
 SUB_BATCH = 1024
-_BLOCK_SIZE = 8 << 20       # must exceed the longest line; MAX_RECORD_BYTES guarantees that
+_BLOCK_SIZE = 8 << 20  # must exceed the longest line; MAX_RECORD_BYTES guarantees that
 # A time with a zone: ...T08:00[:00[.123]] followed by Z, +08, +0800 or +08:00.
 _ZONED = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 _ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _LOCAL_OFFSET = "+08:00"  # how the sources write Shunde time; anything else is checked for UTC
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object",
-               type(None): "null"}
+_JSON_TYPES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
 
 
 def parse_schema(items: pa.Schema) -> pa.Schema:
     """The schema the JSON reader parses into: dates and times stay strings (cast afterwards)."""
-    return pa.schema([
-        pa.field(f.name, pa.string() if _is_temporal(f.type) else f.type) for f in items
-    ])
+    return pa.schema([pa.field(f.name, pa.string() if _is_temporal(f.type) else f.type) for f in items])
 
 
-def decode_values(values: Sequence[bytes | None], items: pa.Schema, *,
-                  max_record_bytes: int = MAX_RECORD_BYTES) -> tuple[pa.Table, Rejects, Repairs]:
+def decode_values(
+    values: Sequence[bytes | None], items: pa.Schema, *, max_record_bytes: int = MAX_RECORD_BYTES
+) -> tuple[pa.Table, Rejects, Repairs]:
     """The values as a table of `items` (the catalogue columns), aligned with `values`; the rows
     to reject with their reasons; the rows each normaliser repaired."""
     rejects, slow = _screen(values, max_record_bytes)
@@ -97,6 +104,7 @@ def _screen(values: Sequence[bytes | None], max_bytes: int) -> tuple[Rejects, se
 
 def _bad_utf8_rows(table: pa.Table) -> set[int]:
     """Rows with a string that is not UTF-8 (the JSON reader does not check; Arrow's validation does)."""
+
     def valid(array: pa.Array) -> pa.Array:
         array.validate(full=True)
         return array
@@ -116,7 +124,7 @@ def _parse_fast(lines: Sequence[bytes], data: bytes, parsing: pa.Schema) -> tupl
         return table, set()
     parts, failed = [], set()
     for start in range(0, len(lines), SUB_BATCH):
-        batch = lines[start:start + SUB_BATCH]
+        batch = lines[start : start + SUB_BATCH]
         part = _read_ndjson(len(batch), b"\n".join(batch), parsing)
         if part is None:
             failed.update(range(start, start + len(batch)))
@@ -133,8 +141,9 @@ def _read_ndjson(count: int, data: bytes, parsing: pa.Schema) -> pa.Table | None
         table = pj.read_json(
             io.BytesIO(data),
             read_options=pj.ReadOptions(block_size=_BLOCK_SIZE, use_threads=False),
-            parse_options=pj.ParseOptions(explicit_schema=parsing, unexpected_field_behavior="ignore",
-                                          newlines_in_values=False),
+            parse_options=pj.ParseOptions(
+                explicit_schema=parsing, unexpected_field_behavior="ignore", newlines_in_values=False
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
@@ -143,8 +152,9 @@ def _read_ndjson(count: int, data: bytes, parsing: pa.Schema) -> pa.Table | None
     return table.select(parsing.names).combine_chunks()
 
 
-def _patch_rows(parsed: pa.Table, indices: list[int], values: Sequence[bytes], parsing: pa.Schema,
-                rejects: Rejects) -> pa.Table:
+def _patch_rows(
+    parsed: pa.Table, indices: list[int], values: Sequence[bytes], parsing: pa.Schema, rejects: Rejects
+) -> pa.Table:
     """Decode `indices` one by one with orjson and put the good ones in place of their placeholder."""
     checks = [(f.name, _type_check(f.type)) for f in parsing]
     rows = []
@@ -177,7 +187,9 @@ def decode_one(value: bytes, checks: list[tuple[str, tuple[Callable[[object], bo
     for name, (check, expected) in checks:
         item = parsed.get(name)
         if item is not None and not check(item):
-            return f"item {name}: {_JSON_TYPES.get(type(item), type(item).__name__)} {_clip(item)} does not fit {expected}"
+            return (
+                f"item {name}: {_JSON_TYPES.get(type(item), type(item).__name__)} {_clip(item)} does not fit {expected}"
+            )
         row[name] = item
     return row
 
@@ -202,6 +214,7 @@ def _type_check(arrow_type: pa.DataType) -> tuple[Callable[[object], bool], str]
 
 # --- casts to the catalogue types ----------------------------------------------------------
 
+
 def cast_items(parsed: pa.Table, items: pa.Schema) -> tuple[pa.Table, Rejects, Repairs]:
     """Cast date/time strings to the catalogue types after the repairs a stated rule allows;
     values still unparsable become nulls + rejects (the reason quotes the value as sent)."""
@@ -209,15 +222,20 @@ def cast_items(parsed: pa.Table, items: pa.Schema) -> tuple[pa.Table, Rejects, R
     repairs: Repairs = {}
     columns = []
     for field in items:
-        column = parsed.column(field.name).combine_chunks() if parsed.num_rows else pa.array([], parsed.schema.field(field.name).type)
+        column = (
+            parsed.column(field.name).combine_chunks()
+            if parsed.num_rows
+            else pa.array([], parsed.schema.field(field.name).type)
+        )
         if column.type != field.type:  # dates and times, parsed as strings
             sent = column
             column, bad, repaired = cast_temporal(column, field.type)
             for name, rows in repaired.items():
                 repairs.setdefault(name, []).extend(rows)
             for index in bad:
-                rejects.setdefault(index, f"item {field.name}: {_clip(sent[index].as_py())} "
-                                          f"is not a {_type_name(field.type)}")
+                rejects.setdefault(
+                    index, f"item {field.name}: {_clip(sent[index].as_py())} is not a {_type_name(field.type)}"
+                )
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=items), rejects, repairs
 
@@ -300,8 +318,9 @@ def local_timestamps(strings: pa.Array) -> pa.Array:
     return pc.if_else(zoned, pc.if_else(zoned, strings, none).cast(utc), naive)
 
 
-def cast_isolating(column: pa.Array, cast: Callable[[pa.Array], pa.Array],
-                   target: pa.DataType) -> tuple[pa.Array, list[int]]:
+def cast_isolating(
+    column: pa.Array, cast: Callable[[pa.Array], pa.Array], target: pa.DataType
+) -> tuple[pa.Array, list[int]]:
     """cast(column), with nulls and their indices where single values fail (found by bisection)."""
     try:
         return cast(column), []
@@ -316,8 +335,10 @@ def cast_isolating(column: pa.Array, cast: Callable[[pa.Array], pa.Array],
 
 # --- the envelope (Kafka headers) as columns -----------------------------------------------
 
-def envelope_columns(headers: DecodedHeaders, partition: int,
-                     offsets: Sequence[int]) -> tuple[dict[str, pa.Array], Rejects]:
+
+def envelope_columns(
+    headers: DecodedHeaders, partition: int, offsets: Sequence[int]
+) -> tuple[dict[str, pa.Array], Rejects]:
     """_event_time, _op, _source, _partition, _offset of each record, and the records whose envelope
     (hub.envelope's batch decoder) is broken, with the reason."""
     columns = {
@@ -331,6 +352,7 @@ def envelope_columns(headers: DecodedHeaders, partition: int,
 
 
 # --- small helpers -------------------------------------------------------------------------
+
 
 def _is_temporal(arrow_type: pa.DataType) -> bool:
     return pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)

@@ -1,4 +1,5 @@
 """Errors of the warehouse package; every message names the resource, topic or file and the fix."""
+
 from __future__ import annotations
 
 from hub.errors import HubError

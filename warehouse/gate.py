@@ -16,6 +16,7 @@ History is what was *landed* before, never what staging holds: staging depends o
 interrupted run got, the landed files do not. So a range judged again after a crash (whatever was
 merged meanwhile) gets the verdict an uninterrupted run gives it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,15 +35,15 @@ import pyarrow.parquet as pq
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from catalog.derive import quoted
 from hub import outbox
-from hub.files import LockHeld, exclusive_lock
 from hub.events import QualityCompleted
+from hub.files import LockHeld, exclusive_lock
 from quality.judge import HistoryNeed, Verdict, history_needs, judge, key_strings
 from warehouse import lake
 from warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_CHECK = "schema"   # records landing could not decode or cast (in the DLQ), as a critical rule
+SCHEMA_CHECK = "schema"  # records landing could not decode or cast (in the DLQ), as a critical rule
 
 
 @dataclass
@@ -51,13 +52,13 @@ class GateResult:
 
     resource: str
     run_id: str
-    files: list[str] = field(default_factory=list)   # landed files judged, relative to the lake
-    rows: int = 0                    # records judged: landed upserts and deletes, plus the load's DLQ records
+    files: list[str] = field(default_factory=list)  # landed files judged, relative to the lake
+    rows: int = 0  # records judged: landed upserts and deletes, plus the load's DLQ records
     passed_rows: int = 0
     quarantined_rows: int = 0
     dlq_rows: int = 0
     pass_rate: float | None = None
-    failed_rules: list[dict] = field(default_factory=list)   # {name, critical, failed_rows, success}
+    failed_rules: list[dict] = field(default_factory=list)  # {name, critical, failed_rows, success}
     failed_critical: list[str] = field(default_factory=list)
     repairs: dict[str, int] = field(default_factory=dict)
     docs_path: str | None = None
@@ -66,8 +67,15 @@ class GateResult:
         return asdict(self)
 
 
-def check(resource_id: str, landed: Mapping | None = None, *, catalogue=None, docs: bool = True,
-          publish: bool = True, producer=None) -> GateResult:
+def check(
+    resource_id: str,
+    landed: Mapping | None = None,
+    *,
+    catalogue=None,
+    docs: bool = True,
+    publish: bool = True,
+    producer=None,
+) -> GateResult:
     """Judge the resource's landed files that have no verdict yet; `landed` (the load's
     LandingResult dict) adds its DLQ records and landing repairs to the figures."""
     resource = lake.resolve_resource(resource_id, catalogue)
@@ -76,7 +84,9 @@ def check(resource_id: str, landed: Mapping | None = None, *, catalogue=None, do
         _drop_orphan_verdicts(resource)
         files = lake.list_files(resource)
         pending = [f.path for f in files if not _judged(resource, f.path)]
-        result = GateResult(resource.id, _run_id(resource.id, pending, landed), dlq_rows=int(landed.get("dlq_rows") or 0))
+        result = GateResult(
+            resource.id, _run_id(resource.id, pending, landed), dlq_rows=int(landed.get("dlq_rows") or 0)
+        )
         result.repairs = {k: int(v) for k, v in (landed.get("repairs") or {}).items() if v}
         if pending:
             earlier = [f.path for f in files if f.path not in set(pending)]
@@ -98,8 +108,14 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
     keys = key_strings(resource, batch)
     offset = 0
     for path, table in zip(pending, tables):
-        _write_verdict(resource, path, table, verdict.slice(offset, table.num_rows),
-                       keys.slice(offset, table.num_rows), result.run_id)
+        _write_verdict(
+            resource,
+            path,
+            table,
+            verdict.slice(offset, table.num_rows),
+            keys.slice(offset, table.num_rows),
+            result.run_id,
+        )
         offset += table.num_rows
     result.files = [lake.relative(p) for p in pending]
     result.rows = batch.num_rows
@@ -132,15 +148,18 @@ def landed_history(earlier: list[Path], needs: list[HistoryNeed], batch: pa.Tabl
             columns = ", ".join(quoted(column) for column in need.columns)
             history[need.check] = connection.execute(
                 f"SELECT DISTINCT {columns} FROM {source} WHERE _op = 'upsert' "
-                f"AND {quoted(need.group)} IN (SELECT g FROM _hub_groups)", files).to_arrow_table()
+                f"AND {quoted(need.group)} IN (SELECT g FROM _hub_groups)",
+                files,
+            ).to_arrow_table()
             connection.unregister("_hub_groups")
     finally:
         connection.close()
     return history
 
 
-def _write_verdict(resource, landed_path: Path, landed: pa.Table, verdict: Verdict, keys: pa.Array,
-                   run_id: str) -> None:
+def _write_verdict(
+    resource, landed_path: Path, landed: pa.Table, verdict: Verdict, keys: pa.Array, run_id: str
+) -> None:
     """Quarantine and findings first, passed last: the passed file is the verdict (see `_judged`)."""
     lake.write_parquet_atomic(verdict.quarantined(landed, run_id), lake.zone_path(resource, "_quarantine", landed_path))
     lake.write_parquet_atomic(verdict.findings(keys, run_id), lake.zone_path(resource, "_findings", landed_path))
@@ -148,6 +167,7 @@ def _write_verdict(resource, landed_path: Path, landed: pa.Table, verdict: Verdi
 
 
 # --- figures and the event ------------------------------------------------------------------------
+
 
 def _finish_figures(resource, result: GateResult) -> None:
     """Pass rate over every record of the load; undecodable records count as the critical rule `schema`."""
@@ -157,8 +177,9 @@ def _finish_figures(resource, result: GateResult) -> None:
     if result.dlq_rows:
         tolerated = 1 - _threshold(resource)
         broken = result.dlq_rows / result.rows > tolerated
-        result.failed_rules.insert(0, {"name": SCHEMA_CHECK, "critical": True, "failed_rows": result.dlq_rows,
-                                       "success": not broken})
+        result.failed_rules.insert(
+            0, {"name": SCHEMA_CHECK, "critical": True, "failed_rows": result.dlq_rows, "success": not broken}
+        )
         if broken:
             result.failed_critical = sorted({*result.failed_critical, SCHEMA_CHECK})
 
@@ -172,18 +193,27 @@ def quality_event(result: GateResult, load_id: str | None = None) -> dict:
     """quality.completed for one gate run (the catalogue turns it into a quality run and a status).
     Its id is stable for the run, so however often it is sent the catalogue applies it once."""
     return QualityCompleted.build(
-        result.resource, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-quality:{result.run_id}")),
-        run_id=result.run_id, load_id=load_id, suite=f"hub.{result.resource}",
+        result.resource,
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub-quality:{result.run_id}")),
+        run_id=result.run_id,
+        load_id=load_id,
+        suite=f"hub.{result.resource}",
         ran_at=datetime.now(timezone.utc).isoformat(),
-        rows_checked=result.rows, rows_valid=result.passed_rows, pass_rate=result.pass_rate,
-        quarantined_rows=result.quarantined_rows, dlq_rows=result.dlq_rows,
-        failed_rules=result.failed_rules, failed_critical=result.failed_critical,
+        rows_checked=result.rows,
+        rows_valid=result.passed_rows,
+        pass_rate=result.pass_rate,
+        quarantined_rows=result.quarantined_rows,
+        dlq_rows=result.dlq_rows,
+        failed_rules=result.failed_rules,
+        failed_critical=result.failed_critical,
         failed_warning=sorted(r["name"] for r in result.failed_rules if not r["critical"]),
-        repairs=result.repairs, docs=result.docs_path,
+        repairs=result.repairs,
+        docs=result.docs_path,
     ).wire()
 
 
 # --- verdict bookkeeping --------------------------------------------------------------------------
+
 
 def _run_id(resource_id: str, pending: list, landed: Mapping) -> str:
     # Stable for the same files (and load): a gate run repeated after a crash publishes the same event id.
@@ -214,5 +244,6 @@ def _gate_lock(resource) -> Iterator[None]:
         with exclusive_lock(lock, blocking=False):
             yield
     except LockHeld:
-        raise WarehouseError(f"another quality gate of {resource.id} is running (lock {lock}); wait for it and retry",
-                             kind="retriable") from None
+        raise WarehouseError(
+            f"another quality gate of {resource.id} is running (lock {lock}); wait for it and retry", kind="retriable"
+        ) from None

@@ -13,6 +13,7 @@ lake's layout: `_passed/<domain>/<resource>/dt=…/<same name>` (the repaired ro
 which staging merges), `_quarantine/…` (rows failing a critical check, with the failed rules) and
 `_findings/…` (every flagged or repaired row: key, check, outcome).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,6 +52,7 @@ class LakeFile(NamedTuple):
 
 
 # --- the catalogue entries the lake holds ----------------------------------------------------
+
 
 def catalogue_resources(catalogue=None) -> list:
     """The resources of `catalogue` (a Catalogue, a list of resources, one resource, or None for the
@@ -167,6 +169,7 @@ def resource_lock(resource) -> Iterator[None]:
 
 # --- load manifests: what a load wrote, until its catalogue events are published --------------
 
+
 def _manifest_dir(resource_id: str) -> Path:
     return lake_dir() / "_loads" / resource_id
 
@@ -175,8 +178,9 @@ def write_manifest(resource_id: str, load_id: str, data: dict, *, pending: bool)
     """Store a load's result; `pending` until its offsets are committed."""
     folder = _manifest_dir(resource_id)
     folder.mkdir(parents=True, exist_ok=True)
-    return write_atomic(folder / (load_id + (_PENDING if pending else ".json")),
-                        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
+    return write_atomic(
+        folder / (load_id + (_PENDING if pending else ".json")), orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    )
 
 
 def promote_manifest(resource_id: str, load_id: str) -> None:

@@ -19,6 +19,7 @@ uncommitted files are replaced, committed files not yet merged are merged, and m
 events were never published are published then (event ids derive from the load id, so the
 catalogue applies each once).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,11 +51,11 @@ from warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 32 << 20     # value bytes per file (≈ 50-150 k records of a few hundred bytes)
-BUFFER_BYTES = 64 << 20    # value bytes buffered over all partitions before the largest is written
-IN_FLIGHT = 1              # chunks being written while the next one fills
+CHUNK_BYTES = 32 << 20  # value bytes per file (≈ 50-150 k records of a few hundred bytes)
+BUFFER_BYTES = 64 << 20  # value bytes buffered over all partitions before the largest is written
+IN_FLIGHT = 1  # chunks being written while the next one fills
 POLL_MS = 1000
-STALL_SECONDS = 60.0       # no progress for this long while records are due: the broker is gone
+STALL_SECONDS = 60.0  # no progress for this long while records are due: the broker is gone
 CRASH_ENV = "HUB_LANDING_CRASH_AT"  # test hook: after_rename | after_commit | after_staging
 
 
@@ -65,7 +66,7 @@ class LandingResult:
 
     resource: str
     load_id: str
-    files: list[str] = field(default_factory=list)   # relative to the lake folder
+    files: list[str] = field(default_factory=list)  # relative to the lake folder
     rows: int = 0
     dlq_rows: int = 0
     offsets: dict[str, list[int]] = field(default_factory=dict)
@@ -90,6 +91,7 @@ class LandingResult:
 
 
 # --- land ---------------------------------------------------------------------------------------
+
 
 def land(resource_id: str, *, catalogue=None, max_records: int | None = None) -> LandingResult:
     """Land what the resource's raw topic holds now (at most `max_records`) as Parquet files."""
@@ -124,8 +126,12 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def _report_failure(resource, load_id: str, exc: Exception) -> None:
     from warehouse.events import landing_events  # events builds on LandingResult: imported late
 
-    failed = LandingResult(resource.id, load_id, schema_fingerprint=derive.schema_fingerprint(resource),
-                           error=f"{type(exc).__name__}: {exc}")
+    failed = LandingResult(
+        resource.id,
+        load_id,
+        schema_fingerprint=derive.schema_fingerprint(resource),
+        error=f"{type(exc).__name__}: {exc}",
+    )
     try:
         for event in landing_events(failed):
             outbox.keep(event)
@@ -147,7 +153,7 @@ class _Chunk:
     def take(self, records, stop: int) -> int:
         """Append the records below offset `stop`; returns how many were taken."""
         if records and records[-1].offset >= stop:  # offsets ascend within a poll's records
-            records = records[:next(i for i, record in enumerate(records) if record.offset >= stop)]
+            records = records[: next(i for i, record in enumerate(records) if record.offset >= stop)]
         # One comprehension per field: faster than one loop appending to five lists (hot path).
         values = [record.value for record in records]
         self.values += values
@@ -181,8 +187,9 @@ class _Load:
         self.in_flight: deque[Future] = deque()
 
     def run(self) -> LandingResult:
-        consumer = make_consumer(group_id=landing_group(self.resource.id), allow_auto_create_topics=False,
-                                 max_poll_records=20_000)
+        consumer = make_consumer(
+            group_id=landing_group(self.resource.id), allow_auto_create_topics=False, max_poll_records=20_000
+        )
         try:
             partitions = sorted(consumer.partitions_for_topic(self.topic))
             if not partitions:
@@ -215,8 +222,13 @@ class _Load:
             committed = self.committed[tp] = consumer.committed(tp)
             start = committed if committed is not None else landed_up_to.get(tp.partition, 0)
             if start < beginnings[tp]:
-                log.warning("%s: offsets %d..%d of partition %d were deleted by retention before landing",
-                            self.resource.id, start, beginnings[tp] - 1, tp.partition)
+                log.warning(
+                    "%s: offsets %d..%d of partition %d were deleted by retention before landing",
+                    self.resource.id,
+                    start,
+                    beginnings[tp] - 1,
+                    tp.partition,
+                )
                 start = beginnings[tp]
             starts[tp] = start
         return starts
@@ -227,7 +239,11 @@ class _Load:
         lake.remove_temp_files(self.resource)
         by_partition = {tp.partition: start for tp, start in starts.items()}
         for landed in lake.list_files(self.resource):
-            if landed.topic == self.topic and landed.partition in by_partition and landed.last >= by_partition[landed.partition]:
+            if (
+                landed.topic == self.topic
+                and landed.partition in by_partition
+                and landed.last >= by_partition[landed.partition]
+            ):
                 log.warning("%s: replacing uncommitted file %s", self.resource.id, landed.path.name)
                 landed.path.unlink(missing_ok=True)
         for load_id, data in lake.pending_manifests(self.resource.id):
@@ -269,9 +285,11 @@ class _Load:
                     consumer.pause(tp)
             self._bound_memory(chunks)
             if due and time.monotonic() - last_progress > STALL_SECONDS:
-                raise WarehouseError(f"landing {self.resource.id}: no records from {self.topic} for "
-                                     f"{STALL_SECONDS:.0f} s although some are due; is the broker up?",
-                                     kind="retriable")
+                raise WarehouseError(
+                    f"landing {self.resource.id}: no records from {self.topic} for "
+                    f"{STALL_SECONDS:.0f} s although some are due; is the broker up?",
+                    kind="retriable",
+                )
         for tp in sorted(chunks, key=lambda t: t.partition):
             self._submit(tp, chunks.pop(tp))
         return next_offsets
@@ -307,8 +325,14 @@ class _Load:
         for index, reason in envelope_rejects.items():  # a broken envelope is the first thing to fix
             rejects[index] = reason
         for index in sorted(rejects):
-            self.dead_letters.send(chunk.keys[index], chunk.values[index], rejects[index], tp.partition,
-                                   chunk.offsets[index], chunk.headers.source[index])
+            self.dead_letters.send(
+                chunk.keys[index],
+                chunk.values[index],
+                rejects[index],
+                tp.partition,
+                chunk.offsets[index],
+                chunk.headers.source[index],
+            )
         table = pa.Table.from_arrays([*items.columns, *envelope.values()], schema=self.schema)
         if rejects:
             keep = [True] * table.num_rows
@@ -325,8 +349,9 @@ class _Load:
         del items, envelope, table
         _return_freed_memory()
 
-    def _note(self, partition: int, first: int, last: int, table: pa.Table, rejected: int, chunk: _Chunk,
-              schemas: set[str]) -> None:
+    def _note(
+        self, partition: int, first: int, last: int, table: pa.Table, rejected: int, chunk: _Chunk, schemas: set[str]
+    ) -> None:
         result = self.result
         span = result.offsets.setdefault(str(partition), [first, last])
         span[0], span[1] = min(span[0], first), max(span[1], last)
@@ -353,8 +378,11 @@ class _Load:
         result.undeclared_fields = sorted(self.undeclared)
         result.source_schemas = sorted(s for s in self.schemas if s and s != self.fingerprint)
         if result.undeclared_fields:
-            log.warning("%s: the source sends fields the catalogue does not declare: %s (declare them as "
-                        "items to land them)", result.resource, ", ".join(result.undeclared_fields))
+            log.warning(
+                "%s: the source sends fields the catalogue does not declare: %s (declare them as items to land them)",
+                result.resource,
+                ", ".join(result.undeclared_fields),
+            )
         # Also partitions resumed from the lake (no committed offset) or moved only by markers.
         advanced = {tp: offset for tp, offset in next_offsets.items() if offset and offset != self.committed.get(tp)}
         if result.offsets:
@@ -366,8 +394,15 @@ class _Load:
         if not result.offsets:
             return
         lake.promote_manifest(result.resource, result.load_id)
-        log.info("%s: landed %d rows in %d files, %d to the DLQ, repaired %s (%s)", result.resource, result.rows,
-                 len(result.files), result.dlq_rows, result.repairs or "none", result.load_id)
+        log.info(
+            "%s: landed %d rows in %d files, %d to the DLQ, repaired %s (%s)",
+            result.resource,
+            result.rows,
+            len(result.files),
+            result.dlq_rows,
+            result.repairs or "none",
+            result.load_id,
+        )
 
 
 def _return_freed_memory() -> None:

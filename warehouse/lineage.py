@@ -1,4 +1,5 @@
 """The warehouse's answers to the catalogue service's lineage view (catalog/lineage.py; wired by pipeline/cli.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -21,4 +22,3 @@ def marts_reading(resource) -> list[str]:
         log.warning("cannot ask the mart planner about %s", resource.id, exc_info=True)
         return []
     return [f"mart.{name}" for name, (sql, _reason) in plan.items() if sql is not None]
-

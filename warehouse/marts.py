@@ -6,6 +6,7 @@ Marts read staging.* (current state per key) and aggregate, so they carry no per
 read them without the rows of groups smaller than k (MART_GROUP_COLUMNS, warehouse.access.sandbox).
 Town names come from catalog.reference (the ten towns and streets of Shunde).
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,16 +21,32 @@ log = logging.getLogger(__name__)
 
 # GB/T 4754-2017 sections (门类): the first letter of an industry code.
 INDUSTRY_SECTIONS = {
-    "A": "农、林、牧、渔业", "B": "采矿业", "C": "制造业", "D": "电力、热力、燃气及水生产和供应业",
-    "E": "建筑业", "F": "批发和零售业", "G": "交通运输、仓储和邮政业", "H": "住宿和餐饮业",
-    "I": "信息传输、软件和信息技术服务业", "J": "金融业", "K": "房地产业", "L": "租赁和商务服务业",
-    "M": "科学研究和技术服务业", "N": "水利、环境和公共设施管理业", "O": "居民服务、修理和其他服务业",
-    "P": "教育", "Q": "卫生和社会工作", "R": "文化、体育和娱乐业", "S": "公共管理、社会保障和社会组织",
+    "A": "农、林、牧、渔业",
+    "B": "采矿业",
+    "C": "制造业",
+    "D": "电力、热力、燃气及水生产和供应业",
+    "E": "建筑业",
+    "F": "批发和零售业",
+    "G": "交通运输、仓储和邮政业",
+    "H": "住宿和餐饮业",
+    "I": "信息传输、软件和信息技术服务业",
+    "J": "金融业",
+    "K": "房地产业",
+    "L": "租赁和商务服务业",
+    "M": "科学研究和技术服务业",
+    "N": "水利、环境和公共设施管理业",
+    "O": "居民服务、修理和其他服务业",
+    "P": "教育",
+    "Q": "卫生和社会工作",
+    "R": "文化、体育和娱乐业",
+    "S": "公共管理、社会保障和社会组织",
     "T": "国际组织",
 }
 # Items that flag an IoT alert, and the SQL that says "this reading is an alert".
 ALERT_ITEMS = {
-    "alarm": "alarm", "overflow_alarm": "overflow_alarm", "over_limit": "over_limit",
+    "alarm": "alarm",
+    "overflow_alarm": "overflow_alarm",
+    "over_limit": "over_limit",
     "alarm_level": "TRY_CAST(alarm_level AS INTEGER) > 0",
 }
 UTILITY_READINGS = {"electricity": "electricity_readings", "water": "water_readings", "gas": "gas_readings"}
@@ -86,15 +103,18 @@ def population_by_town_age_sex(resources, staged) -> str:
             raise MartSkipped(f"{first}; {second}") from None
     town_names = "|".join(SHUNDE_TOWNS.values())
     people = " UNION ALL ".join(
-        f"SELECT {', '.join(columns)}, zxbz FROM {_staging(r)}" if "zxbz" in {i.name for i in r.items}
-        else f"SELECT {', '.join(columns)}, NULL AS zxbz FROM {_staging(r)}" for r in sources)
+        f"SELECT {', '.join(columns)}, zxbz FROM {_staging(r)}"
+        if "zxbz" in {i.name for i in r.items}
+        else f"SELECT {', '.join(columns)}, NULL AS zxbz FROM {_staging(r)}"
+        for r in sources
+    )
     return f"""
 WITH {_towns_cte()},
 people AS ({people}),
 placed AS (
     SELECT p.*, coalesce(
-        (SELECT t.town_code FROM towns t WHERE t.town_name = regexp_extract(p.jzdz, {_text(f'({town_names})')})),
-        CASE WHEN p.hjdz_xzqh LIKE {_text(SHUNDE_DISTRICT_CODE + '%')} THEN left(p.hjdz_xzqh, 9) END) AS town_code,
+        (SELECT t.town_code FROM towns t WHERE t.town_name = regexp_extract(p.jzdz, {_text(f"({town_names})")})),
+        CASE WHEN p.hjdz_xzqh LIKE {_text(SHUNDE_DISTRICT_CODE + "%")} THEN left(p.hjdz_xzqh, 9) END) AS town_code,
         date_part('year', age(current_date::TIMESTAMP, p.csrq::TIMESTAMP)) AS age
     FROM people p WHERE p.zxbz IS DISTINCT FROM '1')
 SELECT placed.town_code, coalesce(towns.town_name, '未知') AS town_name,
@@ -134,7 +154,9 @@ def utility_use_by_town_and_month(resources, staged) -> str:
     usable = {r.id for r in _needs(resources, staged, tuple(UTILITY_READINGS.values()), columns)}
     readings = " UNION ALL ".join(
         f"SELECT {_text(utility)} AS utility, {', '.join(columns)} FROM {_staging(resources[rid])}"
-        for utility, rid in UTILITY_READINGS.items() if rid in usable)
+        for utility, rid in UTILITY_READINGS.items()
+        if rid in usable
+    )
     return f"""
 WITH {_towns_cte()},
 readings AS ({readings}),
@@ -173,9 +195,13 @@ GROUP BY ALL"""
 def iot_alerts_by_type_and_town(resources, staged) -> str:
     """IoT alerts by type (sensor type, and which alarm) and town, next to the readings they came from."""
     base = ("device_id", "town_code", "sensor_type", "ts")
-    candidates = tuple(sorted(
-        rid for rid, r in resources.items()
-        if set(base) <= {i.name for i in r.items} and ALERT_ITEMS.keys() & {i.name for i in r.items}))
+    candidates = tuple(
+        sorted(
+            rid
+            for rid, r in resources.items()
+            if set(base) <= {i.name for i in r.items} and ALERT_ITEMS.keys() & {i.name for i in r.items}
+        )
+    )
     if not candidates:
         raise MartSkipped("no catalogue resource has device_id, town_code, sensor_type, ts and an alarm item")
     parts = []
@@ -184,11 +210,13 @@ def iot_alerts_by_type_and_town(resources, staged) -> str:
         for item, condition in ALERT_ITEMS.items():
             if item in names:
                 kind = "sensor_type" if item in ("alarm", "alarm_level") else f"sensor_type || '_{item}'"
-                parts.append(f"SELECT {kind} AS alert_type, town_code, device_id, ts, coalesce({condition}, false) "
-                             f"AS alert FROM {_staging(resource)}")
+                parts.append(
+                    f"SELECT {kind} AS alert_type, town_code, device_id, ts, coalesce({condition}, false) "
+                    f"AS alert FROM {_staging(resource)}"
+                )
     return f"""
 WITH {_towns_cte()},
-readings AS ({' UNION ALL '.join(parts)})
+readings AS ({" UNION ALL ".join(parts)})
 SELECT alert_type, town_code, coalesce(towns.town_name, '未知') AS town_name,
        count(*) AS readings, count(*) FILTER (WHERE alert) AS alerts,
        count(DISTINCT device_id) FILTER (WHERE alert) AS alerting_devices,
@@ -251,5 +279,6 @@ def refresh_marts(catalogue=None) -> list[str]:
 
 def _staged(connection) -> set[str]:
     rows = connection.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'").fetchall()
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
+    ).fetchall()
     return {name for (name,) in rows}

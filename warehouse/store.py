@@ -14,6 +14,7 @@ copies the database to a temp file, changes the copy, checkpoints it and renames
 file. Readers (`connect_reader()`, read-only) keep the snapshot they opened and never see a
 half-applied load; a new connection sees the new state. The cost is one file copy per change.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,6 +47,7 @@ def warehouse_path() -> Path:
 
 
 # --- connections ------------------------------------------------------------------------------
+
 
 def connect_reader(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the current warehouse (created empty if there is none yet)."""
@@ -121,12 +123,15 @@ def _literal(text: str) -> str:
 
 
 def table_exists(connection, schema: str, name: str) -> bool:
-    return bool(connection.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name]).fetchone()[0])
+    return bool(
+        connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
 
 
 # --- staging ----------------------------------------------------------------------------------
+
 
 def update_staging(resource_id: str, result=None, *, catalogue=None) -> int:
     """Merge every gated file (the quality gate's passed rows, warehouse.gate.check) of the resource
@@ -138,14 +143,18 @@ def update_staging(resource_id: str, result=None, *, catalogue=None) -> int:
     resource = lake.resolve_resource(resource_id, catalogue)
     keys = derive.key_columns(resource)
     if not keys:
-        raise WarehouseError(f"resource {resource.id} declares no key item: staging keeps one row per key; "
-                             "mark the business key items with key: true in the catalogue")
+        raise WarehouseError(
+            f"resource {resource.id} declares no key item: staging keeps one row per key; "
+            "mark the business key items with key: true in the catalogue"
+        )
     if not _pending(resource, _applied_outside(resource.id)):
         return 0
     if isinstance(result, dict):
         result = LandingResult.from_dict(result)
-    load_of = {lake.relative(lake.zone_path(resource, "_passed", lake.absolute(path))): result.load_id
-               for path in (result.files if result is not None else ())}
+    load_of = {
+        lake.relative(lake.zone_path(resource, "_passed", lake.absolute(path))): result.load_id
+        for path in (result.files if result is not None else ())
+    }
     with writer() as connection:
         applied = _applied(connection, resource.id)
         pending = _pending(resource, applied)
@@ -156,8 +165,14 @@ def update_staging(resource_id: str, result=None, *, catalogue=None) -> int:
             relative = lake.relative(passed.path)
             connection.execute(
                 "INSERT OR REPLACE INTO meta.loads (resource, file, load_id, rows, verdict) VALUES (?, ?, ?, ?, ?)",
-                [resource.id, relative, load_of.get(relative, "recovered"),
-                 pq.ParquetFile(passed.path).metadata.num_rows, _verdict_mark(passed.path)])
+                [
+                    resource.id,
+                    relative,
+                    load_of.get(relative, "recovered"),
+                    pq.ParquetFile(passed.path).metadata.num_rows,
+                    _verdict_mark(passed.path),
+                ],
+            )
     crash_point("after_staging")
     log.info("%s: merged %d file(s), %d staging row(s) changed", resource.id, len(pending), changed)
     return changed
@@ -218,8 +233,10 @@ def _forget_superseded_verdicts(connection, resource, judged_again: Sequence[lak
         log.info("%s: %s was judged again; replacing what its earlier verdict merged", resource.id, passed.path.name)
         for schema, name in tables:
             if table_exists(connection, schema, name):
-                connection.execute(f"DELETE FROM {quoted(schema)}.{quoted(name)} WHERE _partition = ? "
-                                   "AND _offset BETWEEN ? AND ?", [passed.partition, passed.first, passed.last])
+                connection.execute(
+                    f"DELETE FROM {quoted(schema)}.{quoted(name)} WHERE _partition = ? AND _offset BETWEEN ? AND ?",
+                    [passed.partition, passed.first, passed.last],
+                )
 
 
 def refresh_raw_view(connection, resource) -> bool:
@@ -228,7 +245,8 @@ def refresh_raw_view(connection, resource) -> bool:
         return False
     connection.execute(
         f"CREATE OR REPLACE VIEW {quoted(derive.table_names(resource).raw)} AS SELECT * FROM read_parquet("
-        f"{_literal(lake.parquet_glob(resource))}, hive_partitioning = true, union_by_name = true)")
+        f"{_literal(lake.parquet_glob(resource))}, hive_partitioning = true, union_by_name = true)"
+    )
     return True
 
 
@@ -248,12 +266,14 @@ def ensure_staging_table(connection, resource) -> list[str]:
             elif have[name] != kind:
                 raise WarehouseError(
                     f"item {name} of {resource.id} changed type from {have[name]} to {kind} in the catalogue; "
-                    f"rebuild staging with `hub warehouse rebuild-staging {resource.id}`")
+                    f"rebuild staging with `hub warehouse rebuild-staging {resource.id}`"
+                )
         keys = derive.key_columns(resource)
         key_columns = ", ".join(quoted(k) for k in keys)
         connection.execute(
             f"CREATE TABLE IF NOT EXISTS meta.{quoted(_tombstones(resource.id))} AS "
-            f"SELECT {key_columns}, _event_time, _partition, _offset FROM _hub_shape")
+            f"SELECT {key_columns}, _event_time, _partition, _offset FROM _hub_shape"
+        )
         return [name for name, *_ in wanted]
     finally:
         connection.unregister("_hub_shape")
@@ -283,22 +303,28 @@ def merge_files(connection, resource, files: Sequence[Path]) -> int:
     connection.execute(
         f"CREATE OR REPLACE TEMP TABLE _hub_latest AS SELECT {by_key}, max({order}) AS ord, "
         f"arg_max(f._op, {order}) AS op, arg_max({record_id}, {order}) AS rid FROM {source} f GROUP BY {by_key}",
-        files_param)
+        files_param,
+    )
     same_key = " AND ".join(f"d.{quoted(k)} = s.{quoted(k)}" for k in keys)
     # A record loses to a newer row or a newer delete already applied; the rest replace what is there.
     for current in (staging, tombstones):
-        connection.execute(f"DELETE FROM _hub_latest d USING {current} s WHERE {same_key} AND d.ord < {_ORDER.format(t='s')}")
+        connection.execute(
+            f"DELETE FROM _hub_latest d USING {current} s WHERE {same_key} AND d.ord < {_ORDER.format(t='s')}"
+        )
     for current in (staging, tombstones):
         connection.execute(f"DELETE FROM {current} s USING _hub_latest d WHERE {same_key}")
     file_columns = {name for name, *_ in connection.execute(f"DESCRIBE SELECT * FROM {source}", files_param).fetchall()}
     shared = ", ".join(quoted(c) for c in columns if c in file_columns)
     winners = "SELECT rid FROM _hub_latest WHERE op = "
     inserted = connection.execute(
-        f"INSERT INTO {staging} ({shared}) SELECT {shared} FROM {source} f "
-        f"WHERE {record_id} IN ({winners}'upsert')", files_param).fetchone()[0]
+        f"INSERT INTO {staging} ({shared}) SELECT {shared} FROM {source} f WHERE {record_id} IN ({winners}'upsert')",
+        files_param,
+    ).fetchone()[0]
     deleted = connection.execute(
         f"INSERT INTO {tombstones} SELECT {by_key}, _event_time, _partition, _offset FROM {source} f "
-        f"WHERE {record_id} IN ({winners}'delete')", files_param).fetchone()[0]
+        f"WHERE {record_id} IN ({winners}'delete')",
+        files_param,
+    ).fetchone()[0]
     connection.execute("DROP TABLE _hub_latest")
     return int(inserted) + int(deleted)
 

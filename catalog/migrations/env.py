@@ -3,6 +3,7 @@
 `catalog.db.migrate()` passes an open connection in `config.attributes["connection"]`; the
 `alembic` command line (with `-x url=...` or HUB_CATALOG_URL) opens its own.
 """
+
 from __future__ import annotations
 
 from alembic import context
@@ -40,5 +41,7 @@ def run_online() -> None:
 
 
 if context.is_offline_mode():
-    raise SystemExit("offline (SQL script) migrations are not supported: run `hub catalog load` or catalog.db.migrate()")
+    raise SystemExit(
+        "offline (SQL script) migrations are not supported: run `hub catalog load` or catalog.db.migrate()"
+    )
 run_online()

@@ -3,6 +3,7 @@
 The font is the file fontconfig gives for "Noto Sans CJK SC" (Debian's fonts-noto-cjk); without it
 the report stops with the package to install rather than print boxes instead of characters.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,23 +28,34 @@ DPI = 160
 def cjk_font_file() -> Path:
     """The CJK font file fontconfig resolves for Noto Sans CJK SC; ReportError if there is none."""
     try:
-        found = subprocess.run(["fc-match", "-f", "%{family}\n%{file}", CJK_FAMILY],
-                               capture_output=True, text=True, timeout=30, check=True).stdout
+        found = subprocess.run(
+            ["fc-match", "-f", "%{family}\n%{file}", CJK_FAMILY], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
-        raise ReportError(f"fc-match failed ({exc}): install fontconfig and fonts-noto-cjk "
-                          "(scripts/system-deps.sh report)") from exc
+        raise ReportError(
+            f"fc-match failed ({exc}): install fontconfig and fonts-noto-cjk (scripts/system-deps.sh report)"
+        ) from exc
     family, _, file = found.partition("\n")
     if "CJK" not in family or not Path(file).is_file():
-        raise ReportError(f"no CJK font ({CJK_FAMILY!r} resolves to {family!r}): install fonts-noto-cjk "
-                          "(scripts/system-deps.sh report; make test does it)")
+        raise ReportError(
+            f"no CJK font ({CJK_FAMILY!r} resolves to {family!r}): install fonts-noto-cjk "
+            "(scripts/system-deps.sh report; make test does it)"
+        )
     return Path(file)
 
 
 def _pyplot():
     matplotlib.use("Agg")
     font_manager.fontManager.addfont(str(cjk_font_file()))
-    pyplot.rcParams.update({"font.family": CJK_FAMILY, "font.size": 9, "axes.unicode_minus": False,
-                            "axes.spines.top": False, "axes.spines.right": False})
+    pyplot.rcParams.update(
+        {
+            "font.family": CJK_FAMILY,
+            "font.size": 9,
+            "axes.unicode_minus": False,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     return pyplot
 
 
@@ -64,8 +76,14 @@ def trend_chart(document: dict, path: Path) -> Path:
     due = date.fromisoformat(projection["target_date"])
     colour = GOOD if projection["on_track"] else BAD
     if due > days[-1]:
-        axes.plot([days[-1], due], [ratios[-1], projection["projected_ratio"]], linestyle="--", color=colour,
-                  linewidth=1.6, label=f"预测 {projection['projected_ratio']:.1%}（{projection['target_date']}）")
+        axes.plot(
+            [days[-1], due],
+            [ratios[-1], projection["projected_ratio"]],
+            linestyle="--",
+            color=colour,
+            linewidth=1.6,
+            label=f"预测 {projection['projected_ratio']:.1%}（{projection['target_date']}）",
+        )
         axes.plot([due], [projection["projected_ratio"]], marker="o", color=colour)
     axes.axhline(target, color=BAD, linestyle=":", linewidth=1.4, label=f"目标 {target:.0%}")
     axes.set_ylim(0, 1.02)
@@ -89,8 +107,14 @@ def bar_chart(rows: list[dict], label_key: str, target: float, path: Path, *, ti
     positions = range(len(ordered))
     axes.barh(positions, ratios, color=[_tone(ratio, target) for ratio in ratios], height=0.65)
     for position, row in zip(positions, ordered):
-        axes.text(min(row["ratio"], 1.0) + 0.01, position, f"{row['ratio']:.1%}  {row['aggregated']}/{row['total']}",
-                  va="center", fontsize=7, color=MUTED)
+        axes.text(
+            min(row["ratio"], 1.0) + 0.01,
+            position,
+            f"{row['ratio']:.1%}  {row['aggregated']}/{row['total']}",
+            va="center",
+            fontsize=7,
+            color=MUTED,
+        )
     axes.set_yticks(list(positions), names)
     axes.invert_yaxis()
     axes.axvline(target, color=BAD, linestyle=":", linewidth=1.4)

@@ -1,4 +1,5 @@
 """Errors of the leadership report; each says what to install or run."""
+
 from __future__ import annotations
 
 from catalog.errors import CatalogError

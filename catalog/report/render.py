@@ -3,6 +3,7 @@ as XLSX, plus coverage.json — the document every figure comes from, as `hub co
 
 `hub report [--out DIR]` and the coverage_daily DAG call `render_report`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,28 +39,35 @@ class ReportFiles:
     charts: list[Path] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        return {key: (str(value) if isinstance(value, Path) else [str(v) for v in value] if isinstance(value, list)
-                      else value) for key, value in vars(self).items()}
+        return {
+            key: (
+                str(value) if isinstance(value, Path) else [str(v) for v in value] if isinstance(value, list) else value
+            )
+            for key, value in vars(self).items()
+        }
 
 
 def default_folder(as_of: datetime) -> Path:
     return get_settings().var_dir / "reports" / as_of.date().isoformat()
 
 
-def render_report(out_dir: Path | None = None, as_of: datetime | None = None, *, url: str | None = None,
-                  pdf: bool = True) -> ReportFiles:
+def render_report(
+    out_dir: Path | None = None, as_of: datetime | None = None, *, url: str | None = None, pdf: bool = True
+) -> ReportFiles:
     """Render the report for `as_of` (default now); reads only (coverage_daily stores the snapshot first)."""
     moment = as_of or datetime.now(timezone.utc)
     with session_scope(url) as session:
         data = report_data(session, moment)
     folder = Path(out_dir) if out_dir else default_folder(moment)
     folder.mkdir(parents=True, exist_ok=True)
-    files = ReportFiles(folder=folder, html=folder / "report.html", xlsx=folder / "gaps.xlsx",
-                        coverage_json=folder / "coverage.json")
+    files = ReportFiles(
+        folder=folder, html=folder / "report.html", xlsx=folder / "gaps.xlsx", coverage_json=folder / "coverage.json"
+    )
     files.coverage_json.write_bytes(orjson.dumps(data["coverage"], option=orjson.OPT_INDENT_2))
     files.charts = _charts(data, folder / "charts")
-    files.html.write_text(render_html(data, {path.stem: f"charts/{path.name}" for path in files.charts}),
-                          encoding="utf-8")
+    files.html.write_text(
+        render_html(data, {path.stem: f"charts/{path.name}" for path in files.charts}), encoding="utf-8"
+    )
     write_workbook(data, files.xlsx)
     if pdf:
         files.pdf = print_to_pdf(files.html, folder / "report.pdf")
@@ -70,8 +78,9 @@ def _charts(data: dict, folder: Path) -> list[Path]:
     target = data["coverage"]["target"]
     return [
         charts.trend_chart(data["coverage"], folder / "trend.png"),
-        charts.bar_chart(data["by_department"], "department", target, folder / "departments.png",
-                         title="各部门覆盖率（由低到高）"),
+        charts.bar_chart(
+            data["by_department"], "department", target, folder / "departments.png", title="各部门覆盖率（由低到高）"
+        ),
         charts.bar_chart(data["by_domain"], "label", target, folder / "domains.png", title="各领域覆盖率"),
     ]
 
@@ -84,9 +93,13 @@ def render_html(data: dict, chart_paths: dict[str, str]) -> str:
     document = data["coverage"]
     departments = data["by_department"]
     return environment.get_template("report.html").render(
-        data=data, doc=document, charts=chart_paths, font_family=charts.CJK_FAMILY,
+        data=data,
+        doc=document,
+        charts=chart_paths,
+        font_family=charts.CJK_FAMILY,
         behind=departments[:SUMMARY_DEPARTMENTS],
         ahead=sorted(departments, key=lambda row: (-row["ratio"], row["department"]))[:3],
-        summary_gaps=data["gaps"][:SUMMARY_GAPS], reason_label=labels.reason_label,
+        summary_gaps=data["gaps"][:SUMMARY_GAPS],
+        reason_label=labels.reason_label,
         generated=datetime.now(timezone.utc).isoformat(),
     )

@@ -1,4 +1,5 @@
 """The gap list as an .xlsx workbook (openpyxl): the gaps, the summary figures and the departments."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,14 +12,24 @@ HEADER_FILL = PatternFill("solid", fgColor="DDE3EA")
 PERCENT = "0.0%"
 
 GAP_COLUMNS = (
-    ("资源代码", "resource_code", 14), ("资源名称", "name", 30), ("责任部门", "department", 22),
-    ("原因", "reason_label", 22), ("原因代码", "reason", 26), ("自（UTC）", "since", 20), ("下一步", "next_step", 44),
+    ("资源代码", "resource_code", 14),
+    ("资源名称", "name", 30),
+    ("责任部门", "department", 22),
+    ("原因", "reason_label", 22),
+    ("原因代码", "reason", 26),
+    ("自（UTC）", "since", 20),
+    ("下一步", "next_step", 44),
 )
 
 LATE_COLUMNS = (
-    ("资源代码", "resource_code", 14), ("资源名称", "name", 30), ("责任部门", "department", 22),
-    ("原因", "reason_label", 22), ("原因代码", "reason", 20), ("源数据最近更新（UTC）", "source_changed_at", 24),
-    ("自（UTC）", "since", 20), ("下一步", "next_step", 44),
+    ("资源代码", "resource_code", 14),
+    ("资源名称", "name", 30),
+    ("责任部门", "department", 22),
+    ("原因", "reason_label", 22),
+    ("原因代码", "reason", 20),
+    ("源数据最近更新（UTC）", "source_changed_at", 24),
+    ("自（UTC）", "since", 20),
+    ("下一步", "next_step", 44),
 )
 
 
@@ -28,14 +39,23 @@ def write_workbook(data: dict, path: Path) -> Path:
     book = Workbook()
     gaps = book.active
     gaps.title = "缺口清单"
-    _table(gaps, [title for title, _key, _width in GAP_COLUMNS],
-           [[_cell(gap.get(key)) for _title, key, _width in GAP_COLUMNS] for gap in data["gaps"]],
-           [width for _title, _key, width in GAP_COLUMNS])
+    _table(
+        gaps,
+        [title for title, _key, _width in GAP_COLUMNS],
+        [[_cell(gap.get(key)) for _title, key, _width in GAP_COLUMNS] for gap in data["gaps"]],
+        [width for _title, _key, width in GAP_COLUMNS],
+    )
     _summary(book.create_sheet("概况"), data)
     departments = book.create_sheet("部门")
-    _table(departments, ["部门", "已汇聚", "资源数", "覆盖率", "距目标还差"],
-           [[row["department"], row["aggregated"], row["total"], row["ratio"], row["to_target"]]
-            for row in data["by_department"]], [24, 10, 10, 10, 12])
+    _table(
+        departments,
+        ["部门", "已汇聚", "资源数", "覆盖率", "距目标还差"],
+        [
+            [row["department"], row["aggregated"], row["total"], row["ratio"], row["to_target"]]
+            for row in data["by_department"]
+        ],
+        [24, 10, 10, 10, 12],
+    )
     for row in departments.iter_rows(min_row=2, min_col=4, max_col=4):
         row[0].number_format = PERCENT
     _timeliness(book, data["timeliness"])
@@ -47,14 +67,20 @@ def write_workbook(data: dict, path: Path) -> Path:
 def _timeliness(book, timeliness: dict) -> None:
     """Sheets 更新及时率 (per department) and 源数据未及时更新 (every mounted resource whose source is behind)."""
     sheet = book.create_sheet("更新及时率")
-    _table(sheet, ["部门", "更新及时", "已挂接", "更新及时率"],
-           [[row["department"], row["timely"], row["total"], row["ratio"]] for row in timeliness["by_department"]],
-           [24, 10, 10, 12])
+    _table(
+        sheet,
+        ["部门", "更新及时", "已挂接", "更新及时率"],
+        [[row["department"], row["timely"], row["total"], row["ratio"]] for row in timeliness["by_department"]],
+        [24, 10, 10, 12],
+    )
     for row in sheet.iter_rows(min_row=2, min_col=4, max_col=4):
         row[0].number_format = PERCENT
-    _table(book.create_sheet("源数据未及时更新"), [title for title, _key, _width in LATE_COLUMNS],
-           [[_cell(row.get(key)) for _title, key, _width in LATE_COLUMNS] for row in timeliness["late"]],
-           [width for _title, _key, width in LATE_COLUMNS])
+    _table(
+        book.create_sheet("源数据未及时更新"),
+        [title for title, _key, _width in LATE_COLUMNS],
+        [[_cell(row.get(key)) for _title, key, _width in LATE_COLUMNS] for row in timeliness["late"]],
+        [width for _title, _key, width in LATE_COLUMNS],
+    )
 
 
 def _summary(sheet, data: dict) -> None:
@@ -74,8 +100,11 @@ def _summary(sheet, data: dict) -> None:
         ("预测方法", projection["method"], None),
         ("按优先级加权覆盖率", document["weighted"]["ratio"], PERCENT),
         ("更新及时率", document["timeliness"]["overall"]["ratio"], PERCENT),
-        ("更新及时 / 已挂接（项）", f"{document['timeliness']['overall']['timely']} / "
-                                f"{document['timeliness']['overall']['total']}", None),
+        (
+            "更新及时 / 已挂接（项）",
+            f"{document['timeliness']['overall']['timely']} / {document['timeliness']['overall']['total']}",
+            None,
+        ),
     ]
     _table(sheet, ["指标", "数值"], [[label, value] for label, value, _format in rows], [24, 44])
     for index, (_label, _value, number_format) in enumerate(rows, start=2):

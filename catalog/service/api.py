@@ -2,6 +2,7 @@
 
 Reads are open; writes need a token (catalog.service.auth). Every error has the shape in catalog.service.errors.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -20,8 +21,8 @@ from catalog.service.app import EARLIEST_AS_OF, LATEST_AS_OF, Moment, get_moment
 from catalog.service.auth import may_edit_department, require_admin, require_token
 from catalog.service.errors import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ApiError
 from catalog.service.resources import ResourceFilter, filter_options, resource_detail, resource_rows
-from catalog.targets import current_target, set_target
 from catalog.service.writes import ResourceEntry, publish_event, save_entry
+from catalog.targets import current_target, set_target
 
 router = APIRouter(prefix="/api", tags=["api"], responses=ERROR_RESPONSES)
 export_router = APIRouter(tags=["export"], responses=ERROR_RESPONSES)
@@ -43,8 +44,12 @@ def dashboard(moment: Moment = Depends(get_moment), session: Session = Depends(g
 
 @router.get("/resources", summary="Resources, searched and filtered")
 def resources(
-    q: str | None = Query(None, max_length=100, description="text in the name, code, id, abstract, department, "
-                                                            "or an information item's name (gmsfhm) or label (公民身份号码)"),
+    q: str | None = Query(
+        None,
+        max_length=100,
+        description="text in the name, code, id, abstract, department, "
+        "or an information item's name (gmsfhm) or label (公民身份号码)",
+    ),
     department: str | None = Query(None, max_length=32, description="department id"),
     domain: str | None = Query(None, max_length=32),
     status: StatusFilter | None = Query(None, description="coverage status: aggregated or a gap reason"),
@@ -54,13 +59,19 @@ def resources(
 ) -> dict:
     wanted = ResourceFilter(q=q, department=department, domain=domain, status=status, sharing_type=sharing_type)
     rows = resource_rows(session, moment.as_of, wanted)
-    return {"as_of": moment.as_of.isoformat(), "filters": wanted.as_json(), "count": len(rows),
-            "resources": rows, "options": filter_options(session)}
+    return {
+        "as_of": moment.as_of.isoformat(),
+        "filters": wanted.as_json(),
+        "count": len(rows),
+        "resources": rows,
+        "options": filter_options(session),
+    }
 
 
 @router.get("/resources/{resource_id:path}", summary="One resource: metadata, items, derived schema, evidence, lineage")
-def resource(resource_id: str = ResourceId, moment: Moment = Depends(get_moment),
-             session: Session = Depends(get_session)) -> dict:
+def resource(
+    resource_id: str = ResourceId, moment: Moment = Depends(get_moment), session: Session = Depends(get_session)
+) -> dict:
     return resource_detail(session, _resource(session, resource_id), moment.as_of)
 
 
@@ -70,8 +81,9 @@ def departments(moment: Moment = Depends(get_moment), session: Session = Depends
 
 
 @router.get("/departments/{department_id}", summary="One department: coverage, resources, what blocks each gap")
-def department(department_id: str = DepartmentId, moment: Moment = Depends(get_moment),
-               session: Session = Depends(get_session)) -> dict:
+def department(
+    department_id: str = DepartmentId, moment: Moment = Depends(get_moment), session: Session = Depends(get_session)
+) -> dict:
     dept = session.get(Department, department_id)
     if dept is None:
         raise ApiError(404, f"no department {department_id!r}: see /api/departments for the ids")
@@ -80,10 +92,15 @@ def department(department_id: str = DepartmentId, moment: Moment = Depends(get_m
 
 # --- writes ----------------------------------------------------------------------------------------
 
+
 class TargetIn(BaseModel):
     target: float = Field(..., gt=0, le=1, description="share of catalogue resources to aggregate, e.g. 0.7")
-    target_date: date = Field(..., ge=date(EARLIEST_AS_OF, 1, 1), le=date(LATEST_AS_OF, 12, 31),
-                              description="the date the target is due, e.g. 2026-12-31")
+    target_date: date = Field(
+        ...,
+        ge=date(EARLIEST_AS_OF, 1, 1),
+        le=date(LATEST_AS_OF, 12, 31),
+        description="the date the target is due, e.g. 2026-12-31",
+    )
     note: str | None = Field(None, max_length=500, description="why it changed (kept with the history)")
 
 
@@ -92,27 +109,45 @@ def target(session: Session = Depends(get_session)) -> dict:
     return current_target(session).as_json()
 
 
-@router.put("/settings/target", summary="Set the coverage target and its date (a platform admin's token)",
-            dependencies=[Depends(require_admin)], responses=WRITE_ERROR_RESPONSES)
+@router.put(
+    "/settings/target",
+    summary="Set the coverage target and its date (a platform admin's token)",
+    dependencies=[Depends(require_admin)],
+    responses=WRITE_ERROR_RESPONSES,
+)
 def put_target(body: TargetIn, session: Session = Depends(get_session)) -> dict:
     stored = set_target(session, body.target, body.target_date, now=datetime.now(timezone.utc), note=body.note)
     return _committed(session, stored.as_json())
 
 
-@router.post("/resources", status_code=201, summary="Register a resource (a steward of its provider, or an admin)",
-             responses=WRITE_ERROR_RESPONSES)
-def register_resource(entry: ResourceEntry, publish: bool = Query(False, description="also publish to hub.events"),
-                      who: Identity = Depends(require_token), session: Session = Depends(get_session)) -> dict:
+@router.post(
+    "/resources",
+    status_code=201,
+    summary="Register a resource (a steward of its provider, or an admin)",
+    responses=WRITE_ERROR_RESPONSES,
+)
+def register_resource(
+    entry: ResourceEntry,
+    publish: bool = Query(False, description="also publish to hub.events"),
+    who: Identity = Depends(require_token),
+    session: Session = Depends(get_session),
+) -> dict:
     _check_editor(who, entry.provider)
     return _saved(session, entry, update=False, publish=publish, status=201)
 
 
-@router.put("/resources/{resource_id:path}",
-            summary="Update a resource's entry (a steward of its provider, or an admin)",
-            responses=WRITE_ERROR_RESPONSES)
-def update_resource(entry: ResourceEntry, resource_id: str = ResourceId,
-                    publish: bool = Query(False, description="also publish to hub.events"),
-                    who: Identity = Depends(require_token), session: Session = Depends(get_session)) -> dict:
+@router.put(
+    "/resources/{resource_id:path}",
+    summary="Update a resource's entry (a steward of its provider, or an admin)",
+    responses=WRITE_ERROR_RESPONSES,
+)
+def update_resource(
+    entry: ResourceEntry,
+    resource_id: str = ResourceId,
+    publish: bool = Query(False, description="also publish to hub.events"),
+    who: Identity = Depends(require_token),
+    session: Session = Depends(get_session),
+) -> dict:
     if entry.id != resource_id:
         raise ApiError(422, f"the body's id {entry.id!r} is not the path's {resource_id!r}: ids cannot be renamed")
     existing = session.get(Resource, resource_id)
@@ -124,8 +159,11 @@ def update_resource(entry: ResourceEntry, resource_id: str = ResourceId,
 
 def _check_editor(who: Identity, department: str) -> None:
     if not may_edit_department(who, department):
-        raise ApiError(403, f"{who.user} is {who.role} of {who.department}: entries of {department} are edited by "
-                            f"its stewards or a platform admin")
+        raise ApiError(
+            403,
+            f"{who.user} is {who.role} of {who.department}: entries of {department} are edited by "
+            f"its stewards or a platform admin",
+        )
 
 
 def _saved(session: Session, entry: ResourceEntry, *, update: bool, publish: bool, status: int = 200) -> Response:
@@ -169,9 +207,13 @@ def _resource(session: Session, id_or_code: str) -> Resource:
 
 # --- DCAT ------------------------------------------------------------------------------------------
 
-@export_router.get("/catalog.jsonld", summary="The catalogue as DCAT-AP 3 (JSON-LD), for harvesters",
-                   response_class=Response,
-                   responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}})
+
+@export_router.get(
+    "/catalog.jsonld",
+    summary="The catalogue as DCAT-AP 3 (JSON-LD), for harvesters",
+    response_class=Response,
+    responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}},
+)
 def catalog_jsonld(session: Session = Depends(get_session)) -> Response:
     from catalog.service.dcat import catalogue_jsonld
     from hub.settings import get_settings

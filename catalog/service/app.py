@@ -1,6 +1,7 @@
 """The catalogue service: dashboard, resources and departments pages, their JSON twins, the write API
 and the DCAT export (FastAPI). `hub catalog serve` runs `create_app()` under uvicorn.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -38,9 +39,9 @@ def create_app(url: str | None = None) -> FastAPI:
         title="Shunde data hub — catalogue service",
         version="1",
         description="Coverage of the data resource catalogue against the target, the resources and their "
-                    "evidence, departments, and the catalogue as DCAT. Every page has a JSON twin under /api; "
-                    "writes need `Authorization: Bearer <token>` (an account's token or HUB_API_TOKEN); "
-                    "the Data Docs need a signed-in account of the resource's department.",
+        "evidence, departments, and the catalogue as DCAT. Every page has a JSON twin under /api; "
+        "writes need `Authorization: Bearer <token>` (an account's token or HUB_API_TOKEN); "
+        "the Data Docs need a signed-in account of the resource's department.",
         docs_url=None,  # Swagger UI loads its assets from a CDN, which this network does not reach
         redoc_url=None,
     )
@@ -48,8 +49,11 @@ def create_app(url: str | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The Great Expectations Data Docs the quality gate builds (quality.suites); may not exist yet.
-    app.mount("/quality/docs", DocsGate(directory=get_settings().var_dir / "quality" / "docs", html=True,
-                                        check_dir=False), name="quality-docs")
+    app.mount(
+        "/quality/docs",
+        DocsGate(directory=get_settings().var_dir / "quality" / "docs", html=True, check_dir=False),
+        name="quality-docs",
+    )
     app.add_middleware(Hardening)
     app.include_router(api.router)
     app.include_router(login.router)
@@ -60,6 +64,7 @@ def create_app(url: str | None = None) -> FastAPI:
 
 
 # --- dependencies shared by the JSON routes and the pages ---------------------------------------
+
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request: committed when the route returns, rolled back when it raises."""
@@ -83,8 +88,11 @@ class Moment:
 
 def get_moment(
     as_of: str | None = Query(
-        None, description="ISO date (end of that day, UTC) or time (UTC if no zone), as `hub coverage --as-of`; "
-                          "default now", examples=["2026-05-20"], max_length=40),
+        None,
+        description="ISO date (end of that day, UTC) or time (UTC if no zone), as `hub coverage --as-of`; default now",
+        examples=["2026-05-20"],
+        max_length=40,
+    ),
 ) -> Moment:
     if as_of is None or not as_of.strip():
         return Moment(datetime.now(timezone.utc))

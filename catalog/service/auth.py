@@ -4,6 +4,7 @@ and the Data Docs need an identity.
 
 The service refuses to start on the documented placeholder token unless HUB_DEV_MODE=1.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -31,8 +32,11 @@ def check_service_settings(settings: Settings) -> None:
     """Refuse to serve on the placeholder (or a short) HUB_API_TOKEN unless in development mode."""
     token = settings.api_token.get_secret_value()
     # docker/.env.example's placeholders start with REPLACE: copying the file as is must not serve either.
-    weak = (token.strip() in ("", DEFAULT_API_TOKEN) or len(token) < MIN_API_TOKEN_LENGTH
-            or token.upper().startswith("REPLACE"))
+    weak = (
+        token.strip() in ("", DEFAULT_API_TOKEN)
+        or len(token) < MIN_API_TOKEN_LENGTH
+        or token.upper().startswith("REPLACE")
+    )
     if not weak:
         return
     if settings.dev_mode:
@@ -45,7 +49,8 @@ def check_service_settings(settings: Settings) -> None:
         f"HUB_API_TOKEN is {what}: the service will not start with it. Set a secret of at least "
         f"{MIN_API_TOKEN_LENGTH} characters, e.g. "
         "`export HUB_API_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`, "
-        "or set HUB_DEV_MODE=1 on a development machine")
+        "or set HUB_DEV_MODE=1 on a development machine"
+    )
 
 
 def identify(request: Request, credentials: HTTPAuthorizationCredentials | None = None) -> Identity | None:
@@ -70,21 +75,26 @@ def identify(request: Request, credentials: HTTPAuthorizationCredentials | None 
     return None
 
 
-def require_identity(request: Request,
-                     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Identity:
+def require_identity(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Identity:
     """Any authenticated identity (token or, for pages, the login cookie)."""
     who = identify(request, credentials)
     if who is None:
-        raise ApiError(401, "no identity: send Authorization: Bearer <your token> or sign in at /login",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "no identity: send Authorization: Bearer <your token> or sign in at /login",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return who
 
 
 def require_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Identity:
     """Writes need a bearer token (never the cookie: a cross-site form must not write)."""
     if credentials is None or not credentials.credentials.strip():
-        raise ApiError(401, "no token: send Authorization: Bearer <your token> (`hub account token USER`) "
-                            "or the HUB_API_TOKEN setting", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "no token: send Authorization: Bearer <your token> (`hub account token USER`) or the HUB_API_TOKEN setting",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return identify(request, credentials)
 
 

@@ -5,6 +5,7 @@ for resources whose data has landed, a dcat:Distribution for the warehouse table
 values use the EU Publications Office authority tables DCAT-AP recommends; every such value is
 typed in the graph (dct:Frequency, skos:Concept, …) so that the SHACL shapes check without inference.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,24 +33,48 @@ CATALOGUE_DESCRIPTION = "顺德区政务数据资源目录中的数据资源及�
 CATALOGUE_PUBLISHER = "zsj"  # 区政务服务数据管理局 compiles the district catalogue
 
 UPDATE_CYCLE_FREQUENCIES = {
-    "实时": "UPDATE_CONT", "每日": "DAILY", "每周": "WEEKLY", "每月": "MONTHLY",
-    "每季度": "QUARTERLY", "半年": "ANNUAL_2", "每年": "ANNUAL",
+    "实时": "UPDATE_CONT",
+    "每日": "DAILY",
+    "每周": "WEEKLY",
+    "每月": "MONTHLY",
+    "每季度": "QUARTERLY",
+    "半年": "ANNUAL_2",
+    "每年": "ANNUAL",
 }
 # 开放属性 says what the public may access (共享属性 is about other departments: kept as dct:rights).
 OPEN_TYPE_ACCESS = {"无条件开放": "PUBLIC", "有条件开放": "RESTRICTED", "不开放": "NON_PUBLIC"}
 DOMAIN_THEMES = {
-    "population": "SOCI", "legal_entity": "ECON", "utility": "ENER", "gis": "REGI", "video": "JUST",
-    "iot": "ENVI", "public_service": "GOVE", "urban_construction": "REGI", "community_governance": "SOCI",
-    "ecology": "ENVI", "emergency": "JUST", "energy": "ENER", "credit": "ECON", "licence": "GOVE",
+    "population": "SOCI",
+    "legal_entity": "ECON",
+    "utility": "ENER",
+    "gis": "REGI",
+    "video": "JUST",
+    "iot": "ENVI",
+    "public_service": "GOVE",
+    "urban_construction": "REGI",
+    "community_governance": "SOCI",
+    "ecology": "ENVI",
+    "emergency": "JUST",
+    "energy": "ENER",
+    "credit": "ECON",
+    "licence": "GOVE",
 }
 THEME_LABELS = {
-    "SOCI": "Population and society", "ECON": "Economy and finance", "ENER": "Energy",
-    "REGI": "Regions and cities", "JUST": "Justice, legal system and public safety", "ENVI": "Environment",
+    "SOCI": "Population and society",
+    "ECON": "Economy and finance",
+    "ENER": "Energy",
+    "REGI": "Regions and cities",
+    "JUST": "Justice, legal system and public safety",
+    "ENVI": "Environment",
     "GOVE": "Government and public sector",
 }
 
 JSONLD_CONTEXT = {
-    "dcat": str(DCAT), "dct": str(DCTERMS), "foaf": str(FOAF), "skos": str(SKOS), "rdfs": str(RDFS),
+    "dcat": str(DCAT),
+    "dct": str(DCTERMS),
+    "foaf": str(FOAF),
+    "skos": str(SKOS),
+    "rdfs": str(RDFS),
     "xsd": str(XSD),
 }
 
@@ -73,8 +98,10 @@ def catalogue_graph(session: Session, base_url: str, *, now: datetime) -> Graph:
     graph.add((catalog, DCTERMS.publisher, _agent(graph, base, departments.get(CATALOGUE_PUBLISHER))))
     landed = set(session.scalars(select(Landing.resource_id).where(Landing.succeeded, Landing.rows > 0).distinct()))
     resources = session.scalars(
-        select(Resource).where(Resource.entry_status.not_in(RETIRED_ENTRY_STATUSES))
-        .options(selectinload(Resource.items), selectinload(Resource.department)).order_by(Resource.code)
+        select(Resource)
+        .where(Resource.entry_status.not_in(RETIRED_ENTRY_STATUSES))
+        .options(selectinload(Resource.items), selectinload(Resource.department))
+        .order_by(Resource.code)
     )
     for resource in resources:
         dataset = _dataset(graph, base, resource)
@@ -123,9 +150,17 @@ def _distribution(graph: Graph, base: str, resource: Resource) -> URIRef:
     distribution = URIRef(f"{base}/resources/{resource.id}#warehouse")
     graph.add((distribution, RDF.type, DCAT.Distribution))
     graph.add((distribution, DCTERMS.title, Literal(f"数据仓库表 {tables.staging}", lang=LANG)))
-    graph.add((distribution, DCTERMS.description, Literal(
-        f"{resource.name}：数据中台 DuckDB 仓库中按业务主键去重的当前数据（{tables.staging}），"
-        f"逐条明细见 {tables.raw}；按共享属性授权访问。", lang=LANG)))
+    graph.add(
+        (
+            distribution,
+            DCTERMS.description,
+            Literal(
+                f"{resource.name}：数据中台 DuckDB 仓库中按业务主键去重的当前数据（{tables.staging}），"
+                f"逐条明细见 {tables.raw}；按共享属性授权访问。",
+                lang=LANG,
+            ),
+        )
+    )
     graph.add((distribution, DCTERMS.identifier, Literal(tables.staging)))
     _typed(graph, distribution, DCAT.accessURL, URIRef(f"{base}/api/resources/{resource.id}"), RDFS.Resource)
     _typed(graph, distribution, DCTERMS.format, FILE_TYPE.PARQUET, DCTERMS.MediaTypeOrExtent)

@@ -6,6 +6,7 @@ site's own assets to any signed-in account; anything else to admins only. The pa
 values (quality.docs_privacy masks them before they are stored); this keeps even their counts and
 rule names inside the department.
 """
+
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
@@ -45,12 +46,18 @@ class DocsGate(StaticFiles):
             # A browser is sent to the sign-in form, and back here afterwards.
             return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
         if who is None:
-            raise ApiError(401, "the Data Docs are for signed-in accounts: sign in at /login or send "
-                                "Authorization: Bearer <your token>", headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401,
+                "the Data Docs are for signed-in accounts: sign in at /login or send "
+                "Authorization: Bearer <your token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         _check(request, who, path)
         if not Path(self.directory).is_dir():
-            raise ApiError(404, "no Data Docs yet: they are built by the quality gate (`hub quality check all`) "
-                                "or `hub quality docs`")
+            raise ApiError(
+                404,
+                "no Data Docs yet: they are built by the quality gate (`hub quality check all`) or `hub quality docs`",
+            )
         return await super().get_response(path, scope)
 
     async def check_config(self) -> None:
@@ -79,5 +86,8 @@ def _check(request: Request, who: Identity, path: str) -> None:
         resource = session.get(Resource, resource_id)
         owner = resource.provider_id if resource is not None else None
     if owner is None or owner != who.department:
-        raise ApiError(403, f"the Data Docs of {resource_id} are for its provider's accounts and platform admins; "
-                            f"{who.user} is {who.role} of {who.department}")
+        raise ApiError(
+            403,
+            f"the Data Docs of {resource_id} are for its provider's accounts and platform admins; "
+            f"{who.user} is {who.role} of {who.department}",
+        )

@@ -5,6 +5,7 @@
 
 JSON routes answer with it as JSON; HTML pages render the same object in a page (same status).
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,21 +50,25 @@ class ErrorResponse(BaseModel):
 
 # Documented on every route so that the OpenAPI spec says what an error looks like.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": CODES[status].replace("_", " ")}
-    for status in (404, 422, 500)
+    status: {"model": ErrorResponse, "description": CODES[status].replace("_", " ")} for status in (404, 422, 500)
 }
 WRITE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
-    **{status: {"model": ErrorResponse, "description": CODES[status].replace("_", " ")}
-       for status in (400, 401, 403, 409, 413, 503)},
+    **{
+        status: {"model": ErrorResponse, "description": CODES[status].replace("_", " ")}
+        for status in (400, 401, 403, 409, 413, 503)
+    },
 }
 
 # HTML pages answer errors as a page to browsers (Accept: text/html) and as the JSON shape otherwise.
 PAGE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": CODES[status].replace("_", " "), "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}},
-        "text/html": {"schema": {"type": "string"}},
-    }}
+    status: {
+        "description": CODES[status].replace("_", " "),
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
     for status in (404, 422, 500)
 }
 # The sign-in form: a wrong token is a 401, a body over the limit a 413.
@@ -76,8 +81,15 @@ LOGIN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class ApiError(Exception):
     """Raise from a route to answer with the error shape."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None,
-                 details: list[Any] | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or CODES.get(status, "error")
@@ -87,9 +99,14 @@ class ApiError(Exception):
 
 
 def error_body(status: int, message: str, code: str | None = None, details: list[Any] | None = None) -> dict:
-    return ErrorResponse(error=ErrorBody(
-        status=status, code=code or CODES.get(status, "error"), message=message, details=details,
-    )).model_dump(mode="json")
+    return ErrorResponse(
+        error=ErrorBody(
+            status=status,
+            code=code or CODES.get(status, "error"),
+            message=message,
+            details=details,
+        )
+    ).model_dump(mode="json")
 
 
 def install(app: FastAPI, render_html) -> None:

@@ -7,6 +7,7 @@
 - security headers: a Content-Security-Policy naming no remote origin, nosniff, no framing, no referrer
   leaving the site. Data Docs pages get a policy without scripts (they show values from the sources).
 """
+
 from __future__ import annotations
 
 import orjson
@@ -17,10 +18,14 @@ from catalog.service.errors import error_body
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a catalogue entry is a few kB
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-DOCS_CSP = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_CSP = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 DOCS_PREFIX = "/quality/docs"
 
 
@@ -48,8 +53,12 @@ class Hardening:
         if length is not None and (not length.strip().isdigit() or int(length) > self.max_body_bytes):
             return 413, f"the request body is over {self.max_body_bytes} bytes: send a smaller one", {}
         has_body = int(length or 0) > 0 or "chunked" in headers.get("transfer-encoding", "").lower()
-        if (has_body and scope["method"] in WRITE_METHODS and scope["path"].startswith("/api/")
-                and not headers.get("authorization", "").strip()):
+        if (
+            has_body
+            and scope["method"] in WRITE_METHODS
+            and scope["path"].startswith("/api/")
+            and not headers.get("authorization", "").strip()
+        ):
             return 401, "no token: send Authorization: Bearer <your token>", {"www-authenticate": "Bearer"}
         return None
 
@@ -74,8 +83,12 @@ class Hardening:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {key.lower() for key, _ in message.get("headers", [])}
-                extra = [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
-                         (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin")]
+                extra = [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                ]
                 message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in present)]
             await send(message)
 
@@ -84,7 +97,10 @@ class Hardening:
 
 async def _respond(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
     body = orjson.dumps(error_body(status, message))
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   *((key.encode(), value.encode()) for key, value in headers.items())]
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((key.encode(), value.encode()) for key, value in headers.items()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})

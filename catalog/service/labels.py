@@ -3,11 +3,11 @@
 The coverage engine speaks in stable English reason codes (the JSON keeps them); pages and the
 report show these labels. One table per kind of code, nothing computed here.
 """
+
 from __future__ import annotations
 
 from catalog import coverage, timeliness
 from catalog.spec import DOMAIN_LABELS  # noqa: F401  (re-exported for pages and the report)
-
 
 REASON_LABELS = {
     coverage.AGGREGATED: "已汇聚",
@@ -71,7 +71,7 @@ def reason_label(status: str) -> str:
     code = reason_code(status)
     label = REASON_LABELS.get(code, status)
     if code == coverage.FAILING_RULE and status != code:
-        return f"{label}：{status[len(code):].strip()}"
+        return f"{label}：{status[len(code) :].strip()}"
     return label
 
 

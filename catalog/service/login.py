@@ -2,6 +2,7 @@
 sits in an HttpOnly, SameSite=Strict cookie (stored hashed). The cookie opens pages that need an
 identity (the Data Docs), never a write: writes need the bearer token.
 """
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
@@ -29,14 +30,18 @@ def login_page(request: Request, next: str | None = None):  # noqa: A002 (the co
 
     who = identify(request)
     data = {"next": _safe_next(next), "signed_in": f"{who.user}（{who.role}，{who.department}）" if who else None}
-    return templates.TemplateResponse(request, "login.html", {"page": data, "title": "登录", "json_url": None,
-                                                             "nav": "login"})
+    return templates.TemplateResponse(
+        request, "login.html", {"page": data, "title": "登录", "json_url": None, "nav": "login"}
+    )
 
 
-@router.post("/login", summary="Sign in with a token; sets the session cookie and goes to `next`",
-             response_class=RedirectResponse, status_code=303)
-def login(request: Request, token: str = Form(..., max_length=200),
-          next: str = Form(DEFAULT_NEXT, max_length=500)):  # noqa: A002
+@router.post(
+    "/login",
+    summary="Sign in with a token; sets the session cookie and goes to `next`",
+    response_class=RedirectResponse,
+    status_code=303,
+)
+def login(request: Request, token: str = Form(..., max_length=200), next: str = Form(DEFAULT_NEXT, max_length=500)):  # noqa: A002
     with request.app.state.sessions() as session, session.begin():
         try:
             who = accounts.authenticate(session, token)
@@ -44,8 +49,15 @@ def login(request: Request, token: str = Form(..., max_length=200),
             raise ApiError(401, str(error)) from None
         cookie = accounts.open_session(session, who)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, cookie, max_age=accounts.SESSION_HOURS * 3600, httponly=True,
-                        samesite="strict", secure=get_settings().public_base_url.scheme == "https", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=accounts.SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=get_settings().public_base_url.scheme == "https",
+        path="/",
+    )
     return response
 
 

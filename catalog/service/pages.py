@@ -1,4 +1,5 @@
 """The HTML pages: each calls its JSON twin's route function and renders exactly that dict."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -42,8 +43,9 @@ def tone(ratio: float, target: float) -> str:
     return "warn" if ratio >= target * AMBER_SHARE_OF_TARGET else "bad"
 
 
-templates.env.filters.update(pct=pct, local_time=local_time, domain_label=labels.domain_label,
-                             reason_label=labels.reason_label)
+templates.env.filters.update(
+    pct=pct, local_time=local_time, domain_label=labels.domain_label, reason_label=labels.reason_label
+)
 templates.env.globals.update(tone=tone, lifecycle_labels=labels.LIFECYCLE_LABELS)
 
 
@@ -75,14 +77,25 @@ def resources_page(
 ):
     if status and status not in STATUSES:
         raise ApiError(422, f"status {status!r} is not one of {', '.join(STATUSES)}")
-    data = api.resources(q=q or None, department=department or None, domain=domain or None, status=status or None,
-                         sharing_type=sharing_type or None, moment=moment, session=session)
+    data = api.resources(
+        q=q or None,
+        department=department or None,
+        domain=domain or None,
+        status=status or None,
+        sharing_type=sharing_type or None,
+        moment=moment,
+        session=session,
+    )
     return _page(request, "resources.html", data, "数据资源")
 
 
 @router.get("/resources/{resource_id:path}", summary="One resource's page")
-def resource_page(request: Request, resource_id: str = api.ResourceId, moment: Moment = Depends(get_moment),
-                  session: Session = Depends(get_session)):
+def resource_page(
+    request: Request,
+    resource_id: str = api.ResourceId,
+    moment: Moment = Depends(get_moment),
+    session: Session = Depends(get_session),
+):
     data = api.resource(resource_id=resource_id, moment=moment, session=session)
     return _page(request, "resource.html", data, data["resource"]["name"])
 
@@ -93,8 +106,12 @@ def departments_page(request: Request, moment: Moment = Depends(get_moment), ses
 
 
 @router.get("/departments/{department_id}", summary="One department's page")
-def department_page(request: Request, department_id: str = api.DepartmentId, moment: Moment = Depends(get_moment),
-                    session: Session = Depends(get_session)):
+def department_page(
+    request: Request,
+    department_id: str = api.DepartmentId,
+    moment: Moment = Depends(get_moment),
+    session: Session = Depends(get_session),
+):
     data = api.department(department_id=department_id, moment=moment, session=session)
     return _page(request, "department.html", data, data["department"]["display_name"])
 

@@ -3,6 +3,7 @@
 Coverage figures come from `catalog.snapshots.coverage_report` (the call `hub coverage` makes) and
 per-resource statuses from `catalog.coverage.classify` on the store's facts: nothing is recounted here.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -14,9 +15,9 @@ from sqlalchemy.orm import Session
 from catalog.coverage import CoveragePolicy, Status, classify
 from catalog.models import Department, Resource
 from catalog.service import labels
-from catalog.targets import Target, current_target
 from catalog.snapshots import coverage_report
 from catalog.store import display_name, resource_facts
+from catalog.targets import Target, current_target
 
 TOP_GAPS = 10
 RETIRED = "retired"
@@ -73,12 +74,14 @@ def gap_rows(document: dict, ids_by_code: dict[str, str], limit: int | None = No
     """The document's gap list (highest priority first) with labels, next steps and resource ids."""
     rows = []
     for gap in document["gaps"][:limit]:
-        rows.append({
-            **gap,
-            "resource_id": ids_by_code.get(gap["resource_code"]),
-            "reason_label": labels.reason_label(gap["reason"]),
-            "next_step": labels.next_step(gap["reason"]),
-        })
+        rows.append(
+            {
+                **gap,
+                "resource_id": ids_by_code.get(gap["resource_code"]),
+                "reason_label": labels.reason_label(gap["reason"]),
+                "next_step": labels.next_step(gap["reason"]),
+            }
+        )
     return rows
 
 
@@ -106,17 +109,21 @@ def dashboard(session: Session, as_of: datetime) -> dict:
     }
 
 
-def timeliness_rows(document: dict, ids_by_code: dict[str, str], dept_ids: dict[str, str],
-                    limit: int | None = None) -> dict:
+def timeliness_rows(
+    document: dict, ids_by_code: dict[str, str], dept_ids: dict[str, str], limit: int | None = None
+) -> dict:
     """The document's update timeliness with what a page needs: department links, labels, next steps."""
     part = document["timeliness"]
     return {
         "overall": part["overall"],
         "by_department": [{**row, "department_id": dept_ids.get(row["department"])} for row in part["by_department"]],
         "late": [
-            {**row, "resource_id": ids_by_code.get(row["resource_code"]),
-             "reason_label": labels.timeliness_label(row["reason"]),
-             "next_step": labels.TIMELINESS_NEXT_STEPS.get(row["reason"], "")}
+            {
+                **row,
+                "resource_id": ids_by_code.get(row["resource_code"]),
+                "reason_label": labels.timeliness_label(row["reason"]),
+                "next_step": labels.TIMELINESS_NEXT_STEPS.get(row["reason"], ""),
+            }
             for row in part["late"][:limit]
         ],
         "late_count": len(part["late"]),
@@ -131,10 +138,16 @@ def department_list(session: Session, as_of: datetime) -> dict:
     departments = []
     for dept in session.scalars(select(Department).order_by(Department.id)):
         shown = display_name(dept.name)
-        departments.append({
-            "id": dept.id, "name": dept.name, "display_name": shown, "code": dept.code, "division": dept.division,
-            "coverage": rows.get(shown),
-        })
+        departments.append(
+            {
+                "id": dept.id,
+                "name": dept.name,
+                "display_name": shown,
+                "code": dept.code,
+                "division": dept.division,
+                "coverage": rows.get(shown),
+            }
+        )
     departments.sort(key=lambda d: (d["coverage"] is None, d["coverage"]["ratio"] if d["coverage"] else 0, d["id"]))
     return {"as_of": document["as_of"], "target": target.as_json(), "departments": departments}
 
@@ -146,14 +159,25 @@ def department_detail(session: Session, dept: Department, as_of: datetime) -> di
     target = current_target(session)
     document = coverage_document(session, as_of, target)
     shown = display_name(dept.name)
-    coverage = next((row for row in group_rows(document["by_department"], "department", target.target)
-                     if row["department"] == shown), None)
+    coverage = next(
+        (
+            row
+            for row in group_rows(document["by_department"], "department", target.target)
+            if row["department"] == shown
+        ),
+        None,
+    )
     gaps = [gap for gap in gap_rows(document, codes_to_ids(session)) if gap["department"] == shown]
     return {
         "as_of": document["as_of"],
         "target": target.as_json(),
-        "department": {"id": dept.id, "name": dept.name, "display_name": shown, "code": dept.code,
-                       "division": dept.division},
+        "department": {
+            "id": dept.id,
+            "name": dept.name,
+            "display_name": shown,
+            "code": dept.code,
+            "division": dept.division,
+        },
         "coverage": coverage,
         "gaps": gaps,
         "resources": resource_rows(session, as_of, department=dept.id),

@@ -4,6 +4,7 @@ The entry is checked with the catalogue linter's rules, turned into a resource.r
 event, applied (so a replay of hub.events rebuilds it), and published to hub.events when asked
 (by the caller, once its answer is built).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -59,8 +60,9 @@ def _department_spec(session: Session, provider: str) -> spec.Department:
     department = session.get(Department, provider)
     if department is None:
         known = ", ".join(session.scalars(select(Department.id).order_by(Department.id))) or "none loaded"
-        raise ApiError(422, f"provider {provider!r} is not a catalogue department (known: {known})",
-                       code="catalogue_rule")
+        raise ApiError(
+            422, f"provider {provider!r} is not a catalogue department (known: {known})", code="catalogue_rule"
+        )
     return spec.Department(id=department.id, name=department.name, code=department.code, division=department.division)
 
 
@@ -73,13 +75,19 @@ def _check(session: Session, entry: spec.Resource, department: spec.Department, 
     owner = session.scalar(select(Resource.id).where(Resource.code == entry.code))
     if owner is not None and owner != entry.id:
         raise ApiError(409, f"code {entry.code} already belongs to resource {owner!r}: codes are unique")
-    known = set(session.scalars(select(Resource.code).where(Resource.code.in_(entry.related)))) if entry.related else set()
-    details += [{"rule": "related", "message": f"related code {code!r} is not in the catalogue"}
-                for code in entry.related if code not in known or code == entry.code]
+    known = (
+        set(session.scalars(select(Resource.code).where(Resource.code.in_(entry.related)))) if entry.related else set()
+    )
+    details += [
+        {"rule": "related", "message": f"related code {code!r} is not in the catalogue"}
+        for code in entry.related
+        if code not in known or code == entry.code
+    ]
     if details:
         summary = "; ".join(d["message"] for d in details[:3])
-        raise ApiError(422, f"the entry breaks {len(details)} catalogue rule(s): {summary}",
-                       code="catalogue_rule", details=details)
+        raise ApiError(
+            422, f"the entry breaks {len(details)} catalogue rule(s): {summary}", code="catalogue_rule", details=details
+        )
 
 
 def publish_event(event: dict) -> None:
@@ -92,5 +100,6 @@ def publish_event(event: dict) -> None:
         ensure_topics([events_topic()])
         publish_events([event])
     except Exception as exc:  # nothing is committed: the caller's transaction rolls back
-        raise ApiError(503, f"could not publish to hub.events ({exc}); start Kafka (hub kafka up) or retry "
-                            "without publish=true") from exc
+        raise ApiError(
+            503, f"could not publish to hub.events ({exc}); start Kafka (hub kafka up) or retry without publish=true"
+        ) from exc

@@ -6,6 +6,7 @@ Geometry is carried as WKT in the item `geometry` (or `geom_wkt`, `geom`) with i
 State: {"files": {sha256: {"name", "rows"}}, "partial": {"sha256", "name", "row"}} — a file cut off
 mid-way resumes after its last delivered feature.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -175,23 +176,30 @@ class FileSource(BaseSource):
                 return
             except sqlite3.OperationalError as exc:
                 if tolerant or "decode" not in str(exc):
-                    raise BindingError(f"{path.name} broke off after row {index} ({exc}); replace the file in the "
-                                       f"drop folder (it will be read as a new file)") from None
+                    raise BindingError(
+                        f"{path.name} broke off after row {index} ({exc}); replace the file in the "
+                        f"drop folder (it will be read as a new file)"
+                    ) from None
                 tolerant = True
             finally:
                 db.close()
 
     def _layer(self, db: sqlite3.Connection, path: Path) -> tuple[str, str, int]:
         wanted = self.config.get("layer")
-        layers = {row[0]: (row[1], row[2]) for row in db.execute(
-            "SELECT c.table_name, g.column_name, g.srs_id FROM gpkg_contents c "
-            "JOIN gpkg_geometry_columns g ON g.table_name = c.table_name WHERE c.data_type = 'features'")}
+        layers = {
+            row[0]: (row[1], row[2])
+            for row in db.execute(
+                "SELECT c.table_name, g.column_name, g.srs_id FROM gpkg_contents c "
+                "JOIN gpkg_geometry_columns g ON g.table_name = c.table_name WHERE c.data_type = 'features'"
+            )
+        }
         if not layers:
             raise GeometryError("GeoPackage has no feature layer")
         if wanted and wanted not in layers:
             raise BindingError(
                 f"resource {self.resource.id!r}: layer {wanted!r} is not in {path.name} (layers: {', '.join(sorted(layers))}); "
-                f"fix binding.config.layer")
+                f"fix binding.config.layer"
+            )
         name = wanted or sorted(layers)[0]
         return name, *layers[name]
 
@@ -226,7 +234,8 @@ def _crs_lookup(db: sqlite3.Connection):
     table = {
         srs_id: f"{organization.upper()}:{code}"
         for srs_id, organization, code in db.execute(
-            "SELECT srs_id, organization, organization_coordsys_id FROM gpkg_spatial_ref_sys")
+            "SELECT srs_id, organization, organization_coordsys_id FROM gpkg_spatial_ref_sys"
+        )
         if organization and organization.upper() != "NONE"  # srs_id 0 / -1: "undefined" in the spec
     }
     return lambda srs_id: table.get(srs_id)

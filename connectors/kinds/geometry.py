@@ -4,6 +4,7 @@ GeoPackage binary header (GP + version + flags + srs_id + envelope, then WKB).
 Covers the OGC simple features the GIS drop uses: Point, LineString, Polygon, their Multi* forms
 and GeometryCollection, in 2D, Z, M and ZM. Anything else raises `GeometryError` naming the problem.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,12 +13,22 @@ import struct
 from connectors.errors import UnreadableRow
 
 TYPE_NAMES = {
-    1: "POINT", 2: "LINESTRING", 3: "POLYGON", 4: "MULTIPOINT",
-    5: "MULTILINESTRING", 6: "MULTIPOLYGON", 7: "GEOMETRYCOLLECTION",
+    1: "POINT",
+    2: "LINESTRING",
+    3: "POLYGON",
+    4: "MULTIPOINT",
+    5: "MULTILINESTRING",
+    6: "MULTIPOLYGON",
+    7: "GEOMETRYCOLLECTION",
 }
 GEOJSON_TYPES = {
-    "Point": 1, "LineString": 2, "Polygon": 3, "MultiPoint": 4,
-    "MultiLineString": 5, "MultiPolygon": 6, "GeometryCollection": 7,
+    "Point": 1,
+    "LineString": 2,
+    "Polygon": 3,
+    "MultiPoint": 4,
+    "MultiLineString": 5,
+    "MultiPolygon": 6,
+    "GeometryCollection": 7,
 }
 # GeoPackage envelope indicator (flags bits 1-3) → envelope length in bytes.
 GPKG_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -40,6 +51,7 @@ def _tag(type_code: int, has_z: bool, has_m: bool) -> str:
 
 
 # ---- WKB --------------------------------------------------------------------------------------------
+
 
 class _WkbReader:
     def __init__(self, data: bytes):
@@ -78,7 +90,7 @@ class _WkbReader:
         if count * dims * 8 > len(self.data) - self.offset:
             raise GeometryError(f"WKB claims {count} points but only {len(self.data) - self.offset} bytes remain")
         flat = self.take(f"{endian}{count * dims}d")
-        return [flat[i:i + dims] for i in range(0, len(flat), dims)]
+        return [flat[i : i + dims] for i in range(0, len(flat), dims)]
 
     def _body(self, type_code: int, endian: str, dims: int) -> str:
         if type_code == 1:
@@ -133,7 +145,7 @@ def gpkg_to_wkb(blob: bytes) -> tuple[bytes, int]:
     if envelope not in GPKG_ENVELOPE_BYTES:
         raise GeometryError(f"GeoPackage envelope indicator {envelope} is invalid (0–4 allowed)")
     srs_id = struct.unpack_from("<i" if flags & 1 else ">i", blob, 4)[0]
-    return blob[8 + GPKG_ENVELOPE_BYTES[envelope]:], srs_id
+    return blob[8 + GPKG_ENVELOPE_BYTES[envelope] :], srs_id
 
 
 def gpkg_to_wkt(blob: bytes) -> tuple[str, int]:
@@ -143,6 +155,7 @@ def gpkg_to_wkt(blob: bytes) -> tuple[str, int]:
 
 
 # ---- GeoJSON ----------------------------------------------------------------------------------------
+
 
 def geojson_to_wkt(geometry: dict) -> str:
     """WKT of a GeoJSON geometry object; raises GeometryError naming what is malformed."""
@@ -179,8 +192,11 @@ def _members(coordinates) -> list:
 
 def _position(position, dims: set[int]) -> str:
     """'x y' of a GeoJSON position, checked: 2–4 finite numbers (bools are not numbers)."""
-    if type(position) is not list or not 2 <= len(position) <= 4 or not all(
-            type(v) in (float, int) and math.isfinite(v) for v in position):
+    if (
+        type(position) is not list
+        or not 2 <= len(position) <= 4
+        or not all(type(v) in (float, int) and math.isfinite(v) for v in position)
+    ):
         raise GeometryError(f"position {str(position)[:60]} is not a list of 2–4 finite numbers")
     dims.add(len(position))
     return " ".join(map(number, position))

@@ -10,6 +10,7 @@ status, events or alarms, else "page" — the synthetic video platform decides t
 429 and 5xx (and network errors) are retried with exponential backoff and full jitter, honouring
 Retry-After, until `retry_deadline_s` (default 60) has passed; any other 4xx is fatal.
 """
+
 from __future__ import annotations
 
 import logging
@@ -107,8 +108,14 @@ class HttpSource(BaseSource):
                 yield self._item(item, position, f"page {page} item {row}")
             if last_page:
                 if not items or skip_through >= len(items) - 1:
-                    yield Advance({"page": page, "row": len(items) - 1, "done": True,
-                                   "finished_at": datetime.now(timezone.utc).isoformat()})
+                    yield Advance(
+                        {
+                            "page": page,
+                            "row": len(items) - 1,
+                            "done": True,
+                            "finished_at": datetime.now(timezone.utc).isoformat(),
+                        }
+                    )
                 return
             page, skip_through = page + 1, -1
 
@@ -153,9 +160,12 @@ class HttpSource(BaseSource):
                 raise SourceUnavailable(
                     f"resource {self.resource.id!r}: GET {self.endpoint} {params} still fails after {attempt} attempts "
                     f"in {self.retry_deadline_s:.0f} s (last: {reason}); state is saved up to the last delivered "
-                    f"record — rerun `hub connect {self.resource.id}` when the video platform is healthy")
+                    f"record — rerun `hub connect {self.resource.id}` when the video platform is healthy"
+                )
             self.stats["retries"] += 1
-            log.warning("%s: GET %s %s → %s; retry %d in %.2f s", self.resource.id, self.endpoint, params, reason, attempt, wait)
+            log.warning(
+                "%s: GET %s %s → %s; retry %d in %.2f s", self.resource.id, self.endpoint, params, reason, attempt, wait
+            )
             time.sleep(wait)
 
     def _attempt(self, params: dict, attempt: int) -> tuple[dict | str, float]:
@@ -174,7 +184,8 @@ class HttpSource(BaseSource):
         if status != 200:
             raise SourceRejected(
                 f"resource {self.resource.id!r}: GET {response.request.url} → HTTP {status}: {response.text[:200]!r}; "
-                f"the request itself is wrong — fix binding.config (endpoint, page_size, paging) in the catalogue")
+                f"the request itself is wrong — fix binding.config (endpoint, page_size, paging) in the catalogue"
+            )
         try:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError:

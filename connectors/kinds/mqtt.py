@@ -8,6 +8,7 @@ connection: after a reconnect the broker redelivers it (a duplicate, never a los
 A read ends after `idle_s` seconds (default 2) without a message; time spent disconnected does not
 count as idle, and a broker away longer than `reconnect_wait_s` (default 30) stops the run.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,8 +67,12 @@ class MqttSource(BaseSource):
     def _ensure_connected(self) -> None:
         if self._client is None:
             host, port = mqtt_host_port()
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id(self.resource.id),
-                                 protocol=mqtt.MQTTv5, manual_ack=True)
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id(self.resource.id),
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
             client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
             client.on_subscribe, client.on_message = self._on_subscribe, self._on_message
             client.reconnect_delay_set(min_delay=0.2, max_delay=2)
@@ -77,13 +82,17 @@ class MqttSource(BaseSource):
             try:
                 client.connect(host, port, keepalive=15, clean_start=False, properties=properties)
             except OSError as exc:
-                raise SourceUnavailable(f"MQTT broker {host}:{port} is not reachable ({exc}); "
-                                        f"start it with `hub sources up` or set HUB_MQTT_HOST/HUB_MQTT_PORT") from None
+                raise SourceUnavailable(
+                    f"MQTT broker {host}:{port} is not reachable ({exc}); "
+                    f"start it with `hub sources up` or set HUB_MQTT_HOST/HUB_MQTT_PORT"
+                ) from None
             client.loop_start()
             self._client = client
         if not self._subscribed.wait(CONNECT_TIMEOUT_S):
-            raise SourceUnavailable(f"resource {self.resource.id!r}: no subscription to {self.topic_filter!r} "
-                                    f"within {CONNECT_TIMEOUT_S:.0f} s; is the MQTT broker up (`hub sources up`)?")
+            raise SourceUnavailable(
+                f"resource {self.resource.id!r}: no subscription to {self.topic_filter!r} "
+                f"within {CONNECT_TIMEOUT_S:.0f} s; is the MQTT broker up (`hub sources up`)?"
+            )
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -93,14 +102,19 @@ class MqttSource(BaseSource):
         self._generation += 1
         self.stats["connects"] += 1
         if self.stats["connects"] > 1:
-            log.warning("%s: reconnected to the MQTT broker (session present: %s); unacknowledged messages "
-                        "come again", self.resource.id, flags.session_present)
+            log.warning(
+                "%s: reconnected to the MQTT broker (session present: %s); unacknowledged messages come again",
+                self.resource.id,
+                flags.session_present,
+            )
         self._connected.set()
         client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if any(code.is_failure for code in reason_codes):
-            log.error("%s: the broker refused the subscription to %r: %s", self.resource.id, self.topic_filter, reason_codes)
+            log.error(
+                "%s: the broker refused the subscription to %r: %s", self.resource.id, self.topic_filter, reason_codes
+            )
             return
         self._subscribed.set()
 
@@ -133,7 +147,8 @@ class MqttSource(BaseSource):
                     if now - away_since > self.reconnect_wait_s:
                         raise SourceUnavailable(
                             f"resource {self.resource.id!r}: the MQTT broker has been away for {self.reconnect_wait_s:.0f} s; "
-                            f"unacknowledged messages stay in the session — rerun when it is back") from None
+                            f"unacknowledged messages stay in the session — rerun when it is back"
+                        ) from None
                     quiet_since = now
                     continue
                 away_since = None
@@ -152,7 +167,9 @@ class MqttSource(BaseSource):
         except orjson.JSONDecodeError as exc:
             return Unreadable(payload, f"topic {message.topic}: payload is not UTF-8 JSON ({exc})", position)
         if not isinstance(value, dict):
-            return Unreadable(payload, f"topic {message.topic}: payload is JSON {type(value).__name__}, expected an object", position)
+            return Unreadable(
+                payload, f"topic {message.topic}: payload is JSON {type(value).__name__}, expected an object", position
+            )
         return SourceRecord(value, position)
 
     def advance(self, state: dict, position) -> None:

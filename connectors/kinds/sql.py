@@ -9,6 +9,7 @@ cursor value *below* the watermark (a source must keep its cursor non-decreasing
 says). Without a rowid or primary key, two rows with the same cursor and the same key items (exact
 duplicates) that straddle a chunk boundary are read as one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -56,22 +57,28 @@ class SqlSource(BaseSource):
             columns = {column["name"] for column in inspector.get_columns(self.table_name)}
             primary_key = inspector.get_pk_constraint(self.table_name).get("constrained_columns") or []
         except sa.exc.NoSuchTableError:
-            raise BindingError(f"resource {self.resource.id!r}: table {self.table_name!r} does not exist in "
-                               f"{self.system} ({engine.url.render_as_string()}); run `hub seed` or fix binding.config.table") from None
+            raise BindingError(
+                f"resource {self.resource.id!r}: table {self.table_name!r} does not exist in "
+                f"{self.system} ({engine.url.render_as_string()}); run `hub seed` or fix binding.config.table"
+            ) from None
         except sa.exc.OperationalError as exc:
             raise SourceUnavailable(f"{self.system} is not reachable ({exc.orig}); is the database up?") from None
         wanted = [item.name for item in self.items] + [self.cursor_name]
         missing = [name for name in wanted if name not in columns]
         if missing:
-            raise BindingError(f"resource {self.resource.id!r}: table {self.table_name!r} lacks column(s) "
-                               f"{', '.join(missing)}; the catalogue's items and the source disagree")
+            raise BindingError(
+                f"resource {self.resource.id!r}: table {self.table_name!r} lacks column(s) "
+                f"{', '.join(missing)}; the catalogue's items and the source disagree"
+            )
         if engine.dialect.name == "sqlite":
             breakers = [sa.literal_column("_rowid_")]
         else:
             breakers = [sa.column(name) for name in primary_key or [i.name for i in self.items if i.key]]
             if not breakers:
-                raise BindingError(f"resource {self.resource.id!r}: table {self.table_name!r} has no primary key "
-                                   f"and the resource no key item; rows sharing a cursor value cannot be ordered")
+                raise BindingError(
+                    f"resource {self.resource.id!r}: table {self.table_name!r} has no primary key "
+                    f"and the resource no key item; rows sharing a cursor value cannot be ordered"
+                )
         table = sa.table(self.table_name, *(sa.column(name) for name in wanted))
         selected = [table.c[item.name] for item in self.items]
         cursor = table.c[self.cursor_name]
@@ -84,7 +91,9 @@ class SqlSource(BaseSource):
         where = cursor.is_not(None)
         if state.get("cursor") is not None:
             after = state["after"] if len(breakers) > 1 else [state["after"]]
-            where = sa.and_(where, sa.tuple_(cursor, *breakers) > sa.tuple_(sa.literal(state["cursor"]), *map(sa.literal, after)))
+            where = sa.and_(
+                where, sa.tuple_(cursor, *breakers) > sa.tuple_(sa.literal(state["cursor"]), *map(sa.literal, after))
+            )
         if count:
             return sa.select(sa.func.count()).select_from(table).where(where)
         columns = [*selected, cursor.label(_CURSOR), *[b.label(f"{_AFTER}{i}") for i, b in enumerate(breakers)]]
@@ -114,7 +123,9 @@ class SqlSource(BaseSource):
             return self._fetch(statement, tolerant=False)
         except sa.exc.OperationalError as exc:
             if "decode" not in str(exc.orig) or self.engine().dialect.name != "sqlite":
-                raise SourceUnavailable(f"reading {self.system}.{self.table_name} failed ({exc.orig}); rerun later") from None
+                raise SourceUnavailable(
+                    f"reading {self.system}.{self.table_name} failed ({exc.orig}); rerun later"
+                ) from None
         # Rows now may hold BadText (or bytes, from a BLOB in a TEXT column): the runner's conforming
         # step rejects those values, so exactly those rows go to the DLQ.
         return self._fetch(statement, tolerant=True)
@@ -130,7 +141,7 @@ class SqlSource(BaseSource):
             rows = self._chunk(self._statement(position))
             single = len(self._query[2]) == 1
             for row in rows:
-                after = row[width + 1] if single else list(row[width + 1:])
+                after = row[width + 1] if single else list(row[width + 1 :])
                 # The cursor is the change time; the runner parses it only if no item gives the event time.
                 yield SourceRecord(dict(zip(names, row)), (row[width], after), row[width])
             if len(rows) < self.batch_size:

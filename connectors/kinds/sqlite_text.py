@@ -3,6 +3,7 @@ the whole fetch. `TextDecoder`, used as the connection's text_factory for such a
 those values with `surrogateescape` into `BadText` instead: the runner then sends just that row
 to the DLQ (a BadText is never a valid value of any item) and the read goes on.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,6 +49,7 @@ def _portable(value):
 
 def portable_json(row: dict) -> str:
     """A row as JSON text for the DLQ: undecodable text as \\xNN escapes, blobs as {"base64": …}."""
-    cleaned = {name: _portable(v) if isinstance(v, (BadText, bytes, bytearray, memoryview)) else v
-               for name, v in row.items()}
+    cleaned = {
+        name: _portable(v) if isinstance(v, (BadText, bytes, bytearray, memoryview)) else v for name, v in row.items()
+    }
     return orjson.dumps(cleaned, default=str, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -2,6 +2,7 @@
 seed catalogue plus evidence events applied through catalog.events, and Debian's headless Chromium
 driven by Playwright. Screenshots go to var/test-artifacts/.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -19,8 +20,14 @@ ARTIFACTS = REPO / "var" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without these Chromium waits on the network (closed here) and on a GPU; a fresh profile per run.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 HISTORY_DAYS = 10
 TARGET_DATE = date(2026, 12, 31)
@@ -39,12 +46,28 @@ def demo_events(catalogue, now: datetime) -> list[dict]:
         start = now - timedelta(days=joined, hours=2)
         if outcome == 9:
             continue  # bound, the connector never produced
-        events.append(make_event("connector.produced", resource.id, ts=start, run_id=f"{resource.id}-run-1",
-                                 records=1000 + index, dlq_records=index % 4, source=resource.binding.system,
-                                 offsets={"0": [0, 999 + index]}))
+        events.append(
+            make_event(
+                "connector.produced",
+                resource.id,
+                ts=start,
+                run_id=f"{resource.id}-run-1",
+                records=1000 + index,
+                dlq_records=index % 4,
+                source=resource.binding.system,
+                offsets={"0": [0, 999 + index]},
+            )
+        )
         if outcome == 8:
-            events.append(make_event("landing.failed", resource.id, ts=start + timedelta(minutes=30),
-                                     load_id=f"{resource.id}-0", error="schema check failed: column gmsfhm missing"))
+            events.append(
+                make_event(
+                    "landing.failed",
+                    resource.id,
+                    ts=start + timedelta(minutes=30),
+                    load_id=f"{resource.id}-0",
+                    error="schema check failed: column gmsfhm missing",
+                )
+            )
             continue
         days_ago = [joined + 400] if outcome == 7 else range(joined, -1, -1)  # 7: landed once, long ago
         for number, back in enumerate(days_ago, start=1):
@@ -59,9 +82,18 @@ def _load(resource, at: datetime, number: int, outcome: int) -> list[dict]:
     rows = 1000 + number
     first = (number - 1) * rows
     landing = make_event(
-        "landing.completed", resource.id, ts=at, load_id=load_id, rows=rows, dlq_rows=number % 3,
-        files=[f"{resource.domain}/{resource.id}/dt={at.date()}/hub.raw.{resource.id}-0-{first}-{first + rows - 1}.parquet"],
-        offsets={"0": [first, first + rows - 1]}, max_event_time=(at - timedelta(minutes=5)).isoformat())
+        "landing.completed",
+        resource.id,
+        ts=at,
+        load_id=load_id,
+        rows=rows,
+        dlq_rows=number % 3,
+        files=[
+            f"{resource.domain}/{resource.id}/dt={at.date()}/hub.raw.{resource.id}-0-{first}-{first + rows - 1}.parquet"
+        ],
+        offsets={"0": [first, first + rows - 1]},
+        max_event_time=(at - timedelta(minutes=5)).isoformat(),
+    )
     key = next((item.name for item in resource.items if item.key), resource.items[0].name)
     if outcome == 6:
         failed = [{"name": f"{key}_valid", "critical": True, "failed_rows": 37}]
@@ -70,9 +102,16 @@ def _load(resource, at: datetime, number: int, outcome: int) -> list[dict]:
         failed, valid = [{"name": "completeness", "critical": False, "failed_rows": rows // 5}], rows - rows // 5
     else:
         failed, valid = [], rows
-    quality = make_event("quality.completed", resource.id, ts=at + timedelta(minutes=2), load_id=load_id,
-                         rows_checked=rows, rows_valid=valid, failed_rules=failed,
-                         failed_critical=[rule["name"] for rule in failed if rule["critical"]])
+    quality = make_event(
+        "quality.completed",
+        resource.id,
+        ts=at + timedelta(minutes=2),
+        load_id=load_id,
+        rows_checked=rows,
+        rows_valid=valid,
+        failed_rules=failed,
+        failed_critical=[rule["name"] for rule in failed if rule["critical"]],
+    )
     return [landing, quality]
 
 

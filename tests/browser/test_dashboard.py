@@ -1,5 +1,6 @@
 """The catalogue service in real headless Chromium: the dashboard draws its charts, filtering resources
 works, a resource page shows its evidence; no console errors. Screenshots: var/test-artifacts/."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def test_the_dashboard_shows_update_timeliness_beside_coverage(page, service_url
     overall = expected["overall"]
     assert 0 < overall["timely"] < overall["total"]  # the seeded evidence has sources on time and behind
     assert page.inner_text("[data-testid=timeliness-figure]") == f"{overall['ratio'] * 100:.1f}%"
-    assert f"已挂接的 {overall['total']} 项资源中，{overall['timely']} 项" in page.inner_text("[data-testid=timeliness]")
+    assert f"已挂接的 {overall['total']} 项资源中，{overall['timely']} 项" in page.inner_text(
+        "[data-testid=timeliness]"
+    )
     assert page.locator("[data-testid=timeliness-departments] tbody tr").count() == len(expected["by_department"])
     late = page.locator("[data-testid=timeliness-late] tbody tr")
     assert late.count() == len(expected["late"]) > 0

@@ -1,5 +1,6 @@
 """Signing in in real Chromium: the Data Docs ask for an identity, the login form takes a token and
 the HttpOnly session cookie opens the docs (script cannot read it); no console errors under the CSP."""
+
 from __future__ import annotations
 
 

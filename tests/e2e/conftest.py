@@ -1,12 +1,12 @@
 """The demo run the end-to-end tests share: `hub demo --once` once per test session, in an
 isolated hub home with its own Kafka broker (every e2e module reads the same run)."""
+
 from __future__ import annotations
 
 import os
 import subprocess
 
 import pytest
-
 from e2e_kit import HUB, REPO, free_port
 
 
@@ -35,5 +35,3 @@ def demo(tmp_path_factory):
     finally:
         for command in (["sources", "down"], ["kafka", "down"]):
             subprocess.run([HUB, *command], env=env, capture_output=True, timeout=120)
-
-

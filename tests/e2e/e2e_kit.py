@@ -1,4 +1,5 @@
 """Helpers of the end-to-end tests (imported as `e2e_kit`: tests/e2e is on sys.path)."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """The main job end to end, as `make demo ARGS=--once` runs it, on a fresh hub home with its own
 Kafka broker: catalogue → sources → six ingest DAGs through Airflow → coverage → report."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import sqlite3
 import subprocess
 
 import duckdb
-
 from e2e_kit import HUB, REPO, hub_json
 
 INGEST_DAGS = [f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")]
@@ -17,8 +17,9 @@ def test_every_dag_ran_through_airflow_and_succeeded(demo):
     _, home, _ = demo
     with sqlite3.connect(home / "airflow" / "airflow.db") as db:
         states = dict(db.execute("SELECT dag_id, state FROM dag_run"))
-    assert {dag_id: states.get(dag_id) for dag_id in [*INGEST_DAGS, "coverage_daily"]} == \
-        {dag_id: "success" for dag_id in [*INGEST_DAGS, "coverage_daily"]}
+    assert {dag_id: states.get(dag_id) for dag_id in [*INGEST_DAGS, "coverage_daily"]} == {
+        dag_id: "success" for dag_id in [*INGEST_DAGS, "coverage_daily"]
+    }
 
 
 def test_coverage_follows_from_the_evidence(demo):
@@ -38,23 +39,51 @@ def test_coverage_follows_from_the_evidence(demo):
 def test_staging_holds_distinct_keys_of_the_source(demo):
     _, home, _ = demo
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        rows, keys = con.execute('SELECT count(*), count(DISTINCT gmsfhm) FROM staging."resident_population"').fetchone()
-        marts = {name for (name,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mart'").fetchall()}
+        rows, keys = con.execute(
+            'SELECT count(*), count(DISTINCT gmsfhm) FROM staging."resident_population"'
+        ).fetchone()
+        marts = {
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mart'"
+            ).fetchall()
+        }
         persons = con.execute("SELECT sum(persons) FROM mart.population_by_town_age_sex").fetchone()[0]
     assert rows > 0 and rows == keys
-    assert {"population_by_town_age_sex", "market_entities_by_industry_town_status", "utility_use_by_town_and_month",
-            "camera_online_rate_by_department_town", "iot_alerts_by_type_and_town"} <= marts
+    assert {
+        "population_by_town_age_sex",
+        "market_entities_by_industry_town_status",
+        "utility_use_by_town_and_month",
+        "camera_online_rate_by_department_town",
+        "iot_alerts_by_type_and_town",
+    } <= marts
     assert persons > 0
 
 
 def test_kafka_console_consumer_shows_records_and_headers(demo):
     env, _, _ = demo
     out = subprocess.run(
-        [HUB, "kafka", "tool", "kafka-console-consumer", "--bootstrap-server", f"127.0.0.1:{env['HUB_KAFKA_PORT']}",
-         "--topic", "hub.raw.resident_population", "--from-beginning", "--max-messages", "3",
-         "--property", "print.key=true", "--property", "print.headers=true"],
-        env=env, capture_output=True, text=True, timeout=120,
+        [
+            HUB,
+            "kafka",
+            "tool",
+            "kafka-console-consumer",
+            "--bootstrap-server",
+            f"127.0.0.1:{env['HUB_KAFKA_PORT']}",
+            "--topic",
+            "hub.raw.resident_population",
+            "--from-beginning",
+            "--max-messages",
+            "3",
+            "--property",
+            "print.key=true",
+            "--property",
+            "print.headers=true",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.stdout.count("hub-resource:resident_population") == 3, out.stdout + out.stderr
     assert "hub-op:upsert" in out.stdout and "gmsfhm" in out.stdout

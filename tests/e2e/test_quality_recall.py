@@ -1,6 +1,7 @@
 """Every defect the synthetic sources injected (var/sources/manifest.json) is caught by a rule,
 repaired by a normaliser or sent to a DLQ on its way through the demo's ingest DAGs — and no clean
 record is flagged (quality.recall, read from the demo run's lake, catalogue and manifest)."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,9 @@ def recall(demo):
 
 
 def test_every_injected_defect_kind_was_injected(recall):
-    assert {defect for defect, count in recall.injected.items() if count} == \
-        set(CAUGHT_BY) | set(REPAIRED_AT_LANDING) | set(SENT_TO_DLQ)
+    assert {defect for defect, count in recall.injected.items() if count} == set(CAUGHT_BY) | set(
+        REPAIRED_AT_LANDING
+    ) | set(SENT_TO_DLQ)
 
 
 def test_every_injected_defect_is_caught_repaired_or_dead_lettered(recall):

@@ -1,4 +1,5 @@
 """Integration fixtures for the catalogue store: a real PostgreSQL next to SQLite."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -60,22 +61,43 @@ def _department(dept_id: str, name: str):
     return Department(id=dept_id, name=name, code="11440606MB2C9035XG", division="440606")
 
 
-def _resource(resource_id: str, provider: str, code: str, *, cycle="每日", bound=True, priority=1,
-              sharing="无条件共享", domain="population", name=None):
+def _resource(
+    resource_id: str,
+    provider: str,
+    code: str,
+    *,
+    cycle="每日",
+    bound=True,
+    priority=1,
+    sharing="无条件共享",
+    domain="population",
+    name=None,
+):
     from catalog.spec import Binding, Item, Resource
 
     return Resource(
-        id=resource_id, code=code, name=name or f"{resource_id} 信息", provider=provider,
-        classification="基础/人口/户籍人口", abstract="测试资源", format="数据库", domain=domain,
-        update_cycle=cycle, sharing_type=sharing, sharing_condition="按需申请" if sharing == "有条件共享" else None,
-        open_type="不开放", release_date=T0.date().replace(day=1, month=1), priority=priority,
+        id=resource_id,
+        code=code,
+        name=name or f"{resource_id} 信息",
+        provider=provider,
+        classification="基础/人口/户籍人口",
+        abstract="测试资源",
+        format="数据库",
+        domain=domain,
+        update_cycle=cycle,
+        sharing_type=sharing,
+        sharing_condition="按需申请" if sharing == "有条件共享" else None,
+        open_type="不开放",
+        release_date=T0.date().replace(day=1, month=1),
+        priority=priority,
         items=[
             Item(name="gmsfhm", label="公民身份号码", type="C", length=18, nullable=False, key=True, pii="id_number"),
             Item(name="xm", label="姓名", type="C", length=50, pii="name"),
             Item(name="csrq", label="出生日期", type="D"),
         ],
         binding=Binding(kind="sql", system="population_db", config={"table": resource_id, "cursor_column": "gxsj"})
-        if bound else None,
+        if bound
+        else None,
     )
 
 
@@ -108,26 +130,48 @@ def build_evidence():
         return T0 + timedelta(hours=hours)
 
     def landing(resource, hours, rows, load):
-        return make_event("landing.completed", resource, ts=at(hours), load_id=load, rows=rows,
-                          files=[f"{resource}/p0/{load}.parquet"], offsets={"0": [0, rows - 1]},
-                          max_event_time=at(hours - 1).isoformat())
+        return make_event(
+            "landing.completed",
+            resource,
+            ts=at(hours),
+            load_id=load,
+            rows=rows,
+            files=[f"{resource}/p0/{load}.parquet"],
+            offsets={"0": [0, rows - 1]},
+            max_event_time=at(hours - 1).isoformat(),
+        )
 
     def quality(resource, hours, valid, failed=()):
-        return make_event("quality.completed", resource, ts=at(hours), load_id=f"{resource}-1", rows_checked=1000,
-                          rows_valid=valid,
-                          failed_rules=[{"name": n, "critical": True, "failed_rows": 5} for n in failed],
-                          failed_critical=list(failed))
+        return make_event(
+            "quality.completed",
+            resource,
+            ts=at(hours),
+            load_id=f"{resource}-1",
+            rows_checked=1000,
+            rows_valid=valid,
+            failed_rules=[{"name": n, "critical": True, "failed_rows": 5} for n in failed],
+            failed_critical=list(failed),
+        )
 
     events = []
     for resource, start in (("hjrk_jbxx", -2), ("ldrk_jbxx", -2), ("qy_jbxx", -24 * 40), ("gtgsh_jbxx", -2)):
-        events.append(make_event("connector.produced", resource, ts=at(start), run_id=f"{resource}-run",
-                                 records=1000, dlq_records=3))
-    events.insert(1, make_event("landing.failed", "hjrk_jbxx", ts=at(-1.8), load_id="hjrk_jbxx-0", error="broker timeout"))
+        events.append(
+            make_event(
+                "connector.produced", resource, ts=at(start), run_id=f"{resource}-run", records=1000, dlq_records=3
+            )
+        )
+    events.insert(
+        1, make_event("landing.failed", "hjrk_jbxx", ts=at(-1.8), load_id="hjrk_jbxx-0", error="broker timeout")
+    )
     events += [
-        landing("hjrk_jbxx", -1.5, 1000, "hjrk_jbxx-1"), quality("hjrk_jbxx", -1.4, 990),
-        landing("ldrk_jbxx", -1.5, 1000, "ldrk_jbxx-1"), quality("ldrk_jbxx", -1.4, 970, ["gmsfhm_valid"]),
-        landing("qy_jbxx", -24 * 40 + 1, 1000, "qy_jbxx-1"), quality("qy_jbxx", -24 * 40 + 2, 1000),
-        landing("gtgsh_jbxx", -1.5, 1000, "gtgsh_jbxx-1"), quality("gtgsh_jbxx", -1.4, 1000),
+        landing("hjrk_jbxx", -1.5, 1000, "hjrk_jbxx-1"),
+        quality("hjrk_jbxx", -1.4, 990),
+        landing("ldrk_jbxx", -1.5, 1000, "ldrk_jbxx-1"),
+        quality("ldrk_jbxx", -1.4, 970, ["gmsfhm_valid"]),
+        landing("qy_jbxx", -24 * 40 + 1, 1000, "qy_jbxx-1"),
+        quality("qy_jbxx", -24 * 40 + 2, 1000),
+        landing("gtgsh_jbxx", -1.5, 1000, "gtgsh_jbxx-1"),
+        quality("gtgsh_jbxx", -1.4, 1000),
         make_event("schema.changed", "hjrk_jbxx", ts=at(-1), old="a1b2", new="c3d4", added=["zz"]),
     ]
     return events

@@ -4,12 +4,12 @@ Each kit owns a tiny source of the contract's shape in a tmp dir (written throug
 systems' own writers where they exist), a catalogue resource bound to it under a unique id, and
 `add(n) -> keys` / `add_unreadable()` to grow it between connector runs.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -53,19 +53,35 @@ def make_resource(kind: str, system: str, config: dict, items=None, prefix: str 
     """A bound catalogue resource with an id (and so topics) no other test uses."""
     rid = f"{prefix}_{kind}_{uuid.uuid4().hex[:10]}"
     return Resource(
-        id=rid, code="301001/000001", name=f"测试资源 {rid}", provider="gaj", classification="部门/测试/测试",
-        abstract="连接器测试", format="数据库", domain="population", update_cycle="每日", sharing_type="无条件共享",
-        open_type="不开放", release_date=T0.date(), items=list(items or ITEMS),
+        id=rid,
+        code="301001/000001",
+        name=f"测试资源 {rid}",
+        provider="gaj",
+        classification="部门/测试/测试",
+        abstract="连接器测试",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="无条件共享",
+        open_type="不开放",
+        release_date=T0.date(),
+        items=list(items or ITEMS),
         binding=Binding(kind=kind, system=system, config=config),
     )
 
 
 def row(number: int) -> dict:
-    return {"bh": f"B{number:06d}", "mc": f"名称{number}", "sl": number * 1.5,
-            "rq": (T0.date() - timedelta(days=number % 300)).isoformat(), "gxsj": (T0 + timedelta(minutes=number)).isoformat()}
+    return {
+        "bh": f"B{number:06d}",
+        "mc": f"名称{number}",
+        "sl": number * 1.5,
+        "rq": (T0.date() - timedelta(days=number % 300)).isoformat(),
+        "gxsj": (T0 + timedelta(minutes=number)).isoformat(),
+    }
 
 
 # ---- Kafka -----------------------------------------------------------------------------------------
+
 
 def read_topic(topic: str, start: dict | None = None) -> list:
     """Every message of `topic` (from `start` offsets if given), read up to the current end."""
@@ -113,6 +129,7 @@ def events_for(resource_id: str, start: dict) -> list[dict]:
 
 # ---- sql -------------------------------------------------------------------------------------------
 
+
 class SqlKit:
     kind = "sql"
 
@@ -156,6 +173,7 @@ class SqlKit:
 
 # ---- file ------------------------------------------------------------------------------------------
 
+
 class FileKit:
     """Alternates GeoJSON (EPSG:4490 points) and GeoPackage (EPSG:4547 polygons) files in one drop folder."""
 
@@ -197,7 +215,9 @@ class FileKit:
         folder = self.drop / "parcels"
         if gpkg:
             columns = {"bh": "TEXT", "mc": "TEXT", "sl": "REAL", "rq": "TEXT", "gxsj": "TEXT"}
-            writer = GpkgWriter(folder / f"part{self.files:03d}.gpkg", "parcels", 4547, "Polygon", columns, T0.isoformat())
+            writer = GpkgWriter(
+                folder / f"part{self.files:03d}.gpkg", "parcels", 4547, "Polygon", columns, T0.isoformat()
+            )
             writer.add(features)
             writer.close()
             writer.db.close()
@@ -214,6 +234,7 @@ class FileKit:
 
 
 # ---- mqtt ------------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -247,10 +268,15 @@ class MqttKit:
         self.broker = Broker(env)
         self.broker.start()
         self.device_type = f"t{uuid.uuid4().hex[:8]}"
-        items = [Item(name="device_id", label="设备编码", type="C", nullable=False, key=True),
-                 Item(name="ts", label="采集时间", type="T", nullable=False, key=True),
-                 Item(name="value", label="读数", type="N"), Item(name="town", label="镇街", type="C")]
-        self.resource = make_resource("mqtt", "iot_broker", {"topic_filter": f"sd/+/{self.device_type}/+/telemetry", "idle_s": 1.0}, items)
+        items = [
+            Item(name="device_id", label="设备编码", type="C", nullable=False, key=True),
+            Item(name="ts", label="采集时间", type="T", nullable=False, key=True),
+            Item(name="value", label="读数", type="N"),
+            Item(name="town", label="镇街", type="C"),
+        ]
+        self.resource = make_resource(
+            "mqtt", "iot_broker", {"topic_filter": f"sd/+/{self.device_type}/+/telemetry", "idle_s": 1.0}, items
+        )
         self.next_number = 0
         self._publisher = None
 
@@ -301,6 +327,7 @@ class MqttKit:
 
 # ---- http ------------------------------------------------------------------------------------------
 
+
 class VideoService:
     """The synthetic video platform (synthetic.video_service) served in a thread on a free
     port, from the store under this test's HUB_VAR_DIR."""
@@ -313,8 +340,9 @@ class VideoService:
         port = free_port()
         env.set("HUB_VIDEO_URL", f"http://127.0.0.1:{port}")
         self.url = f"http://127.0.0.1:{port}"
-        self.server = build_server("127.0.0.1", port, systems.sources_dir() / VIDEO_STORE,
-                                   rate=rate, fault_rate=0.0, fault_burst=0)
+        self.server = build_server(
+            "127.0.0.1", port, systems.sources_dir() / VIDEO_STORE, rate=rate, fault_rate=0.0, fault_burst=0
+        )
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -329,9 +357,12 @@ class VideoService:
         self.server.server_close()
 
 
-STATUS_ITEMS = [Item(name="device_id", label="设备编码", type="C", nullable=False, key=True),
-                Item(name="ts", label="事件时间", type="T", nullable=False, key=True),
-                Item(name="status", label="状态", type="C"), Item(name="reason", label="原因", type="C")]
+STATUS_ITEMS = [
+    Item(name="device_id", label="设备编码", type="C", nullable=False, key=True),
+    Item(name="ts", label="事件时间", type="T", nullable=False, key=True),
+    Item(name="status", label="状态", type="C"),
+    Item(name="reason", label="原因", type="C"),
+]
 
 
 class HttpKit:
@@ -339,8 +370,12 @@ class HttpKit:
 
     kind = "http"
 
-    def __init__(self, tmp: Path, env: Env, endpoint: str = "/api/v1/device-status", page_size: int = 7, rate: float = 1000.0):
-        self.resource = make_resource("http", "video_platform", {"endpoint": endpoint, "page_size": page_size}, STATUS_ITEMS)
+    def __init__(
+        self, tmp: Path, env: Env, endpoint: str = "/api/v1/device-status", page_size: int = 7, rate: float = 1000.0
+    ):
+        self.resource = make_resource(
+            "http", "video_platform", {"endpoint": endpoint, "page_size": page_size}, STATUS_ITEMS
+        )
         self.service = VideoService(env, rate)
         self.next_number = 0
         self.step = 0
@@ -362,8 +397,14 @@ class HttpKit:
         rows = []
         for i in range(count):
             number = self.next_number + i
-            rows.append({"device_id": f"4406060500132{number:07d}", "ts": (T0 + timedelta(seconds=number)).isoformat(),
-                         "status": "ON" if number % 3 else "OFF", "reason": "keepalive"})
+            rows.append(
+                {
+                    "device_id": f"4406060500132{number:07d}",
+                    "ts": (T0 + timedelta(seconds=number)).isoformat(),
+                    "status": "ON" if number % 3 else "OFF",
+                    "reason": "keepalive",
+                }
+            )
         self.next_number += count
         self._write(rows)
         return [f"{r['device_id']}|{r['ts']}" for r in rows]
@@ -397,4 +438,14 @@ def write_catalogue(folder: Path, resources: list[Resource]) -> Path:
 def connect_command(target: str, catalogue: Path, *extra: str) -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "connectors.cli", "connect", target, "--catalogue", str(catalogue), "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "connectors.cli",
+        "connect",
+        target,
+        "--catalogue",
+        str(catalogue),
+        "--no-progress",
+        *extra,
+    ]

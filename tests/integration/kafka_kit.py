@@ -1,4 +1,5 @@
 """Helpers for tests that share the one local broker (imported as `kafka_kit`: tests/integration is on sys.path)."""
+
 from __future__ import annotations
 
 
@@ -14,7 +15,9 @@ def drop_resource_topics(resource_ids) -> None:
     admin = make_admin()
     try:
         existing = set(admin.list_topics())
-        doomed = [t for rid in sorted(set(resource_ids)) for t in derive.topics(SimpleNamespace(id=rid)) if t in existing]
+        doomed = [
+            t for rid in sorted(set(resource_ids)) for t in derive.topics(SimpleNamespace(id=rid)) if t in existing
+        ]
         if doomed:
             admin.delete_topics(doomed)
     finally:
@@ -24,8 +27,7 @@ def drop_resource_topics(resource_ids) -> None:
 def gate_and_stage(resource, result) -> int:
     """The DAG's order after a landing: the quality gate (no docs, no events), then staging; returns
     the staging rows changed. `result` is the LandingResult (or its dict) of the load."""
-    from warehouse import gate
-    from warehouse import store
+    from warehouse import gate, store
 
     landed = result if isinstance(result, dict) else result.to_dict()
     gate.check(resource.id, landed, catalogue=[resource], docs=False, publish=False)

@@ -5,6 +5,7 @@ from a server that imported the pipeline once, so a kill costs the work it inter
 start-up. The child notes each step in a file before starting it; the parent reads the last note
 when it sends SIGKILL, which tells in which step the kill landed.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -23,8 +24,9 @@ import duckdb
 
 STEPS = ("connect", "land", "gate", "stage")
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["pipeline.flow", "warehouse.gate", "warehouse.landing", "warehouse.store",
-                                 "connectors.runner", "quality.suites"])
+_CONTEXT.set_forkserver_preload(
+    ["pipeline.flow", "warehouse.gate", "warehouse.landing", "warehouse.store", "connectors.runner", "quality.suites"]
+)
 
 
 @dataclass
@@ -35,8 +37,13 @@ class Home:
     env: dict[str, str]
 
     def hub(self, *args: str, timeout: float = 300) -> str:
-        done = subprocess.run([str(Path(sys.executable).parent / "hub"), *args], env=self.env, text=True,
-                              capture_output=True, timeout=timeout)
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "hub"), *args],
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
@@ -55,8 +62,13 @@ def with_var(home: Home, var: Path) -> Home:
 def make_home(var: Path, ports: list[int], kafka_libs: Path) -> Home:
     # The test session's topic prefix stays: names built here (dropping topics) and in the runs agree.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "AIRFLOW")) or k == "HUB_TOPIC_PREFIX"}
-    env.update(HUB_VAR_DIR=str(var), HUB_KAFKA_PORT=str(ports[0]), HUB_KAFKA_CONTROLLER_PORT=str(ports[1]),
-               HUB_KAFKA_LIBS_DIR=str(kafka_libs), AIRFLOW_HOME=str(var / "airflow"))
+    env.update(
+        HUB_VAR_DIR=str(var),
+        HUB_KAFKA_PORT=str(ports[0]),
+        HUB_KAFKA_CONTROLLER_PORT=str(ports[1]),
+        HUB_KAFKA_LIBS_DIR=str(kafka_libs),
+        AIRFLOW_HOME=str(var / "airflow"),
+    )
     return Home(var, env)
 
 
@@ -91,8 +103,9 @@ def _run_steps(env: dict[str, str], resource_id: str, marks: str) -> None:
     note("done")
 
 
-def run_flow(home: Home, resource_id: str, *, kill_in: str | None = None, after: float = 0.0,
-             timeout: float = 300) -> str:
+def run_flow(
+    home: Home, resource_id: str, *, kill_in: str | None = None, after: float = 0.0, timeout: float = 300
+) -> str:
     """One run of the resource's flow in `home`; with `kill_in`, SIGKILL it `after` seconds into
     that step. Returns the step the run was in when it ended ("done" if it finished)."""
     marks = home.var / f".marks-{time.monotonic_ns()}"
@@ -127,13 +140,14 @@ def _marks(path: Path) -> list[str]:
 
 @dataclass
 class KillReport:
-    kills: Counter = field(default_factory=Counter)   # step the run was in when killed
-    finished_early: int = 0                           # runs that ended before the kill came
+    kills: Counter = field(default_factory=Counter)  # step the run was in when killed
+    finished_early: int = 0  # runs that ended before the kill came
     episodes: int = 0
 
 
-def kill_in_episodes(fresh_home, resource_id: str, durations: dict[str, float], check, *, kills: int, seed: int,
-                     max_episodes: int) -> KillReport:
+def kill_in_episodes(
+    fresh_home, resource_id: str, durations: dict[str, float], check, *, kills: int, seed: int, max_episodes: int
+) -> KillReport:
     """Episodes until `kills` kills landed: each starts from an empty hub (`fresh_home()`), kills
     runs aimed at 2-4 steps in pipeline order (a random moment within the step's duration in an
     uninterrupted run), lets a last run finish, then calls `check(home)`. Aiming in order keeps
@@ -205,9 +219,11 @@ def staging_digest(home: Home, resource_id: str, columns: list[str]) -> tuple[in
     try:
         items = ", ".join(f'"{c}"' for c in columns)
         rows, digest = connection.execute(
-            f'SELECT count(*), coalesce(sum(hash({items})), 0)::VARCHAR FROM staging."{resource_id}"').fetchone()
-        distinct = connection.execute(f'SELECT count(*) FROM (SELECT DISTINCT {items} FROM staging."{resource_id}")'
-                                      ).fetchone()[0]
+            f'SELECT count(*), coalesce(sum(hash({items})), 0)::VARCHAR FROM staging."{resource_id}"'
+        ).fetchone()
+        distinct = connection.execute(
+            f'SELECT count(*) FROM (SELECT DISTINCT {items} FROM staging."{resource_id}")'
+        ).fetchone()[0]
     finally:
         connection.close()
     return rows, distinct, digest

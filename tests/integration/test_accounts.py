@@ -1,6 +1,7 @@
 """Accounts and approvals through the real `hub` commands on a real catalogue database: tokens stored
 hashed and shown once, `hub sql` as the token's department (--as for admins only, audited), grant
 requests decided by the owner's steward with PII as a separate decision, every step a grant event."""
+
 from __future__ import annotations
 
 import json
@@ -67,13 +68,18 @@ def people(hub, monkeypatch) -> dict[str, str]:
     """user → token: an admin (bootstrap), a gaj steward, a scjgj analyst and steward, a dljd steward."""
     admin = add(monkeypatch, None, "root", "gaj", "admin")
     tokens = {"root": admin}
-    for user, department, role in (("wang", "gaj", "steward"), ("li", "scjgj", "analyst"),
-                                   ("zhao", "scjgj", "steward"), ("chen", "dljd", "steward")):
+    for user, department, role in (
+        ("wang", "gaj", "steward"),
+        ("li", "scjgj", "analyst"),
+        ("zhao", "scjgj", "steward"),
+        ("chen", "dljd", "steward"),
+    ):
         tokens[user] = add(monkeypatch, admin, user, department, role)
     return tokens
 
 
 # --- identities ------------------------------------------------------------------------------------
+
 
 def test_tokens_are_shown_once_and_stored_only_as_hashes(people):
     assert all(token.startswith("hub_") and len(token) >= 40 for token in people.values())
@@ -123,17 +129,34 @@ def test_sql_runs_as_the_token_department_and_as_is_for_admins_only(people, monk
     admin_as = invoke(monkeypatch, people["root"], "sql", "--as", "gaj", "-c", "SELECT 2 AS b", "--format", "json")
     assert admin_as.exit_code == 0, admin_as.output
     with session_scope() as session:
-        trail = [(a.role, a.user_name, a.user_role, a.allowed) for a in session.scalars(select(QueryAudit)
-                                                                                         .order_by(QueryAudit.id))]
-    assert trail == [("scjgj", "li", "analyst", True), ("scjgj", "li", "analyst", False),
-                     ("gaj", "root", "admin", True)]
+        trail = [
+            (a.role, a.user_name, a.user_role, a.allowed)
+            for a in session.scalars(select(QueryAudit).order_by(QueryAudit.id))
+        ]
+    assert trail == [
+        ("scjgj", "li", "analyst", True),
+        ("scjgj", "li", "analyst", False),
+        ("gaj", "root", "admin", True),
+    ]
 
 
 # --- approvals -------------------------------------------------------------------------------------
 
+
 def _request(monkeypatch, token: str, *extra: str):
-    return invoke(monkeypatch, token, "grant", "request", "--resource", "hjrk_jbxx", "--purpose", "市场主体核查",
-                  "--valid-until", "2099-12-31", *extra)
+    return invoke(
+        monkeypatch,
+        token,
+        "grant",
+        "request",
+        "--resource",
+        "hjrk_jbxx",
+        "--purpose",
+        "市场主体核查",
+        "--valid-until",
+        "2099-12-31",
+        *extra,
+    )
 
 
 def _grants() -> list[Grant]:
@@ -151,7 +174,8 @@ def test_a_request_gives_nothing_until_the_owner_steward_approves(people, monkey
     approved = invoke(monkeypatch, people["wang"], "grant", "approve", "1", "--reason", "同意")
     assert approved.exit_code == 0 and "without PII" in approved.stdout
     assert [(g.department_id, g.resource_id, g.include_pii, g.approved_by) for g in _grants()] == [
-        ("scjgj", "hjrk_jbxx", False, "wang")]
+        ("scjgj", "hjrk_jbxx", False, "wang")
+    ]
     again = invoke(monkeypatch, people["wang"], "grant", "approve", "1")
     assert again.exit_code == 1 and "already approved" in again.output
 
@@ -166,22 +190,56 @@ def test_pii_is_a_separate_explicit_decision(people, monkeypatch):
     assert invoke(monkeypatch, people["wang"], "grant", "approve", "2", "--pii").exit_code == 1
     listed = json.loads(invoke(monkeypatch, people["li"], "grant", "list", "--json").stdout)
     assert [(r["id"], r["status"], r["pii"], r["pii_decision"]) for r in listed] == [
-        (1, "approved", True, "denied"), (2, "pending", False, None)]
+        (1, "approved", True, "denied"),
+        (2, "pending", False, None),
+    ]
 
 
 def test_denial_needs_a_reason_and_past_end_dates_are_refused(people, monkeypatch):
-    past = invoke(monkeypatch, people["li"], "grant", "request", "--resource", "hjrk_jbxx", "--purpose", "核查",
-                  "--valid-until", "2020-01-01")
+    past = invoke(
+        monkeypatch,
+        people["li"],
+        "grant",
+        "request",
+        "--resource",
+        "hjrk_jbxx",
+        "--purpose",
+        "核查",
+        "--valid-until",
+        "2020-01-01",
+    )
     assert past.exit_code == 1 and "has passed" in past.output
-    shortcut = invoke(monkeypatch, people["wang"], "grant", "add", "--department", "scjgj", "--resource",
-                      "hjrk_jbxx", "--purpose", "核查", "--valid-until", "2001-01-01")
+    shortcut = invoke(
+        monkeypatch,
+        people["wang"],
+        "grant",
+        "add",
+        "--department",
+        "scjgj",
+        "--resource",
+        "hjrk_jbxx",
+        "--purpose",
+        "核查",
+        "--valid-until",
+        "2001-01-01",
+    )
     assert shortcut.exit_code == 1 and "has passed" in shortcut.output
     assert _request(monkeypatch, people["li"]).exit_code == 0
     assert invoke(monkeypatch, people["wang"], "grant", "deny", "1", "--reason", " ").exit_code == 1
     assert invoke(monkeypatch, people["wang"], "grant", "deny", "1", "--reason", "用途不明").exit_code == 0
     assert _grants() == []
-    other = invoke(monkeypatch, people["li"], "grant", "request", "--resource", "ldrk_jbxx", "--purpose", "x",
-                   "--valid-until", "2099-01-01")
+    other = invoke(
+        monkeypatch,
+        people["li"],
+        "grant",
+        "request",
+        "--resource",
+        "ldrk_jbxx",
+        "--purpose",
+        "x",
+        "--valid-until",
+        "2099-01-01",
+    )
     assert other.exit_code == 1 and "only 有条件共享" in other.output
 
 
@@ -191,28 +249,58 @@ def test_every_step_is_a_grant_event(people, monkeypatch):
     assert [g.include_pii for g in _grants()] == [True]
     assert invoke(monkeypatch, people["chen"], "grant", "revoke", "1").exit_code == 1  # not the owner
     assert invoke(monkeypatch, people["wang"], "grant", "revoke", "1", "--reason", "项目结束").exit_code == 0
-    assert invoke(monkeypatch, people["wang"], "grant", "add", "--department", "dljd", "--resource", "hjrk_jbxx",
-                  "--purpose", "网格核查", "--valid-until", "2099-06-30").exit_code == 0
+    assert (
+        invoke(
+            monkeypatch,
+            people["wang"],
+            "grant",
+            "add",
+            "--department",
+            "dljd",
+            "--resource",
+            "hjrk_jbxx",
+            "--purpose",
+            "网格核查",
+            "--valid-until",
+            "2099-06-30",
+        ).exit_code
+        == 0
+    )
     with session_scope() as session:
-        steps = [(e.request_id, e.action, e.actor, e.actor_role) for e in session.scalars(
-            select(GrantEvent).order_by(GrantEvent.id))]
-    assert steps == [(1, "requested", "li", "analyst"), (1, "approved", "wang", "steward"),
-                     (1, "pii_approved", "wang", "steward"), (1, "revoked", "wang", "steward"),
-                     (2, "requested", "wang", "steward"), (2, "approved", "wang", "steward")]
+        steps = [
+            (e.request_id, e.action, e.actor, e.actor_role)
+            for e in session.scalars(select(GrantEvent).order_by(GrantEvent.id))
+        ]
+    assert steps == [
+        (1, "requested", "li", "analyst"),
+        (1, "approved", "wang", "steward"),
+        (1, "pii_approved", "wang", "steward"),
+        (1, "revoked", "wang", "steward"),
+        (2, "requested", "wang", "steward"),
+        (2, "approved", "wang", "steward"),
+    ]
     history = json.loads(invoke(monkeypatch, people["li"], "grant", "history", "1", "--json").stdout)
     assert [step["action"] for step in history] == ["requested", "approved", "pii_approved", "revoked"]
     assert invoke(monkeypatch, people["chen"], "grant", "history", "1").exit_code == 1  # not chen's business
     now = datetime.now(timezone.utc)
     assert [(g.department_id, g.revoked_at is None and g.valid_until > now) for g in _grants()] == [
-        ("scjgj", False), ("dljd", True)]
+        ("scjgj", False),
+        ("dljd", True),
+    ]
 
 
 def test_grants_from_before_requests_are_listed_to_whom_they_concern(people, monkeypatch):
     from catalog.grants import add_grant
 
     with session_scope() as session:
-        add_grant(session, department="scjgj", resource="hjrk_jbxx", purpose="旧审批", approved_by="王科长",
-                  valid_until=datetime.now(timezone.utc) + timedelta(days=30))
+        add_grant(
+            session,
+            department="scjgj",
+            resource="hjrk_jbxx",
+            purpose="旧审批",
+            approved_by="王科长",
+            valid_until=datetime.now(timezone.utc) + timedelta(days=30),
+        )
     for who, seen in (("wang", 1), ("li", 1), ("root", 1), ("chen", 0)):
         listed = json.loads(invoke(monkeypatch, people[who], "grant", "list", "--json").stdout)
         assert [(r["id"], r["decided_by"], r["state"]) for r in listed] == [(None, "王科长", "active")] * seen, who

@@ -1,5 +1,6 @@
 """Analyst SQL on a real (small) warehouse, through the sandbox's child process: the rights matrix,
 masking (pseudonyms, derived items), k-suppressed marts, the statement check, the audit lifecycle."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -25,7 +26,6 @@ NOW = datetime.now(timezone.utc)
 ID, NAME, PHONE = "44060619900101123X", "张三丰", "13812341234"
 
 
-
 def masked(role: str = "scjgj") -> tuple[str, str, str]:
     """What a masked view shows `role` for ID, NAME, PHONE: its keyed pseudonyms and the name's first character."""
     key = role_key(pseudonym_key(get_settings()), role)
@@ -49,9 +49,21 @@ def _catalogue() -> Catalogue:
         Item(name="rs", label="人数", type="I"),
     ]
     resources = [
-        Resource(id=rid, code=f"1010{n}/00000{n}", name=rid, provider="gaj", classification="基础/人口",
-                 abstract="测试", format="数据库", domain="population", update_cycle="每日", sharing_type=sharing,
-                 open_type="不开放", release_date=NOW.date(), items=items)
+        Resource(
+            id=rid,
+            code=f"1010{n}/00000{n}",
+            name=rid,
+            provider="gaj",
+            classification="基础/人口",
+            abstract="测试",
+            format="数据库",
+            domain="population",
+            update_cycle="每日",
+            sharing_type=sharing,
+            open_type="不开放",
+            release_date=NOW.date(),
+            items=items,
+        )
         for n, (rid, sharing) in enumerate(SHARING.items())
     ]
     return Catalogue(departments=departments, resources=resources)
@@ -66,13 +78,19 @@ def hub(hub_env):
     for schema in ("staging", "mart", "meta", "raw"):
         connection.execute(f"CREATE SCHEMA {schema}")
     for rid in SHARING:
-        connection.execute(f"CREATE TABLE staging.{rid} (gmsfhm VARCHAR, xm VARCHAR, lxdh VARCHAR, nl BIGINT, "
-                           "rs BIGINT, _event_time TIMESTAMPTZ)")
+        connection.execute(
+            f"CREATE TABLE staging.{rid} (gmsfhm VARCHAR, xm VARCHAR, lxdh VARCHAR, nl BIGINT, "
+            "rs BIGINT, _event_time TIMESTAMPTZ)"
+        )
         connection.execute(f"INSERT INTO staging.{rid} VALUES (?, ?, ?, 36, 1, now())", [ID, NAME, PHONE])
     # A registered mart (k applies to its `persons`) and one put there by hand (not shown to analysts).
-    connection.execute("CREATE VIEW mart.population_by_town_age_sex AS SELECT * FROM (VALUES ('大良街道', 7), "
-                       "('杏坛镇', 2)) t(town_name, persons)")
-    connection.execute("CREATE VIEW mart.people_by_age AS SELECT nl, count(*) AS residents FROM staging.open_people GROUP BY nl")
+    connection.execute(
+        "CREATE VIEW mart.population_by_town_age_sex AS SELECT * FROM (VALUES ('大良街道', 7), "
+        "('杏坛镇', 2)) t(town_name, persons)"
+    )
+    connection.execute(
+        "CREATE VIEW mart.people_by_age AS SELECT nl, count(*) AS residents FROM staging.open_people GROUP BY nl"
+    )
     connection.execute("CREATE TABLE staging.not_in_catalogue AS SELECT 'x' AS secret")
     connection.close()
     return hub_env
@@ -80,9 +98,16 @@ def hub(hub_env):
 
 def _grant(include_pii: bool, valid_for: timedelta) -> None:
     with session_scope() as session:
-        catalog_grants.add_grant(session, department="scjgj", resource="cond_people", purpose="市场主体核查",
-                                 approved_by="公安分局 王科长", valid_until=NOW + valid_for, include_pii=include_pii,
-                                 now=NOW - timedelta(days=30))
+        catalog_grants.add_grant(
+            session,
+            department="scjgj",
+            resource="cond_people",
+            purpose="市场主体核查",
+            approved_by="公安分局 王科长",
+            valid_until=NOW + valid_for,
+            include_pii=include_pii,
+            now=NOW - timedelta(days=30),
+        )
 
 
 def _read(role: str, resource: str):
@@ -97,8 +122,10 @@ def _read(role: str, resource: str):
 
 
 def test_pseudonyms_differ_between_roles_so_handed_on_results_do_not_join(hub):
-    seen = {role: run_query(role, "SELECT gmsfhm FROM staging.open_people").table.to_pylist()[0]["gmsfhm"]
-            for role in (OTHER, "leadership", "admin")}
+    seen = {
+        role: run_query(role, "SELECT gmsfhm FROM staging.open_people").table.to_pylist()[0]["gmsfhm"]
+        for role in (OTHER, "leadership", "admin")
+    }
     assert len(set(seen.values())) == 3 and all(p.startswith("pid_") for p in seen.values())
 
 
@@ -219,8 +246,9 @@ def _role_database(role: str, tmp_path):
     _role, decisions = audit.role_decisions(role)
     access = {rid: sandbox.Access(d.readable, dict(d.masked), d.reason) for rid, d in decisions.items()}
     limits = sandbox.Limits(memory_limit_mb=256, threads=1, temp_dir=str(tmp_path), max_temp_mb=64)
-    return sandbox.open_role_database(get_settings().warehouse_path, access, marts=MART_GROUP_COLUMNS, min_group=5,
-                                      key=b"k" * 32, limits=limits)
+    return sandbox.open_role_database(
+        get_settings().warehouse_path, access, marts=MART_GROUP_COLUMNS, min_group=5, key=b"k" * 32, limits=limits
+    )
 
 
 def test_the_alias_is_refused_even_when_guessed(hub, tmp_path):
@@ -234,11 +262,20 @@ def test_the_alias_is_refused_even_when_guessed(hub, tmp_path):
         connection.close()
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT * FROM read_text('/etc/passwd')", "COPY (SELECT 1) TO '/tmp/leak.csv'", "ATTACH '/tmp/x.db' AS x",
-    "INSTALL httpfs", "LOAD httpfs", "SET enable_external_access = true", "SET lock_configuration = false",
-    "CREATE TABLE staging.x AS SELECT 1", "SELECT * FROM staging.secret_people",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_text('/etc/passwd')",
+        "COPY (SELECT 1) TO '/tmp/leak.csv'",
+        "ATTACH '/tmp/x.db' AS x",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        "CREATE TABLE staging.x AS SELECT 1",
+        "SELECT * FROM staging.secret_people",
+    ],
+)
 def test_duckdb_itself_refuses_without_the_fallback_check(hub, tmp_path, sql):
     """Defence in depth: run straight in the role database, skipping check_statement."""
     connection, _views, alias = _role_database(OTHER, tmp_path)
@@ -310,22 +347,54 @@ def test_cli_grant_sql_formats_and_audit(hub, tmp_path, monkeypatch):
 
     runner, app = CliRunner(), _cli()
     _signed_in(monkeypatch, "wang", "gaj", "steward")  # the owner's steward grants
-    added = runner.invoke(app, ["grant", "add", "--department", OTHER, "--resource", "cond_people", "--purpose",
-                                "核查", "--valid-until", "2099-12-31", "--no-pii"])
+    added = runner.invoke(
+        app,
+        [
+            "grant",
+            "add",
+            "--department",
+            OTHER,
+            "--resource",
+            "cond_people",
+            "--purpose",
+            "核查",
+            "--valid-until",
+            "2099-12-31",
+            "--no-pii",
+        ],
+    )
     assert added.exit_code == 0, added.output
     _signed_in(monkeypatch, "li", "scjgj", "analyst")  # and scjgj's analyst queries
     listed = json.loads(runner.invoke(app, ["grant", "list", "--json"]).output)
     assert [(g["department"], g["resource"], g["pii"], g["state"]) for g in listed] == [
-        ("scjgj", "cond_people", False, "active")]
-    shown = runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT gmsfhm, xm FROM staging.cond_people",
-                                "--format", "json"])
+        ("scjgj", "cond_people", False, "active")
+    ]
+    shown = runner.invoke(
+        app, ["sql", "--as", OTHER, "-c", "SELECT gmsfhm, xm FROM staging.cond_people", "--format", "json"]
+    )
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout) == [{"gmsfhm": masked()[0], "xm": masked()[1]}]
-    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT rs FROM staging.open_people",
-                               "--format", "csv"]).stdout.splitlines() == ['"rs"', "1"]
+    assert runner.invoke(
+        app, ["sql", "--as", OTHER, "-c", "SELECT rs FROM staging.open_people", "--format", "csv"]
+    ).stdout.splitlines() == ['"rs"', "1"]
     target = tmp_path / "out.parquet"
-    assert runner.invoke(app, ["sql", "--as", OTHER, "-c", "SELECT * FROM mart.population_by_town_age_sex",
-                               "--format", "parquet", "-o", str(target)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "sql",
+                "--as",
+                OTHER,
+                "-c",
+                "SELECT * FROM mart.population_by_town_age_sex",
+                "--format",
+                "parquet",
+                "-o",
+                str(target),
+            ],
+        ).exit_code
+        == 0
+    )
     assert pq.read_table(target).to_pylist() == [{"town_name": "大良街道", "persons": 7}]
     script = tmp_path / "q.sql"
     script.write_text("SELECT 1 AS a;\nSELECT * FROM read_text('/etc/passwd');\n")
@@ -376,8 +445,23 @@ def test_a_script_that_does_not_parse_is_refused_whole_and_audited(hub, tmp_path
 def test_grant_add_refuses_an_end_date_in_the_past(hub):
     from typer.testing import CliRunner
 
-    added = CliRunner().invoke(_cli(), ["grant", "add", "--department", OTHER, "--resource", "cond_people",
-                                        "--purpose", "核查", "--approved-by", "王科长", "--valid-until", "2020-01-01"])
+    added = CliRunner().invoke(
+        _cli(),
+        [
+            "grant",
+            "add",
+            "--department",
+            OTHER,
+            "--resource",
+            "cond_people",
+            "--purpose",
+            "核查",
+            "--approved-by",
+            "王科长",
+            "--valid-until",
+            "2020-01-01",
+        ],
+    )
     assert added.exit_code == 1 and "not in the future" in added.stderr
     with session_scope() as session:
         assert catalog_grants.list_grants(session) == []
@@ -385,8 +469,14 @@ def test_grant_add_refuses_an_end_date_in_the_past(hub):
 
 def test_a_row_left_started_reads_as_interrupted_after_the_wall_time(hub):
     with session_scope() as session:
-        entry = catalog_grants.start_query(session, role="scjgj", sql_text="SELECT 1", user_name="u",
-                                           user_role="analyst", asked_at=NOW - timedelta(hours=1))
+        entry = catalog_grants.start_query(
+            session,
+            role="scjgj",
+            sql_text="SELECT 1",
+            user_name="u",
+            user_role="analyst",
+            asked_at=NOW - timedelta(hours=1),
+        )
         assert catalog_grants.shown_status(entry, NOW, 90) == "interrupted"
         assert catalog_grants.shown_status(entry, NOW - timedelta(hours=1), 90) == "started"
 

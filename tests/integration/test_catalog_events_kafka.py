@@ -1,4 +1,5 @@
 """The catalogue consumer against the real broker: hub.events → database, replayable from offset 0."""
+
 from __future__ import annotations
 
 import threading
@@ -38,8 +39,12 @@ def events_topic(kafka_bootstrap, unique_topic) -> str:
     return unique_topic
 
 
-def test_consuming_twice_from_the_beginning_rebuilds_the_same_state(events_topic, tmp_path, small_catalogue, evidence_events, t0):
-    loaded = _session_run(f"sqlite:///{tmp_path}/loaded.db", lambda s: load_catalogue_into(s, small_catalogue, now=t0 - timedelta(days=1)))
+def test_consuming_twice_from_the_beginning_rebuilds_the_same_state(
+    events_topic, tmp_path, small_catalogue, evidence_events, t0
+):
+    loaded = _session_run(
+        f"sqlite:///{tmp_path}/loaded.db", lambda s: load_catalogue_into(s, small_catalogue, now=t0 - timedelta(days=1))
+    )
     everything = loaded.events + evidence_events
     publish_events(everything, topic=events_topic)
     producer = make_producer()
@@ -65,15 +70,21 @@ def test_consuming_twice_from_the_beginning_rebuilds_the_same_state(events_topic
 
 
 def test_unknown_and_malformed_events_are_dead_lettered_with_the_reason_and_kept_as_rejected(
-        events_topic, tmp_path, small_catalogue, t0):
+    events_topic, tmp_path, small_catalogue, t0
+):
     url = f"sqlite:///{tmp_path}/dlq.db"
     loaded = _session_run(url, lambda s: load_catalogue_into(s, small_catalogue, now=t0))
     dlq = f"{events_topic}.dlq"
     ensure_topics([dlq], partitions=1)
     good = make_event("connector.produced", "hjrk_jbxx", ts=t0, records=5)
     poison = {
-        "unknown-type": {"id": "unknown-type", "type": "resource.deleted", "ts": t0.isoformat(),
-                         "resource": "hjrk_jbxx", "payload": {}},
+        "unknown-type": {
+            "id": "unknown-type",
+            "type": "resource.deleted",
+            "ts": t0.isoformat(),
+            "resource": "hjrk_jbxx",
+            "payload": {},
+        },
         "synonyms": {**good, "id": "synonyms", "payload": {"produced": 5, "dlq": 0}},  # version 2 with old names
         "future": {**good, "id": "future", "version": 3},
     }
@@ -84,8 +95,9 @@ def test_unknown_and_malformed_events_are_dead_lettered_with_the_reason_and_kept
     producer.flush()
     producer.close()
 
-    stats = consume(url=url, topic=events_topic, group_id=f"dlq-{uuid.uuid4().hex[:8]}", dlq_topic=dlq,
-                    from_beginning=True)
+    stats = consume(
+        url=url, topic=events_topic, group_id=f"dlq-{uuid.uuid4().hex[:8]}", dlq_topic=dlq, from_beginning=True
+    )
     assert (stats.rejected, stats.undecodable, stats.dead_lettered) == (3, 1, 4)
     assert stats.applied == 1 and stats.duplicate == len(loaded.events)
 
@@ -94,8 +106,9 @@ def test_unknown_and_malformed_events_are_dead_lettered_with_the_reason_and_kept
         headers = dict(message.headers)
         assert headers["hub-dlq-stage"] == b"catalog" and headers["hub-dlq-origin"].startswith(events_topic.encode())
         letters[message.value] = headers["hub-dlq-reason"].decode()
-    reasons = {orjson.loads(value)["id"] if value.startswith(b"{") else value: reason
-               for value, reason in letters.items()}
+    reasons = {
+        orjson.loads(value)["id"] if value.startswith(b"{") else value: reason for value, reason in letters.items()
+    }
     assert "unknown event type 'resource.deleted'" in reasons["unknown-type"]
     assert "payload.records: Field required" in reasons["synonyms"]
     assert "event version 3" in reasons["future"]
@@ -128,8 +141,16 @@ def test_follow_applies_events_as_they_arrive(events_topic, tmp_path, small_cata
     publish_events(loaded.events, topic=events_topic)
     stop = threading.Event()
     worker = threading.Thread(
-        target=consume, kwargs=dict(follow=True, url=url, topic=events_topic, group_id=f"follow-{uuid.uuid4().hex[:8]}",
-                                    poll_timeout_ms=200, stop=stop.is_set, dlq_topic=f"{events_topic}.dlq"),
+        target=consume,
+        kwargs=dict(
+            follow=True,
+            url=url,
+            topic=events_topic,
+            group_id=f"follow-{uuid.uuid4().hex[:8]}",
+            poll_timeout_ms=200,
+            stop=stop.is_set,
+            dlq_topic=f"{events_topic}.dlq",
+        ),
     )
     worker.start()
     try:

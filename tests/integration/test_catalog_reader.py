@@ -1,5 +1,6 @@
 """The catalogue database is the truth once loaded: the reader gives back every seed entry whole,
 and every commit that changes an entry rewrites the snapshot the DAG files are laid out from."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -17,8 +18,10 @@ SEED = REPO_ROOT / "catalog" / "seed"
 
 
 def entries(catalogue) -> list[dict]:
-    return sorted((r.model_dump(mode="json", exclude={"line", "file"}) for r in catalogue.resources),
-                  key=lambda entry: entry["id"])
+    return sorted(
+        (r.model_dump(mode="json", exclude={"line", "file"}) for r in catalogue.resources),
+        key=lambda entry: entry["id"],
+    )
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def test_every_seed_entry_comes_back_whole_from_the_database(loaded):
     read = reader.catalogue()
     assert entries(read) == entries(loaded)
     assert {d.id for d in read.departments} == {d.id for d in loaded.departments}
-    assert any(r.checks for r in read.resources)   # row-set checks survive the database
+    assert any(r.checks for r in read.resources)  # row-set checks survive the database
 
 
 def test_the_snapshot_follows_every_committed_change_and_nothing_else(loaded):

@@ -1,4 +1,5 @@
 """The catalogue store on SQLite and on a real PostgreSQL: load, events, status, coverage."""
+
 from __future__ import annotations
 
 import threading
@@ -11,18 +12,36 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from catalog import events as catalog_events, evidence
+from catalog import events as catalog_events
+from catalog import evidence
 from catalog.db import make_engine, migrate, session_factory
 from catalog.models import (
-    AppliedEvent, Base, CoverageSnapshot, Landing, Resource, SnapshotImmutableError, StatusChange,
+    AppliedEvent,
+    Base,
+    CoverageSnapshot,
+    Landing,
+    Resource,
+    SnapshotImmutableError,
+    StatusChange,
 )
 from catalog.snapshots import coverage_report, history, take_snapshot
 from catalog.store import dump_state, load_catalogue_into, resource_facts
 from hub.events import make_event
 
 CONTRACT_KEYS = {
-    "target", "as_of", "definition_version", "overall", "by_department", "by_domain",
-    "by_sharing_type", "weighted", "gaps", "trend", "projection", "timeliness", "problems",
+    "target",
+    "as_of",
+    "definition_version",
+    "overall",
+    "by_department",
+    "by_domain",
+    "by_sharing_type",
+    "weighted",
+    "gaps",
+    "trend",
+    "projection",
+    "timeliness",
+    "problems",
 }
 
 
@@ -164,8 +183,12 @@ def test_status_follows_the_evidence_and_history_records_only_changes(new_db, sm
         return dict(session.execute(select(Resource.id, Resource.status)).all())
 
     assert db.run(statuses) == {
-        "hjrk_jbxx": "passing", "ldrk_jbxx": "quality_failed", "qy_jbxx": "passing",
-        "gtgsh_jbxx": "passing", "sqwg_xx": "unbound", "dl_sp": "bound",
+        "hjrk_jbxx": "passing",
+        "ldrk_jbxx": "quality_failed",
+        "qy_jbxx": "passing",
+        "gtgsh_jbxx": "passing",
+        "sqwg_xx": "unbound",
+        "dl_sp": "bound",
     }
 
     def hjrk_history(session):
@@ -192,21 +215,37 @@ def test_status_follows_the_evidence_and_history_records_only_changes(new_db, sm
 def test_bad_events_are_recorded_not_raised(new_db, small_catalogue, t0):
     db = new_db()
     db.load(small_catalogue)
+
     def event(id_, type_, **payload):
-        return {"id": id_, "type": type_, "ts": t0.isoformat(), "resource": "hjrk_jbxx", "version": 2,
-                "payload": payload}
+        return {
+            "id": id_,
+            "type": type_,
+            "ts": t0.isoformat(),
+            "resource": "hjrk_jbxx",
+            "version": 2,
+            "payload": payload,
+        }
 
     bad = [
         event("negative", "connector.produced", records=-1),
         event("no-load-id", "landing.completed", rows=5),
         {"id": "not-a-real-type", "type": "resource.deleted", "ts": t0.isoformat(), "resource": "x", "payload": {}},
-        {"id": "naive-ts", "type": "connector.produced", "ts": "2026-05-01t08:00:00", "resource": "hjrk_jbxx", "payload": {"records": 1}},
+        {
+            "id": "naive-ts",
+            "type": "connector.produced",
+            "ts": "2026-05-01t08:00:00",
+            "resource": "hjrk_jbxx",
+            "payload": {"records": 1},
+        },
         {"type": "connector.produced"},
     ]
     assert db.apply(bad) == ["rejected"] * 5
 
     def recorded(session):
-        return {row.event_id: row.outcome for row in session.scalars(select(AppliedEvent).where(AppliedEvent.outcome != "applied"))}
+        return {
+            row.event_id: row.outcome
+            for row in session.scalars(select(AppliedEvent).where(AppliedEvent.outcome != "applied"))
+        }
 
     assert set(db.run(recorded).values()) == {"rejected"} and len(db.run(recorded)) == 4
     reasons = db.run(lambda s: {row.event_id: row.detail for row in s.scalars(select(AppliedEvent))})
@@ -219,8 +258,14 @@ def test_bad_events_are_recorded_not_raised(new_db, small_catalogue, t0):
 def test_old_names_in_a_current_event_are_rejected_not_guessed(new_db, small_catalogue, t0):
     db = new_db()
     db.load(small_catalogue)
-    synonyms = {"id": "synonyms", "type": "connector.produced", "ts": t0.isoformat(), "resource": "hjrk_jbxx",
-                "version": 2, "payload": {"produced": 7, "dlq": 1, "system": "population_db"}}
+    synonyms = {
+        "id": "synonyms",
+        "type": "connector.produced",
+        "ts": t0.isoformat(),
+        "resource": "hjrk_jbxx",
+        "version": 2,
+        "payload": {"produced": 7, "dlq": 1, "system": "population_db"},
+    }
     assert db.apply([synonyms]) == ["rejected"]
     detail = db.run(lambda s: s.get(AppliedEvent, "synonyms").detail)
     assert "payload.records: Field required" in detail and "payload.produced: Extra inputs are not permitted" in detail
@@ -231,15 +276,47 @@ def test_the_payloads_connectors_and_landing_publish_are_understood(new_db, smal
     db.load(small_catalogue)
     load_id = "dl_sp-20260501T080000-p0-0-6"
     published = [  # the shapes connectors/runner.py and warehouse/landing.py publish
-        make_event("connector.produced", "dl_sp", ts=t0, records=7, dlq_records=1, seconds=0.1, kind="http",
-                   source="video_platform", object="devices", topic="hub.raw.dl_sp", dlq_topic="hub.dlq.dl_sp",
-                   totals={"produced": 7, "dlq": 1}, source_stats={}, error=None),
-        make_event("landing.completed", "dl_sp", ts=t0 + timedelta(minutes=5), load_id=load_id, rows=6,
-                   files=["var/lake/dl_sp/part-0.parquet"], offsets={"0": [0, 6]}, max_event_time=t0.isoformat(),
-                   dlq_rows=1, schema_fingerprint="ae53f4a1a2ff50d8"),
-        make_event("quality.completed", "dl_sp", ts=t0 + timedelta(minutes=6), run_id=f"{load_id}-schema",
-                   load_id=load_id, suite="schema", rows_checked=7, rows_valid=6,
-                   pass_rate=6 / 7, failed_critical=["schema"], failed_warning=[]),
+        make_event(
+            "connector.produced",
+            "dl_sp",
+            ts=t0,
+            records=7,
+            dlq_records=1,
+            seconds=0.1,
+            kind="http",
+            source="video_platform",
+            object="devices",
+            topic="hub.raw.dl_sp",
+            dlq_topic="hub.dlq.dl_sp",
+            totals={"produced": 7, "dlq": 1},
+            source_stats={},
+            error=None,
+        ),
+        make_event(
+            "landing.completed",
+            "dl_sp",
+            ts=t0 + timedelta(minutes=5),
+            load_id=load_id,
+            rows=6,
+            files=["var/lake/dl_sp/part-0.parquet"],
+            offsets={"0": [0, 6]},
+            max_event_time=t0.isoformat(),
+            dlq_rows=1,
+            schema_fingerprint="ae53f4a1a2ff50d8",
+        ),
+        make_event(
+            "quality.completed",
+            "dl_sp",
+            ts=t0 + timedelta(minutes=6),
+            run_id=f"{load_id}-schema",
+            load_id=load_id,
+            suite="schema",
+            rows_checked=7,
+            rows_valid=6,
+            pass_rate=6 / 7,
+            failed_critical=["schema"],
+            failed_warning=[],
+        ),
     ]
     assert db.apply(published) == [catalog_events.APPLIED] * 3
     facts = {f.resource_id: f for f in db.run(lambda s: resource_facts(s))}
@@ -287,8 +364,11 @@ def test_coverage_document_and_daily_snapshots(new_db, small_catalogue, evidence
     assert document["overall"] == {"aggregated": 1, "total": 6, "ratio": 0.1667}
     reasons = {gap["resource_code"]: gap["reason"] for gap in document["gaps"]}
     assert reasons == {
-        "101002/000002": "failing rule gmsfhm_valid", "102001/000003": "stale",
-        "102002/000004": "no update cycle", "203001/000005": "no binding", "203002/000006": "never produced",
+        "101002/000002": "failing rule gmsfhm_valid",
+        "102001/000003": "stale",
+        "102002/000004": "no update cycle",
+        "203001/000005": "no binding",
+        "203002/000006": "never produced",
     }
     # Reading stores nothing, at any as_of; the daily job's snapshot is the only writer.
     for when in (as_of, as_of - timedelta(days=30), as_of + timedelta(days=7)):
@@ -301,7 +381,8 @@ def test_coverage_document_and_daily_snapshots(new_db, small_catalogue, evidence
     assert [point["date"] for point in next_day["trend"]] == ["2026-05-01", "2026-05-02"]
     db.run(lambda s: take_snapshot(s, next_day, as_of + timedelta(days=1)))
     assert [p.date.isoformat() for p in db.run(lambda s: history(s, before=as_of.date() + timedelta(days=5)))] == [
-        "2026-05-01", "2026-05-02",
+        "2026-05-01",
+        "2026-05-02",
     ]
 
 
@@ -330,10 +411,15 @@ def test_landing_files_rows_offsets_are_kept(new_db, small_catalogue, evidence_e
     row = db.run(landing)
     assert (row.rows, row.files, row.offsets) == (1000, ["hjrk_jbxx/p0/hjrk_jbxx-1.parquet"], {"0": [0, 999]})
     assert row.max_event_time == t0 - timedelta(hours=2.5)
-    assert db.run(lambda s: s.execute(text("SELECT count(*) FROM landings WHERE succeeded = :no"), {"no": False}).scalar()) == 1
+    assert (
+        db.run(lambda s: s.execute(text("SELECT count(*) FROM landings WHERE succeeded = :no"), {"no": False}).scalar())
+        == 1
+    )
 
 
-def test_cli_coverage_json_prints_exactly_the_contract_document(new_db, small_catalogue, evidence_events, t0, monkeypatch, tmp_path):
+def test_cli_coverage_json_prints_exactly_the_contract_document(
+    new_db, small_catalogue, evidence_events, t0, monkeypatch, tmp_path
+):
     import orjson
     import typer
     from typer.testing import CliRunner
@@ -383,15 +469,18 @@ def test_the_seed_catalogue_loads_idempotently(new_db):
     assert len(facts) >= 100 and len({f.department_id for f in facts}) >= 20
 
 
-@pytest.mark.parametrize("full, shown", [
-    ("佛山市顺德区教育局", "区教育局"),
-    ("区市场监督管理局", "区市场监督管理局"),
-    ("佛山市公安局顺德分局", "区公安分局"),
-    ("佛山市顺德区大良街道办事处", "大良街道"),
-    ("佛山市顺德区陈村镇人民政府", "陈村镇"),
-    ("佛山市顺德区燃气有限公司", "燃气公司"),
-    ("广东电网有限责任公司佛山顺德供电局", "供电局"),
-])
+@pytest.mark.parametrize(
+    "full, shown",
+    [
+        ("佛山市顺德区教育局", "区教育局"),
+        ("区市场监督管理局", "区市场监督管理局"),
+        ("佛山市公安局顺德分局", "区公安分局"),
+        ("佛山市顺德区大良街道办事处", "大良街道"),
+        ("佛山市顺德区陈村镇人民政府", "陈村镇"),
+        ("佛山市顺德区燃气有限公司", "燃气公司"),
+        ("广东电网有限责任公司佛山顺德供电局", "供电局"),
+    ],
+)
 def test_department_names_read_as_leadership_reads_them(full, shown):
     from catalog.store import display_name
 

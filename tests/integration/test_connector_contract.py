@@ -3,8 +3,10 @@ records match the catalogue schema, keys are unique where declared, state is sav
 with no gaps and no re-reads, unreadable rows go to the DLQ with the reason, and each run reports
 a `connector.produced` event with its counts.
 """
+
 from __future__ import annotations
 
+import connector_kit as kits  # noqa: E402  (tests/integration is on sys.path under pytest)
 import orjson
 import pytest
 
@@ -15,17 +17,25 @@ from connectors.runner import run_resources
 from hub.envelope import decode
 from hub.topics import events_topic
 
-import connector_kit as kits  # noqa: E402  (tests/integration is on sys.path under pytest)
-
-JSON_TYPES = {"C": (str,), "D": (str,), "T": (str,), "N": (int, float), "F": (int, float), "B": (int, float),
-              "I": (int,), "L": (bool,)}
+JSON_TYPES = {
+    "C": (str,),
+    "D": (str,),
+    "T": (str,),
+    "N": (int, float),
+    "F": (int, float),
+    "B": (int, float),
+    "I": (int,),
+    "L": (bool,),
+}
 KINDS = list(CONNECTOR_KINDS)  # every kind the declared source systems use (catalog/systems.py)
 
 
 @pytest.fixture
 def kit(request, tmp_path, monkeypatch, hub_env, kafka_bootstrap):
     env = kits.Env(monkeypatch)
-    made = {"sql": kits.SqlKit, "file": kits.FileKit, "http": kits.HttpKit, "mqtt": kits.MqttKit}[request.param](tmp_path, env)
+    made = {"sql": kits.SqlKit, "file": kits.FileKit, "http": kits.HttpKit, "mqtt": kits.MqttKit}[request.param](
+        tmp_path, env
+    )
     yield made
     made.close()
 
@@ -93,7 +103,11 @@ def test_source_kind_contract(kit):
 
     events = kits.events_for(resource.id, events_start)
     assert [(e["payload"]["records"], e["payload"]["dlq_records"]) for e in events] == [
-        (first.produced, first.dlq), (second.produced, second.dlq), (5, 0), (0, 0)]
+        (first.produced, first.dlq),
+        (second.produced, second.dlq),
+        (5, 0),
+        (0, 0),
+    ]
     assert events[-1]["payload"]["totals"] == {"produced": len(expected), "dlq": 1}
 
 
@@ -131,7 +145,9 @@ def test_http_snapshot_pages_resume_and_refresh(tmp_path, monkeypatch, hub_env, 
 @pytest.mark.kafka
 def test_sql_kind_on_postgresql(tmp_path, monkeypatch, hub_env, kafka_bootstrap, pg_server):
     """The same incremental read on PostgreSQL (no rowid: the key items break ties)."""
-    kit = kits.SqlKit(tmp_path, kits.Env(monkeypatch), url=pg_server.create_database(f"src_{tmp_path.name[-8:].lower()}"))
+    kit = kits.SqlKit(
+        tmp_path, kits.Env(monkeypatch), url=pg_server.create_database(f"src_{tmp_path.name[-8:].lower()}")
+    )
     try:
         expected = kit.add(12)
         first = run(kit.resource, limit=5)

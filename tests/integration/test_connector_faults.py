@@ -1,6 +1,7 @@
 """Faults the connectors must survive without losing a record: SIGKILL mid-run, the MQTT broker
 restarting under a running connector, and the video platform answering bursts of 503.
 """
+
 from __future__ import annotations
 
 import logging
@@ -9,14 +10,13 @@ import subprocess
 import threading
 import time
 
+import connector_kit as kits  # noqa: E402  (tests/integration is on sys.path under pytest)
 import pytest
 import sqlalchemy as sa
 
 from catalog.derive import topics
 from connectors.base import load_state, state_path
 from connectors.runner import run_resources
-
-import connector_kit as kits  # noqa: E402  (tests/integration is on sys.path under pytest)
 
 pytestmark = pytest.mark.kafka
 
@@ -62,8 +62,12 @@ def test_sigkill_mid_run_then_rerun_loses_nothing(tmp_path, monkeypatch, hub_env
     # The state is never ahead of Kafka: every row up to the saved (cursor, rowid) is in the topic.
     position = saved["source"]
     with kit.engine.connect() as conn:
-        covered = [r[0] for r in conn.execute(sa.text(
-            f'SELECT bh FROM "{kit.table_name}" WHERE (updated_at, _rowid_) <= (:cursor, :after)'), position)]
+        covered = [
+            r[0]
+            for r in conn.execute(
+                sa.text(f'SELECT bh FROM "{kit.table_name}" WHERE (updated_at, _rowid_) <= (:cursor, :after)'), position
+            )
+        ]
     assert len(covered) == saved["totals"]["produced"]
     assert set(covered) <= in_kafka
 
@@ -86,8 +90,9 @@ def test_mqtt_broker_restart_during_a_run(tmp_path, monkeypatch, hub_env, kafka_
         expected = kit.add(5000)
         reports: list = []
         caplog.set_level(logging.WARNING, logger="connectors")
-        runner = threading.Thread(target=lambda: reports.extend(
-            run_resources([kit.resource], progress=False, checkpoint_every=500)))
+        runner = threading.Thread(
+            target=lambda: reports.extend(run_resources([kit.resource], progress=False, checkpoint_every=500))
+        )
         runner.start()
         wait_for(lambda: saved_count(kit.resource.id) >= 1000, 20, "the connector to be mid-run")
         broker.stop()
@@ -107,7 +112,9 @@ def test_mqtt_broker_restart_during_a_run(tmp_path, monkeypatch, hub_env, kafka_
     assert any("reconnected to the MQTT broker (session present: True)" in r.getMessage() for r in caplog.records)
 
 
-def test_video_platform_503_bursts_are_retried_and_lose_nothing(tmp_path, monkeypatch, hub_env, kafka_bootstrap, caplog):
+def test_video_platform_503_bursts_are_retried_and_lose_nothing(
+    tmp_path, monkeypatch, hub_env, kafka_bootstrap, caplog
+):
     kit = kits.HttpKit(tmp_path, kits.Env(monkeypatch), page_size=5)
     try:
         expected = kit.add(30)

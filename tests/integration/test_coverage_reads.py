@@ -1,6 +1,7 @@
 """Coverage read from the catalogue database: reading never writes a snapshot (CLI, library), the
 freshness clock counts only landings with rows, the window adds the grace to the cycle, the source's
 own clock gives update timeliness, and snapshots of an older definition stay readable as stored."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -36,10 +37,12 @@ class Db:
         return self.run(lambda s: coverage_report(s, as_of, target=0.7, target_date=TARGET_DATE))
 
     def snapshots(self) -> list[tuple]:
-        return self.run(lambda s: [
-            (row.snapshot_date, row.definition_version, row.ratio, row.as_of)
-            for row in s.scalars(select(CoverageSnapshot).order_by(CoverageSnapshot.id))
-        ])
+        return self.run(
+            lambda s: [
+                (row.snapshot_date, row.definition_version, row.ratio, row.as_of)
+                for row in s.scalars(select(CoverageSnapshot).order_by(CoverageSnapshot.id))
+            ]
+        )
 
 
 @pytest.fixture
@@ -52,14 +55,27 @@ def db(new_catalog_url, small_catalogue, t0):
 
 def _load(resource: str, at: datetime, rows: int, load: str, source_time: datetime | None = None) -> list[dict]:
     """connector.produced, landing.completed and a passing quality.completed for one load."""
-    landing = make_event("landing.completed", resource, ts=at, load_id=load, rows=rows,
-                         offsets={"0": [0, max(rows, 1) - 1]},
-                         max_event_time=source_time.isoformat() if source_time else None)
+    landing = make_event(
+        "landing.completed",
+        resource,
+        ts=at,
+        load_id=load,
+        rows=rows,
+        offsets={"0": [0, max(rows, 1) - 1]},
+        max_event_time=source_time.isoformat() if source_time else None,
+    )
     return [
         make_event("connector.produced", resource, ts=at - timedelta(minutes=5), run_id=f"{load}-run", records=rows),
         landing,
-        make_event("quality.completed", resource, ts=at + timedelta(minutes=1), load_id=load, rows_checked=rows,
-                   rows_valid=rows, failed_rules=[]),
+        make_event(
+            "quality.completed",
+            resource,
+            ts=at + timedelta(minutes=1),
+            load_id=load,
+            rows_checked=rows,
+            rows_valid=rows,
+            failed_rules=[],
+        ),
     ]
 
 
@@ -72,6 +88,7 @@ def _reason(document: dict, code: str) -> str | None:
 
 
 # --- reading never writes ---------------------------------------------------------------------------
+
 
 def test_hub_coverage_at_any_as_of_leaves_the_snapshot_table_unchanged(db, evidence_events, t0, monkeypatch):
     import typer
@@ -109,6 +126,7 @@ def test_only_the_daily_snapshot_writes_and_the_days_first_one_stands(db, eviden
 
 # --- the freshness clock and the window ---------------------------------------------------------------
 
+
 def test_a_landing_with_no_rows_does_not_reset_the_freshness_clock(db, t0):
     with_rows = t0 - timedelta(hours=40)
     events = _load("hjrk_jbxx", with_rows, 100, "rows-1", source_time=with_rows - timedelta(hours=1))
@@ -140,6 +158,7 @@ def test_a_stored_absurd_grace_is_reported_and_does_not_break_the_readers(db, ev
 
 # --- the source's clock -----------------------------------------------------------------------------
 
+
 def test_update_timeliness_reads_the_sources_own_time(db, t0):
     events = _load("hjrk_jbxx", t0 - timedelta(hours=1), 100, "h-1", source_time=t0 - timedelta(hours=2))
     # Landed just now, but the newest record the source changed is 3 days old.
@@ -153,11 +172,13 @@ def test_update_timeliness_reads_the_sources_own_time(db, t0):
     part = document["timeliness"]
     assert part["overall"] == {"timely": 1, "total": 3, "ratio": 0.3333}
     assert {row["resource_code"]: row["reason"] for row in part["late"]} == {
-        "101002/000002": "source not updated", "102002/000004": "no update cycle",
+        "101002/000002": "source not updated",
+        "102002/000004": "no update cycle",
     }
 
 
 # --- definition versions ----------------------------------------------------------------------------
+
 
 def test_snapshots_of_an_older_definition_are_read_as_they_were_stored(db, evidence_events, t0):
     db.run(lambda s: apply_events(s, evidence_events))

@@ -1,13 +1,14 @@
 """Events recorded on hub.events by version 1 (free payloads with synonyms) are upgraded by the
 explicit step in hub.event_upgrades and applied exactly as the version-1 catalogue applied them."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import orjson
 import pytest
-
 from event_fixtures import FIXTURES, fixtures, replay
+
 from hub.events import VERSION, parse_event
 
 RECORDED = sorted(FIXTURES.glob("*.json"))
@@ -16,8 +17,15 @@ RECORDED = sorted(FIXTURES.glob("*.json"))
 def test_every_event_type_and_synonym_variant_is_recorded():
     assert {path.stem for path in RECORDED} == set(fixtures())
     types = {orjson.loads(path.read_bytes())["event"]["type"] for path in RECORDED}
-    assert types == {"resource.registered", "resource.updated", "connector.produced", "landing.completed",
-                     "landing.failed", "quality.completed", "schema.changed"}
+    assert types == {
+        "resource.registered",
+        "resource.updated",
+        "connector.produced",
+        "landing.completed",
+        "landing.failed",
+        "quality.completed",
+        "schema.changed",
+    }
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
@@ -29,9 +37,10 @@ def test_a_recorded_version_1_event_makes_the_same_catalogue_state(path: Path, t
     assert got["outcome"] == expected["outcome"]
     if expected["outcome"] == "rejected":  # the reason is worded anew; that it is kept is what counts
         assert set(got["changed"]) == {"applied_events"}
-        got_rows, expected_rows = (_without_detail(rows, recorded["event"]["id"])
-                                   for rows in (got["changed"]["applied_events"]["added"],
-                                                 expected["changed"]["applied_events"]["added"]))
+        got_rows, expected_rows = (
+            _without_detail(rows, recorded["event"]["id"])
+            for rows in (got["changed"]["applied_events"]["added"], expected["changed"]["applied_events"]["added"])
+        )
         assert got_rows == expected_rows
     else:
         assert got["changed"] == expected["changed"]

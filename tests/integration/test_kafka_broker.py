@@ -1,4 +1,5 @@
 """The hub against a real Apache Kafka broker: topics, keyed records with headers, restarts."""
+
 from __future__ import annotations
 
 import socket
@@ -46,8 +47,14 @@ def produce_keyed(topic: str, count: int, start: int = 0, producer=None) -> None
     producer = producer or make_producer()
     moment = datetime.now(timezone.utc)
     for n in range(start, start + count):
-        record = Record(key=f"k{n:07d}".encode(), value={"n": n, "名称": f"记录{n}"}, resource="test_resource",
-                        event_time=moment, source="test", schema="v1")
+        record = Record(
+            key=f"k{n:07d}".encode(),
+            value={"n": n, "名称": f"记录{n}"},
+            resource="test_resource",
+            event_time=moment,
+            source="test",
+            schema="v1",
+        )
         key, value, headers = encode(record)
         producer.send(topic, key=key, value=value, headers=headers)
     producer.flush()

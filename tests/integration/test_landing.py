@@ -1,4 +1,5 @@
 """Landing against the real broker: Kafka → Parquet files → raw view → staging → events → marts."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,6 +9,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from kafka_kit import gate_and_stage
 
 from catalog import derive
 from catalog.spec import Item, Resource
@@ -15,7 +17,6 @@ from hub.envelope import Record, encode
 from hub.events import decode_event
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
 from hub.topics import events_topic, raw_topic
-from kafka_kit import gate_and_stage
 from warehouse import lake, landing, marts, store
 from warehouse.events import landing_events, publish_landing_event
 
@@ -33,9 +34,18 @@ CREATED: list[str] = []
 
 def make_resource(items=ITEMS, resource_id: str | None = None) -> Resource:
     resource = Resource(
-        id=resource_id or f"t_land_{uuid.uuid4().hex[:10]}", code="101001/000001", name="测试人口", provider="gaj",
-        classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
-        update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
+        id=resource_id or f"t_land_{uuid.uuid4().hex[:10]}",
+        code="101001/000001",
+        name="测试人口",
+        provider="gaj",
+        classification="基础/人口/户籍人口",
+        abstract="测试",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="无条件共享",
+        open_type="不开放",
+        release_date=date(2024, 1, 1),
         items=list(items),
     )
     CREATED.append(resource.id)
@@ -52,8 +62,14 @@ def _drop_topics():
 
 
 def person(n: int, **changes) -> dict:
-    return {"gmsfhm": f"44060619900101{n:04d}", "xm": f"人{n}", "csrq": "1990-01-01", "sg": 160.0 + n % 30,
-            "gxsj": "2026-05-01T08:00:00+08:00", **changes}
+    return {
+        "gmsfhm": f"44060619900101{n:04d}",
+        "xm": f"人{n}",
+        "csrq": "1990-01-01",
+        "sg": 160.0 + n % 30,
+        "gxsj": "2026-05-01T08:00:00+08:00",
+        **changes,
+    }
 
 
 def produce(resource, values, *, op="upsert", start=T0, step=timedelta(seconds=1), partitions=3) -> None:
@@ -62,8 +78,15 @@ def produce(resource, values, *, op="upsert", start=T0, step=timedelta(seconds=1
     ensure_topics([topic], partitions=partitions)
     producer = make_producer()
     for n, value in enumerate(values):
-        record = Record(key=value["gmsfhm"].encode(), value=value, resource=resource.id, op=op,
-                        event_time=start + n * step, source="test", schema=derive.schema_fingerprint(resource))
+        record = Record(
+            key=value["gmsfhm"].encode(),
+            value=value,
+            resource=resource.id,
+            op=op,
+            event_time=start + n * step,
+            source="test",
+            schema=derive.schema_fingerprint(resource),
+        )
         key, body, headers = encode(record)
         producer.send(topic, key=key, value=body, headers=headers)
     producer.flush()
@@ -184,12 +207,19 @@ def test_events_carry_rows_files_offsets(kafka_bootstrap, hub_env):
 
 def test_mixed_date_formats_and_utc_times_are_repaired_counted_and_land(kafka_bootstrap, hub_env):
     resource = make_resource()
-    produce(resource, [
-        person(0), person(1, csrq="2023/1/5"), person(2, csrq="20230105"), person(3, csrq="2023年1月5日"),
-        person(4, gxsj="2026-05-01T00:00:00Z"),       # the instant of the usual 2026-05-01T08:00:00+08:00
-        person(5, csrq="2023/2/30"),                  # no such day: no rule repairs it
-        person(6, csrq="2023/1/5", gxsj="tomorrow"),  # repaired, but dead-lettered for gxsj: not counted
-    ], partitions=1)
+    produce(
+        resource,
+        [
+            person(0),
+            person(1, csrq="2023/1/5"),
+            person(2, csrq="20230105"),
+            person(3, csrq="2023年1月5日"),
+            person(4, gxsj="2026-05-01T00:00:00Z"),  # the instant of the usual 2026-05-01T08:00:00+08:00
+            person(5, csrq="2023/2/30"),  # no such day: no rule repairs it
+            person(6, csrq="2023/1/5", gxsj="tomorrow"),  # repaired, but dead-lettered for gxsj: not counted
+        ],
+        partitions=1,
+    )
     result = landing.land(resource.id, catalogue=[resource])
 
     assert (result.rows, result.dlq_rows) == (5, 2)
@@ -266,6 +296,7 @@ def test_a_resource_without_a_topic_lands_nothing(kafka_bootstrap, hub_env):
 
 # --- marts, from staging tables filled directly (the seed catalogue's resources) ----------------
 
+
 def _fill(connection, resource, rows: list[dict]) -> None:
     schema = derive.arrow_schema(resource)
     envelope = {"_event_time": T0, "_op": "upsert", "_source": "test", "_partition": 0}
@@ -284,26 +315,75 @@ def test_marts_aggregate_staging_and_skip_what_is_not_landed(hub_env):
 
     at = datetime.fromisoformat
     with store.writer() as connection:
-        _fill(connection, seed["resident_population"], [
-            dict(gmsfhm="1", xb="1", csrq=date(1990, 1, 1), hjdz_xzqh="440606005001", jzdz="佛山市顺德区大良街道东乐路1号", rklx="户籍", zxbz="0"),
-            dict(gmsfhm="2", xb="2", csrq=date(1991, 1, 1), hjdz_xzqh="430582001001", jzdz="佛山市顺德区大良街道新桂路2号", rklx="流动", zxbz="0"),
-            dict(gmsfhm="3", xb="2", csrq=date(1950, 1, 1), hjdz_xzqh="440606003001", jzdz="", rklx="户籍", zxbz="1"),
-        ])
-        _fill(connection, seed["electricity_readings"], [
-            dict(meter_id="m1", address_code="4406061020010000001", reading_time=at("2026-01-05T08:00:00+08:00"), cumulative_value=100.0, unit="kWh"),
-            dict(meter_id="m1", address_code="4406061020010000001", reading_time=at("2026-02-05T08:00:00+08:00"), cumulative_value=350.5, unit="kWh"),
-        ])
-        _fill(connection, seed["camera_devices"], [
-            dict(device_id="1", owner="区公安分局", civil_code="440606005", status="ON"),
-            dict(device_id="2", owner="区公安分局", civil_code="440606005", status="OFF"),
-        ])
-    assert set(marts.refresh_marts()) == {"mart.population_by_town_age_sex", "mart.utility_use_by_town_and_month",
-                                          "mart.camera_online_rate_by_department_town"}
-    assert query("SELECT town_name, population_type, sum(persons) FROM mart.population_by_town_age_sex "
-                 "GROUP BY ALL ORDER BY 2") == [("大良街道", "户籍", 1), ("大良街道", "流动", 1)]
+        _fill(
+            connection,
+            seed["resident_population"],
+            [
+                dict(
+                    gmsfhm="1",
+                    xb="1",
+                    csrq=date(1990, 1, 1),
+                    hjdz_xzqh="440606005001",
+                    jzdz="佛山市顺德区大良街道东乐路1号",
+                    rklx="户籍",
+                    zxbz="0",
+                ),
+                dict(
+                    gmsfhm="2",
+                    xb="2",
+                    csrq=date(1991, 1, 1),
+                    hjdz_xzqh="430582001001",
+                    jzdz="佛山市顺德区大良街道新桂路2号",
+                    rklx="流动",
+                    zxbz="0",
+                ),
+                dict(
+                    gmsfhm="3", xb="2", csrq=date(1950, 1, 1), hjdz_xzqh="440606003001", jzdz="", rklx="户籍", zxbz="1"
+                ),
+            ],
+        )
+        _fill(
+            connection,
+            seed["electricity_readings"],
+            [
+                dict(
+                    meter_id="m1",
+                    address_code="4406061020010000001",
+                    reading_time=at("2026-01-05T08:00:00+08:00"),
+                    cumulative_value=100.0,
+                    unit="kWh",
+                ),
+                dict(
+                    meter_id="m1",
+                    address_code="4406061020010000001",
+                    reading_time=at("2026-02-05T08:00:00+08:00"),
+                    cumulative_value=350.5,
+                    unit="kWh",
+                ),
+            ],
+        )
+        _fill(
+            connection,
+            seed["camera_devices"],
+            [
+                dict(device_id="1", owner="区公安分局", civil_code="440606005", status="ON"),
+                dict(device_id="2", owner="区公安分局", civil_code="440606005", status="OFF"),
+            ],
+        )
+    assert set(marts.refresh_marts()) == {
+        "mart.population_by_town_age_sex",
+        "mart.utility_use_by_town_and_month",
+        "mart.camera_online_rate_by_department_town",
+    }
+    assert query(
+        "SELECT town_name, population_type, sum(persons) FROM mart.population_by_town_age_sex GROUP BY ALL ORDER BY 2"
+    ) == [("大良街道", "户籍", 1), ("大良街道", "流动", 1)]
     assert query("SELECT town_name, month, use FROM mart.utility_use_by_town_and_month WHERE use IS NOT NULL") == [
-        ("北滘镇", "2026-02", 250.5)]
-    assert query("SELECT department, online_rate FROM mart.camera_online_rate_by_department_town") == [("区公安分局", 0.5)]
+        ("北滘镇", "2026-02", 250.5)
+    ]
+    assert query("SELECT department, online_rate FROM mart.camera_online_rate_by_department_town") == [
+        ("区公安分局", 0.5)
+    ]
 
 
 def test_unknown_resource_is_a_clear_error(hub_env):
@@ -314,8 +394,9 @@ def test_unknown_resource_is_a_clear_error(hub_env):
 
 
 def test_result_round_trips_as_json():
-    result = landing.LandingResult("r", "r-1", files=["a"], rows=2, offsets={"0": [0, 1]}, max_event_time=T0,
-                                   repairs={"date_iso": 1})
+    result = landing.LandingResult(
+        "r", "r-1", files=["a"], rows=2, offsets={"0": [0, 1]}, max_event_time=T0, repairs={"date_iso": 1}
+    )
     assert landing.LandingResult.from_dict(orjson.loads(orjson.dumps(result.to_dict()))) == result
 
 

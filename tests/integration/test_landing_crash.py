@@ -4,6 +4,7 @@ How a crash is made: the pipeline (land → update_staging → publish_landing_e
 subprocess with HUB_LANDING_CRASH_AT=<point>; at that point warehouse.landing calls os._exit(137),
 which, like SIGKILL, runs no finally blocks, flushes nothing and closes no Kafka client cleanly.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,13 +14,13 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from kafka_kit import gate_and_stage
 
 from catalog import derive
 from catalog.spec import Item, Resource
 from hub.envelope import Record, encode
 from hub.kafka_clients import ensure_topics, make_producer
 from hub.settings import REPO_ROOT
-from kafka_kit import gate_and_stage
 from warehouse import lake, landing, store
 from warehouse.events import publish_landing_event
 
@@ -43,11 +44,22 @@ CREATED: list[str] = []
 
 def make_resource() -> Resource:
     resource = Resource(
-        id=f"t_crash_{uuid.uuid4().hex[:10]}", code="101001/000001", name="测试人口", provider="gaj",
-        classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
-        update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
-        items=[Item(name="gmsfhm", label="公民身份号码", type="C", nullable=False, key=True),
-               Item(name="xm", label="姓名", type="C")],
+        id=f"t_crash_{uuid.uuid4().hex[:10]}",
+        code="101001/000001",
+        name="测试人口",
+        provider="gaj",
+        classification="基础/人口/户籍人口",
+        abstract="测试",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="无条件共享",
+        open_type="不开放",
+        release_date=date(2024, 1, 1),
+        items=[
+            Item(name="gmsfhm", label="公民身份号码", type="C", nullable=False, key=True),
+            Item(name="xm", label="姓名", type="C"),
+        ],
     )
     CREATED.append(resource.id)
     return resource
@@ -67,8 +79,12 @@ def produce(resource, keys, start=T0) -> None:
     ensure_topics([topic], partitions=3)
     producer = make_producer()
     for n, key in enumerate(keys):
-        record = Record(key=key.encode(), value={"gmsfhm": key, "xm": f"name-{n}"}, resource=resource.id,
-                        event_time=start + timedelta(seconds=n))
+        record = Record(
+            key=key.encode(),
+            value={"gmsfhm": key, "xm": f"name-{n}"},
+            resource=resource.id,
+            event_time=start + timedelta(seconds=n),
+        )
         k, v, h = encode(record)
         producer.send(topic, key=k, value=v, headers=h)
     producer.flush()
@@ -79,8 +95,14 @@ def run_pipeline(resource, crash_at: str | None) -> int:
     env = {k: v for k, v in os.environ.items() if k != landing.CRASH_ENV}
     if crash_at:
         env[landing.CRASH_ENV] = crash_at
-    done = subprocess.run([sys.executable, "-c", PIPELINE, resource.model_dump_json()], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PIPELINE, resource.model_dump_json()],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode in (0, 137), done.stderr[-3000:]
     return done.returncode
 
@@ -96,7 +118,9 @@ def assert_exact(resource, keys: set[str], records: int) -> None:
     connection = store.connect_reader()
     try:
         staged = connection.execute(f'SELECT count(*), count(DISTINCT gmsfhm) FROM staging."{resource.id}"').fetchall()
-        landed = connection.execute(f'SELECT count(*), count(DISTINCT (_partition, _offset)) FROM raw."{resource.id}"').fetchall()
+        landed = connection.execute(
+            f'SELECT count(*), count(DISTINCT (_partition, _offset)) FROM raw."{resource.id}"'
+        ).fetchall()
         staged_keys = {k for (k,) in connection.execute(f'SELECT gmsfhm FROM staging."{resource.id}"').fetchall()}
     finally:
         connection.close()
@@ -147,7 +171,9 @@ def test_killed_after_commit_before_staging_and_events(kafka_bootstrap, hub_env)
     assert result.rows == 0  # committed: nothing is read again
     assert_exact(resource, set(keys(80)), 80)
     crashed = [e for e in events if e["type"] == "landing.completed"]
-    assert len(crashed) == 1 and crashed[0]["payload"]["rows"] == 80 and crashed[0]["payload"]["load_id"] != result.load_id
+    assert (
+        len(crashed) == 1 and crashed[0]["payload"]["rows"] == 80 and crashed[0]["payload"]["load_id"] != result.load_id
+    )
 
 
 def test_killed_after_staging_before_events(kafka_bootstrap, hub_env):

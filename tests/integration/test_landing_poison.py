@@ -1,4 +1,5 @@
 """Poison messages never crash a landing: each goes to hub.dlq.<resource> with its reason, counted."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,8 +14,7 @@ from catalog import derive
 from catalog.spec import Item, Resource
 from hub.envelope import Record, encode
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
-from warehouse import gate
-from warehouse import deadletters, decode, landing, store
+from warehouse import deadletters, decode, gate, landing, store
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 ITEMS = [
@@ -31,9 +31,19 @@ CREATED: list[str] = []
 
 def make_resource() -> Resource:
     resource = Resource(
-        id=f"t_poison_{uuid.uuid4().hex[:10]}", code="101001/000001", name="测试人口", provider="gaj",
-        classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
-        update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1), items=ITEMS,
+        id=f"t_poison_{uuid.uuid4().hex[:10]}",
+        code="101001/000001",
+        name="测试人口",
+        provider="gaj",
+        classification="基础/人口/户籍人口",
+        abstract="测试",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="无条件共享",
+        open_type="不开放",
+        release_date=date(2024, 1, 1),
+        items=ITEMS,
     )
     CREATED.append(resource.id)
     return resource
@@ -49,8 +59,13 @@ def _drop_topics():
 
 
 def headers(resource, op=b"upsert", moment=b"2026-05-01T08:00:00+08:00"):
-    return [("hub-resource", resource.id.encode()), ("hub-op", op), ("hub-event-time", moment),
-            ("hub-source", b"test"), ("hub-schema", derive.schema_fingerprint(resource).encode())]
+    return [
+        ("hub-resource", resource.id.encode()),
+        ("hub-op", op),
+        ("hub-event-time", moment),
+        ("hub-source", b"test"),
+        ("hub-schema", derive.schema_fingerprint(resource).encode()),
+    ]
 
 
 POISON = {  # name → (value, header overrides, a phrase the DLQ reason must contain)
@@ -79,8 +94,9 @@ def test_poison_goes_to_the_dlq_with_reasons_and_the_run_succeeds(kafka_bootstra
     for n in range(30):
         good = {**GOOD, "gmsfhm": f"44060619900101{n:04d}"}
         good_keys.append(good["gmsfhm"])
-        key, value, hdrs = encode(Record(key=good["gmsfhm"].encode(), value=good, resource=resource.id,
-                                         event_time=T0 + timedelta(seconds=n)))
+        key, value, hdrs = encode(
+            Record(key=good["gmsfhm"].encode(), value=good, resource=resource.id, event_time=T0 + timedelta(seconds=n))
+        )
         producer.send(topic, key=key, value=value, headers=hdrs)
     for name, (value, overrides, _) in POISON.items():
         producer.send(topic, key=name.encode(), value=value, headers=headers(resource, **overrides))
@@ -132,25 +148,35 @@ def _read_all(topic: str) -> list[dict]:
 
 # --- the decoder on its own ------------------------------------------------------------------
 
-ITEM_SCHEMA = pa.schema([
-    pa.field("k", pa.string(), nullable=False), pa.field("n", pa.int64()), pa.field("f", pa.float64()),
-    pa.field("d", pa.date32()), pa.field("t", pa.timestamp("us", "Asia/Shanghai")),
-])
+ITEM_SCHEMA = pa.schema(
+    [
+        pa.field("k", pa.string(), nullable=False),
+        pa.field("n", pa.int64()),
+        pa.field("f", pa.float64()),
+        pa.field("d", pa.date32()),
+        pa.field("t", pa.timestamp("us", "Asia/Shanghai")),
+    ]
+)
 
 
-@pytest.mark.parametrize("value, reason", [
-    (b"null", "JSON null"),
-    (b'{"k": "a"} {"k": "b"}', "not JSON"),
-    (b'{"k": "x", "n": 1.5}', "item n"),
-    (b'{"k": "x", "f": "1.5"}', "item f"),
-    (b'{"k": "x", "d": "2026-02-30"}', "item d"),
-    (b'{"k": "x", "t": "tomorrow"}', "item t"),
-    (b"", "not JSON"),
-    (None, "no value"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        (b"null", "JSON null"),
+        (b'{"k": "a"} {"k": "b"}', "not JSON"),
+        (b'{"k": "x", "n": 1.5}', "item n"),
+        (b'{"k": "x", "f": "1.5"}', "item f"),
+        (b'{"k": "x", "d": "2026-02-30"}', "item d"),
+        (b'{"k": "x", "t": "tomorrow"}', "item t"),
+        (b"", "not JSON"),
+        (None, "no value"),
+    ],
+)
 def test_one_bad_value_among_good_ones_is_isolated(value, reason):
-    good = [orjson.dumps({"k": f"g{n}", "n": n, "f": n / 2, "d": "2026-01-05", "t": "2026-01-05 08:00:00"})
-            for n in range(2000)]
+    good = [
+        orjson.dumps({"k": f"g{n}", "n": n, "f": n / 2, "d": "2026-01-05", "t": "2026-01-05 08:00:00"})
+        for n in range(2000)
+    ]
     values = good[:1500] + [value] + good[1500:]
     table, rejects, _ = decode.decode_values(values, ITEM_SCHEMA)
     assert list(rejects) == [1500] and reason in rejects[1500]

@@ -1,4 +1,5 @@
 """The outbox on the real broker: a kept event survives a failed send and the next flush sends it."""
+
 from __future__ import annotations
 
 import socket
@@ -8,7 +9,8 @@ import orjson
 import pytest
 from kafka import TopicPartition
 
-from hub import outbox, settings as hub_settings
+from hub import outbox
+from hub import settings as hub_settings
 from hub.events import ConnectorProduced, LandingCompleted
 from hub.kafka_clients import ensure_topics, make_consumer, make_producer
 
@@ -38,9 +40,11 @@ def _read(topic: str) -> list[dict]:
 def test_a_kept_event_survives_a_failed_send_and_the_next_flush_sends_it(kafka_bootstrap, hub_env, monkeypatch):
     topic = f"test.outbox.{uuid.uuid4().hex[:12]}"
     ensure_topics([topic], partitions=1)
-    events = [ConnectorProduced.build("hjrk_jbxx", records=5, source="population_db"),
-              LandingCompleted.build("hjrk_jbxx", id=f"load-{uuid.uuid4().hex[:6]}", load_id="l-1", rows=5),
-              ConnectorProduced.build("ldrk_jbxx", records=0, error="source down")]
+    events = [
+        ConnectorProduced.build("hjrk_jbxx", records=5, source="population_db"),
+        LandingCompleted.build("hjrk_jbxx", id=f"load-{uuid.uuid4().hex[:6]}", load_id="l-1", rows=5),
+        ConnectorProduced.build("ldrk_jbxx", records=0, error="source down"),
+    ]
     for event in events:
         outbox.keep(event, topic)
     outbox.keep(events[1], topic)  # kept twice (a step re-run): still one event, in its first place
@@ -48,8 +52,9 @@ def test_a_kept_event_survives_a_failed_send_and_the_next_flush_sends_it(kafka_b
 
     monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP", f"127.0.0.1:{_closed_port()}")
     hub_settings.reset_settings()
-    unreachable = make_producer(api_version=(3, 7), max_block_ms=2000, request_timeout_ms=2000,
-                                delivery_timeout_ms=3000)
+    unreachable = make_producer(
+        api_version=(3, 7), max_block_ms=2000, request_timeout_ms=2000, delivery_timeout_ms=3000
+    )
     with pytest.raises(outbox.OutboxError, match="stay in") as failed:
         outbox.flush(unreachable, topic)
     assert failed.value.kind == "retriable"
@@ -69,8 +74,14 @@ def _read_with(bootstrap: str, monkeypatch, topic: str) -> list[dict]:
 
 
 def test_keep_refuses_an_event_that_does_not_fit_its_model(hub_env):
-    bad = {"id": "x", "type": "connector.produced", "ts": "2026-05-01T08:00:00+00:00", "resource": "r",
-           "version": 2, "payload": {"produced": 3}}
+    bad = {
+        "id": "x",
+        "type": "connector.produced",
+        "ts": "2026-05-01T08:00:00+00:00",
+        "resource": "r",
+        "version": 2,
+        "payload": {"produced": 3},
+    }
     with pytest.raises(ValueError, match="payload.records"):
         outbox.keep(bad)
     assert outbox.kept() == []

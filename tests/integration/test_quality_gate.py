@@ -1,6 +1,7 @@
 """The quality gate against the real broker: landed rows → GX suite → quarantine / passed → staging,
 and the catalogue's coverage following the gate's verdict (a broken critical rule drops a resource
 out with the rule named; clean data brings it back)."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,15 +22,22 @@ from hub import outbox
 from hub.envelope import Record, encode
 from hub.events import make_event
 from hub.kafka_clients import ensure_topics, make_producer
-from warehouse import gate
-from warehouse import lake, landing, store
+from warehouse import gate, lake, landing, store
 from warehouse.events import landing_events
 
 pytestmark = pytest.mark.kafka
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)  # fresh for a 每日 resource
 ITEMS = [
-    Item(name="gmsfhm", label="公民身份号码", type="C", length=18, nullable=False, key=True, pii="id_number",
-         rules=ValueRules(validator="resident_id")),
+    Item(
+        name="gmsfhm",
+        label="公民身份号码",
+        type="C",
+        length=18,
+        nullable=False,
+        key=True,
+        pii="id_number",
+        rules=ValueRules(validator="resident_id"),
+    ),
     Item(name="xm", label="姓名", type="C", length=50, nullable=False, pii="name"),
     Item(name="xb", label="性别", type="C", length=1, nullable=False, rules=ValueRules(values=["1", "2"])),
     Item(name="lxdh", label="联系电话", type="C", length=20, pii="phone", rules=ValueRules(validator="mobile")),
@@ -48,10 +56,20 @@ def _drop_topics():
 
 def make_resource() -> Resource:
     resource = Resource(
-        id=f"t_gate_{uuid.uuid4().hex[:10]}", code=f"101001/{uuid.uuid4().int % 10**5:05d}", name="测试人口",
-        provider="gaj", classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
-        update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
-        quality_threshold=0.9, items=list(ITEMS),
+        id=f"t_gate_{uuid.uuid4().hex[:10]}",
+        code=f"101001/{uuid.uuid4().int % 10**5:05d}",
+        name="测试人口",
+        provider="gaj",
+        classification="基础/人口/户籍人口",
+        abstract="测试",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="无条件共享",
+        open_type="不开放",
+        release_date=date(2024, 1, 1),
+        quality_threshold=0.9,
+        items=list(ITEMS),
         binding=Binding(kind="sql", system="population_db", config={"table": "rk_test", "cursor_column": "gxsj"}),
     )
     CREATED.append(resource.id)
@@ -59,8 +77,14 @@ def make_resource() -> Resource:
 
 
 def person(n: int, **changes) -> dict:
-    return {"gmsfhm": make_resident_id("440606", date(1980, 1, 1) + timedelta(days=n), 101 + 2 * (n % 400)),
-            "xm": f"张{n}", "xb": "1", "lxdh": f"138{n:08d}", "gxsj": "2026-05-01T08:00:00+08:00", **changes}
+    return {
+        "gmsfhm": make_resident_id("440606", date(1980, 1, 1) + timedelta(days=n), 101 + 2 * (n % 400)),
+        "xm": f"张{n}",
+        "xb": "1",
+        "lxdh": f"138{n:08d}",
+        "gxsj": "2026-05-01T08:00:00+08:00",
+        **changes,
+    }
 
 
 def produce(resource, values, start=T0) -> None:
@@ -68,8 +92,15 @@ def produce(resource, values, start=T0) -> None:
     ensure_topics([topic], partitions=2)
     producer = make_producer()
     for n, value in enumerate(values):
-        record = Record(key=value["gmsfhm"].encode(), value=value, resource=resource.id, op="upsert",
-                        event_time=start + timedelta(seconds=n), source="test", schema=derive.schema_fingerprint(resource))
+        record = Record(
+            key=value["gmsfhm"].encode(),
+            value=value,
+            resource=resource.id,
+            op="upsert",
+            event_time=start + timedelta(seconds=n),
+            source="test",
+            schema=derive.schema_fingerprint(resource),
+        )
         key, body, headers = encode(record)
         producer.send(topic, key=key, value=body, headers=headers)
     producer.flush()
@@ -95,7 +126,9 @@ def staged_keys(resource) -> set[str]:
 def test_failing_rows_are_quarantined_with_their_rules_and_never_reach_staging(kafka_bootstrap, hub_env):
     resource = make_resource()
     good = [person(n) for n in range(40)]
-    bad_check = dict(person(100), gmsfhm=person(100)["gmsfhm"][:17] + ("0" if person(100)["gmsfhm"][-1] != "0" else "1"))
+    bad_check = dict(
+        person(100), gmsfhm=person(100)["gmsfhm"][:17] + ("0" if person(100)["gmsfhm"][-1] != "0" else "1")
+    )
     lower_x = person(200, gmsfhm=make_resident_id("440606", date(1990, 5, 5), 7))
     while not lower_x["gmsfhm"].endswith("X"):  # a sequence number whose check character is X
         lower_x = person(200, gmsfhm=make_resident_id("440606", date(1990, 5, 5), int(lower_x["gmsfhm"][14:17]) + 1))
@@ -115,7 +148,9 @@ def test_failing_rows_are_quarantined_with_their_rules_and_never_reach_staging(k
     assert checked.failed_critical == []  # 2 of 44 is inside the 0.9 threshold's tolerance
     quarantined = zone_rows(resource, "_quarantine")
     assert {(row["gmsfhm"], tuple(row["_failed_rules"])) for row in quarantined} == {
-        (bad_check["gmsfhm"], ("gmsfhm.resident_id",)), (bad_sex["gmsfhm"], ("xb.in_set",))}
+        (bad_check["gmsfhm"], ("gmsfhm.resident_id",)),
+        (bad_sex["gmsfhm"], ("xb.in_set",)),
+    }
     staged = staged_keys(resource)
     assert bad_check["gmsfhm"] not in staged and bad_sex["gmsfhm"] not in staged
     assert lower_x["gmsfhm"].upper() in staged and no_phone["gmsfhm"] in staged  # repaired / only flagged
@@ -148,15 +183,19 @@ def test_a_broken_critical_rule_drops_the_resource_out_of_coverage_until_clean_d
     def publish_pass(values, start):
         produce(resource, values, start=start)
         landed, checked = load(resource)
-        events = [make_event("connector.produced", resource.id, records=len(values), run_id=str(uuid.uuid4())),
-                  *landing_events(landed), gate.quality_event(checked, landed.load_id)]
+        events = [
+            make_event("connector.produced", resource.id, records=len(values), run_id=str(uuid.uuid4())),
+            *landing_events(landed),
+            gate.quality_event(checked, landed.load_id),
+        ]
         with session_scope() as session:
             apply_events(session, events)
         document = report()
         return checked, {gap["resource_code"]: gap["reason"] for gap in document["gaps"]}
 
-    broken = [person(n, gmsfhm=person(n)["gmsfhm"][:17] + ("0" if person(n)["gmsfhm"][-1] != "0" else "1"))
-              for n in range(6)]
+    broken = [
+        person(n, gmsfhm=person(n)["gmsfhm"][:17] + ("0" if person(n)["gmsfhm"][-1] != "0" else "1")) for n in range(6)
+    ]
     checked, gaps = publish_pass([person(n) for n in range(10, 24)] + broken, T0)
     assert checked.failed_critical == ["gmsfhm.resident_id"]
     assert gaps[resource.code] == "failing rule gmsfhm.resident_id"

@@ -6,6 +6,7 @@ judged by the plan. For every check, the records it flags are exactly the ones t
 for the defects it answers (DOMAIN §5): 100 % recall, and no clean record flagged. A later step is
 judged with the earlier one as staged history, as the gate does.
 """
+
 from __future__ import annotations
 
 import threading
@@ -15,9 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from seed_kit import seed_catalogue
 
 from catalog import derive
-from seed_kit import seed_catalogue
 from connectors.base import SourceRecord
 from connectors.errors import UnreadableRow
 from connectors.kinds import make_source
@@ -33,9 +34,13 @@ from warehouse.decode import decode_values
 SEED = 7
 #: What each check must flag: the defects the synthetic sources inject for it.
 ANSWERS = {
-    "meter_rollback": ("meter_rollback",), "meter_spike": ("meter_spike",), "meter_stuck": ("meter_stuck",),
-    "household_head": ("orphan_household",), "gcj02_shift": ("coord_gcj02",),
-    "geometry_in_box": ("coord_swapped", "coord_outside_box", "coord_null_island"), FREE_TEXT_RULE: ("mojibake",),
+    "meter_rollback": ("meter_rollback",),
+    "meter_spike": ("meter_spike",),
+    "meter_stuck": ("meter_stuck",),
+    "household_head": ("orphan_household",),
+    "gcj02_shift": ("coord_gcj02",),
+    "geometry_in_box": ("coord_swapped", "coord_outside_box", "coord_null_island"),
+    FREE_TEXT_RULE: ("mojibake",),
 }
 
 
@@ -48,8 +53,9 @@ def family(check: Check) -> str:
     return check.kind if check.kind in ROW_CHECKS else check.params["rule"]
 
 
-JUDGED = sorted(r.id for r in seed_catalogue().resources
-                if r.binding is not None and r.binding.kind != "mqtt" and judged_checks(r))
+JUDGED = sorted(
+    r.id for r in seed_catalogue().resources if r.binding is not None and r.binding.kind != "mqtt" and judged_checks(r)
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +65,9 @@ def sources(tmp_path_factory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HUB_VAR_DIR", str(var_dir))
         patch.delenv("HUB_CATALOG_URL", raising=False)
-        server = build_server("127.0.0.1", 0, var_dir / "sources" / "video_platform.sqlite",
-                              rate=1e6, fault_rate=0.0, fault_burst=0)
+        server = build_server(
+            "127.0.0.1", 0, var_dir / "sources" / "video_platform.sqlite", rate=1e6, fault_rate=0.0, fault_burst=0
+        )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         patch.setenv("HUB_VIDEO_URL", f"http://127.0.0.1:{server.server_address[1]}")
         hub_settings.reset_settings()
@@ -121,8 +128,9 @@ def test_every_injected_defect_is_flagged_and_nothing_else(manifest, resource_id
     read = set(keys)
     for name, flagged in flagged_by_family(checks, evaluate(checks, table).masks, keys).items():
         wanted = expected(defects, name) & read  # a defective row made unreadable too is in the DLQ
-        assert flagged == wanted, (f"{resource_id} {name}: missed {sorted(wanted - flagged)[:5]}, "
-                                   f"flagged clean {sorted(flagged - wanted)[:5]}")
+        assert flagged == wanted, (
+            f"{resource_id} {name}: missed {sorted(wanted - flagged)[:5]}, flagged clean {sorted(flagged - wanted)[:5]}"
+        )
 
 
 def test_the_checks_answer_the_defects_they_are_named_for(manifest):
@@ -137,8 +145,15 @@ def test_the_checks_answer_the_defects_they_are_named_for(manifest):
             assert "geometry_in_box" in declared[resource_id], resource_id
 
 
-STEPPED = ("electricity_readings", "water_readings", "gas_readings", "resident_population",
-           "household_population", "migrant_registration", "standard_addresses")
+STEPPED = (
+    "electricity_readings",
+    "water_readings",
+    "gas_readings",
+    "resident_population",
+    "household_population",
+    "migrant_registration",
+    "standard_addresses",
+)
 
 
 @pytest.fixture
@@ -177,8 +192,10 @@ def test_a_later_step_is_judged_with_the_staged_rows_as_history(stepped):
                 in_batch = pc.is_in(history_rows.column(column), value_set=pc.unique(batch.column(column)))
                 history[check.name] = history_rows.filter(in_batch).select(list(check.columns))
         masks = evaluate(checks, batch, history).masks
-        new_defects = {d: set(ids) - set(before[resource.id]["defects"].get(d, ()))
-                       for d, ids in after[resource.id]["defects"].items()}
+        new_defects = {
+            d: set(ids) - set(before[resource.id]["defects"].get(d, ()))
+            for d, ids in after[resource.id]["defects"].items()
+        }
         for name, flagged in flagged_by_family(checks, masks, batch_keys).items():
             assert flagged == expected(new_defects, name) & set(batch_keys), f"{resource.id} {name}"
         if resource.id.endswith("population") or resource.id == "migrant_registration":

@@ -6,17 +6,27 @@ Two hub homes with a broker each (the same resources' topics must not meet): `ca
 `killed` starts afresh in each episode (new var dir, the resource's topics dropped), is killed
 2-4 times, runs to the end and must then hold what `calm` holds; at least KILLS kills in all.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
+from replay_kit import (
+    copy_sources,
+    drop_topics,
+    free_port,
+    kill_in_episodes,
+    make_home,
+    staging_digest,
+    timed_run,
+    with_var,
+    zone_rows,
+)
 
 from catalog import derive
 from catalog.spec import load_catalogue
 from hub.settings import REPO_ROOT
-from replay_kit import (copy_sources, drop_topics, free_port, kill_in_episodes, make_home, staging_digest, timed_run,
-                         with_var, zone_rows)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 KILLS = 20
@@ -52,9 +62,11 @@ def test_staging_after_kills_equals_an_uninterrupted_run(homes, catalogue, resou
     resource = catalogue[resource_id]
     durations = timed_run(calm, resource_id)
     items, keys = [item.name for item in resource.items], derive.key_columns(resource)
-    expected = {"staging": staging_digest(calm, resource_id, items),
-                "quarantine": {_judged(row, keys) for row in zone_rows(calm, "_quarantine", resource)},
-                "findings": _findings(zone_rows(calm, "_findings", resource))}
+    expected = {
+        "staging": staging_digest(calm, resource_id, items),
+        "quarantine": {_judged(row, keys) for row in zone_rows(calm, "_quarantine", resource)},
+        "findings": _findings(zone_rows(calm, "_findings", resource)),
+    }
 
     def fresh_home():
         drop_topics(killed, resource_id)
@@ -72,10 +84,19 @@ def test_staging_after_kills_equals_an_uninterrupted_run(homes, catalogue, resou
         _each_record_once(quarantined, ())
         _each_record_once(findings, ("check", "outcome"))
 
-    report = kill_in_episodes(fresh_home, resource_id, durations, same_as_calm, kills=KILLS,
-                              seed=RESOURCES.index(resource_id), max_episodes=KILLS)
-    print(f"{resource_id}: kills per step {dict(report.kills)} in {report.episodes} episodes, "
-          f"runs that finished before the kill {report.finished_early}")
+    report = kill_in_episodes(
+        fresh_home,
+        resource_id,
+        durations,
+        same_as_calm,
+        kills=KILLS,
+        seed=RESOURCES.index(resource_id),
+        max_episodes=KILLS,
+    )
+    print(
+        f"{resource_id}: kills per step {dict(report.kills)} in {report.episodes} episodes, "
+        f"runs that finished before the kill {report.finished_early}"
+    )
     assert sum(report.kills.values()) >= KILLS
 
 

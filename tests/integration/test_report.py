@@ -1,4 +1,5 @@
 """`hub report`: HTML, PDF (real Chromium, CJK font) and XLSX with the same figures as `hub coverage --json`."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,7 +15,9 @@ from hub import settings as hub_settings
 
 def _cjk_font_missing() -> bool:
     try:
-        found = subprocess.run(["fc-match", "-f", "%{family}", "Noto Sans CJK SC"], capture_output=True, text=True).stdout
+        found = subprocess.run(
+            ["fc-match", "-f", "%{family}", "Noto Sans CJK SC"], capture_output=True, text=True
+        ).stdout
     except OSError:
         return True
     return "CJK" not in found
@@ -138,17 +141,20 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
     assert book.sheetnames == ["缺口清单", "概况", "部门", "更新及时率", "源数据未及时更新"]
     rows = list(book["缺口清单"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[2], row[4]) for row in rows] == [
-        (gap["resource_code"], gap["department"], gap["reason"]) for gap in document["gaps"]]
+        (gap["resource_code"], gap["department"], gap["reason"]) for gap in document["gaps"]
+    ]
     summary = {row[0]: row[1] for row in book["概况"].iter_rows(min_row=2, values_only=True)}
     assert summary["覆盖率"] == document["overall"]["ratio"]
     assert summary["距目标还差（项）"] == document["projection"]["resources_needed"]
     assert summary["预测覆盖率"] == document["projection"]["projected_ratio"]
     departments = list(book["部门"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[3]) for row in departments] == [
-        (row["department"], row["ratio"]) for row in document["by_department"]]
+        (row["department"], row["ratio"]) for row in document["by_department"]
+    ]
     timeliness = document["timeliness"]
     assert summary["更新及时率"] == timeliness["overall"]["ratio"]
     assert [(row[0], row[1], row[2], row[3]) for row in book["更新及时率"].iter_rows(min_row=2, values_only=True)] == [
-        (row["department"], row["timely"], row["total"], row["ratio"]) for row in timeliness["by_department"]]
+        (row["department"], row["timely"], row["total"], row["ratio"]) for row in timeliness["by_department"]
+    ]
     late = [(row[0], row[4]) for row in book["源数据未及时更新"].iter_rows(min_row=2, values_only=True)]
     assert late == [(row["resource_code"], row["reason"]) for row in timeliness["late"]] and late

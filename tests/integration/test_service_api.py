@@ -1,5 +1,6 @@
 """The catalogue service's API in process: JSON twins of every page, /api/coverage == `hub coverage --json`,
 one error shape everywhere, the token on writes, and registering a resource through the event path."""
+
 from __future__ import annotations
 
 import re
@@ -74,6 +75,7 @@ def _assert_error(response, status: int, code: str | None = None) -> dict:
 
 # --- reads -----------------------------------------------------------------------------------------
 
+
 def test_api_coverage_is_exactly_what_the_cli_prints(client, as_of):
     from_api = client.get("/api/coverage", params={"as_of": as_of})
     assert from_api.status_code == 200
@@ -90,8 +92,10 @@ def test_reading_never_stores_a_snapshot_at_any_as_of(client, catalog_url, as_of
 
     def snapshots() -> list[tuple]:
         with session_scope(catalog_url) as session:
-            return [(row.snapshot_date, row.definition_version, row.ratio)
-                    for row in session.scalars(select(CoverageSnapshot).order_by(CoverageSnapshot.id))]
+            return [
+                (row.snapshot_date, row.definition_version, row.ratio)
+                for row in session.scalars(select(CoverageSnapshot).order_by(CoverageSnapshot.id))
+            ]
 
     snapshot_today(datetime.fromisoformat(as_of) - timedelta(days=1), url=catalog_url)  # the daily job, yesterday
     before = snapshots()
@@ -103,14 +107,17 @@ def test_reading_never_stores_a_snapshot_at_any_as_of(client, catalog_url, as_of
     assert snapshots() == before
 
 
-@pytest.mark.parametrize("path, twin, shown", [
-    ("/", "/api/dashboard", lambda data: data["coverage"]["overall"]["ratio"]),
-    ("/resources", "/api/resources", lambda data: data["resources"][0]["name"]),
-    ("/resources?department=gaj", "/api/resources?department=gaj", lambda data: data["resources"][-1]["name"]),
-    ("/resources/hjrk_jbxx", "/api/resources/hjrk_jbxx", lambda data: data["resource"]["abstract"]),
-    ("/departments", "/api/departments", lambda data: data["departments"][0]["display_name"]),
-    ("/departments/scjgj", "/api/departments/scjgj", lambda data: data["gaps"][0]["name"]),
-])
+@pytest.mark.parametrize(
+    "path, twin, shown",
+    [
+        ("/", "/api/dashboard", lambda data: data["coverage"]["overall"]["ratio"]),
+        ("/resources", "/api/resources", lambda data: data["resources"][0]["name"]),
+        ("/resources?department=gaj", "/api/resources?department=gaj", lambda data: data["resources"][-1]["name"]),
+        ("/resources/hjrk_jbxx", "/api/resources/hjrk_jbxx", lambda data: data["resource"]["abstract"]),
+        ("/departments", "/api/departments", lambda data: data["departments"][0]["display_name"]),
+        ("/departments/scjgj", "/api/departments/scjgj", lambda data: data["gaps"][0]["name"]),
+    ],
+)
 def test_every_page_links_its_json_twin_and_shows_its_figures(client, as_of, path, twin, shown):
     separator = "&" if "?" in path else "?"
     page = client.get(f"{path}{separator}as_of={quote(as_of)}", headers=HTML)
@@ -126,25 +133,33 @@ def test_every_page_links_its_json_twin_and_shows_its_figures(client, as_of, pat
 
 def test_the_dashboard_twin_holds_target_groupings_and_gaps(client, as_of):
     data = client.get("/api/dashboard", params={"as_of": as_of}).json()
-    assert data["target"] == {"target": 0.7, "target_date": "2026-12-31", "source": "settings", "set_at": None,
-                              "note": None}
+    assert data["target"] == {
+        "target": 0.7,
+        "target_date": "2026-12-31",
+        "source": "settings",
+        "set_at": None,
+        "note": None,
+    }
     assert data["coverage"]["projection"]["resources_needed"] == 4  # ceil(0.7 * 6) - 1
     assert {row["department_id"] for row in data["by_department"]} == {"gaj", "scjgj", "dljd"}
     assert data["top_gaps"][0]["reason_label"] and data["top_gaps"][0]["next_step"]
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"q": "hjrk"}, ["hjrk_jbxx"]),
-    ({"q": "gmsfhm"}, ["hjrk_jbxx", "ldrk_jbxx", "qy_jbxx", "gtgsh_jbxx", "sqwg_xx", "dl_sp"]),
-    ({"q": "公民身份"}, ["hjrk_jbxx", "ldrk_jbxx", "qy_jbxx", "gtgsh_jbxx", "sqwg_xx", "dl_sp"]),
-    ({"department": "scjgj"}, ["qy_jbxx", "gtgsh_jbxx"]),
-    ({"domain": "legal_entity", "q": "qy"}, ["qy_jbxx"]),
-    ({"status": "aggregated"}, ["hjrk_jbxx"]),
-    ({"status": "no binding"}, ["sqwg_xx"]),
-    ({"status": "failing rule"}, ["ldrk_jbxx"]),
-    ({"sharing_type": "有条件共享"}, ["hjrk_jbxx"]),
-    ({"q": "no such thing"}, []),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"q": "hjrk"}, ["hjrk_jbxx"]),
+        ({"q": "gmsfhm"}, ["hjrk_jbxx", "ldrk_jbxx", "qy_jbxx", "gtgsh_jbxx", "sqwg_xx", "dl_sp"]),
+        ({"q": "公民身份"}, ["hjrk_jbxx", "ldrk_jbxx", "qy_jbxx", "gtgsh_jbxx", "sqwg_xx", "dl_sp"]),
+        ({"department": "scjgj"}, ["qy_jbxx", "gtgsh_jbxx"]),
+        ({"domain": "legal_entity", "q": "qy"}, ["qy_jbxx"]),
+        ({"status": "aggregated"}, ["hjrk_jbxx"]),
+        ({"status": "no binding"}, ["sqwg_xx"]),
+        ({"status": "failing rule"}, ["ldrk_jbxx"]),
+        ({"sharing_type": "有条件共享"}, ["hjrk_jbxx"]),
+        ({"q": "no such thing"}, []),
+    ],
+)
 def test_resources_search_and_filters(client, as_of, params, expected):
     data = client.get("/api/resources", params={**params, "as_of": as_of}).json()
     assert [row["id"] for row in data["resources"]] == expected
@@ -187,7 +202,9 @@ def test_a_department_page_lists_what_blocks_each_gap(client, as_of):
     data = client.get("/api/departments/dljd", params={"as_of": as_of}).json()
     assert data["coverage"]["total"] == 2 and data["coverage"]["aggregated"] == 0
     assert {(gap["resource_id"], gap["reason"]) for gap in data["gaps"]} == {
-        ("sqwg_xx", "no binding"), ("dl_sp", "never produced")}
+        ("sqwg_xx", "no binding"),
+        ("dl_sp", "never produced"),
+    }
     assert all(gap["next_step"] for gap in data["gaps"])
 
 
@@ -204,13 +221,20 @@ def test_the_catalogue_is_served_as_dcat_jsonld(client):
 
 def test_the_openapi_spec_documents_the_routes_and_the_error_shape(client):
     spec = client.get("/openapi.json").json()
-    assert {"/api/coverage", "/api/resources", "/api/resources/{resource_id}", "/api/settings/target",
-            "/catalog.jsonld", "/"} <= set(spec["paths"])
+    assert {
+        "/api/coverage",
+        "/api/resources",
+        "/api/resources/{resource_id}",
+        "/api/settings/target",
+        "/catalog.jsonld",
+        "/",
+    } <= set(spec["paths"])
     assert "ErrorResponse" in spec["components"]["schemas"]
     assert "401" in spec["paths"]["/api/settings/target"]["put"]["responses"]
 
 
 # --- errors ----------------------------------------------------------------------------------------
+
 
 def test_one_error_shape_for_every_error(client, monkeypatch):
     from catalog.service import views
@@ -239,6 +263,7 @@ def test_pages_draw_the_same_error_in_html(client):
 
 # --- writes ----------------------------------------------------------------------------------------
 
+
 def test_writes_need_the_token_and_reads_stay_open(client, as_of):
     body = {"target": 0.8, "target_date": "2026-10-31", "note": "区政府常务会议调整"}
     _assert_error(client.put("/api/settings/target", json=body), 401, "unauthorized")
@@ -255,12 +280,35 @@ def _entry(client, resource_id: str, **changes) -> dict:
     """A valid entry: an existing one's fields under a new id and code."""
     detail = client.get(f"/api/resources/{resource_id}").json()
     meta = detail["resource"]
-    entry = {key: meta[key] for key in ("code", "name", "classification", "abstract", "format", "domain",
-                                        "update_cycle", "sharing_type", "sharing_condition", "sharing_method",
-                                        "open_type", "release_date", "priority", "related", "binding")}
-    entry |= {"id": resource_id, "provider": meta["department_id"], "status": meta["entry_status"],
-              "items": [{key: item[key] for key in ("name", "label", "type", "length", "nullable", "key", "pii")}
-                        for item in detail["items"]]}
+    entry = {
+        key: meta[key]
+        for key in (
+            "code",
+            "name",
+            "classification",
+            "abstract",
+            "format",
+            "domain",
+            "update_cycle",
+            "sharing_type",
+            "sharing_condition",
+            "sharing_method",
+            "open_type",
+            "release_date",
+            "priority",
+            "related",
+            "binding",
+        )
+    }
+    entry |= {
+        "id": resource_id,
+        "provider": meta["department_id"],
+        "status": meta["entry_status"],
+        "items": [
+            {key: item[key] for key in ("name", "label", "type", "length", "nullable", "key", "pii")}
+            for item in detail["items"]
+        ],
+    }
     return entry | changes
 
 
@@ -283,13 +331,29 @@ def test_register_then_update_a_resource_through_the_event_path(client, as_of):
 
 
 def test_an_entry_that_breaks_catalogue_rules_is_refused_with_every_reason(client):
-    entry = _entry(client, "sqwg_xx", id="Bad-Id", code="999/1", sharing_type="有条件共享", sharing_condition=None,
-                   related=["101001/999999"])
+    entry = _entry(
+        client,
+        "sqwg_xx",
+        id="Bad-Id",
+        code="999/1",
+        sharing_type="有条件共享",
+        sharing_condition=None,
+        related=["101001/999999"],
+    )
     error = _assert_error(client.post("/api/resources", json=entry, headers=AUTH), 422, "catalogue_rule")
-    assert {detail["rule"] for detail in error["details"]} >= {"id_format", "code_format", "sharing_condition", "related"}
+    assert {detail["rule"] for detail in error["details"]} >= {
+        "id_format",
+        "code_format",
+        "sharing_condition",
+        "related",
+    }
     _assert_error(client.post("/api/resources", json=_entry(client, "sqwg_xx", id="other_one"), headers=AUTH), 409)
-    _assert_error(client.put("/api/resources/nope", json=_entry(client, "sqwg_xx", id="nope", code="101001/000010"),
-                             headers=AUTH), 404)
+    _assert_error(
+        client.put(
+            "/api/resources/nope", json=_entry(client, "sqwg_xx", id="nope", code="101001/000010"), headers=AUTH
+        ),
+        404,
+    )
     _assert_error(client.put("/api/resources/sqwg_xx", json=_entry(client, "dl_sp"), headers=AUTH), 422)
 
 
@@ -302,14 +366,29 @@ def test_a_quality_run_links_its_data_docs_page_which_the_service_serves(client,
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("<html>gmsfhm.resident_id</html>", encoding="utf-8")
     with session_scope(catalog_url) as session:
-        apply_events(session, [make_event(
-            "quality.completed", "ldrk_jbxx", load_id="ldrk_jbxx-2", rows_checked=100, rows_valid=98,
-            quarantined_rows=2, repairs={"resident_id_upper_x": 3}, docs="validations/hub/run.html",
-            failed_rules=[{"name": "gmsfhm.resident_id", "critical": True, "failed_rows": 2, "success": True}],
-            failed_critical=[])])
+        apply_events(
+            session,
+            [
+                make_event(
+                    "quality.completed",
+                    "ldrk_jbxx",
+                    load_id="ldrk_jbxx-2",
+                    rows_checked=100,
+                    rows_valid=98,
+                    quarantined_rows=2,
+                    repairs={"resident_id_upper_x": 3},
+                    docs="validations/hub/run.html",
+                    failed_rules=[{"name": "gmsfhm.resident_id", "critical": True, "failed_rows": 2, "success": True}],
+                    failed_critical=[],
+                )
+            ],
+        )
     run = client.get("/api/resources/ldrk_jbxx").json()["evidence"]["quality_runs"][0]
     assert (run["docs"], run["quarantined_rows"], run["repairs"]) == (
-        "/quality/docs/validations/hub/run.html", 2, {"resident_id_upper_x": 3})
+        "/quality/docs/validations/hub/run.html",
+        2,
+        {"resident_id_upper_x": 3},
+    )
     html = client.get("/resources/ldrk_jbxx", headers=HTML).text
     assert 'href="/quality/docs/validations/hub/run.html"' in html and "隔离 2 行" in html
     assert client.get(run["docs"]).status_code == 401  # the Data Docs need an identity

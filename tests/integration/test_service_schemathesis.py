@@ -1,5 +1,6 @@
 """schemathesis against the service's own OpenAPI spec: generated requests (writes with the token, so they
 reach the handlers) find no server error, and every response matches what the spec declares."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -57,8 +58,9 @@ def test_generated_requests_find_no_server_error(api_schema):
 
 def _exercise(operation, mode: GenerationMode) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     def run(case):
         case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
 

@@ -1,6 +1,7 @@
 """The synthetic sources' running services against real clients: the video platform's HTTP API
 (paging, cursors, 429 / 503 with Retry-After, 400 / 404) with httpx, and a real Mosquitto that
 delivers the seeded IoT outbox to a paho subscriber, also to a persistent session that was away."""
+
 from __future__ import annotations
 
 import socket
@@ -159,7 +160,9 @@ def _subscriber(client_id: str, received: list, *, clean: bool):
 
     from connectors.systems import mqtt_host_port
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, protocol=mqtt.MQTTv311
+    )
     client.on_message = lambda _client, _userdata, message: received.append((message.topic, message.payload))
     subscribed = threading.Event()
     client.on_subscribe = lambda *args: subscribed.set()

@@ -1,5 +1,6 @@
 """A test session on the shared broker writes only under its own prefix (HUB_TOPIC_PREFIX): a demo
 running on the same machine sees none of its events on `hub.events` and none of its consumer groups."""
+
 from __future__ import annotations
 
 import uuid
@@ -59,8 +60,12 @@ def test_events_of_a_prefixed_session_never_reach_the_unprefixed_topic(kafka_boo
     prefixed_before = _end_offsets(events_topic())
 
     ensure_topics([events_topic()])
-    publish_events([make_event("connector.produced", resource_id, records=3, run_id="iso-1"),
-                    make_event("connector.produced", resource_id, records=4, run_id="iso-2")])
+    publish_events(
+        [
+            make_event("connector.produced", resource_id, records=3, run_id="iso-1"),
+            make_event("connector.produced", resource_id, records=4, run_id="iso-2"),
+        ]
+    )
     stats = consume()  # the catalogue's consumer, under the session's group
     assert stats.unknown_resource >= 2  # read from our topic (the resource is in no catalogue)
 

@@ -3,6 +3,7 @@ for a writer and never see a half-applied merge; concurrent writers do not lose 
 
 Files are put in the lake directly (no Kafka): what is tested is the DuckDB side.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,11 +46,22 @@ print(json.dumps({"seen": seen, "errors": errors}))
 
 def make_resource(name: str) -> Resource:
     return Resource(
-        id=f"t_conc_{name}", code="101001/000001", name="测试人口", provider="gaj",
-        classification="基础/人口/户籍人口", abstract="测试", format="数据库", domain="population",
-        update_cycle="每日", sharing_type="无条件共享", open_type="不开放", release_date=date(2024, 1, 1),
-        items=[Item(name="gmsfhm", label="公民身份号码", type="C", nullable=False, key=True),
-               Item(name="xm", label="姓名", type="C")],
+        id=f"t_conc_{name}",
+        code="101001/000001",
+        name="测试人口",
+        provider="gaj",
+        classification="基础/人口/户籍人口",
+        abstract="测试",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="无条件共享",
+        open_type="不开放",
+        release_date=date(2024, 1, 1),
+        items=[
+            Item(name="gmsfhm", label="公民身份号码", type="C", nullable=False, key=True),
+            Item(name="xm", label="姓名", type="C"),
+        ],
     )
 
 
@@ -81,7 +93,12 @@ class Reader:
     def __init__(self, table: str, mode: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", READER, str(store.warehouse_path()), table, mode],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+        )
         assert self.process.stdout.readline().strip() == "ready"
 
     def query(self, times: int = 1) -> None:

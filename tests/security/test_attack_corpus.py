@@ -6,6 +6,7 @@ with credit codes and phones, a 不予共享 resource, raw/meta tables and a mar
 Every case must be refused or harmless; no output or message may hold a clear ID, phone or credit
 code of the seed, nor anything ID- or mobile-shaped; every attempt leaves exactly one audit row.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,8 +53,14 @@ def seeded(tmp_path_factory):
         hub_settings.reset_settings()
         with session_scope() as session:
             load_catalogue_into(session, catalogue(), now=NOW)
-            catalog_grants.add_grant(session, department="mzj", resource="household_population", purpose="低保核查",
-                                     approved_by="公安分局 王科长", valid_until=NOW + timedelta(days=30))
+            catalog_grants.add_grant(
+                session,
+                department="mzj",
+                resource="household_population",
+                purpose="低保核查",
+                approved_by="公安分局 王科长",
+                valid_until=NOW + timedelta(days=30),
+            )
         var.mkdir(parents=True, exist_ok=True)
         clear = seed_warehouse(hub_settings.get_settings().warehouse_path)
         yield {"var": var, "clear": clear, "outcomes": {}}

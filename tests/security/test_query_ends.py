@@ -4,6 +4,7 @@ A signal to the sandbox child, Ctrl-C to `hub sql`, SIGKILL of `hub sql` itself:
 audit row marked (killed / interrupted / started, read as interrupted), no query keeps running,
 and nothing prints a C++ abort. The memory reproductions stop in the child; the parent stays small.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def seeded(tmp_path_factory):
 def _start_hub_sql(var: Path, sql: str) -> subprocess.Popen:
     env = {**os.environ, "HUB_VAR_DIR": str(var), "HUB_QUERY_TIMEOUT_S": "60", "HUB_QUERY_CPU_S": "120"}
     env.pop("HUB_CATALOG_URL", None)
-    return subprocess.Popen([str(HUB), "sql", "--as", "mzj", "-c", sql], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(HUB), "sql", "--as", "mzj", "-c", sql], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _worker_of(process: subprocess.Popen, within_s: float = 60) -> psutil.Process:
@@ -70,11 +72,14 @@ def _last_audit():
         return catalog_grants.list_audit(session, limit=1)[0]
 
 
-@pytest.mark.parametrize(("sent", "status", "said"), [
-    (signal.SIGTERM, "killed", "killed: the query process got SIGTERM from outside"),
-    (signal.SIGKILL, "killed", "killed: the query process got SIGKILL from outside"),
-    (signal.SIGSEGV, "crashed", "crashed: the query process died of SIGSEGV"),
-])
+@pytest.mark.parametrize(
+    ("sent", "status", "said"),
+    [
+        (signal.SIGTERM, "killed", "killed: the query process got SIGTERM from outside"),
+        (signal.SIGKILL, "killed", "killed: the query process got SIGKILL from outside"),
+        (signal.SIGSEGV, "crashed", "crashed: the query process died of SIGSEGV"),
+    ],
+)
 def test_a_signal_to_the_child_is_reported_and_audited_by_name(seeded, sent, status, said):
     process = _start_hub_sql(seeded, LONG_QUERY)
     _worker_of(process).send_signal(sent)
@@ -105,13 +110,19 @@ def test_a_killed_hub_sql_leaves_a_started_row_and_no_running_query(seeded):
     assert entry.status == "started" and entry.sql_text == LONG_QUERY
     later = entry.asked_at + timedelta(seconds=hub_settings.get_settings().query_timeout_s + 61)
     assert catalog_grants.shown_status(entry, later, hub_settings.get_settings().query_timeout_s + 60) == "interrupted"
-    listed = subprocess.run([str(HUB), "audit", "--json", "--limit", "1"], capture_output=True, text=True,
-                            env={**os.environ, "HUB_VAR_DIR": str(seeded)}, check=True)
+    listed = subprocess.run(
+        [str(HUB), "audit", "--json", "--limit", "1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HUB_VAR_DIR": str(seeded)},
+        check=True,
+    )
     assert json.loads(listed.stdout)[0]["status"] in ("started", "interrupted")
 
 
-@pytest.mark.parametrize("sql", ["SELECT length(repeat('x', 1000000000))", "SELECT len(range(200000000))",
-                                 "SELECT len(range(600000000))"])
+@pytest.mark.parametrize(
+    "sql", ["SELECT length(repeat('x', 1000000000))", "SELECT len(range(200000000))", "SELECT len(range(600000000))"]
+)
 def test_memory_reproductions_stop_in_the_child_and_the_parent_stays_small(seeded, sql):
     before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
@@ -124,8 +135,10 @@ def test_memory_reproductions_stop_in_the_child_and_the_parent_stays_small(seede
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root")
 def test_the_query_process_has_no_network_but_loopback():
-    probe = ("from warehouse.access.worker import isolate_network; ok = isolate_network(); "
-             "print(ok, [line.split(':')[0].strip() for line in open('/proc/self/net/dev').readlines()[2:]])")
+    probe = (
+        "from warehouse.access.worker import isolate_network; ok = isolate_network(); "
+        "print(ok, [line.split(':')[0].strip() for line in open('/proc/self/net/dev').readlines()[2:]])"
+    )
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "True ['lo']"
 

@@ -1,5 +1,6 @@
 """The service attack corpus (service_corpus.yaml) against the real app: every case refused or harmless,
 nothing leaked, no server error, security headers on every answer, and no refused write saved."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,12 @@ def service(hub_env, monkeypatch) -> Service:
 
     url, tokens = start(monkeypatch)
     docs = hub_env / "quality" / "docs"
-    for path, text in (("index.html", "DOCS-INDEX"), ("validations/hub/hjrk_jbxx/run/page.html", "DOCS-PAGE"),
-                       ("expectations/hub/hjrk_jbxx.html", "DOCS-SUITE"), ("checkpoints/x.html", "DOCS-OTHER")):
+    for path, text in (
+        ("index.html", "DOCS-INDEX"),
+        ("validations/hub/hjrk_jbxx/run/page.html", "DOCS-PAGE"),
+        ("expectations/hub/hjrk_jbxx.html", "DOCS-SUITE"),
+        ("checkpoints/x.html", "DOCS-OTHER"),
+    ):
         (docs / path).parent.mkdir(parents=True, exist_ok=True)
         (docs / path).write_text(f"<html>{text}</html>", encoding="utf-8")
     with TestClient(create_app(url), raise_server_exceptions=False) as client:
@@ -78,8 +83,9 @@ def test_attack_is_refused_or_harmless(service, case):
     headers, content = _body(service, case)
     headers |= service.auth(case["as"]) | case.get("headers", {})
     before = catalogue_state(service.url)
-    answer = service.client.request(case["method"], case["path"], content=content, headers=headers,
-                                    follow_redirects=False)
+    answer = service.client.request(
+        case["method"], case["path"], content=content, headers=headers, follow_redirects=False
+    )
     assert answer.status_code != 500, answer.text[:500]
     assert answer.status_code in case["expect"], (answer.status_code, answer.text[:500])
     for leaked in case.get("absent", []):

@@ -1,6 +1,7 @@
 """The catalogue service against the insider's reproductions (issue items 2, 8, 9, 10, 11): the placeholder
 token, absurd numbers, a write that fails half way, unbounded bodies, the Host header, PII-free Data Docs
 served only to their department, and the security headers of every page."""
+
 from __future__ import annotations
 
 import re
@@ -27,6 +28,7 @@ def service(hub_env, monkeypatch) -> Service:
 
 
 # --- item 8: the documented default token ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("token", [None, "change-me", "", "short-token", "REPLACE-hub-api-token"])
 def test_the_service_refuses_to_start_on_a_weak_token(hub_env, monkeypatch, token):
@@ -61,11 +63,21 @@ def test_change_me_opens_nothing_and_an_id_item_cannot_become_non_pii(service):
 
 # --- item 9: absurd numbers, and a write that fails half way -----------------------------------------
 
-@pytest.mark.parametrize("field, value", [
-    ("freshness_grace_hours", 1e300), ("freshness_grace_hours", -1), ("freshness_grace_hours", float("nan")),
-    ("freshness_grace_hours", float("inf")), ("quality_threshold", 1.5), ("quality_threshold", 0),
-    ("quality_threshold", float("nan")), ("priority", 0), ("priority", 10**30),
-])
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("freshness_grace_hours", 1e300),
+        ("freshness_grace_hours", -1),
+        ("freshness_grace_hours", float("nan")),
+        ("freshness_grace_hours", float("inf")),
+        ("quality_threshold", 1.5),
+        ("quality_threshold", 0),
+        ("quality_threshold", float("nan")),
+        ("priority", 0),
+        ("priority", 10**30),
+    ],
+)
 def test_absurd_numbers_are_refused_and_nothing_is_saved(service, field, value):
     import json
 
@@ -106,11 +118,13 @@ def test_a_write_that_fails_after_applying_leaves_nothing_saved(service, monkeyp
 
 # --- item 10: unbounded bodies -----------------------------------------------------------------------
 
+
 def test_a_huge_body_is_refused_before_it_is_read(service):
     huge = b'{"x": "' + b"a" * (30 * 1024 * 1024) + b'"}'
     for headers in ({}, service.auth("service")):
-        answer = service.client.post("/api/resources", content=huge,
-                                     headers={**headers, "Content-Type": "application/json"})
+        answer = service.client.post(
+            "/api/resources", content=huge, headers={**headers, "Content-Type": "application/json"}
+        )
         assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
 
 
@@ -119,8 +133,11 @@ def test_a_chunked_body_over_the_limit_is_cut_off(service):
         for _ in range(3):
             yield b" " * MAX_BODY_BYTES
 
-    answer = service.client.put("/api/settings/target", content=chunks(),
-                                headers={**service.auth("service"), "Content-Type": "application/json"})
+    answer = service.client.put(
+        "/api/settings/target",
+        content=chunks(),
+        headers={**service.auth("service"), "Content-Type": "application/json"},
+    )
     assert answer.status_code == 413
 
 
@@ -131,6 +148,7 @@ def test_a_body_without_a_token_is_refused_unread(service):
 
 # --- item 11: the Host header ------------------------------------------------------------------------
 
+
 def test_dcat_ids_come_from_the_configured_base_url(service):
     answer = service.client.get("/catalog.jsonld", headers={"Host": "evil.example"})
     assert answer.status_code == 200
@@ -138,6 +156,7 @@ def test_dcat_ids_come_from_the_configured_base_url(service):
 
 
 # --- headers -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/", "/resources", "/resources/hjrk_jbxx", "/departments", "/login", "/nope"])
 def test_pages_carry_the_security_headers(service, path):
@@ -150,29 +169,42 @@ def test_pages_carry_the_security_headers(service, path):
 
 # --- item 2: Data Docs ---------------------------------------------------------------------------------
 
+
 def _validate_with_defects() -> str:
     """resident_population (zsj's) validated with bad IDs, mobiles and an ID in a non-PII item; its docs page."""
     from datetime import date
 
     import pyarrow as pa
+    from seed_kit import seed_catalogue as _seed
 
     from catalog import derive
-    from seed_kit import seed_catalogue as _seed
-    from quality import suites
     from catalog.reference import make_resident_id
+    from quality import suites
 
     resource = next(r for r in _seed().resources if r.id == "resident_population")
     good = [make_resident_id("440606", date(1970, 1, 1) + timedelta(days=n), 11 + 2 * n) for n in range(20)]
-    rows = [{"gmsfhm": ident if n % 3 else ident[:17] + ("1" if ident[-1] != "1" else "2"), "xm": "张三",
-             "xb": "1", "mz": "01", "csrq": date(1970, 1, 1) + timedelta(days=n),
-             "hh": ident if n == 4 else f"4406{n:08d}",
-             "yhzgx": "02", "hjdz_xzqh": "440606101001", "hjdz": f"大良街道 电话13812345{n:03d}",
-             "rklx": "户籍", "lxdh": f"1381234{n:04d}" if n % 2 else f"2381234{n:04d}", "zxbz": "0"}
-            for n, ident in enumerate(good)]
+    rows = [
+        {
+            "gmsfhm": ident if n % 3 else ident[:17] + ("1" if ident[-1] != "1" else "2"),
+            "xm": "张三",
+            "xb": "1",
+            "mz": "01",
+            "csrq": date(1970, 1, 1) + timedelta(days=n),
+            "hh": ident if n == 4 else f"4406{n:08d}",
+            "yhzgx": "02",
+            "hjdz_xzqh": "440606101001",
+            "hjdz": f"大良街道 电话13812345{n:03d}",
+            "rklx": "户籍",
+            "lxdh": f"1381234{n:04d}" if n % 2 else f"2381234{n:04d}",
+            "zxbz": "0",
+        }
+        for n, ident in enumerate(good)
+    ]
     schema = derive.arrow_schema(resource)
     system = {"_event_time": service_kit_now(), "_op": "upsert", "_source": "test", "_partition": 0}
-    table = pa.Table.from_pylist([{**{f.name: None for f in schema}, **system, "_offset": n, **row}
-                                  for n, row in enumerate(rows)], schema=schema)
+    table = pa.Table.from_pylist(
+        [{**{f.name: None for f in schema}, **system, "_offset": n, **row} for n, row in enumerate(rows)], schema=schema
+    )
     run = suites.validate(resource, table.to_pandas(), table=table, run_name="load-pii", docs=True)
     assert run.failed_checks  # the defects were found (and so sampled)
     return run.docs_path
@@ -205,8 +237,9 @@ def test_signing_in_sets_an_httponly_cookie_that_opens_only_what_the_account_may
     page = _validate_with_defects()
     client = service.client
     assert client.post("/login", data={"token": "hub_wrong"}).status_code == 401
-    signed = client.post("/login", data={"token": service.tokens["li"], "next": "//evil.example/"},
-                         follow_redirects=False)
+    signed = client.post(
+        "/login", data={"token": service.tokens["li"], "next": "//evil.example/"}, follow_redirects=False
+    )
     assert signed.status_code == 303 and signed.headers["location"] == "/quality/docs/"  # no open redirect
     cookie = signed.headers["set-cookie"]
     assert {"httponly", "samesite=strict", "secure"} <= {part.strip().lower() for part in cookie.split(";")}
@@ -221,8 +254,9 @@ def test_signing_in_sets_an_httponly_cookie_that_opens_only_what_the_account_may
 def test_results_stored_before_masking_are_masked_when_the_docs_are_rebuilt(hub_env):
     import json
 
-    from catalog import derive
     from seed_kit import seed_catalogue as _seed
+
+    from catalog import derive
     from quality import suites
 
     _validate_with_defects()

@@ -1,4 +1,5 @@
 """The rights model: who reads which resource, masked or not (pure, no database)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,8 +37,11 @@ class Grant:
 
 
 PII = {"gmsfhm": "id_number", "xm": "name"}
-OPEN, COND, SECRET = (Resource("r_open", "gaj", "无条件共享"), Resource("r_cond", "gaj", "有条件共享"),
-                      Resource("r_secret", "gaj", "不予共享"))
+OPEN, COND, SECRET = (
+    Resource("r_open", "gaj", "无条件共享"),
+    Resource("r_cond", "gaj", "有条件共享"),
+    Resource("r_secret", "gaj", "不予共享"),
+)
 
 
 @pytest.mark.parametrize("resource", [OPEN, COND, SECRET])
@@ -52,17 +56,26 @@ def test_unconditional_resources_are_readable_by_all_with_pii_masked():
         assert decision.readable and decision.masked == PII
 
 
-@pytest.mark.parametrize(("grants", "readable", "masked"), [
-    ([], False, {}),
-    ([Grant(1, "scjgj", "r_cond", False, NOW + timedelta(days=1))], True, PII),
-    ([Grant(1, "scjgj", "r_cond", True, NOW + timedelta(days=1))], True, {}),
-    ([Grant(1, "scjgj", "r_cond", True, NOW - timedelta(seconds=1))], False, {}),
-    ([Grant(1, "scjgj", "r_cond", True, NOW + timedelta(days=1), revoked_at=NOW)], False, {}),
-    ([Grant(1, "zsj", "r_cond", True, NOW + timedelta(days=1))], False, {}),  # someone else's grant
-    ([Grant(1, "scjgj", "r_open", True, NOW + timedelta(days=1))], False, {}),  # another resource
-    ([Grant(1, "scjgj", "r_cond", False, NOW + timedelta(days=1)),
-      Grant(2, "scjgj", "r_cond", True, NOW + timedelta(days=1))], True, {}),  # the PII grant wins
-])
+@pytest.mark.parametrize(
+    ("grants", "readable", "masked"),
+    [
+        ([], False, {}),
+        ([Grant(1, "scjgj", "r_cond", False, NOW + timedelta(days=1))], True, PII),
+        ([Grant(1, "scjgj", "r_cond", True, NOW + timedelta(days=1))], True, {}),
+        ([Grant(1, "scjgj", "r_cond", True, NOW - timedelta(seconds=1))], False, {}),
+        ([Grant(1, "scjgj", "r_cond", True, NOW + timedelta(days=1), revoked_at=NOW)], False, {}),
+        ([Grant(1, "zsj", "r_cond", True, NOW + timedelta(days=1))], False, {}),  # someone else's grant
+        ([Grant(1, "scjgj", "r_open", True, NOW + timedelta(days=1))], False, {}),  # another resource
+        (
+            [
+                Grant(1, "scjgj", "r_cond", False, NOW + timedelta(days=1)),
+                Grant(2, "scjgj", "r_cond", True, NOW + timedelta(days=1)),
+            ],
+            True,
+            {},
+        ),  # the PII grant wins
+    ],
+)
 def test_conditional_resources_need_a_valid_grant(grants, readable, masked):
     decision = decide("scjgj", COND, grants, NOW)
     assert (decision.readable, decision.masked) == (readable, masked)

@@ -1,4 +1,5 @@
 """catalog.lint: every rule fires on a small inline catalogue, at the right file and line."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -189,7 +190,13 @@ DUPLICATE_RESOURCE = """
 
 # (rule, file, old text, new text, marker on the line the finding must name)
 CASES = [
-    ("yaml", "resources", "  open_type: 不开放\n  release_date: 2019", "  open_type: [不开放\n  release_date: 2019", None),
+    (
+        "yaml",
+        "resources",
+        "  open_type: 不开放\n  release_date: 2019",
+        "  open_type: [不开放\n  release_date: 2019",
+        None,
+    ),
     ("shape", "resources", "  priority: 5", "  priority: very", "priority: very"),
     ("department_id", "departments", "- id: gdj", "- id: GDJ", "id: GDJ"),
     ("department_code", "departments", "code: 11440606006424189J", "code: 11440606006424189K", None),
@@ -202,50 +209,126 @@ CASES = [
     ("unique_code", "resources", None, DUPLICATE_RESOURCE, "# dup"),
     ("binding_unique", "resources", None, DUPLICATE_RESOURCE, "# dup"),
     ("code_format", "resources", "code: 103001/00001", "code: 103001-00001", "code: 103001-00001"),
-    ("classification", "resources", "classification: 主题/能源安全/电力", "classification: 基础/能源安全/电力",
-     "classification: 基础/能源安全/电力"),
-    ("classification", "resources", "classification: 基础/人口/户籍人口", "classification: 基础/法人单位/户籍人口",
-     "classification: 基础/法人单位/户籍人口"),
-    ("classification", "resources", "code: 103001/00001", "code: 109001/00001", "classification: 基础/自然资源和空间地理/土地"),
+    (
+        "classification",
+        "resources",
+        "classification: 主题/能源安全/电力",
+        "classification: 基础/能源安全/电力",
+        "classification: 基础/能源安全/电力",
+    ),
+    (
+        "classification",
+        "resources",
+        "classification: 基础/人口/户籍人口",
+        "classification: 基础/法人单位/户籍人口",
+        "classification: 基础/法人单位/户籍人口",
+    ),
+    (
+        "classification",
+        "resources",
+        "code: 103001/00001",
+        "code: 109001/00001",
+        "classification: 基础/自然资源和空间地理/土地",
+    ),
     ("provider", "resources", "provider: gdj", "provider: power_bureau", "provider: power_bureau"),
-    ("items_present", "resources",
-     "  items:\n    - {name: zddm, label: 宗地代码, type: C, length: 19, nullable: false, key: true, rules: {validator: parcel_code}}\n"
-     "    - {name: geometry, label: 宗地范围（WKT）, type: C, nullable: false}",
-     "  items: []", "items: []"),
+    (
+        "items_present",
+        "resources",
+        "  items:\n    - {name: zddm, label: 宗地代码, type: C, length: 19, nullable: false, key: true, rules: {validator: parcel_code}}\n"
+        "    - {name: geometry, label: 宗地范围（WKT）, type: C, nullable: false}",
+        "  items: []",
+        "items: []",
+    ),
     ("item_name", "resources", "{name: xb,", "{name: XB,", "name: XB"),
     ("item_name", "resources", "{name: hh,", "{name: 1hh,", "name: 1hh"),
     ("item_unique", "resources", "{name: hh,", "{name: xb,", "label: 户号"),
     ("item_type", "resources", "label: 性别, type: C", "label: 性别, type: S", "label: 性别"),
     ("item_length", "resources", "label: 性别, type: C, length: 1", "label: 性别, type: C, length: 0", "label: 性别"),
-    ("item_pii", "resources", "pii: id_number, rules: {validator: resident_id}", "pii: secret, rules: {validator: resident_id}",
-     "pii: secret"),
-    ("item_identifier_pii", "resources", "pii: id_number, rules: {validator: resident_id}",
-     "pii: none, rules: {validator: resident_id}", "pii: none, rules: {validator: resident_id}"),
-    ("item_derived_from", "resources", 'rules: {values: ["1", "2"]}}',
-     'rules: {values: ["1", "2"], derived_from: hh}}', "derived_from: hh"),
-    ("item_length", "resources", "label: 性别, type: C, length: 1", "label: 性别, type: C, length: 10000000",
-     "label: 性别"),
-    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: 1e300",
-     "freshness_grace_hours: 1e300"),
-    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: .nan",
-     "freshness_grace_hours: .nan"),
-    ("key_nullable", "resources", "{name: meter_id, label: 表计编号, type: C, length: 12, nullable: false, key: true}",
-     "{name: meter_id, label: 表计编号, type: C, length: 12, key: true}", "name: meter_id"),
+    (
+        "item_pii",
+        "resources",
+        "pii: id_number, rules: {validator: resident_id}",
+        "pii: secret, rules: {validator: resident_id}",
+        "pii: secret",
+    ),
+    (
+        "item_identifier_pii",
+        "resources",
+        "pii: id_number, rules: {validator: resident_id}",
+        "pii: none, rules: {validator: resident_id}",
+        "pii: none, rules: {validator: resident_id}",
+    ),
+    (
+        "item_derived_from",
+        "resources",
+        'rules: {values: ["1", "2"]}}',
+        'rules: {values: ["1", "2"], derived_from: hh}}',
+        "derived_from: hh",
+    ),
+    (
+        "item_length",
+        "resources",
+        "label: 性别, type: C, length: 1",
+        "label: 性别, type: C, length: 10000000",
+        "label: 性别",
+    ),
+    (
+        "freshness_grace_hours",
+        "resources",
+        "freshness_grace_hours: 12",
+        "freshness_grace_hours: 1e300",
+        "freshness_grace_hours: 1e300",
+    ),
+    (
+        "freshness_grace_hours",
+        "resources",
+        "freshness_grace_hours: 12",
+        "freshness_grace_hours: .nan",
+        "freshness_grace_hours: .nan",
+    ),
+    (
+        "key_nullable",
+        "resources",
+        "{name: meter_id, label: 表计编号, type: C, length: 12, nullable: false, key: true}",
+        "{name: meter_id, label: 表计编号, type: C, length: 12, key: true}",
+        "name: meter_id",
+    ),
     ("item_rules", "resources", "{validator: resident_id}", "{validator: id_card}", "validator: id_card"),
     ("item_rules", "resources", "{regex: '^\\d{9,12}$'}", "{regex: '^(\\d{9,12}$'}", "name: hh"),
     ("item_rules", "resources", 'values: ["1", "2"]', "values: []", "values: []"),
     ("item_rules", "resources", "{min: 0, max: 999999.99}", "{min: 10, max: 1}", "min: 10"),
-    ("key_item", "resources", "  items:\n    - {name: zddm, label: 宗地代码, type: C, length: 19, nullable: false, key: true,",
-     "  items:  # no key\n    - {name: zddm, label: 宗地代码, type: C, length: 19, nullable: false,", "# no key"),
-    ("sharing_condition", "resources", "  sharing_type: 有条件共享\n  sharing_condition: 仅限防汛使用\n",
-     "  sharing_type: 有条件共享  # no condition\n", "# no condition"),
-    ("legal_basis", "resources", "  sharing_condition: 依据《中华人民共和国个人信息保护法》不予共享\n", "", "sharing_type: 不予共享"),
+    (
+        "key_item",
+        "resources",
+        "  items:\n    - {name: zddm, label: 宗地代码, type: C, length: 19, nullable: false, key: true,",
+        "  items:  # no key\n    - {name: zddm, label: 宗地代码, type: C, length: 19, nullable: false,",
+        "# no key",
+    ),
+    (
+        "sharing_condition",
+        "resources",
+        "  sharing_type: 有条件共享\n  sharing_condition: 仅限防汛使用\n",
+        "  sharing_type: 有条件共享  # no condition\n",
+        "# no condition",
+    ),
+    (
+        "legal_basis",
+        "resources",
+        "  sharing_condition: 依据《中华人民共和国个人信息保护法》不予共享\n",
+        "",
+        "sharing_type: 不予共享",
+    ),
     ("release_date", "resources", "release_date: 2022-02-14", "release_date: 2026-11-24", "release_date: 2026-11-24"),
     ("update_cycle", "resources", "  update_cycle: 每月\n", "", "- id: land_parcels"),
     ("update_cycle", "resources", "update_cycle: 实时", "update_cycle: 每分钟", "update_cycle: 每分钟"),
     ("update_cycle", "resources", "update_cycle: 实时", "update_cycle: null", "update_cycle: null"),
-    ("sharing_type", "resources", "sharing_type: 无条件共享\n  open_type: 不开放\n  release_date: 2021",
-     "sharing_type: 部分共享\n  open_type: 不开放\n  release_date: 2021", "sharing_type: 部分共享"),
+    (
+        "sharing_type",
+        "resources",
+        "sharing_type: 无条件共享\n  open_type: 不开放\n  release_date: 2021",
+        "sharing_type: 部分共享\n  open_type: 不开放\n  release_date: 2021",
+        "sharing_type: 部分共享",
+    ),
     ("open_type", "resources", "open_type: 有条件开放", "open_type: 公开", "open_type: 公开"),
     ("sharing_method", "resources", "sharing_method: 接口", "sharing_method: 光盘", "sharing_method: 光盘"),
     ("format", "resources", "format: 流数据", "format: 视频", "format: 视频"),
@@ -253,43 +336,109 @@ CASES = [
     ("priority", "resources", "priority: 5", "priority: 9", "priority: 9"),
     ("status", "resources", "  priority: 5\n", "  priority: 5\n  status: 已删除\n", "status: 已删除"),
     ("quality_threshold", "resources", "quality_threshold: 0.97", "quality_threshold: 97", "quality_threshold: 97"),
-    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: -1", "freshness_grace_hours: -1"),
-    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: 8785",
-     "freshness_grace_hours: 8785"),
-    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: 1.0e+300",
-     "freshness_grace_hours: 1.0e+300"),
-    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: .inf",
-     "freshness_grace_hours: .inf"),
-    ("freshness_grace_hours", "resources", "freshness_grace_hours: 12", "freshness_grace_hours: .nan",
-     "freshness_grace_hours: .nan"),
+    (
+        "freshness_grace_hours",
+        "resources",
+        "freshness_grace_hours: 12",
+        "freshness_grace_hours: -1",
+        "freshness_grace_hours: -1",
+    ),
+    (
+        "freshness_grace_hours",
+        "resources",
+        "freshness_grace_hours: 12",
+        "freshness_grace_hours: 8785",
+        "freshness_grace_hours: 8785",
+    ),
+    (
+        "freshness_grace_hours",
+        "resources",
+        "freshness_grace_hours: 12",
+        "freshness_grace_hours: 1.0e+300",
+        "freshness_grace_hours: 1.0e+300",
+    ),
+    (
+        "freshness_grace_hours",
+        "resources",
+        "freshness_grace_hours: 12",
+        "freshness_grace_hours: .inf",
+        "freshness_grace_hours: .inf",
+    ),
+    (
+        "freshness_grace_hours",
+        "resources",
+        "freshness_grace_hours: 12",
+        "freshness_grace_hours: .nan",
+        "freshness_grace_hours: .nan",
+    ),
     ("related", "resources", "related: [206001/00001]", "related: [206001/00099]", "related: [206001/00099]"),
     ("binding_kind", "resources", "kind: mqtt", "kind: amqp", "kind: amqp"),
     ("binding_system", "resources", "system: iot_broker", "system: iot_hub", "system: iot_hub"),
     ("binding_consistency", "resources", "kind: http", "kind: sql  # was http", "# was http"),
-    ("binding_consistency", "resources", "domain: video\n  update_cycle: 每日\n  sharing_type: 无条件共享\n  open_type: 不开放\n  release_date: 2020-08-31\n  binding:\n    kind: http\n    system: video_platform",
-     "domain: gis\n  update_cycle: 每日\n  sharing_type: 无条件共享\n  open_type: 不开放\n  release_date: 2020-08-31\n  binding:\n    kind: http\n    system: video_platform  # domain gis", "# domain gis"),
-    ("binding_config", "resources", "{table: dl_cbsj, cursor_column: updated_at}", "{cursor_column: updated_at}  # edited",
-     "# edited"),
-    ("binding_config", "resources", "{table: dl_cbsj, cursor_column: updated_at}", "{table: dl_cbsj, cursor_column: gxsj}",
-     "cursor_column: gxsj"),
-    ("binding_config", "resources", "{table: dl_cbsj, cursor_column: updated_at}", "{table: dl_cbsj}",
-     "{table: dl_cbsj}"),
+    (
+        "binding_consistency",
+        "resources",
+        "domain: video\n  update_cycle: 每日\n  sharing_type: 无条件共享\n  open_type: 不开放\n  release_date: 2020-08-31\n  binding:\n    kind: http\n    system: video_platform",
+        "domain: gis\n  update_cycle: 每日\n  sharing_type: 无条件共享\n  open_type: 不开放\n  release_date: 2020-08-31\n  binding:\n    kind: http\n    system: video_platform  # domain gis",
+        "# domain gis",
+    ),
+    (
+        "binding_config",
+        "resources",
+        "{table: dl_cbsj, cursor_column: updated_at}",
+        "{cursor_column: updated_at}  # edited",
+        "# edited",
+    ),
+    (
+        "binding_config",
+        "resources",
+        "{table: dl_cbsj, cursor_column: updated_at}",
+        "{table: dl_cbsj, cursor_column: gxsj}",
+        "cursor_column: gxsj",
+    ),
+    (
+        "binding_config",
+        "resources",
+        "{table: dl_cbsj, cursor_column: updated_at}",
+        "{table: dl_cbsj}",
+        "{table: dl_cbsj}",
+    ),
     ("binding_config", "resources", "crs: 4490", "crs: 3857", "crs: 3857"),
     ("binding_config", "resources", "pattern: parcels/*.geojson", "pattern: /data/parcels/*.geojson", "pattern: /data"),
-    ("binding_config", "resources", "{name: geometry, label: 宗地范围（WKT）", "{name: geom, label: 宗地范围（WKT）",
-     "config: {pattern: parcels"),
+    (
+        "binding_config",
+        "resources",
+        "{name: geometry, label: 宗地范围（WKT）",
+        "{name: geom, label: 宗地范围（WKT）",
+        "config: {pattern: parcels",
+    ),
     ("binding_config", "resources", "endpoint: /api/v1/devices", "endpoint: api/v1/devices", "endpoint: api/v1"),
     ("binding_config", "resources", "page_size: 500", "page_size: -5", "page_size: -5"),
-    ("binding_config", "resources", "topic_filter: sd/+/waterlogging/+/telemetry", "topic_filter: sd/#/waterlogging",
-     "topic_filter: sd/#/waterlogging"),
-    ("binding_config", "resources", "topic_filter: sd/+/waterlogging/+/telemetry", "topic_filter: sd/a+/waterlogging",
-     "topic_filter: sd/a+/waterlogging"),
+    (
+        "binding_config",
+        "resources",
+        "topic_filter: sd/+/waterlogging/+/telemetry",
+        "topic_filter: sd/#/waterlogging",
+        "topic_filter: sd/#/waterlogging",
+    ),
+    (
+        "binding_config",
+        "resources",
+        "topic_filter: sd/+/waterlogging/+/telemetry",
+        "topic_filter: sd/a+/waterlogging",
+        "topic_filter: sd/a+/waterlogging",
+    ),
     ("check_rule", "resources", "{rule: household_head,", "{rule: household_heads,", "rule: household_heads"),
     ("check_rule", "resources", "relation: yhzgx}}", "relation: yhzgx}, severity: fatal}", "severity: fatal"),
     ("check_columns", "resources", "relation: yhzgx}}", "relation: yhgx}}", "relation: yhgx"),
     ("check_columns", "resources", "{household: hh, relation: yhzgx}", "{household: hh}", "{household: hh}"),
-    ("check_columns", "resources", "{household: hh, relation: yhzgx}", "{household: hh, relation: yhzgx, head: yhzgx}",
-     "head: yhzgx"),
+    (
+        "check_columns",
+        "resources",
+        "{household: hh, relation: yhzgx}",
+        "{household: hh, relation: yhzgx, head: yhzgx}",
+        "head: yhzgx",
+    ),
 ]
 
 
@@ -321,8 +470,9 @@ def test_the_inline_catalogue_is_clean(tmp_path):
     assert lint_catalogue(write_seed(tmp_path), today=TODAY) == []
 
 
-@pytest.mark.parametrize(("rule", "target", "old", "new", "marker"), CASES,
-                         ids=[f"{case[0]}-{index}" for index, case in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("rule", "target", "old", "new", "marker"), CASES, ids=[f"{case[0]}-{index}" for index, case in enumerate(CASES)]
+)
 def test_rule_fires_at_the_right_line(tmp_path, rule, target, old, new, marker):
     departments = edit(DEPARTMENTS, old, new) if target == "departments" else DEPARTMENTS
     resources = edit(RESOURCES, old, new) if target == "resources" else RESOURCES
@@ -338,15 +488,19 @@ def test_rule_fires_at_the_right_line(tmp_path, rule, target, old, new, marker):
 
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path):
-    resources = (RESOURCES.replace("  sharing_condition: 仅限防汛使用\n", "", 1)
-                 .replace("  update_cycle: 每月\n", "", 1)
-                 .replace("provider: gdj", "provider: nobody", 1))
+    resources = (
+        RESOURCES.replace("  sharing_condition: 仅限防汛使用\n", "", 1)
+        .replace("  update_cycle: 每月\n", "", 1)
+        .replace("provider: gdj", "provider: nobody", 1)
+    )
     rules = {f.rule for f in lint_catalogue(write_seed(tmp_path, resources=resources), today=TODAY)}
     assert {"sharing_condition", "update_cycle", "provider"} <= rules
 
 
 def test_shape_errors_do_not_hide_the_other_entries_findings(tmp_path):
-    resources = RESOURCES.replace("  priority: 5", "  priority: very", 1).replace("provider: gdj", "provider: nobody", 1)
+    resources = RESOURCES.replace("  priority: 5", "  priority: very", 1).replace(
+        "provider: gdj", "provider: nobody", 1
+    )
     rules = {f.rule for f in lint_catalogue(write_seed(tmp_path, resources=resources), today=TODAY)}
     assert {"shape", "provider"} <= rules
 
@@ -360,26 +514,35 @@ def test_release_date_is_judged_against_today(tmp_path):
 def test_defective_examples_miss_cycle_or_condition(tmp_path):
     findings = lint_catalogue(SEED / "examples" / "defective.yaml", today=TODAY)
     assert sorted(f.rule for f in findings) == [
-        "legal_basis", "sharing_condition", "sharing_condition", "update_cycle", "update_cycle"]
+        "legal_basis",
+        "sharing_condition",
+        "sharing_condition",
+        "update_cycle",
+        "update_cycle",
+    ]
     assert len({f.subject for f in findings}) == 5
 
 
 def test_format_findings_reads_file_line_rule_message():
     finding = Finding("catalog/seed/resources/gaj.yaml", 12, "101001/00001", "update_cycle", "update_cycle is missing")
     assert format_findings([finding]) == (
-        "catalog/seed/resources/gaj.yaml:12: update_cycle: [101001/00001] update_cycle is missing")
+        "catalog/seed/resources/gaj.yaml:12: update_cycle: [101001/00001] update_cycle is missing"
+    )
     assert finding.resource_code_or_department == "101001/00001"
     assert format_findings([]) == ""
 
 
-@pytest.mark.parametrize(("code", "valid"), [
-    ("91440300708461136T", True),   # DOMAIN.md §2 test vector
-    ("91440300708461136A", False),  # wrong check character
-    ("91440300708461136", False),   # 17 characters
-    ("9144030070846113IT", False),  # I is not in the GB 32100 alphabet
-    ("994403007084611362", False),  # right check character, but 99 is no registration type
-    ("814406060001002040", True),   # 81 基层工会 is a registration type too
-])
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [
+        ("91440300708461136T", True),  # DOMAIN.md §2 test vector
+        ("91440300708461136A", False),  # wrong check character
+        ("91440300708461136", False),  # 17 characters
+        ("9144030070846113IT", False),  # I is not in the GB 32100 alphabet
+        ("994403007084611362", False),  # right check character, but 99 is no registration type
+        ("814406060001002040", True),  # 81 基层工会 is a registration type too
+    ],
+)
 def test_department_code_follows_gb_32100(tmp_path, code, valid):
     departments = DEPARTMENTS.replace("code: 91440300708461136T", f'code: "{code}"', 1)
     findings = lint_catalogue(write_seed(tmp_path, departments=departments), today=TODAY)

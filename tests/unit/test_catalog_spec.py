@@ -1,4 +1,5 @@
 """catalog.spec: the seed models, the loader's file/line marks, and its shape errors."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,7 +10,15 @@ import yaml
 
 from catalog.errors import CatalogError, SeedError
 from catalog.spec import (
-    Catalogue, Department, Item, Resource, field_line, item_line, load_catalogue, read_catalogue, seed_files,
+    Catalogue,
+    Department,
+    Item,
+    Resource,
+    field_line,
+    item_line,
+    load_catalogue,
+    read_catalogue,
+    seed_files,
 )
 from hub.errors import HubError
 
@@ -115,8 +124,11 @@ def test_round_trip_through_yaml_keeps_every_field(tmp_path):
     dumped = [r.model_dump(exclude={"line", "file"}, mode="json") for r in catalogue.resources]
     departments = [d.model_dump(exclude={"line", "file"}) for d in catalogue.departments]
     copy = tmp_path / "copy"
-    write_seed(copy, yaml.safe_dump(departments, allow_unicode=True),
-               yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False))
+    write_seed(
+        copy,
+        yaml.safe_dump(departments, allow_unicode=True),
+        yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False),
+    )
     reloaded = load_catalogue(copy)
     assert [r.model_dump(exclude={"line", "file"}, mode="json") for r in reloaded.resources] == dumped
     assert isinstance(reloaded.resources[0].release_date, date)
@@ -124,7 +136,7 @@ def test_round_trip_through_yaml_keeps_every_field(tmp_path):
 
 def test_real_seed_lines_point_at_each_entry():
     catalogue = load_catalogue(SEED)
-    for resource in catalogue.resources[:: 10]:
+    for resource in catalogue.resources[::10]:
         lines = Path(resource.file).read_text(encoding="utf-8").splitlines()
         assert lines[resource.line - 1] == f"- id: {resource.id}"
         assert f"name: {resource.items[0].name}," in lines[item_line(resource.items[0]) - 1]
@@ -142,7 +154,9 @@ def test_a_single_resources_file_finds_departments_one_folder_up():
 
 
 def test_unparsable_yaml_names_file_and_line(tmp_path):
-    broken = RESOURCES.replace("  open_type: 不开放\n  release_date: 2019", "  open_type: [不开放\n  release_date: 2019", 1)
+    broken = RESOURCES.replace(
+        "  open_type: 不开放\n  release_date: 2019", "  open_type: [不开放\n  release_date: 2019", 1
+    )
     write_seed(tmp_path, resources=broken)
     with pytest.raises(SeedError) as raised:
         load_catalogue(tmp_path)
@@ -151,8 +165,11 @@ def test_unparsable_yaml_names_file_and_line(tmp_path):
 
 
 def test_wrong_shapes_name_every_problem_with_its_line(tmp_path):
-    text = (RESOURCES.replace("  priority: 5", "  priority: high", 1)
-            .replace("  open_type: 不开放\n  release_date: 2021-04-30", "  open_type: 不开放\n  release_date: 2021-04-30\n  sharing_conditon: typo", 1))
+    text = RESOURCES.replace("  priority: 5", "  priority: high", 1).replace(
+        "  open_type: 不开放\n  release_date: 2021-04-30",
+        "  open_type: 不开放\n  release_date: 2021-04-30\n  sharing_conditon: typo",
+        1,
+    )
     write_seed(tmp_path, resources=text)
     with pytest.raises(SeedError) as raised:
         load_catalogue(tmp_path)
@@ -164,7 +181,9 @@ def test_wrong_shapes_name_every_problem_with_its_line(tmp_path):
 
 
 def test_item_shape_error_points_at_the_item(tmp_path):
-    text = RESOURCES.replace("{name: xb, label: 性别, type: C, length: 1,", "{name: xb, label: 性别, type: C, length: one,", 1)
+    text = RESOURCES.replace(
+        "{name: xb, label: 性别, type: C, length: 1,", "{name: xb, label: 性别, type: C, length: one,", 1
+    )
     _, problems = read_catalogue(write_seed(tmp_path, resources=text))
     assert [(p.line, p.subject) for p in problems] == [(line_of(text, "name: xb"), "101001/00001")]
     assert "items.1.length" in problems[0].message
@@ -189,9 +208,29 @@ def test_seed_error_is_a_fatal_catalog_error():
 
 def test_models_are_the_contract_shapes():
     assert set(Resource.model_fields) >= {
-        "id", "code", "name", "provider", "classification", "abstract", "format", "domain", "update_cycle",
-        "sharing_type", "sharing_condition", "sharing_method", "open_type", "release_date", "priority", "status",
-        "related", "items", "binding", "freshness_grace_hours", "quality_threshold", "line", "file",
+        "id",
+        "code",
+        "name",
+        "provider",
+        "classification",
+        "abstract",
+        "format",
+        "domain",
+        "update_cycle",
+        "sharing_type",
+        "sharing_condition",
+        "sharing_method",
+        "open_type",
+        "release_date",
+        "priority",
+        "status",
+        "related",
+        "items",
+        "binding",
+        "freshness_grace_hours",
+        "quality_threshold",
+        "line",
+        "file",
     }
     assert set(Department.model_fields) == {"id", "name", "code", "division", "line", "file"}
     assert set(Catalogue.model_fields) == {"departments", "resources"}

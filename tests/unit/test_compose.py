@@ -1,4 +1,5 @@
 """The production-like stack in docker/, read as files: there is no Docker engine to start it."""
+
 from __future__ import annotations
 
 import os
@@ -135,8 +136,12 @@ def test_dockerfile_installs_the_lock_file_then_the_project_without_deps():
 def test_dockerfile_copies_every_packaged_folder():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     packaged = {pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
-    copied = {source.rstrip("/") for line in re.findall(r"^COPY\s+(.+)$", DOCKERFILE_TEXT, flags=re.MULTILINE)
-              for source in line.split()[:-1] if not source.startswith("--")}
+    copied = {
+        source.rstrip("/")
+        for line in re.findall(r"^COPY\s+(.+)$", DOCKERFILE_TEXT, flags=re.MULTILINE)
+        for source in line.split()[:-1]
+        if not source.startswith("--")
+    }
     assert packaged | {"dags", "pyproject.toml", "requirements.lock"} <= copied
 
 
@@ -202,7 +207,10 @@ def test_airflow_uses_psycopg3_and_the_api_servers_execution_api(services):
             assert env[key].startswith("postgresql+psycopg://airflow:"), (name, key)
         execution_api = urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
         assert (execution_api.hostname, execution_api.port, execution_api.path) == (
-            "airflow-api-server", 8080, "/execution/")
+            "airflow-api-server",
+            8080,
+            "/execution/",
+        )
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
     assert any(port.endswith(":8080") for port in services["airflow-api-server"]["ports"])
 
@@ -219,8 +227,10 @@ def test_every_variable_is_in_env_example_and_secrets_have_no_default():
 
 
 def test_postgres_init_creates_the_roles_and_databases_the_urls_use(services):
-    urls = [_environment(services["catalog"])["HUB_CATALOG_URL"],
-            _environment(services["airflow-scheduler"])["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]]
+    urls = [
+        _environment(services["catalog"])["HUB_CATALOG_URL"],
+        _environment(services["airflow-scheduler"])["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+    ]
     for url in urls:
         parts = urlsplit(url)
         assert (parts.hostname, parts.port) == ("postgres", 5432)

@@ -1,4 +1,5 @@
 """Source rows → envelope records, the DLQ message, the state file and the HTTP retry helpers."""
+
 import base64
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -18,10 +19,17 @@ def item(name, type="C", key=False, label="标签"):
     return SimpleNamespace(name=name, label=label, type=type, length=None, nullable=not key, key=key, pii="none")
 
 
-RESOURCE = SimpleNamespace(id="t_meters", items=[
-    item("meter_id", key=True), item("reading_time", "T", key=True), item("cumulative_value", "N"),
-    item("digits", "I"), item("auto", "L"), item("note"),
-])
+RESOURCE = SimpleNamespace(
+    id="t_meters",
+    items=[
+        item("meter_id", key=True),
+        item("reading_time", "T", key=True),
+        item("cumulative_value", "N"),
+        item("digits", "I"),
+        item("auto", "L"),
+        item("note"),
+    ],
+)
 
 
 @pytest.fixture
@@ -30,12 +38,25 @@ def builder():
 
 
 def test_record_envelope_key_and_event_time(builder):
-    row = {"meter_id": "M1", "reading_time": "2026-11-23T08:00:00+08:00", "cumulative_value": "12.5",
-           "digits": 6.0, "auto": "1", "note": 440606, "extra": "dropped"}
+    row = {
+        "meter_id": "M1",
+        "reading_time": "2026-11-23T08:00:00+08:00",
+        "cumulative_value": "12.5",
+        "digits": 6.0,
+        "auto": "1",
+        "note": 440606,
+        "extra": "dropped",
+    }
     record = decode(*builder.encode(SourceRecord(row)))
     assert record.key == b"M1|2026-11-23T08:00:00+08:00"
-    assert record.value == {"meter_id": "M1", "reading_time": "2026-11-23T08:00:00+08:00", "cumulative_value": 12.5,
-                            "digits": 6, "auto": True, "note": "440606"}
+    assert record.value == {
+        "meter_id": "M1",
+        "reading_time": "2026-11-23T08:00:00+08:00",
+        "cumulative_value": 12.5,
+        "digits": 6,
+        "auto": True,
+        "note": "440606",
+    }
     assert record.event_time == datetime(2026, 11, 23, tzinfo=timezone.utc)
     assert record.source == "utility_db.meter_reading" and record.resource == "t_meters"
     assert len(record.schema) == 16
@@ -49,15 +70,18 @@ def test_missing_items_are_null_and_bad_times_fall_back(builder):
     assert record.event_time == when
 
 
-@pytest.mark.parametrize("row, problem", [
-    ({"meter_id": "M1", "reading_time": "t", "cumulative_value": "N/A"}, "cumulative_value .* expects a number"),
-    ({"meter_id": "M1", "reading_time": "t", "digits": 1.5}, "digits .* expects an integer"),
-    ({"meter_id": "M1", "reading_time": "t", "auto": "maybe"}, "auto .* logical"),
-    ({"meter_id": "M1", "reading_time": "t", "cumulative_value": True}, "expects a number"),
-    ({"meter_id": "", "reading_time": "t"}, "key item meter_id is empty"),
-    ({"reading_time": "t"}, "key item meter_id is empty"),
-    ({"meter_id": b"\xff\xfe", "reading_time": "t"}, "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ({"meter_id": "M1", "reading_time": "t", "cumulative_value": "N/A"}, "cumulative_value .* expects a number"),
+        ({"meter_id": "M1", "reading_time": "t", "digits": 1.5}, "digits .* expects an integer"),
+        ({"meter_id": "M1", "reading_time": "t", "auto": "maybe"}, "auto .* logical"),
+        ({"meter_id": "M1", "reading_time": "t", "cumulative_value": True}, "expects a number"),
+        ({"meter_id": "", "reading_time": "t"}, "key item meter_id is empty"),
+        ({"reading_time": "t"}, "key item meter_id is empty"),
+        ({"meter_id": b"\xff\xfe", "reading_time": "t"}, "UTF-8"),
+    ],
+)
 def test_rows_that_cannot_be_records(builder, row, problem):
     with pytest.raises(UnreadableRow, match=problem):
         builder.encode(SourceRecord(row))
@@ -83,7 +107,9 @@ def test_dlq_message_carries_raw_and_reason(builder):
 
 def test_state_round_trip_is_atomic(hub_env):
     assert load_state("t_state") == {"source": {}, "totals": {"produced": 0, "dlq": 0}}
-    save_state("t_state", {"source": {"cursor": "2026-01-01T00:00:00+08:00", "after": 7}, "totals": {"produced": 7, "dlq": 0}})
+    save_state(
+        "t_state", {"source": {"cursor": "2026-01-01T00:00:00+08:00", "after": 7}, "totals": {"produced": 7, "dlq": 0}}
+    )
     assert load_state("t_state")["source"]["after"] == 7
     assert [p.name for p in state_path("t_state").parent.iterdir()] == ["t_state.json"]  # no temp left behind
 

@@ -1,4 +1,5 @@
 """`hub connect <resource|domain|all>` against the seed catalogue, and the kinds registry."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """The definition of "aggregated" and the coverage document (catalog/coverage.py)."""
+
 from __future__ import annotations
 
 import json
@@ -67,6 +68,7 @@ def coverage(facts: list[ResourceFacts], history: list[SnapshotPoint] | None = N
 
 # --- classify: the reasons, in order -------------------------------------------------------------
 
+
 def test_a_fully_evidenced_resource_is_aggregated():
     status = classify(make_facts(), AS_OF, POLICY)
     assert status == Status("aggregated", None)
@@ -76,8 +78,13 @@ def test_a_fully_evidenced_resource_is_aggregated():
 # Start from a resource that fails every condition and repair them one by one: each step must
 # reveal the next reason in the documented order, and the last step leaves it aggregated.
 BROKEN = dict(
-    bound=False, produced_at=None, last_landing_at=None, landed_rows=0, update_cycle=None,
-    quality_failed_critical=("resident_id",), quality_pass_rate=0.5,
+    bound=False,
+    produced_at=None,
+    last_landing_at=None,
+    landed_rows=0,
+    update_cycle=None,
+    quality_failed_critical=("resident_id",),
+    quality_pass_rate=0.5,
 )
 REPAIRS = [
     ("no binding", dict(bound=True)),
@@ -120,8 +127,14 @@ def test_each_gap_alone_gives_its_reason_and_since(overrides, reason, since):
 
 def test_reasons_constant_lists_every_reason_in_order():
     assert REASONS == (
-        "no binding", "never produced", "never landed", "no update cycle", "stale",
-        "failing rule", "below quality threshold", "no quality run",
+        "no binding",
+        "never produced",
+        "never landed",
+        "no update cycle",
+        "stale",
+        "failing rule",
+        "below quality threshold",
+        "no quality run",
     )
 
 
@@ -137,10 +150,15 @@ def test_a_critical_failure_outranks_a_good_pass_rate():
 
 # --- freshness -----------------------------------------------------------------------------------
 
+
 def test_default_max_ages_are_the_documented_ones():
     assert dict(DEFAULT_MAX_AGE) == {
-        "实时": timedelta(hours=1), "每日": timedelta(hours=36), "每周": timedelta(days=8),
-        "每月": timedelta(days=35), "每季度": timedelta(days=100), "半年": timedelta(days=190),
+        "实时": timedelta(hours=1),
+        "每日": timedelta(hours=36),
+        "每周": timedelta(days=8),
+        "每月": timedelta(days=35),
+        "每季度": timedelta(days=100),
+        "半年": timedelta(days=190),
         "每年": timedelta(days=380),
     }
     assert set(CYCLES) == set(DEFAULT_MAX_AGE)
@@ -155,9 +173,7 @@ def test_default_max_ages_are_the_documented_ones():
 def test_freshness_boundary_for_every_cycle(cycle, offset, expected):
     max_age = DEFAULT_MAX_AGE[cycle]
     landing = AS_OF - max_age - offset
-    facts = make_facts(
-        update_cycle=cycle, produced_at=landing, last_landing_at=landing, quality_at=landing
-    )
+    facts = make_facts(update_cycle=cycle, produced_at=landing, last_landing_at=landing, quality_at=landing)
     status = classify(facts, AS_OF, POLICY)
     assert status.status == expected
     assert status.since == (landing + max_age if expected == "stale" else None)
@@ -176,8 +192,9 @@ GRACES = (None, 0, 12, 72, 0.5)
 def test_the_window_is_the_cycle_window_plus_the_grace(cycle, grace_hours, offset, expected):
     window = DEFAULT_MAX_AGE[cycle] + timedelta(hours=grace_hours or 0)
     landing = AS_OF - window - offset
-    facts = make_facts(update_cycle=cycle, grace_hours=grace_hours, produced_at=landing,
-                       last_landing_at=landing, quality_at=landing)
+    facts = make_facts(
+        update_cycle=cycle, grace_hours=grace_hours, produced_at=landing, last_landing_at=landing, quality_at=landing
+    )
     assert POLICY.max_age_for(cycle, grace_hours) == window
     status = classify(facts, AS_OF, POLICY)
     assert status.status == expected
@@ -188,8 +205,9 @@ def test_the_window_is_the_cycle_window_plus_the_grace(cycle, grace_hours, offse
 def test_a_monthly_resource_with_72_hours_grace_stays_fresh_through_its_month(days_later):
     # gas_readings / water_readings: 每月 + 72 h. Counted stale after 3 days while the grace replaced the window.
     landing = AS_OF - timedelta(days=days_later)
-    facts = make_facts(update_cycle="每月", grace_hours=72, produced_at=landing, last_landing_at=landing,
-                       quality_at=landing)
+    facts = make_facts(
+        update_cycle="每月", grace_hours=72, produced_at=landing, last_landing_at=landing, quality_at=landing
+    )
     assert classify(facts, AS_OF, POLICY).aggregated
     assert classify(facts, AS_OF + SECOND, POLICY).aggregated == (days_later < 38)
 
@@ -200,8 +218,17 @@ def test_a_daily_resource_with_12_hours_grace_gets_48_hours():
 
 @pytest.mark.parametrize(
     "stored, applied_hours",
-    [(-5, 0), (float("nan"), 0), (float("inf"), 8784), (float("-inf"), 0), (1e300, 8784), (10**400, 8784),
-     (8785, 8784), ("72", 0), (True, 0)],
+    [
+        (-5, 0),
+        (float("nan"), 0),
+        (float("inf"), 8784),
+        (float("-inf"), 0),
+        (1e300, 8784),
+        (10**400, 8784),
+        (8785, 8784),
+        ("72", 0),
+        (True, 0),
+    ],
     ids=["negative", "nan", "inf", "-inf", "1e300", "huge-int", "over-a-year", "text", "bool"],
 )
 def test_a_stored_absurd_grace_is_clamped_and_reported_not_raised(stored, applied_hours):
@@ -211,11 +238,17 @@ def test_a_stored_absurd_grace_is_clamped_and_reported_not_raised(stored, applie
     bad = make_facts(code="101001/000009", update_cycle="每日", grace_hours=stored, last_landing_at=landing)
     doc = coverage([make_facts(), bad])  # one bad entry does not take the document down
     assert doc["overall"]["total"] == 2
-    assert doc["problems"] == [{
-        "resource_code": "101001/000009", "name": bad.name, "department": bad.department,
-        "field": "freshness_grace_hours", "value": str(stored), "problem": grace_problem(stored),
-        "applied_grace_hours": float(applied_hours),
-    }]
+    assert doc["problems"] == [
+        {
+            "resource_code": "101001/000009",
+            "name": bad.name,
+            "department": bad.department,
+            "field": "freshness_grace_hours",
+            "value": str(stored),
+            "problem": grace_problem(stored),
+            "applied_grace_hours": float(applied_hours),
+        }
+    ]
     assert classify(bad, AS_OF, POLICY).aggregated == (applied_hours > 12)
 
 
@@ -247,6 +280,7 @@ def test_a_policy_can_add_and_change_cycles():
 
 # --- leaving "aggregated" and coming back ----------------------------------------------------------
 
+
 def test_a_stale_resource_returns_when_a_fresh_landing_arrives():
     facts = make_facts()
     later = AS_OF + timedelta(days=3)
@@ -267,13 +301,12 @@ def test_a_failing_resource_returns_when_a_passing_run_arrives(failing, expected
     run_at = AS_OF - timedelta(hours=1)
     failed = make_facts(quality_at=run_at, **failing)
     assert classify(failed, AS_OF, POLICY) == Status(expected, run_at)
-    passed = replace(
-        failed, quality_at=AS_OF, quality_pass_rate=0.999, quality_failed_critical=()
-    )
+    passed = replace(failed, quality_at=AS_OF, quality_pass_rate=0.999, quality_failed_critical=())
     assert classify(passed, AS_OF, POLICY).aggregated
 
 
 # --- quality threshold -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "pass_rate, override, expected",
@@ -320,15 +353,28 @@ def _assert_shape(row: dict, shape: dict) -> None:
 
 
 def test_document_has_exactly_the_contract_keys_and_types():
-    history = [SnapshotPoint(AS_OF.date() - timedelta(days=d), 1, 2, 0.5, 0.5, DEFINITION_VERSION)
-               for d in (3, 2, 1)]
-    facts = [make_facts(source_changed_at=AS_OF - timedelta(hours=3)), make_facts(code="101001/000002", bound=False),
-             make_facts(code="101001/000003", source_changed_at=AS_OF - timedelta(days=9), grace_hours=-1)]
+    history = [SnapshotPoint(AS_OF.date() - timedelta(days=d), 1, 2, 0.5, 0.5, DEFINITION_VERSION) for d in (3, 2, 1)]
+    facts = [
+        make_facts(source_changed_at=AS_OF - timedelta(hours=3)),
+        make_facts(code="101001/000002", bound=False),
+        make_facts(code="101001/000003", source_changed_at=AS_OF - timedelta(days=9), grace_hours=-1),
+    ]
     doc = coverage(facts, history)
     # README's keys exactly as documented, plus the additions of definition 2026.2 (timeliness, problems).
     assert set(doc) == {
-        "target", "as_of", "definition_version", "overall", "by_department", "by_domain",
-        "by_sharing_type", "weighted", "gaps", "trend", "projection", "timeliness", "problems",
+        "target",
+        "as_of",
+        "definition_version",
+        "overall",
+        "by_department",
+        "by_domain",
+        "by_sharing_type",
+        "weighted",
+        "gaps",
+        "trend",
+        "projection",
+        "timeliness",
+        "problems",
     }
     assert doc["target"] == 0.7 and isinstance(doc["target"], float)
     assert doc["as_of"] == "2026-06-30T12:00:00+00:00"
@@ -339,12 +385,15 @@ def test_document_has_exactly_the_contract_keys_and_types():
             _assert_shape(row, {key: str, **COUNTS})
     _assert_shape(doc["weighted"], {"aggregated_weight": int, "total_weight": int, "ratio": float})
     for gap in doc["gaps"]:
-        _assert_shape(gap, {"resource_code": str, "name": str, "department": str,
-                            "reason": str, "since": (str, type(None))})
+        _assert_shape(
+            gap, {"resource_code": str, "name": str, "department": str, "reason": str, "since": (str, type(None))}
+        )
     for point in doc["trend"]:
         _assert_shape(point, {"date": str, **COUNTS, "definition_version": str})
-    _assert_shape(doc["projection"], {"target_date": str, "projected_ratio": float,
-                                      "on_track": bool, "resources_needed": int, "method": str})
+    _assert_shape(
+        doc["projection"],
+        {"target_date": str, "projected_ratio": float, "on_track": bool, "resources_needed": int, "method": str},
+    )
     timely_counts = {"timely": int, "total": int, "ratio": float}
     assert set(doc["timeliness"]) == {"overall", "by_department", "late"}
     _assert_shape(doc["timeliness"]["overall"], timely_counts)
@@ -352,12 +401,31 @@ def test_document_has_exactly_the_contract_keys_and_types():
         _assert_shape(row, {"department": str, **timely_counts})
     assert doc["timeliness"]["late"]
     for row in doc["timeliness"]["late"]:
-        _assert_shape(row, {"resource_code": str, "name": str, "department": str, "reason": str,
-                            "source_changed_at": (str, type(None)), "since": (str, type(None))})
+        _assert_shape(
+            row,
+            {
+                "resource_code": str,
+                "name": str,
+                "department": str,
+                "reason": str,
+                "source_changed_at": (str, type(None)),
+                "since": (str, type(None)),
+            },
+        )
     assert doc["problems"]
     for row in doc["problems"]:
-        _assert_shape(row, {"resource_code": str, "name": str, "department": str, "field": str, "value": str,
-                            "problem": str, "applied_grace_hours": float})
+        _assert_shape(
+            row,
+            {
+                "resource_code": str,
+                "name": str,
+                "department": str,
+                "field": str,
+                "value": str,
+                "problem": str,
+                "applied_grace_hours": float,
+            },
+        )
     assert json.loads(json.dumps(doc, ensure_ascii=False)) == doc
 
 
@@ -372,8 +440,9 @@ def test_an_empty_catalogue_gives_zero_ratios():
     assert doc["overall"] == {"aggregated": 0, "total": 0, "ratio": 0.0}
     assert doc["weighted"] == {"aggregated_weight": 0, "total_weight": 0, "ratio": 0.0}
     assert doc["by_department"] == doc["by_domain"] == doc["by_sharing_type"] == doc["gaps"] == []
-    assert doc["trend"] == [{"date": "2026-06-30", "ratio": 0.0, "aggregated": 0, "total": 0,
-                             "definition_version": DEFINITION_VERSION}]
+    assert doc["trend"] == [
+        {"date": "2026-06-30", "ratio": 0.0, "aggregated": 0, "total": 0, "definition_version": DEFINITION_VERSION}
+    ]
     assert doc["timeliness"] == {"overall": {"timely": 0, "total": 0, "ratio": 0.0}, "by_department": [], "late": []}
     assert doc["problems"] == []
     assert doc["projection"]["resources_needed"] == 0
@@ -398,11 +467,18 @@ def _mixed_catalogue() -> list[ResourceFacts]:
     facts = []
     for n in range(60):
         department, department_id = departments[n % 3]
-        facts.append(make_facts(
-            code=f"{n % 3 + 1}01001/{n:06d}", department=department, department_id=department_id,
-            domain=domains[n % 4], sharing_type=sharing[n % 5 % 3], priority=n % 5 + 1,
-            bound=n % 7 != 0, quality_pass_rate=0.5 if n % 4 == 1 else 0.99,
-        ))
+        facts.append(
+            make_facts(
+                code=f"{n % 3 + 1}01001/{n:06d}",
+                department=department,
+                department_id=department_id,
+                domain=domains[n % 4],
+                sharing_type=sharing[n % 5 % 3],
+                priority=n % 5 + 1,
+                bound=n % 7 != 0,
+                quality_pass_rate=0.5 if n % 4 == 1 else 0.99,
+            )
+        )
     return facts
 
 
@@ -419,8 +495,11 @@ def test_groupings_sum_to_overall_and_are_sorted(grouping):
 
 
 def test_groups_with_equal_ratio_are_ordered_by_name():
-    facts = [make_facts(code="1", department="b"), make_facts(code="2", department="a"),
-             make_facts(code="3", department="c", bound=False)]
+    facts = [
+        make_facts(code="1", department="b"),
+        make_facts(code="2", department="a"),
+        make_facts(code="3", department="c", bound=False),
+    ]
     assert [row["department"] for row in coverage(facts)["by_department"]] == ["c", "a", "b"]
 
 
@@ -439,8 +518,13 @@ def test_gaps_are_sorted_by_priority_desc_then_department_then_code():
         ("101001/000001", "区民政局"),
         ("101001/000003", "区民政局"),
     ]
-    assert gaps[0] == {"resource_code": "101001/000002", "name": "户籍人口基本信息",
-                       "department": "区公安分局", "reason": "never produced", "since": None}
+    assert gaps[0] == {
+        "resource_code": "101001/000002",
+        "name": "户籍人口基本信息",
+        "department": "区公安分局",
+        "reason": "never produced",
+        "since": None,
+    }
 
 
 def test_gap_since_is_iso():
@@ -449,13 +533,18 @@ def test_gap_since_is_iso():
 
 
 def _point(days_ago: int, ratio: float, version: str = DEFINITION_VERSION) -> SnapshotPoint:
-    return SnapshotPoint(AS_OF.date() - timedelta(days=days_ago), int(ratio * 100), 100, ratio,
-                         ratio, version)
+    return SnapshotPoint(AS_OF.date() - timedelta(days=days_ago), int(ratio * 100), 100, ratio, ratio, version)
 
 
 def test_trend_is_history_by_date_plus_today():
-    history = [_point(1, 0.3), _point(3, 0.1), _point(2, 0.2), _point(2, 0.25, "2025.9"),
-               _point(0, 0.9), _point(-1, 0.95)]  # a stale "today" and a future point are dropped
+    history = [
+        _point(1, 0.3),
+        _point(3, 0.1),
+        _point(2, 0.2),
+        _point(2, 0.25, "2025.9"),
+        _point(0, 0.9),
+        _point(-1, 0.95),
+    ]  # a stale "today" and a future point are dropped
     doc = coverage([make_facts()], history)
     assert doc["trend"] == [
         {"date": "2026-06-27", "ratio": 0.1, "aggregated": 10, "total": 100, "definition_version": DEFINITION_VERSION},
@@ -496,8 +585,7 @@ def test_a_naive_as_of_is_refused():
 
 
 def test_ten_thousand_resources_in_one_call():
-    facts = [make_facts(code=f"101001/{n:06d}", department=f"d{n % 28}", bound=n % 3 != 0)
-             for n in range(10_000)]
+    facts = [make_facts(code=f"101001/{n:06d}", department=f"d{n % 28}", bound=n % 3 != 0) for n in range(10_000)]
     doc = coverage(facts)
     assert doc["overall"] == {"aggregated": 6666, "total": 10_000, "ratio": 0.6666}
     assert len(doc["gaps"]) == 3334

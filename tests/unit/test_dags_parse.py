@@ -1,4 +1,5 @@
 """The DAG folder imports cleanly and opens nothing while it is parsed."""
+
 from __future__ import annotations
 
 import socket
@@ -9,7 +10,9 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot")
-EXPECTED = {f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")} | {"coverage_daily"}
+EXPECTED = {f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")} | {
+    "coverage_daily"
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +51,16 @@ def parsed(loaded_catalogue):
         def record(*args, **kwargs):
             calls.append(name)
             raise AssertionError(f"{name} called while parsing DAGs")
+
         return record
 
-    for module, attr in [(kafka.KafkaProducer, "__init__"), (kafka.KafkaConsumer, "__init__"),
-                         (kafka.KafkaAdminClient, "__init__"), (socket.socket, "connect"),
-                         (socket, "create_connection")]:
+    for module, attr in [
+        (kafka.KafkaProducer, "__init__"),
+        (kafka.KafkaConsumer, "__init__"),
+        (kafka.KafkaAdminClient, "__init__"),
+        (socket.socket, "connect"),
+        (socket, "create_connection"),
+    ]:
         patch.setattr(module, attr, recorder(f"{getattr(module, '__name__', module)}.{attr}"))
     patch.setattr(sqlalchemy, "create_engine", recorder("sqlalchemy.create_engine"))
     patch.setattr(duckdb, "connect", recorder("duckdb.connect"))
@@ -86,7 +94,7 @@ def test_every_bound_resource_has_a_chain_and_an_asset(parsed):
     from pipeline.layout import bound_resources
 
     bag, _ = parsed
-    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 88   # the seed's bound entries
+    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 88  # the seed's bound entries
     for domain in DOMAINS:
         dag = bag.dags[f"ingest_{domain}"]
         resources = bound_resources(domain)

@@ -1,5 +1,6 @@
 """The DCAT export of the seed catalogue validates against the DCAT-AP 3.0.0 SHACL shapes (pyshacl),
 and carries what harvesters read: publisher, frequency, access rights, themes, keywords, distribution."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -35,10 +36,13 @@ def exported(tmp_path_factory) -> Graph:
     url = f"sqlite:///{tmp_path_factory.mktemp('dcat') / 'catalog.db'}"
     with session_scope(url) as session:
         load_catalogue_into(session, load_catalogue(REPO / "catalog" / "seed"), now=NOW)
-        apply_events(session, [
-            make_event("connector.produced", "household_population", ts=NOW, records=10),
-            make_event("landing.completed", "household_population", ts=NOW, load_id="l-1", rows=10),
-        ])
+        apply_events(
+            session,
+            [
+                make_event("connector.produced", "household_population", ts=NOW, records=10),
+                make_event("landing.completed", "household_population", ts=NOW, load_id="l-1", rows=10),
+            ],
+        )
     with session_scope(url) as session:
         text = catalogue_jsonld(session, BASE, now=NOW)
     return Graph().parse(data=text, format="json-ld")
@@ -75,8 +79,15 @@ def test_every_dataset_carries_what_harvesters_read(exported):
     catalog = next(exported.subjects(RDF.type, DCAT.Catalog))
     assert set(exported.objects(catalog, DCAT.dataset)) == datasets
     for dataset in datasets:
-        for prop in (DCTERMS.title, DCTERMS.description, DCTERMS.publisher, DCTERMS.accrualPeriodicity,
-                     DCTERMS.accessRights, DCAT.keyword, DCTERMS.identifier):
+        for prop in (
+            DCTERMS.title,
+            DCTERMS.description,
+            DCTERMS.publisher,
+            DCTERMS.accrualPeriodicity,
+            DCTERMS.accessRights,
+            DCAT.keyword,
+            DCTERMS.identifier,
+        ):
             assert exported.value(dataset, prop) is not None, (dataset, prop)
         assert (exported.value(dataset, DCTERMS.publisher), RDF.type, FOAF.Agent) in exported
 

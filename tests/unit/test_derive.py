@@ -1,4 +1,5 @@
 """Derivations from a catalogue entry: the same answers for the seed model and the ORM row."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,17 +25,30 @@ ITEMS = [
 
 def spec_resource(items=ITEMS) -> spec.Resource:
     return spec.Resource(
-        id="hjrk_jbxx", code="101001/000001", name="户籍人口基本信息", provider="gaj",
-        classification="基础/人口/户籍人口", abstract="户籍人口", format="数据库", domain="population",
-        update_cycle="每日", sharing_type="有条件共享", sharing_condition="按需", open_type="不开放",
-        release_date=date(2024, 1, 1), items=[spec.Item(**item) for item in items],
+        id="hjrk_jbxx",
+        code="101001/000001",
+        name="户籍人口基本信息",
+        provider="gaj",
+        classification="基础/人口/户籍人口",
+        abstract="户籍人口",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="有条件共享",
+        sharing_condition="按需",
+        open_type="不开放",
+        release_date=date(2024, 1, 1),
+        items=[spec.Item(**item) for item in items],
     )
 
 
 def orm_resource(items=ITEMS) -> models.Resource:
     return models.Resource(
         id="hjrk_jbxx",
-        items=[models.Item(position=i, **{"nullable": True, "key": False, "pii": "none", **item}) for i, item in enumerate(items)],
+        items=[
+            models.Item(position=i, **{"nullable": True, "key": False, "pii": "none", **item})
+            for i, item in enumerate(items)
+        ],
     )
 
 
@@ -60,7 +74,7 @@ def test_type_mapping_follows_the_documented_table(resource):
 
 def test_envelope_columns_follow_the_items(resource):
     schema = derive.arrow_schema(resource)
-    assert schema.names[-len(derive.ENVELOPE_COLUMNS):] == list(derive.ENVELOPE_COLUMNS)
+    assert schema.names[-len(derive.ENVELOPE_COLUMNS) :] == list(derive.ENVELOPE_COLUMNS)
     assert schema.field("_event_time").type == pa.timestamp("us", tz="UTC")
     assert schema.metadata[b"hub.resource"] == b"hjrk_jbxx"
 

@@ -94,9 +94,16 @@ def test_every_decode_error_is_typed(mutate, error):
 
 # --- the batch decoder ------------------------------------------------------------------------------
 
+
 def test_a_batch_of_headers_decodes_to_the_columns_decode_gives_record_by_record():
-    records = [sample(op="delete" if n % 3 == 0 else "upsert", event_time=datetime(2026, 11, 23, n, tzinfo=CST),
-                      source=f"system_{n % 2}") for n in range(12)]
+    records = [
+        sample(
+            op="delete" if n % 3 == 0 else "upsert",
+            event_time=datetime(2026, 11, 23, n, tzinfo=CST),
+            source=f"system_{n % 2}",
+        )
+        for n in range(12)
+    ]
     messages = [encode(record) for record in records]
     decoded = decode_header_batch([headers for _, _, headers in messages])
     assert decoded.errors == {}
@@ -122,8 +129,8 @@ def test_every_broken_envelope_in_a_batch_gets_its_own_typed_error():
     _, _, good = good_message()
     batch = [
         good,
-        None,                                                    # confluent-kafka: a record without headers
-        [],                                                      # kafka-python: a record without headers
+        None,  # confluent-kafka: a record without headers
+        [],  # kafka-python: a record without headers
         _replace(good, "hub-op", b"merge"),
         _replace(good, "hub-op", b"\xff"),
         _without(good, "hub-event-time"),
@@ -131,14 +138,15 @@ def test_every_broken_envelope_in_a_batch_gets_its_own_typed_error():
         _replace(good, "hub-source", b"\xc3\x28"),
         _replace(good, "hub-resource", b"\xc3\x28"),
         _replace(good, "hub-schema", b"\xfe"),
-        _without(good, "hub-source"),                            # optional: null, no error
+        _without(good, "hub-source"),  # optional: null, no error
         good,
     ]
     decoded = decode_header_batch(batch)
     kinds = {index: (type(error), str(error)) for index, error in decoded.errors.items()}
     lacks_op = (MissingHeader, "message lacks header hub-op: was it produced through hub.envelope?")
     assert kinds == {
-        1: lacks_op, 2: lacks_op,
+        1: lacks_op,
+        2: lacks_op,
         3: (BadHeader, "hub-op 'merge' is not upsert or delete"),
         4: (BadHeader, "header hub-op is not UTF-8 text"),
         5: (MissingHeader, "message lacks header hub-event-time: was it produced through hub.envelope?"),

@@ -1,4 +1,5 @@
 """hub.files: the one lock helper and the one atomic write every package uses."""
+
 from __future__ import annotations
 
 import subprocess
@@ -40,9 +41,15 @@ def test_a_failing_writer_keeps_the_old_file_and_removes_the_temp(tmp_path):
 def test_a_held_lock_is_refused_without_blocking_and_names_its_holder(tmp_path):
     lock = tmp_path / "run.lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from hub.files import exclusive_lock\n"
-         f"with exclusive_lock({str(lock)!r}, note='4242'):\n    print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from hub.files import exclusive_lock\n"
+            f"with exclusive_lock({str(lock)!r}, note='4242'):\n    print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(LockHeld) as refused:

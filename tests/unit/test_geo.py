@@ -1,4 +1,5 @@
 """Coordinate checks and the GCJ-02 / BD-09 ↔ WGS84 conversions."""
+
 from __future__ import annotations
 
 import numpy as np

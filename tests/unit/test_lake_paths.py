@@ -1,4 +1,5 @@
 """The lake's layout: file names that carry the Kafka range, atomic writes, load manifests."""
+
 from __future__ import annotations
 
 import glob
@@ -20,18 +21,34 @@ def test_file_name_round_trips_topic_partition_and_offsets():
     assert lake.parse_file_name(name) == ("hub.raw.household_population", 2, 1000, 249_999)
 
 
-@pytest.mark.parametrize("name", [
-    ".hub.raw.x-0-0-9.parquet.123.tmp", "hub.raw.x-0-0-9.parquet.tmp", "notes.txt", "hub.raw.x-0-9.parquet",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".hub.raw.x-0-0-9.parquet.123.tmp",
+        "hub.raw.x-0-0-9.parquet.tmp",
+        "notes.txt",
+        "hub.raw.x-0-9.parquet",
+    ],
+)
 def test_other_names_are_not_lake_files(name):
     assert lake.parse_file_name(name) is None
 
 
 def test_path_layout_is_domain_resource_day(hub_env):
     path = lake.file_path(RESOURCE, "hub.raw.household_population", 0, 0, 99, "2026-11-24")
-    assert path == hub_env / "lake" / "population" / "household_population" / "dt=2026-11-24" / \
-        "hub.raw.household_population-0-0-99.parquet"
-    assert lake.relative(path) == "population/household_population/dt=2026-11-24/hub.raw.household_population-0-0-99.parquet"
+    assert (
+        path
+        == hub_env
+        / "lake"
+        / "population"
+        / "household_population"
+        / "dt=2026-11-24"
+        / "hub.raw.household_population-0-0-99.parquet"
+    )
+    assert (
+        lake.relative(path)
+        == "population/household_population/dt=2026-11-24/hub.raw.household_population-0-0-99.parquet"
+    )
     assert lake.absolute(lake.relative(path)) == path
 
 

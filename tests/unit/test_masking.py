@@ -1,4 +1,5 @@
 """Masks: SQL and Python twins agree; pseudonyms are keyed, stable and join; derived items follow the ID."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,12 @@ import pytest
 
 from catalog.spec import Item as SeedItem
 from warehouse.access.masking import (
-    PSEUDONYM_FUNCTION, mask_expression, mask_value, masked_columns, pseudonym, pseudonym_udf,
+    PSEUDONYM_FUNCTION,
+    mask_expression,
+    mask_value,
+    masked_columns,
+    pseudonym,
+    pseudonym_udf,
 )
 
 KEY = b"a-test-key-of-thirty-two-chars!!"
@@ -22,8 +28,12 @@ CASES = [
     ("age", "36", "30-39"),
     ("age", "80", "80-89"),
 ]
-IDENTIFIERS = [("id_number", "44060619900101123X"), ("phone", "13812341234"),
-               ("credit_code", "91440606MA4X1234AB"), ("credit_code_person", "92440606MA4X1234AB")]
+IDENTIFIERS = [
+    ("id_number", "44060619900101123X"),
+    ("phone", "13812341234"),
+    ("credit_code", "91440606MA4X1234AB"),
+    ("credit_code_person", "92440606MA4X1234AB"),
+]
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
@@ -67,8 +77,9 @@ def test_pseudonyms_join_and_count_distinct_like_the_clear_values():
     connection.execute("INSERT INTO a VALUES ('44060619900101123X'), ('44060619900101123X'), ('440606199002021234')")
     connection.execute("INSERT INTO b VALUES ('44060619900101123X'), ('110101199003074512')")
     masked = mask_expression("v", "id_number")
-    joined = connection.execute(f"SELECT count(*) FROM (SELECT {masked} FROM a) JOIN (SELECT {masked} FROM b) "
-                                "USING (v)").fetchone()[0]
+    joined = connection.execute(
+        f"SELECT count(*) FROM (SELECT {masked} FROM a) JOIN (SELECT {masked} FROM b) USING (v)"
+    ).fetchone()[0]
     distinct = connection.execute(f"SELECT count(DISTINCT v) FROM (SELECT {masked} FROM a)").fetchone()[0]
     assert (joined, distinct) == (2, 2)
 
@@ -79,7 +90,8 @@ def test_null_stays_null_and_unknown_kinds_hide_the_value():
     connection.execute("INSERT INTO n VALUES (NULL, 13812341234)")
     assert connection.execute(f"SELECT {mask_expression('v', 'phone')} FROM n").fetchone()[0] is None
     assert connection.execute(f"SELECT {mask_expression('m', 'phone')} FROM n").fetchone()[0] == pseudonym(
-        "13812341234", "phone", KEY)
+        "13812341234", "phone", KEY
+    )
     assert connection.execute(f"SELECT {mask_expression('v', 'biometric')} FROM n").fetchone()[0] is None
     assert connection.execute(f"SELECT {mask_expression('m', 'hidden')} FROM n").fetchone()[0] is None
     assert mask_value("x", "biometric") is None
@@ -110,10 +122,17 @@ def test_masked_columns_follow_the_catalogue_pii_validators_and_derivations():
         SeedItem(name="cstz", label="出生体重", type="I"),
     ]
     assert masked_columns(Resource(items)) == {
-        "gmsfhm": "id_number", "csrq": "birth_date", "xb": "hidden", "nl": "age",
-        "sjhm": "phone", "dwdm": "credit_code", "mqxm": "name",
+        "gmsfhm": "id_number",
+        "csrq": "birth_date",
+        "xb": "hidden",
+        "nl": "age",
+        "sjhm": "phone",
+        "dwdm": "credit_code",
+        "mqxm": "name",
     }
     # An item derived from something that is not masked stays as it is.
-    plain = [SeedItem(name="bh", label="编号", type="C"), SeedItem(name="rq", label="日期", type="D",
-                                                                  rules={"derived_from": "bh"})]
+    plain = [
+        SeedItem(name="bh", label="编号", type="C"),
+        SeedItem(name="rq", label="日期", type="D", rules={"derived_from": "bh"}),
+    ]
     assert masked_columns(Resource(plain)) == {}

@@ -1,4 +1,5 @@
 """Meter-series rules on hand-built series, and IoT value ranges."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,14 @@ def series(**meters_values: list) -> pd.DataFrame:
     for meter_id, values in meters_values.items():
         for i, item in enumerate(values):
             value, event = item if isinstance(item, tuple) else (item, None)
-            rows.append({"meter_id": meter_id, "reading_time": pd.Timestamp("2024-01-01", tz="Asia/Shanghai")
-                         + pd.DateOffset(months=i), "cumulative_value": value, "meter_event": event})
+            rows.append(
+                {
+                    "meter_id": meter_id,
+                    "reading_time": pd.Timestamp("2024-01-01", tz="Asia/Shanghai") + pd.DateOffset(months=i),
+                    "cumulative_value": value,
+                    "meter_event": event,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -29,11 +36,11 @@ def both_shapes(frame: pd.DataFrame):
 
 def test_rollback_ignores_rollover_replacement_and_reset():
     frame = series(
-        rolls=[99700.0, 99850.5, 99990.0, 130.25, 420.0],             # register wraps at 99999.99
-        replaced=[5200.0, 5400.0, (3.0, "replacement"), 210.0],       # new meter starts near zero
-        reset=[800.0, 950.0, (0.0, "RESET"), 150.0],                  # event names are case-insensitive
-        rolled_back=[1000.0, 1200.0, 1100.0, 1300.0, 1250.0],         # two drops, no event
-        half_way=[50000.0, 60000.0, 200.0],                           # too far from the top to be a wrap
+        rolls=[99700.0, 99850.5, 99990.0, 130.25, 420.0],  # register wraps at 99999.99
+        replaced=[5200.0, 5400.0, (3.0, "replacement"), 210.0],  # new meter starts near zero
+        reset=[800.0, 950.0, (0.0, "RESET"), 150.0],  # event names are case-insensitive
+        rolled_back=[1000.0, 1200.0, 1100.0, 1300.0, 1250.0],  # two drops, no event
+        half_way=[50000.0, 60000.0, 200.0],  # too far from the top to be a wrap
     )
     expected = [False] * 5 + [False] * 4 + [False] * 4 + [False, False, True, False, True] + [False, False, True]
     for shape in both_shapes(frame):
@@ -52,8 +59,8 @@ def test_consumption_deltas_across_rollover_and_events():
 
 def test_spike_is_more_than_ten_times_the_median():
     monthly = np.cumsum([0, 300, 310, 290, 305, 3100, 295, 300, 2900, 310]).astype(float).tolist()
-    idle = [100.0, 100.0, 100.0, 100.0, 5000.0]   # zero median: no baseline, not judged
-    short = [0.0, 10.0, 20.0, 1000.0]              # three deltas, the last 98 × the median
+    idle = [100.0, 100.0, 100.0, 100.0, 5000.0]  # zero median: no baseline, not judged
+    short = [0.0, 10.0, 20.0, 1000.0]  # three deltas, the last 98 × the median
     frame = series(house=monthly, idle=idle, short=short)
     short_spike = len(monthly) + len(idle) + 3
     for shape in both_shapes(frame):
@@ -71,8 +78,8 @@ def test_spike_across_rollover_uses_the_wrapped_consumption():
 def test_stuck_runs():
     frame = series(
         stuck=[100.0, 150.0, 150.0, 150.0, 150.0, 200.0],  # a flat run of 4 readings
-        short=[100.0, 100.0, 150.0],                       # a run of 2: below the default 3
-        swapped=[500.0, (500.0, "replacement"), 500.0],    # the event breaks the run
+        short=[100.0, 100.0, 150.0],  # a run of 2: below the default 3
+        swapped=[500.0, (500.0, "replacement"), 500.0],  # the event breaks the run
     )
     expected = [False, False, True, True, True, False] + [False] * 3 + [False] * 3
     for shape in both_shapes(frame):
@@ -117,25 +124,46 @@ def test_bad_input_is_refused_with_a_fix():
 
 
 def test_missing_values_and_null_meters_are_not_flagged():
-    frame = pd.DataFrame({"meter_id": ["a", "a", "a", None, None],
-                          "cumulative_value": [10.0, None, 5.0, 3.0, 1.0]})
+    frame = pd.DataFrame({"meter_id": ["a", "a", "a", None, None], "cumulative_value": [10.0, None, 5.0, 3.0, 1.0]})
     assert not meters.rollback_mask(frame).any()
     assert meters.rollback_mask(pd.DataFrame({"meter_id": [], "cumulative_value": []})).shape == (0,)
 
 
 # ---- IoT --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sensor_type,value,expected", [
-    ("water_level", 0.4, True), ("water_level", 6.32, True), ("water_level", -0.5, False),
-    ("water_level", 12.0, False), ("waterlogging", 35, True), ("waterlogging", 250, False),
-    ("pm25", 35.0, True), ("PM2.5", 35.0, True), ("pm25", -1, False), ("pm25", 1500, False),
-    ("noise", 65.5, True), ("noise", 10, False), ("noise", 160, False),
-    ("manhole_tilt", 17.5, True), ("manhole_tilt", 95, False), ("battery", 100, True),
-    ("battery", 101, False), ("smoke_alarm", 1, True), ("smoke_alarm", 0.0, True),
-    ("smoke_alarm", 0.5, False), ("smoke_alarm", 2, False), ("smoke_alarm", True, False),
-    ("pm25", None, False), ("pm25", "35", False), ("pm25", float("nan"), False),
-    ("radiation", 1.0, False), (None, 1.0, False),
-])
+
+@pytest.mark.parametrize(
+    "sensor_type,value,expected",
+    [
+        ("water_level", 0.4, True),
+        ("water_level", 6.32, True),
+        ("water_level", -0.5, False),
+        ("water_level", 12.0, False),
+        ("waterlogging", 35, True),
+        ("waterlogging", 250, False),
+        ("pm25", 35.0, True),
+        ("PM2.5", 35.0, True),
+        ("pm25", -1, False),
+        ("pm25", 1500, False),
+        ("noise", 65.5, True),
+        ("noise", 10, False),
+        ("noise", 160, False),
+        ("manhole_tilt", 17.5, True),
+        ("manhole_tilt", 95, False),
+        ("battery", 100, True),
+        ("battery", 101, False),
+        ("smoke_alarm", 1, True),
+        ("smoke_alarm", 0.0, True),
+        ("smoke_alarm", 0.5, False),
+        ("smoke_alarm", 2, False),
+        ("smoke_alarm", True, False),
+        ("pm25", None, False),
+        ("pm25", "35", False),
+        ("pm25", float("nan"), False),
+        ("radiation", 1.0, False),
+        (None, 1.0, False),
+    ],
+)
 def test_iot_value_in_range(sensor_type, value, expected):
     assert meters.iot_value_in_range(sensor_type, value) is expected
     mask = meters.iot_range_mask(pd.Series([sensor_type], dtype=object), pd.Series([value], dtype=object))

@@ -1,5 +1,6 @@
 """Normalisers repair what they claim, leave good values alone (idempotent), agree row-wise and
 vectorised, and tally what they did."""
+
 from __future__ import annotations
 
 import random
@@ -11,29 +12,49 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from catalog.reference import make_resident_id
 from quality import geo
 from quality.errors import QualityError
 from quality.normalise import (
-    NORMALISERS, RESIDENT_ID_REPAIRS, RepairCounts, date_iso, get_normaliser, halfwidth, mojibake_gbk,
-    resident_id_15_to_18, resident_id_upper_x, timestamp_to_local,
+    NORMALISERS,
+    RESIDENT_ID_REPAIRS,
+    RepairCounts,
+    date_iso,
+    get_normaliser,
+    halfwidth,
+    mojibake_gbk,
+    resident_id_15_to_18,
+    resident_id_upper_x,
+    timestamp_to_local,
 )
-from catalog.reference import make_resident_id
 from quality.rules import is_valid_resident_id
 
-VALUE_NORMALISERS = ["halfwidth", "resident_id_upper_x", "resident_id_15_to_18", "date_iso", "timestamp_to_local",
-                     "mojibake_gbk"]
+VALUE_NORMALISERS = [
+    "halfwidth",
+    "resident_id_upper_x",
+    "resident_id_15_to_18",
+    "date_iso",
+    "timestamp_to_local",
+    "mojibake_gbk",
+]
 
 
 def fullwidth(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),
-    ("\u3000顺德区大良街道（１号）\u3000", "顺德区大良街道(1号)"),
-    ("  ABC ", "ABC"), ("Ａｂｃ－１２３", "Abc-123"), ("\t13812345678\n", "13812345678"),
-    ("ｘ", "x"), ("\u00a0值\u00a0", "值"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),
+        ("\u3000顺德区大良街道（１号）\u3000", "顺德区大良街道(1号)"),
+        ("  ABC ", "ABC"),
+        ("Ａｂｃ－１２３", "Abc-123"),
+        ("\t13812345678\n", "13812345678"),
+        ("ｘ", "x"),
+        ("\u00a0值\u00a0", "值"),
+    ],
+)
 def test_halfwidth_repairs(value, expected):
     assert halfwidth(value) == (expected, True)
 
@@ -64,40 +85,66 @@ def test_legacy_ids_upgrade_to_the_generated_18_digit_form():
         assert resident_id_15_to_18(legacy) == (modern, True)
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("2023/1/5", "2023-01-05"), ("20230105", "2023-01-05"), ("2023年1月5日", "2023-01-05"),
-    ("2023.01.05", "2023-01-05"), ("2023-1-5", "2023-01-05"), ("2023/01/05 08:00", "2023-01-05"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2023/1/5", "2023-01-05"),
+        ("20230105", "2023-01-05"),
+        ("2023年1月5日", "2023-01-05"),
+        ("2023.01.05", "2023-01-05"),
+        ("2023-1-5", "2023-01-05"),
+        ("2023/01/05 08:00", "2023-01-05"),
+    ],
+)
 def test_date_iso_repairs(value, expected):
     assert date_iso(value) == (expected, True)
 
 
-@pytest.mark.parametrize("value", ["2023-01-05", "2023-01-05T08:00:00+08:00", "2023/2/30", "junk", "", None,
-                                   date(2023, 1, 5), 20230105])
+@pytest.mark.parametrize(
+    "value", ["2023-01-05", "2023-01-05T08:00:00+08:00", "2023/2/30", "junk", "", None, date(2023, 1, 5), 20230105]
+)
 def test_date_iso_leaves_iso_and_unparseable_alone(value):
     assert date_iso(value) == (value, False)
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("2026-01-05T00:00:00Z", "2026-01-05T08:00:00+08:00"),
-    ("2026-01-05 16:30Z", "2026-01-06T00:30:00+08:00"),                    # the next day in Shunde
-    ("2026-12-31T23:59:59.250+00:00", "2027-01-01T07:59:59.250+08:00"),    # the next year; fraction kept
-    ("2024-02-28T20:00:00+0000", "2024-02-29T04:00:00+08:00"),              # into a leap day
-    ("2026-01-05T00:00:00z", "2026-01-05T08:00:00+08:00"), ("2026-01-05T00:00:00+00", "2026-01-05T08:00:00+08:00"),
-    ("2026-01-05T00:00:00-00:00", "2026-01-05T08:00:00+08:00"),
-    ("0005-01-01T00:00:00Z", "0005-01-01T08:00:00+08:00"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2026-01-05T00:00:00Z", "2026-01-05T08:00:00+08:00"),
+        ("2026-01-05 16:30Z", "2026-01-06T00:30:00+08:00"),  # the next day in Shunde
+        ("2026-12-31T23:59:59.250+00:00", "2027-01-01T07:59:59.250+08:00"),  # the next year; fraction kept
+        ("2024-02-28T20:00:00+0000", "2024-02-29T04:00:00+08:00"),  # into a leap day
+        ("2026-01-05T00:00:00z", "2026-01-05T08:00:00+08:00"),
+        ("2026-01-05T00:00:00+00", "2026-01-05T08:00:00+08:00"),
+        ("2026-01-05T00:00:00-00:00", "2026-01-05T08:00:00+08:00"),
+        ("0005-01-01T00:00:00Z", "0005-01-01T08:00:00+08:00"),
+    ],
+)
 def test_timestamp_to_local_repairs_to_the_same_instant(value, expected):
     assert timestamp_to_local(value) == (expected, True)
     assert datetime.fromisoformat(expected) == datetime.fromisoformat(value.upper().replace(" ", "T"))
     assert datetime.fromisoformat(expected).utcoffset() == timedelta(hours=8)
 
 
-@pytest.mark.parametrize("value", [
-    "2026-01-05T08:00:00+08:00", "2026-01-05T09:00:00+09:00", "2026-01-05 08:00:00", "2026-01-05",
-    "2026-02-30T00:00:00Z", "2026-01-05T24:00:00Z", "2026-01-05T00:00:60Z", "9999-12-31T16:00:00Z",
-    "２０２６-01-05T00:00:00Z", "junk", "", None, 5, datetime(2026, 1, 5, tzinfo=timezone.utc),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-05T08:00:00+08:00",
+        "2026-01-05T09:00:00+09:00",
+        "2026-01-05 08:00:00",
+        "2026-01-05",
+        "2026-02-30T00:00:00Z",
+        "2026-01-05T24:00:00Z",
+        "2026-01-05T00:00:60Z",
+        "9999-12-31T16:00:00Z",
+        "２０２６-01-05T00:00:00Z",
+        "junk",
+        "",
+        None,
+        5,
+        datetime(2026, 1, 5, tzinfo=timezone.utc),
+    ],
+)
 def test_timestamp_to_local_leaves_local_other_zones_naive_and_impossible_alone(value):
     assert timestamp_to_local(value) == (value, False)
 
@@ -121,8 +168,10 @@ def utc_timestamp(rng: random.Random) -> str:
 
 def mixed_sample(size: int = 12_000) -> list:
     rng = random.Random(99)
-    ids = [make_resident_id("440606", date(1950, 1, 1) + timedelta(days=rng.randrange(25000)), rng.randrange(1000))
-           for _ in range(200)]
+    ids = [
+        make_resident_id("440606", date(1950, 1, 1) + timedelta(days=rng.randrange(25000)), rng.randrange(1000))
+        for _ in range(200)
+    ]
     makers = [
         lambda: rng.choice(ids),
         lambda: rng.choice(ids)[:17] + "x",
@@ -130,8 +179,19 @@ def mixed_sample(size: int = 12_000) -> list:
         lambda: fullwidth(rng.choice(ids)),
         lambda: " " + rng.choice(ids) + "\u3000",
         lambda: fullwidth(rng.choice(ids))[:17] + "ｘ",
-        lambda: rng.choice(["2023/1/5", "20230105", "2023年12月31日", "2023.01.05", "2023-01-05", "2023/2/30",
-                            "２０２３年１月５日", "2023-01-05 10:00", "1999-9-9"]),
+        lambda: rng.choice(
+            [
+                "2023/1/5",
+                "20230105",
+                "2023年12月31日",
+                "2023.01.05",
+                "2023-01-05",
+                "2023/2/30",
+                "２０２３年１月５日",
+                "2023-01-05 10:00",
+                "1999-9-9",
+            ]
+        ),
         lambda: rng.choice(["顺德区", "大良街道（１号）", "Ａ座 ", "", " ", "x", "①"]),
         lambda: rng.choice(["闄堝爟", "寮犱紵", "鍗庢櫤", "李?", "寮犱\ufffd", "濮存宝", "欧思"]),
         lambda: rng.choice([None, 7, 1.5, b"x", date(2020, 1, 1)]),
@@ -170,10 +230,20 @@ def test_idempotent(name):
 
 def test_id_chain_makes_dirty_ids_valid():
     rng = random.Random(5)  # births before 2000: a legacy 15-digit number cannot hold a later one
-    clean = [make_resident_id("440606", date(1960, 1, 1) + timedelta(days=rng.randrange(14000)), rng.randrange(1000))
-             for _ in range(400)]
-    dirty = [fullwidth(v) if i % 4 == 0 else v[:17].replace("X", "x") + v[17].lower() if i % 4 == 1
-             else v[:6] + v[8:17] if i % 4 == 2 else f" {v} " for i, v in enumerate(clean)]
+    clean = [
+        make_resident_id("440606", date(1960, 1, 1) + timedelta(days=rng.randrange(14000)), rng.randrange(1000))
+        for _ in range(400)
+    ]
+    dirty = [
+        fullwidth(v)
+        if i % 4 == 0
+        else v[:17].replace("X", "x") + v[17].lower()
+        if i % 4 == 1
+        else v[:6] + v[8:17]
+        if i % 4 == 2
+        else f" {v} "
+        for i, v in enumerate(clean)
+    ]
     counts = RepairCounts()
     repaired = counts.apply_chain(RESIDENT_ID_REPAIRS, pa.array(dirty))
     assert repaired.to_pylist() == clean
@@ -182,9 +252,15 @@ def test_id_chain_makes_dirty_ids_valid():
     assert counts.total == sum(counts.as_dict().values())
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("寮犱紵", "张伟"), ("鍗庢櫤", "华智"), ("闄堝爟", "陈堃"), ("椤哄痉澶ц壇琛楅亾", "顺德大良街道"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("寮犱紵", "张伟"),
+        ("鍗庢櫤", "华智"),
+        ("闄堝爟", "陈堃"),
+        ("椤哄痉澶ц壇琛楅亾", "顺德大良街道"),
+    ],
+)
 def test_mojibake_gbk_repairs_utf8_read_as_gbk(value, expected):
     assert mojibake_gbk(value) == (expected, True)
 

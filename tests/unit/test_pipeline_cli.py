@@ -1,4 +1,5 @@
 """pipeline/cli.py composes the `hub` command from every package, and wires the warehouse's lineage."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,8 +8,22 @@ from types import SimpleNamespace
 
 from catalog import lineage
 
-COMMANDS = ("demo", "coverage", "report", "connect", "sql", "audit", "kafka", "flow", "catalog", "seed", "sources",
-            "warehouse", "quality", "grant")
+COMMANDS = (
+    "demo",
+    "coverage",
+    "report",
+    "connect",
+    "sql",
+    "audit",
+    "kafka",
+    "flow",
+    "catalog",
+    "seed",
+    "sources",
+    "warehouse",
+    "quality",
+    "grant",
+)
 
 
 def _hub(*args: str) -> str:

@@ -1,4 +1,5 @@
 """The daily trend's projection to the target date (catalog/projection.py)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -46,16 +47,15 @@ def test_projection_keys_and_types():
 @pytest.mark.parametrize(
     "per_day, today_ratio, in_days, projected, on_track",
     [
-        (0.01, 0.50, 20, 0.70, True),   # rising: reaches the target exactly on the day (>=)
+        (0.01, 0.50, 20, 0.70, True),  # rising: reaches the target exactly on the day (>=)
         (0.01, 0.50, 19, 0.69, False),  # one day short
         (0.0, 0.50, 100, 0.50, False),  # flat
-        (0.0, 0.75, 100, 0.75, True),   # flat above target
+        (0.0, 0.75, 100, 0.75, True),  # flat above target
         (-0.01, 0.50, 10, 0.40, False),  # falling
         (-0.01, 0.50, 200, 0.0, False),  # falling, clamped at 0
-        (0.01, 0.50, 200, 1.0, True),   # rising, clamped at 1
+        (0.01, 0.50, 200, 1.0, True),  # rising, clamped at 1
     ],
-    ids=["rising-at-target", "rising-short", "flat", "flat-above", "falling", "falling-clamped",
-         "rising-clamped"],
+    ids=["rising-at-target", "rising-short", "flat", "flat-above", "falling", "falling-clamped", "rising-clamped"],
 )
 def test_straight_lines(per_day, today_ratio, in_days, projected, on_track):
     history = series(10, today_ratio - 10 * per_day, per_day)
@@ -135,8 +135,8 @@ def test_a_target_date_today_or_past_reports_the_observed_ratio(in_days):
         (0.7, 10, 6, 1),
         (0.7, 10, 7, 0),
         (0.7, 10, 9, 0),
-        (0.7, 3, 0, 3),       # ceil(2.1)
-        (0.07, 100, 0, 7),    # 0.07 * 100 is 7.000000000000001 in floats
+        (0.7, 3, 0, 3),  # ceil(2.1)
+        (0.07, 100, 0, 7),  # 0.07 * 100 is 7.000000000000001 in floats
         (0.7, 0, 0, 0),
         (0.7, 10_000, 6_999, 1),
         (1.0, 5, 4, 1),

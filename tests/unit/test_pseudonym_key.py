@@ -1,4 +1,5 @@
 """The pseudonym key: from HUB_PSEUDONYM_KEY, else generated once under var/secrets with mode 0600."""
+
 from __future__ import annotations
 
 import stat

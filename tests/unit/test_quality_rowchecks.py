@@ -1,5 +1,6 @@
 """quality.rowchecks: meter series, households, geometry boxes and GCJ-02 points judged over rows
 together — in any row order, with staged history, and flagging exactly the defective rows."""
+
 from __future__ import annotations
 
 import random
@@ -8,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pyarrow as pa
 import pytest
-
 from seed_kit import seed_catalogue
+
 from quality import geo
 from quality.plan import ROW_CHECKS, evaluate, plan_checks
 from quality.rowchecks import BOXES, geometry_in_box, geometry_in_box_mask
@@ -25,15 +26,29 @@ def readings(series: dict[str, list], step: timedelta = timedelta(days=30), star
     for meter_id, values in series.items():
         for n, value in enumerate(values):
             value, event = value if isinstance(value, tuple) else (value, None)
-            rows.append({"meter_id": meter_id, "reading_time": start + n * step, "cumulative_value": value,
-                         "meter_event": event})
+            rows.append(
+                {
+                    "meter_id": meter_id,
+                    "reading_time": start + n * step,
+                    "cumulative_value": value,
+                    "meter_event": event,
+                }
+            )
     return rows
 
 
 def table(rows: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=pa.schema([
-        ("meter_id", pa.string()), ("reading_time", pa.timestamp("ms", "Asia/Shanghai")),
-        ("cumulative_value", pa.float64()), ("meter_event", pa.string())]))
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [
+                ("meter_id", pa.string()),
+                ("reading_time", pa.timestamp("ms", "Asia/Shanghai")),
+                ("cumulative_value", pa.float64()),
+                ("meter_event", pa.string()),
+            ]
+        ),
+    )
 
 
 def flagged(check: str, rows: list[dict], history: list[dict] | None = None, **params) -> list[tuple]:
@@ -45,9 +60,9 @@ def flagged(check: str, rows: list[dict], history: list[dict] | None = None, **p
 
 
 SERIES = {
-    "rollback": [100.0, 130.0, 160.0, 190.0, 175.0, 205.0, 235.0],      # 175 drops below 190
-    "spike": [100.0, 130.0, 161.0, 190.0, 900.0, 931.0, 960.0],         # 710 used in a month, median 30
-    "stuck": [100.0, 130.0, 160.0, 160.0, 160.0, 160.0, 160.0],         # the run's first 160 is real
+    "rollback": [100.0, 130.0, 160.0, 190.0, 175.0, 205.0, 235.0],  # 175 drops below 190
+    "spike": [100.0, 130.0, 161.0, 190.0, 900.0, 931.0, 960.0],  # 710 used in a month, median 30
+    "stuck": [100.0, 130.0, 160.0, 160.0, 160.0, 160.0, 160.0],  # the run's first 160 is real
     "clean": [100.0, 131.0, 159.0, 190.0, 222.0, 250.0, 281.0],
     "replaced": [100.0, 130.0, (5.0, "replacement"), 35.0, 66.0, 95.0],  # a new meter, not a rollback
 }
@@ -65,7 +80,7 @@ def test_each_meter_is_judged_in_time_order_whatever_the_row_order(seed):
 def test_a_series_continues_from_the_staged_rows():
     staged = readings({"m": [100.0, 130.0, 160.0, 190.0, 220.0]})
     later = readings({"m": [210.0]}, start=T0 + 5 * timedelta(days=30))
-    assert flagged("meter_rollback", later) == []                  # alone, one reading judges nothing
+    assert flagged("meter_rollback", later) == []  # alone, one reading judges nothing
     assert flagged("meter_rollback", later, staged) == [("m", 210.0)]
     spike = readings({"m": [600.0]}, start=T0 + 5 * timedelta(days=30))
     assert flagged("meter_spike", spike, staged) == [("m", 600.0)]
@@ -74,8 +89,8 @@ def test_a_series_continues_from_the_staged_rows():
 
 
 def test_staged_rows_are_never_reported_and_a_repeated_reading_is_judged_once():
-    staged = readings({"m": [100.0, 130.0, 160.0, 150.0]})   # 150 was staged as a (warning-free) wrong read
-    corrected = [dict(staged[-1], cumulative_value=190.0)]   # the source corrects it: same meter and time
+    staged = readings({"m": [100.0, 130.0, 160.0, 150.0]})  # 150 was staged as a (warning-free) wrong read
+    corrected = [dict(staged[-1], cumulative_value=190.0)]  # the source corrects it: same meter and time
     assert flagged("meter_rollback", corrected, staged) == []
     assert flagged("meter_rollback", corrected, staged + readings({"other": [5.0, 1.0]})) == []
 
@@ -88,16 +103,18 @@ def test_a_reading_sent_twice_is_one_reading_in_the_batch_and_against_history(se
     random.Random(seed).shuffle(replayed)
     assert flagged("meter_rollback", replayed) == [("rollback", 175.0)] * 2
     assert flagged("meter_stuck", replayed) == [("stuck", 160.0)] * 8
-    earlier = readings({"rollback": SERIES["rollback"][:5]})   # landed before, 175 among them
-    again = readings({"rollback": SERIES["rollback"]})[3:]      # 190, 175, 205, 235 sent again
+    earlier = readings({"rollback": SERIES["rollback"][:5]})  # landed before, 175 among them
+    again = readings({"rollback": SERIES["rollback"]})[3:]  # 190, 175, 205, 235 sent again
     assert flagged("meter_rollback", again, earlier) == [("rollback", 175.0)]
 
 
 def test_a_skipped_read_is_not_a_spike_but_a_burst_between_reads_is():
     months = [100.0 + 30 * n for n in range(6)]
     after_a_year = readings({"m": months}) + readings({"m": [months[-1] + 30 * 12]}, start=T0 + 17 * timedelta(days=30))
-    assert flagged("meter_spike", after_a_year) == []        # 12 months' use, read 12 months later
-    burst = readings({"m": months}) + readings({"m": [months[-1] + 200]}, start=T0 + 5 * timedelta(days=30) + timedelta(days=2))
+    assert flagged("meter_spike", after_a_year) == []  # 12 months' use, read 12 months later
+    burst = readings({"m": months}) + readings(
+        {"m": [months[-1] + 200]}, start=T0 + 5 * timedelta(days=30) + timedelta(days=2)
+    )
     assert flagged("meter_spike", burst) == [("m", months[-1] + 200)]
 
 
@@ -113,25 +130,39 @@ def test_register_wrap_is_not_a_rollback_when_the_register_width_is_declared():
     assert flagged("meter_rollback", wrapping) == [("m", 30.0)]
     item_rules = {"cumulative_value": {"max": 99_999.99}}
     assert flagged("meter_rollback", wrapping, item_rules=item_rules) == []
-    assert flagged("meter_spike", wrapping + readings({"m": [110.0]}, start=T0 + 4 * timedelta(days=30)),
-                   item_rules=item_rules) == []
+    assert (
+        flagged(
+            "meter_spike", wrapping + readings({"m": [110.0]}, start=T0 + 4 * timedelta(days=30)), item_rules=item_rules
+        )
+        == []
+    )
 
 
 def test_missing_meters_values_and_empty_batches_are_not_flagged():
-    rows = readings({"m": [100.0, None, 90.0]}) + [{"meter_id": None, "reading_time": T0, "cumulative_value": 1.0,
-                                                    "meter_event": None}]
-    assert flagged("meter_rollback", rows) == [("m", 90.0)]       # the missing value hides no drop
-    undated = readings({"m": [100.0, 130.0]}) + [{"meter_id": "m", "reading_time": None, "cumulative_value": 5.0,
-                                                 "meter_event": None}]
-    assert flagged("meter_rollback", undated) == []                # an undated reading is not the latest
+    rows = readings({"m": [100.0, None, 90.0]}) + [
+        {"meter_id": None, "reading_time": T0, "cumulative_value": 1.0, "meter_event": None}
+    ]
+    assert flagged("meter_rollback", rows) == [("m", 90.0)]  # the missing value hides no drop
+    undated = readings({"m": [100.0, 130.0]}) + [
+        {"meter_id": "m", "reading_time": None, "cumulative_value": 5.0, "meter_event": None}
+    ]
+    assert flagged("meter_rollback", undated) == []  # an undated reading is not the latest
     for name in ("meter_rollback", "meter_spike", "meter_stuck"):
         assert flagged(name, []) == [] and flagged(name, [], readings({"m": [1.0, 2.0]})) == []
 
 
 def test_staged_history_may_have_other_column_types():
-    staged = pa.Table.from_pylist(readings({"m": [100.0, 130.0, 160.0]}), schema=pa.schema([
-        ("meter_id", pa.large_string()), ("reading_time", pa.timestamp("us", "UTC")),
-        ("cumulative_value", pa.float64()), ("meter_event", pa.string())]))
+    staged = pa.Table.from_pylist(
+        readings({"m": [100.0, 130.0, 160.0]}),
+        schema=pa.schema(
+            [
+                ("meter_id", pa.large_string()),
+                ("reading_time", pa.timestamp("us", "UTC")),
+                ("cumulative_value", pa.float64()),
+                ("meter_event", pa.string()),
+            ]
+        ),
+    )
     later = table(readings({"m": [150.0]}, start=T0 + 3 * timedelta(days=30)))
     assert ROW_CHECKS["meter_rollback"].mask(later, METER, {}, staged).tolist() == [True]
 
@@ -139,8 +170,11 @@ def test_staged_history_may_have_other_column_types():
 def test_the_plan_passes_the_registers_width_and_history_by_check_name():
     resource = next(r for r in seed_catalogue().resources if r.id == "electricity_readings")
     checks = [c for c in plan_checks(resource) if c.kind.startswith("meter_")]
-    assert {c.name: c.severity for c in checks} == {"meter_rollback": "critical", "meter_spike": "warning",
-                                                    "meter_stuck": "warning"}
+    assert {c.name: c.severity for c in checks} == {
+        "meter_rollback": "critical",
+        "meter_spike": "warning",
+        "meter_stuck": "warning",
+    }
     assert checks[0].params["item_rules"]["cumulative_value"]["max"] == 999999.99
     staged = table(readings({"m": [100.0, 130.0]}))
     later = table(readings({"m": [120.0]}, start=T0 + 2 * timedelta(days=30)))
@@ -154,14 +188,23 @@ HOUSEHOLD = {"household": "hh", "relation": "yhzgx"}
 
 
 def members(*rows: tuple) -> pa.Table:
-    return pa.table({"hh": [r[0] for r in rows], "yhzgx": [r[1] for r in rows]},
-                    schema=pa.schema([("hh", pa.string()), ("yhzgx", pa.string())]))
+    return pa.table(
+        {"hh": [r[0] for r in rows], "yhzgx": [r[1] for r in rows]},
+        schema=pa.schema([("hh", pa.string()), ("yhzgx", pa.string())]),
+    )
 
 
 def test_members_of_a_household_without_a_head_are_flagged():
     batch = members(("A", "02"), ("A", "10"), ("B", "10"), ("B", "20"), ("C", "10"), (None, "10"), ("D", None))
-    assert ROW_CHECKS["household_head"].mask(batch, HOUSEHOLD, {}, None).tolist() == \
-        [False, False, True, True, True, False, True]
+    assert ROW_CHECKS["household_head"].mask(batch, HOUSEHOLD, {}, None).tolist() == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]
 
 
 def test_a_head_staged_in_an_earlier_load_counts():
@@ -180,26 +223,41 @@ def test_the_head_code_is_a_parameter():
 # --- geometry --------------------------------------------------------------------------------------
 
 GEOMETRIES = [
-    ("POINT (113.25 22.84)", "EPSG:4490", True), ("POINT (22.84 113.25)", "EPSG:4490", False),
-    ("POINT (0 0)", "EPSG:4490", False), ("POINT EMPTY", "EPSG:4490", False), ("", "EPSG:4490", False),
-    ("POINT Z (113.25 22.84 12.5)", "EPSG:4490", True), ("POINT ZM (113.25 22.84 1 2)", "epsg:4326", True),
-    ("LINESTRING (113.2 22.8, 113.3 22.9)", "OGC:CRS84", True), ("LINESTRING (113.2 22.8, 114.3 22.9)", "EPSG:4490", False),
+    ("POINT (113.25 22.84)", "EPSG:4490", True),
+    ("POINT (22.84 113.25)", "EPSG:4490", False),
+    ("POINT (0 0)", "EPSG:4490", False),
+    ("POINT EMPTY", "EPSG:4490", False),
+    ("", "EPSG:4490", False),
+    ("POINT Z (113.25 22.84 12.5)", "EPSG:4490", True),
+    ("POINT ZM (113.25 22.84 1 2)", "epsg:4326", True),
+    ("LINESTRING (113.2 22.8, 113.3 22.9)", "OGC:CRS84", True),
+    ("LINESTRING (113.2 22.8, 114.3 22.9)", "EPSG:4490", False),
     ("POLYGON ((420000 2530000, 420100 2530000, 420100 2530100, 420000 2530000))", "EPSG:4547", True),
     ("POLYGON ((2530000 420000, 2530000 420100, 2530100 420100, 2530000 420000))", "EPSG:4547", False),
     ("POLYGON ((113.2 22.8, 113.3 22.8, 113.2 22.9, 113.2 22.8))", "EPSG:4547", False),  # degrees labelled metres
     ("POLYGON ((420000 2530000, 420100 2530000, 420100 2530100, 420000 2530000))", "EPSG:4490", False),
-    ("POLYGON ((113.2 22.8, nan nan, 113.2 22.8))", "EPSG:4490", False), ("POINT (nan nan)", "EPSG:4490", False),
-    ("POINT (113.25 22.84)", None, False), ("POINT (113.25 22.84)", "EPSG:3857", False),
-    ("MULTIPOLYGON (((113.2 22.8, 113.3 22.8, 113.2 22.9, 113.2 22.8)), "
-     "((113.21 22.81, 113.22 22.81, 113.21 22.82, 113.21 22.81)))", "EPSG:4490", True),
+    ("POLYGON ((113.2 22.8, nan nan, 113.2 22.8))", "EPSG:4490", False),
+    ("POINT (nan nan)", "EPSG:4490", False),
+    ("POINT (113.25 22.84)", None, False),
+    ("POINT (113.25 22.84)", "EPSG:3857", False),
+    (
+        "MULTIPOLYGON (((113.2 22.8, 113.3 22.8, 113.2 22.9, 113.2 22.8)), "
+        "((113.21 22.81, 113.22 22.81, 113.21 22.82, 113.21 22.81)))",
+        "EPSG:4490",
+        True,
+    ),
     ("GEOMETRYCOLLECTION (POINT (113.2 22.8), LINESTRING EMPTY, POINT (0 0))", "EPSG:4490", False),
     ("GEOMETRYCOLLECTION (POINT (113.2 22.8), LINESTRING EMPTY)", "EPSG:4490", True),
     ("SRID=4490;POINT (113.25 22.84)", "EPSG:4490", True),
     ("CIRCULARSTRING (113.2 22.8, 113.3 22.9, 113.2 22.85)", "EPSG:4490", False),
-    ("POINT (113.25)", "EPSG:4490", False), ("POINT (1.1325e2 2.284e1)", "EPSG:4490", True),
-    ("POINT(113.25 22.84)", "EPSG:4490", True), ("MULTIPOINT ((113.2 22.8), (113.3 22.9))", "EPSG:4490", True),
-    ("POINT (112.95 22.63)", "EPSG:4490", True), ("POINT (112.9499 22.63)", "EPSG:4490", False),
-    ("garbage", "EPSG:4490", False), ("POINT (113.25 22.84 1 2 3)", "EPSG:4490", False),
+    ("POINT (113.25)", "EPSG:4490", False),
+    ("POINT (1.1325e2 2.284e1)", "EPSG:4490", True),
+    ("POINT(113.25 22.84)", "EPSG:4490", True),
+    ("MULTIPOINT ((113.2 22.8), (113.3 22.9))", "EPSG:4490", True),
+    ("POINT (112.95 22.63)", "EPSG:4490", True),
+    ("POINT (112.9499 22.63)", "EPSG:4490", False),
+    ("garbage", "EPSG:4490", False),
+    ("POINT (113.25 22.84 1 2 3)", "EPSG:4490", False),
 ]
 
 
@@ -219,13 +277,16 @@ def test_a_point_inside_the_lon_lat_box_is_inside_it_in_epsg_4547_too():
 
 
 def test_geometry_check_leaves_missing_geometries_to_not_null():
-    batch = pa.table({"g": [w for w, _, _ in GEOMETRIES] + [None], "crs": [c for _, c, _ in GEOMETRIES] + ["EPSG:4490"]})
+    batch = pa.table(
+        {"g": [w for w, _, _ in GEOMETRIES] + [None], "crs": [c for _, c, _ in GEOMETRIES] + ["EPSG:4490"]}
+    )
     mask = ROW_CHECKS["geometry_in_box"].mask(batch, {"geometry": "g", "crs": "crs"}, {}, None)
     assert mask.tolist() == [not inside for _, _, inside in GEOMETRIES] + [False]
     assert set(BOXES) >= {"EPSG:4490", "EPSG:4547", "EPSG:4326"}
 
 
 # --- GCJ-02 against the survey -----------------------------------------------------------------------
+
 
 def surveyed_points(count: int, error_m: float, seed: int = 3) -> tuple[np.ndarray, ...]:
     """True positions over the box, their EPSG:4547 survey, and GPS fixes `error_m` off per axis."""
@@ -265,6 +326,8 @@ def test_a_point_wrong_by_as_much_in_another_direction_is_not_gcj02():
 def test_missing_points_or_surveys_are_not_flagged():
     lon, lat = geo.wgs84_to_gcj02(113.25, 22.84)
     x, y = geo.project_4547(113.25, 22.84)
-    batch = pa.table({"lon": [lon, None, lon], "lat": [lat, lat, lat], "x": [x, x, None], "y": [y, y, y]},
-                     schema=pa.schema([(n, pa.float64()) for n in ("lon", "lat", "x", "y")]))
+    batch = pa.table(
+        {"lon": [lon, None, lon], "lat": [lat, lat, lat], "x": [x, x, None], "y": [y, y, y]},
+        schema=pa.schema([(n, pa.float64()) for n in ("lon", "lat", "x", "y")]),
+    )
     assert ROW_CHECKS["gcj02_shift"].mask(batch, GCJ_ROLES, {}, None).tolist() == [True, False, False]

@@ -1,15 +1,16 @@
 """quality.suites: the GX suite generated from a catalogue entry agrees with the vectorised plan row
 for row, fails only on critical checks beyond the threshold, and leaves Data Docs behind."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
+from seed_kit import seed_catalogue
 
 from catalog import derive
 from catalog.reference import make_resident_id
-from seed_kit import seed_catalogue
 from hub import settings as hub_settings
 from quality import suites
 from quality.plan import evaluate, plan_checks
@@ -38,10 +39,22 @@ def landed(resource, rows: list[dict]) -> pa.Table:
 
 
 def person(n: int, **changes) -> dict:
-    return {"gmsfhm": make_resident_id("440606", date(1960, 1, 1) + timedelta(days=37 * n), 11 + 2 * n),
-            "xm": "张三", "xb": "1", "mz": "01", "csrq": date(1960, 1, 1) + timedelta(days=37 * n),
-            "hh": f"4406{n:08d}", "yhzgx": "02", "hjdz_xzqh": "440606101001", "hjdz": "广东省佛山市顺德区大良街道",
-            "rklx": "户籍", "lxdh": f"138{n:08d}", "zxbz": "0", "updated_at": T0, **changes}
+    return {
+        "gmsfhm": make_resident_id("440606", date(1960, 1, 1) + timedelta(days=37 * n), 11 + 2 * n),
+        "xm": "张三",
+        "xb": "1",
+        "mz": "01",
+        "csrq": date(1960, 1, 1) + timedelta(days=37 * n),
+        "hh": f"4406{n:08d}",
+        "yhzgx": "02",
+        "hjdz_xzqh": "440606101001",
+        "hjdz": "广东省佛山市顺德区大良街道",
+        "rklx": "户籍",
+        "lxdh": f"138{n:08d}",
+        "zxbz": "0",
+        "updated_at": T0,
+        **changes,
+    }
 
 
 def bad_check(n: int) -> str:
@@ -56,18 +69,54 @@ def flagged(masks) -> dict[str, list[int]]:
 def test_gx_agrees_with_the_plan_row_for_row(var_dir):
     resource = seed_resource("resident_population")
     rows = [person(n) for n in range(100, 200)]
-    rows[30:] = [person(30, gmsfhm=bad_check(30)), person(31, xb="9"), person(32, mz="7"), person(33, hh="1" * 13),
-                 person(34, xm=None), person(101), person(35, lxdh=""), person(36, xm="李?")] + rows[30:]
+    rows[30:] = [
+        person(30, gmsfhm=bad_check(30)),
+        person(31, xb="9"),
+        person(32, mz="7"),
+        person(33, hh="1" * 13),
+        person(34, xm=None),
+        person(101),
+        person(35, lxdh=""),
+        person(36, xm="李?"),
+    ] + rows[30:]
     table = landed(resource, rows)
     run = suites.validate(resource, table.to_pandas(), table=table, docs=False)
     expected = flagged(evaluate(plan_checks(resource), table).masks)
     assert flagged(run.masks) == expected
-    assert {name: expected[name] for name in ("gmsfhm.resident_id", "xb.in_set", "mz.regex", "hh.max_length",
-                                                "xm.not_null", "key.unique", "lxdh.present", "xm.text_intact")} == {
-        "gmsfhm.resident_id": [30], "xb.in_set": [31], "mz.regex": [32], "hh.max_length": [33],
-        "xm.not_null": [34], "key.unique": [1, 35], "lxdh.present": [36], "xm.text_intact": [37]}
-    assert sorted(expected) == ["gmsfhm.resident_id", "hh.max_length", "hh.regex", "key.unique", "lxdh.mobile",
-                                "lxdh.present", "mz.regex", "xb.in_set", "xm.not_null", "xm.text_intact"]
+    assert {
+        name: expected[name]
+        for name in (
+            "gmsfhm.resident_id",
+            "xb.in_set",
+            "mz.regex",
+            "hh.max_length",
+            "xm.not_null",
+            "key.unique",
+            "lxdh.present",
+            "xm.text_intact",
+        )
+    } == {
+        "gmsfhm.resident_id": [30],
+        "xb.in_set": [31],
+        "mz.regex": [32],
+        "hh.max_length": [33],
+        "xm.not_null": [34],
+        "key.unique": [1, 35],
+        "lxdh.present": [36],
+        "xm.text_intact": [37],
+    }
+    assert sorted(expected) == [
+        "gmsfhm.resident_id",
+        "hh.max_length",
+        "hh.regex",
+        "key.unique",
+        "lxdh.mobile",
+        "lxdh.present",
+        "mz.regex",
+        "xb.in_set",
+        "xm.not_null",
+        "xm.text_intact",
+    ]
     assert run.suite_success  # one bad row per check is inside the 0.98 threshold's tolerance
     assert {c["name"] for c in run.failed_checks if c["critical"]} >= {"gmsfhm.resident_id", "xb.in_set", "xm.not_null"}
 
@@ -79,21 +128,39 @@ def test_a_critical_check_beyond_the_threshold_fails_the_suite_and_warnings_neve
     table = landed(resource, rows)
     run = suites.validate(resource, table.to_pandas(), table=table, docs=False)
     by_name = {c["name"]: c for c in run.failed_checks}
-    assert by_name["gmsfhm.resident_id"] == {"name": "gmsfhm.resident_id", "critical": True, "failed_rows": 4, "success": False}
+    assert by_name["gmsfhm.resident_id"] == {
+        "name": "gmsfhm.resident_id",
+        "critical": True,
+        "failed_rows": 4,
+        "success": False,
+    }
     assert by_name["lxdh.present"]["critical"] is False and by_name["lxdh.present"]["failed_rows"] == 10
     assert not run.suite_success
 
 
 def test_row_set_checks_run_through_gx_with_their_history(var_dir):
     resource = seed_resource("electricity_readings")
-    reading = {"meter_id": "100000000001", "account_no": "1000000001", "unit": "kWh", "read_type": "auto",
-               "updated_at": T0}
+    reading = {
+        "meter_id": "100000000001",
+        "account_no": "1000000001",
+        "unit": "kWh",
+        "read_type": "auto",
+        "updated_at": T0,
+    }
     values = [100.0, 300.0, 500.0, 450.0, 700.0, 900.0]  # 450 is a rollback
-    rows = [{**reading, "reading_time": T0 + timedelta(days=30 * k), "cumulative_value": v} for k, v in enumerate(values)]
+    rows = [
+        {**reading, "reading_time": T0 + timedelta(days=30 * k), "cumulative_value": v} for k, v in enumerate(values)
+    ]
     table = landed(resource, rows[3:])
-    history = {"meter_rollback": landed(resource, rows[:3]).select(["meter_id", "reading_time", "cumulative_value", "meter_event"])}
+    history = {
+        "meter_rollback": landed(resource, rows[:3]).select(
+            ["meter_id", "reading_time", "cumulative_value", "meter_event"]
+        )
+    }
     run = suites.validate(resource, table.to_pandas(), table=table, history=history, docs=False)
-    assert flagged(run.masks) == flagged(evaluate(plan_checks(resource), table, history).masks) == {"meter_rollback": [0]}
+    assert (
+        flagged(run.masks) == flagged(evaluate(plan_checks(resource), table, history).masks) == {"meter_rollback": [0]}
+    )
 
 
 def test_data_docs_show_each_resource_and_run(var_dir):
@@ -113,8 +180,8 @@ def test_a_gx_config_torn_by_a_killed_run_is_set_aside_and_the_suite_still_runs(
     table = landed(resource, [person(n) for n in range(5)])
     suites.validate(resource, table.to_pandas(), table=table, run_name="load-1", docs=True)
     config = suites._project_dir() / "gx" / "great_expectations.yml"
-    config.write_text(config.read_text()[: len(config.read_text()) // 3])   # as a SIGKILL mid-write leaves it
-    suites._CONTEXTS.clear()                                                # a new process
+    config.write_text(config.read_text()[: len(config.read_text()) // 3])  # as a SIGKILL mid-write leaves it
+    suites._CONTEXTS.clear()  # a new process
     run = suites.validate(resource, table.to_pandas(), table=table, run_name="load-2", docs=True)
     assert run.suite_success and "load-2" in run.docs_path
     assert [p.name.startswith("great_expectations.yml.broken-") for p in config.parent.glob("*.broken-*")] == [True]

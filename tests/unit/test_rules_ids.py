@@ -1,5 +1,6 @@
 """Resident ID (GB 11643) and USCC (GB 32100) rules: vectors, generated codes, every single-character
 mutation, adversarial inputs, vectorised == row-wise, and the division codes behind them."""
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,13 @@ import pytest
 
 from catalog import reference as divisions
 from catalog.reference import (
-    RESIDENT_ID_WEIGHTS, USCC_ALPHABET, USCC_WEIGHTS, CodeError, make_resident_id, make_uscc, resident_id_check_char,
+    RESIDENT_ID_WEIGHTS,
+    USCC_ALPHABET,
+    USCC_WEIGHTS,
+    CodeError,
+    make_resident_id,
+    make_uscc,
+    resident_id_check_char,
     uscc_check_char,
 )
 from quality.rules import is_valid_resident_id, is_valid_uscc, resident_id_mask, uscc_mask
@@ -24,8 +31,18 @@ TODAY = date(2025, 6, 30)
 ID_VECTOR = "11010519491231002X"
 USCC_VECTOR = "91440300708461136T"
 # Replacement characters for mutations: every ASCII digit and letter either case, plus traps.
-MUTATIONS = [*"0123456789", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ", *"abcdefghijklmnopqrstuvwxyz",
-             " ", "-", "０", "Ｘ", "١", "\u00a0", "\n"]
+MUTATIONS = [
+    *"0123456789",
+    *"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    *"abcdefghijklmnopqrstuvwxyz",
+    " ",
+    "-",
+    "０",
+    "Ｘ",
+    "١",
+    "\u00a0",
+    "\n",
+]
 
 
 def random_id(rng: random.Random, address_codes: list[str]) -> str:
@@ -43,6 +60,7 @@ ADDRESS_CODES = [*divisions.SHUNDE_ID_ADDRESS_CODES, *divisions.MIGRANT_ORIGIN_C
 
 
 # ---- resident ID ------------------------------------------------------------------------------
+
 
 def test_weights_are_the_published_ones():
     assert RESIDENT_ID_WEIGHTS == (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -69,18 +87,37 @@ def test_generated_ids_pass():
 @pytest.mark.parametrize("seed", range(5))
 def test_every_single_character_mutation_of_an_id_fails(seed):
     valid = random_id(random.Random(seed), ADDRESS_CODES) if seed else ID_VECTOR
-    mutants = [valid[:i] + c + valid[i + 1:] for i in range(18) for c in MUTATIONS if c != valid[i]]
+    mutants = [valid[:i] + c + valid[i + 1 :] for i in range(18) for c in MUTATIONS if c != valid[i]]
     failures = [m for m in mutants if is_valid_resident_id(m, today=TODAY)]
     assert failures == []
     assert not resident_id_mask(mutants, today=TODAY).any()
 
 
 ADVERSARIAL = [
-    None, 0, 11010519491231002, 1.5, float("nan"), b"11010519491231002X", bytearray(b"1"), "",
-    " ", "11010519491231002", "11010519491231002XX", "110105194912310021X", "11010519491231002x",
-    " 11010519491231002X", "11010519491231002X ", "110105 19491231002X", "11010519491231002X\n",
-    "１１０１０５１９４９１２３１００２Ｘ", "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "110105491231002",
-    "11010519491231002Ｘ", ["11010519491231002X"], date(1949, 12, 31), pd.NA,
+    None,
+    0,
+    11010519491231002,
+    1.5,
+    float("nan"),
+    b"11010519491231002X",
+    bytearray(b"1"),
+    "",
+    " ",
+    "11010519491231002",
+    "11010519491231002XX",
+    "110105194912310021X",
+    "11010519491231002x",
+    " 11010519491231002X",
+    "11010519491231002X ",
+    "110105 19491231002X",
+    "11010519491231002X\n",
+    "１１０１０５１９４９１２３１００２Ｘ",
+    "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X",
+    "110105491231002",
+    "11010519491231002Ｘ",
+    ["11010519491231002X"],
+    date(1949, 12, 31),
+    pd.NA,
 ]
 
 
@@ -122,22 +159,31 @@ def test_birth_date_bounds():
     assert not is_valid_resident_id(make_id_unchecked("440606", "20990101"))  # default today
 
 
-@pytest.mark.parametrize("province", ["00", "10", "16", "20", "24", "30", "38", "40", "47", "49",
-                                      "55", "60", "66", "70", "72", "80", "83", "99"])
+@pytest.mark.parametrize(
+    "province",
+    ["00", "10", "16", "20", "24", "30", "38", "40", "47", "49", "55", "60", "66", "70", "72", "80", "83", "99"],
+)
 def test_non_province_codes_fail(province):
     value = make_id_unchecked(province + "0101", "19800101")
     assert not is_valid_resident_id(value)
     assert not resident_id_mask([value]).any()
 
 
-@pytest.mark.parametrize("province", ["11", "15", "21", "23", "31", "37", "41", "46", "50", "54",
-                                      "61", "65", "71", "81", "82"])
+@pytest.mark.parametrize(
+    "province", ["11", "15", "21", "23", "31", "37", "41", "46", "50", "54", "61", "65", "71", "81", "82"]
+)
 def test_province_codes_pass(province):
     assert is_valid_resident_id(make_id_unchecked(province + "0101", "19800101"))
 
 
 def test_check_char_helpers_reject_bad_input():
-    for bad in ("1101051949123100", "110105194912310021", "1101051949123100x", "１１０１０５１９４９１２３１００２", None):
+    for bad in (
+        "1101051949123100",
+        "110105194912310021",
+        "1101051949123100x",
+        "１１０１０５１９４９１２３１００２",
+        None,
+    ):
         with pytest.raises(CodeError):
             resident_id_check_char(bad)
     with pytest.raises(CodeError):
@@ -151,6 +197,7 @@ def test_check_char_helpers_reject_bad_input():
 
 
 # ---- USCC -------------------------------------------------------------------------------------
+
 
 def test_uscc_vector():
     assert uscc_check_char(USCC_VECTOR[:17]) == "T"
@@ -176,20 +223,30 @@ def test_generated_usccs_pass():
 @pytest.mark.parametrize("seed", range(5))
 def test_every_single_character_mutation_of_a_uscc_fails(seed):
     valid = random_uscc(random.Random(seed)) if seed else USCC_VECTOR
-    mutants = [valid[:i] + c + valid[i + 1:] for i in range(18) for c in MUTATIONS if c != valid[i]]
+    mutants = [valid[:i] + c + valid[i + 1 :] for i in range(18) for c in MUTATIONS if c != valid[i]]
     assert [m for m in mutants if is_valid_uscc(m)] == []
     assert not uscc_mask(mutants).any()
 
 
-@pytest.mark.parametrize("value", ["91440300708461136t", "9144030070846113IT", "91440300708461136",
-                                   "91440300708461136TT", "440300708461136", "914403007084611360",
-                                   "９１440300708461136T"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "91440300708461136t",
+        "9144030070846113IT",
+        "91440300708461136",
+        "91440300708461136TT",
+        "440300708461136",
+        "914403007084611360",
+        "９１440300708461136T",
+    ],
+)
 def test_bad_usccs_fail(value):
     assert not is_valid_uscc(value)
     assert not uscc_mask([value]).any()
 
 
 # ---- vectorised == row-wise -------------------------------------------------------------------
+
 
 def mixed_id_sample(size: int = 12_000) -> list:
     """Valid, mutated, lowercased, legacy, padded and non-string values, shuffled."""
@@ -199,12 +256,18 @@ def mixed_id_sample(size: int = 12_000) -> list:
         valid_id, valid_uscc = random_id(rng, ADDRESS_CODES), random_uscc(rng)
         i = rng.randrange(18)
         sample += [
-            valid_id, valid_uscc,
-            valid_id[:i] + rng.choice(MUTATIONS) + valid_id[i + 1:],
-            valid_uscc[:i] + rng.choice(MUTATIONS) + valid_uscc[i + 1:],
-            valid_id[:17] + "x", valid_id[:6] + valid_id[8:17], valid_uscc.lower(), " " + valid_id,
-            make_id_unchecked(rng.choice(["440606", "990101", "000000"]),
-                              f"{rng.randrange(1890, 2030)}{rng.randrange(0, 14):02d}{rng.randrange(0, 33):02d}"),
+            valid_id,
+            valid_uscc,
+            valid_id[:i] + rng.choice(MUTATIONS) + valid_id[i + 1 :],
+            valid_uscc[:i] + rng.choice(MUTATIONS) + valid_uscc[i + 1 :],
+            valid_id[:17] + "x",
+            valid_id[:6] + valid_id[8:17],
+            valid_uscc.lower(),
+            " " + valid_id,
+            make_id_unchecked(
+                rng.choice(["440606", "990101", "000000"]),
+                f"{rng.randrange(1890, 2030)}{rng.randrange(0, 14):02d}{rng.randrange(0, 33):02d}",
+            ),
             rng.choice(ADVERSARIAL),
         ]
     rng.shuffle(sample)
@@ -220,8 +283,9 @@ def test_vectorised_equals_row_wise(shape):
         values = pd.Series(sample, dtype=object)
     else:  # arrow arrays hold only strings: the others become nulls, which fail either way
         sample = [v if isinstance(v, str) else None for v in sample]
-        values = pa.chunked_array([pa.array(sample[:5000], pa.large_string()),
-                                   pa.array(sample[5000:], pa.large_string())])
+        values = pa.chunked_array(
+            [pa.array(sample[:5000], pa.large_string()), pa.array(sample[5000:], pa.large_string())]
+        )
     expected_ids = np.array([is_valid_resident_id(v, today=TODAY) for v in sample])
     expected_usccs = np.array([is_valid_uscc(v) for v in sample])
     assert 1000 < expected_ids.sum() < len(sample) - 1000
@@ -239,6 +303,7 @@ def test_string_dtype_series_and_empty_input():
 
 
 # ---- division codes against the national list ------------------------------------------------
+
 
 def read_codes(name: str) -> set[str]:
     path = DIVISIONS_DIR / name

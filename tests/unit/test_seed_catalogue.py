@@ -1,4 +1,5 @@
 """The seed catalogue itself: clean, big and varied enough, and true to the public references."""
+
 from __future__ import annotations
 
 import csv
@@ -21,10 +22,34 @@ LAST_RELEASE = date(2026, 11, 23)
 
 # DOMAIN.md §1: the providers the district catalogue is built from (a fragment of each full name).
 REQUIRED_PROVIDERS = (
-    "公安", "市场监督管理局", "政务服务数据管理局", "自然资源局", "住房城乡建设和水利局", "城市管理和综合执法局",
-    "生态环境", "应急管理局", "交通运输局", "教育局", "卫生健康局", "民政局", "人力资源社会保障局", "农业农村局",
-    "统计局", "供电局", "自来水", "燃气",
-    "大良街道", "容桂街道", "伦教街道", "勒流街道", "陈村镇", "北滘镇", "乐从镇", "龙江镇", "杏坛镇", "均安镇",
+    "公安",
+    "市场监督管理局",
+    "政务服务数据管理局",
+    "自然资源局",
+    "住房城乡建设和水利局",
+    "城市管理和综合执法局",
+    "生态环境",
+    "应急管理局",
+    "交通运输局",
+    "教育局",
+    "卫生健康局",
+    "民政局",
+    "人力资源社会保障局",
+    "农业农村局",
+    "统计局",
+    "供电局",
+    "自来水",
+    "燃气",
+    "大良街道",
+    "容桂街道",
+    "伦教街道",
+    "勒流街道",
+    "陈村镇",
+    "北滘镇",
+    "乐从镇",
+    "龙江镇",
+    "杏坛镇",
+    "均安镇",
 )
 
 # DOMAIN.md §4: the fields each core source carries.
@@ -38,7 +63,7 @@ CORE_FIELDS = {
     "自来水用户月度用水量": "meter_id account_no address_code reading_time cumulative_value unit read_type meter_event",
     "管道燃气抄表数据": "meter_id account_no address_code reading_time cumulative_value unit read_type meter_event",
     "视频监控设备目录": "device_id name manufacturer model owner civil_code address parent_id status ip_address port "
-                "longitude latitude ptz_type",
+    "longitude latitude ptz_type",
     "视频监控设备在线状态": "device_id ts status reason",
     "积涝水位监测数据": "device_id town_code sensor_type ts value unit battery",
     "河涌水位监测数据": "device_id town_code sensor_type ts value unit battery",
@@ -89,7 +114,10 @@ def test_core_resources_are_bound_and_carry_the_domain_fields(catalogue):
     assert by_name["视频监控设备在线状态"].binding.config["endpoint"] == "/api/v1/device-status"
     assert by_name["积涝水位监测数据"].binding.config["topic_filter"] == "sd/+/waterlogging/+/telemetry"
     assert by_name["常住人口基本信息"].binding.config == {"table": "rk_czrk", "cursor_column": "updated_at"}
-    assert {r.binding.config["crs"] for r in catalogue.resources if r.binding and r.binding.kind == "file"} == {4490, 4547}
+    assert {r.binding.config["crs"] for r in catalogue.resources if r.binding and r.binding.kind == "file"} == {
+        4490,
+        4547,
+    }
 
 
 def test_every_core_domain_resource_of_a_bound_system_is_keyed(catalogue):
@@ -134,6 +162,7 @@ def test_defective_examples_are_three_to_five_percent(catalogue):
 
 
 # --- checks against the national division codes in ../shared ------------------------------------
+
 
 def _read_reference(name: str) -> list[dict]:
     path = DIVISIONS / name

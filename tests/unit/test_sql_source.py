@@ -1,5 +1,6 @@
 """The sql kind against a real SQLite file: keyset paging through ties, resume from a position,
 and rows with text that is not UTF-8 (as TEXT or as a BLOB) reaching the runner as rejectable values."""
+
 import sqlite3
 from types import SimpleNamespace
 
@@ -16,9 +17,15 @@ def item(name, type="C", key=False):
     return SimpleNamespace(name=name, label=name, type=type, length=None, nullable=True, key=key, pii="none")
 
 
-RESOURCE = SimpleNamespace(id="t_sql_unit", file="t.yaml", line=1, items=[item("bh", key=True), item("mc"), item("sl", "N")],
-                           binding=SimpleNamespace(kind="sql", system="population_db",
-                                                   config={"table": "t", "cursor_column": "updated_at", "batch_size": 3}))
+RESOURCE = SimpleNamespace(
+    id="t_sql_unit",
+    file="t.yaml",
+    line=1,
+    items=[item("bh", key=True), item("mc"), item("sl", "N")],
+    binding=SimpleNamespace(
+        kind="sql", system="population_db", config={"table": "t", "cursor_column": "updated_at", "batch_size": 3}
+    ),
+)
 
 
 @pytest.fixture
@@ -28,8 +35,10 @@ def db(tmp_path, monkeypatch):
     reset_settings()
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE t (bh TEXT, mc TEXT, sl REAL, updated_at TEXT)")
-    rows = [(f"B{i}", f"名{i}", i, "2026-11-20T08:00:00.000+08:00" if i < 5 else f"2026-11-20T09:00:0{i}.000+08:00")
-            for i in range(8)]
+    rows = [
+        (f"B{i}", f"名{i}", i, "2026-11-20T08:00:00.000+08:00" if i < 5 else f"2026-11-20T09:00:0{i}.000+08:00")
+        for i in range(8)
+    ]
     connection.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
     connection.commit()
     yield connection
@@ -82,8 +91,9 @@ def test_text_that_is_not_utf8_becomes_a_rejected_value(db):
 
 
 def test_missing_table_or_column_is_a_binding_error(db):
-    missing = SimpleNamespace(**{**vars(RESOURCE), "binding": SimpleNamespace(
-        kind="sql", system="population_db", config={"table": "nope"})})
+    missing = SimpleNamespace(
+        **{**vars(RESOURCE), "binding": SimpleNamespace(kind="sql", system="population_db", config={"table": "nope"})}
+    )
     with pytest.raises(BindingError, match="table 'nope' does not exist"):
         list(SqlSource(missing, missing.binding).read({}))
     extra = SimpleNamespace(**{**vars(RESOURCE), "items": RESOURCE.items + [item("zz")]})

@@ -1,5 +1,6 @@
 """Generated identifiers and text: valid by the quality package's own rules, and each broken form
 broken the way its defect name says."""
+
 from __future__ import annotations
 
 import random
@@ -8,14 +9,18 @@ from datetime import date
 
 import pytest
 
-from synthetic import codes, texts
-from synthetic.generic import broken_id, mixed_format
-from synthetic.values import from_regex, point_near_town
 from catalog.reference import SHUNDE_TOWNS
 from quality.normalise import resident_id_upper_x
 from quality.rules import (
-    is_valid_camera_id, is_valid_mobile, is_valid_parcel_code, is_valid_resident_id, is_valid_uscc,
+    is_valid_camera_id,
+    is_valid_mobile,
+    is_valid_parcel_code,
+    is_valid_resident_id,
+    is_valid_uscc,
 )
+from synthetic import codes, texts
+from synthetic.generic import broken_id, mixed_format
+from synthetic.values import from_regex, point_near_town
 
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")
@@ -34,16 +39,26 @@ def test_valid_codes_pass_the_quality_rules():
         assert is_valid_resident_id(codes.resident_id("440606", date(1980, 2, 29), rng.randrange(1000)), TODAY)
         assert is_valid_uscc(codes.uscc(rng.choice(("91", "92", "93")), "440606", rng))
         assert is_valid_mobile(codes.mobile(rng))
-        assert is_valid_camera_id(codes.camera_id(rng.choice(codes.CAMERA_INDUSTRIES), rng.choice(codes.CAMERA_TYPES),
-                                                  rng.choice(codes.CAMERA_NETWORKS), rng.randrange(10**6)))
-        assert is_valid_parcel_code(codes.parcel_code(rng.choice(tuple(SHUNDE_TOWNS)), rng.randrange(1, 999), "GB", rng.randrange(10**5)))
+        assert is_valid_camera_id(
+            codes.camera_id(
+                rng.choice(codes.CAMERA_INDUSTRIES),
+                rng.choice(codes.CAMERA_TYPES),
+                rng.choice(codes.CAMERA_NETWORKS),
+                rng.randrange(10**6),
+            )
+        )
+        assert is_valid_parcel_code(
+            codes.parcel_code(rng.choice(tuple(SHUNDE_TOWNS)), rng.randrange(1, 999), "GB", rng.randrange(10**5))
+        )
 
 
 @pytest.mark.parametrize("defect", ["id_bad_check", "id_lowercase_x", "id_legacy_15", "id_impossible_date"])
 def test_broken_ids_fail_strict_validation(defect):
     rng = random.Random(defect)
     for _ in range(100):
-        good = codes.resident_id("430582", date(1970 + rng.randrange(50), 1 + rng.randrange(12), 1 + rng.randrange(28)), rng.randrange(1000))
+        good = codes.resident_id(
+            "430582", date(1970 + rng.randrange(50), 1 + rng.randrange(12), 1 + rng.randrange(28)), rng.randrange(1000)
+        )
         bad = broken_id(good, defect, rng, TODAY)
         assert not is_valid_resident_id(bad, TODAY)
         if defect == "id_lowercase_x":
@@ -84,7 +99,13 @@ def test_names_and_text_damage():
 
 def test_regex_values_match_their_regex():
     rng = random.Random(5)
-    for pattern in (r"^\d{12}$", r"^[0-9A-Z]{8,16}$", r"^(0[1-9]|[1-4]\d|5[0-6]|9[78])$", r"^440606\d{0,6}$", r"^JY\d{14}$"):
+    for pattern in (
+        r"^\d{12}$",
+        r"^[0-9A-Z]{8,16}$",
+        r"^(0[1-9]|[1-4]\d|5[0-6]|9[78])$",
+        r"^440606\d{0,6}$",
+        r"^JY\d{14}$",
+    ):
         for _ in range(50):
             assert re.fullmatch(pattern, from_regex(pattern, rng))
 

@@ -1,5 +1,6 @@
 """Defect injection: the plan is exact and disjoint, the rates land inside DOMAIN §5's ranges at the
 small scale, and the meter defects are exactly what the quality package's meter rules find."""
+
 from __future__ import annotations
 
 import random
@@ -16,8 +17,15 @@ from synthetic.defects import RANGES, RATES, Tally, plan_defects, stochastic_cou
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")
 
-RATE_CHECKED = ("resident_population", "market_entities", "electricity_readings", "standard_addresses",
-                "camera_devices", "camera_status", "buildings")
+RATE_CHECKED = (
+    "resident_population",
+    "market_entities",
+    "electricity_readings",
+    "standard_addresses",
+    "camera_devices",
+    "camera_status",
+    "buildings",
+)
 
 
 def test_plan_is_disjoint_and_counts_follow_the_rates(hub_env):
@@ -28,7 +36,9 @@ def test_plan_is_disjoint_and_counts_follow_the_rates(hub_env):
 
 
 def test_plan_minimum_and_stochastic_rounding(hub_env):
-    assert list(plan_defects(10, ("unreadable_row",), random.Random(2), minimum={"unreadable_row": 1}).values()) == ["unreadable_row"]
+    assert list(plan_defects(10, ("unreadable_row",), random.Random(2), minimum={"unreadable_row": 1}).values()) == [
+        "unreadable_row"
+    ]
     draws = [stochastic_count(0.25, 1, random.Random(seed)) for seed in range(2000)]
     assert 0.2 < sum(draws) / len(draws) < 0.3
 
@@ -74,9 +84,14 @@ def test_defect_rates_at_small_scale_are_within_domain_ranges(hub_env, seeded_sm
     assert checked >= 30
 
 
-@pytest.mark.parametrize("resource_id, table, register_max", [
-    ("electricity_readings", "dl_cbsj", 999999.99), ("water_readings", "sw_cbsj", 99999.99), ("gas_readings", "rq_cbsj", 99999.999),
-])
+@pytest.mark.parametrize(
+    "resource_id, table, register_max",
+    [
+        ("electricity_readings", "dl_cbsj", 999999.99),
+        ("water_readings", "sw_cbsj", 99999.99),
+        ("gas_readings", "rq_cbsj", 99999.999),
+    ],
+)
 def test_meter_defects_are_exactly_what_the_meter_rules_find(hub_env, seeded_small, resource_id, table, register_max):
     folder, manifest = seeded_small
     with sqlite3.connect(folder / "sources" / "utility_db.sqlite") as db:

@@ -1,5 +1,6 @@
 """The GIS drop folder: real GeoPackages (header, gpkg_* tables, GP binary + WKB) and GeoJSON with
 a declared CRS, written by the stdlib only; EPSG:4547 coordinates where DOMAIN §3 says they are."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,11 @@ def test_geopackage_header_tables_and_geometries(drop):
         assert (table, srs) == (resource.binding.config["layer"], 4547)
         assert 390_000 <= min_x and max_y <= 2_553_000 + 1e6  # swapped-axis defects widen the extent
         assert {row[0] for row in db.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")} >= {-1, 0, 4326, 4547}
-        assert db.execute("SELECT column_name, geometry_type_name, srs_id FROM gpkg_geometry_columns").fetchone() == ("geom", "POLYGON", 4547)
+        assert db.execute("SELECT column_name, geometry_type_name, srs_id FROM gpkg_geometry_columns").fetchone() == (
+            "geom",
+            "POLYGON",
+            4547,
+        )
         blobs = [row[0] for row in db.execute(f'SELECT geom FROM "{table}"')]
     unreadable = 0
     for blob in blobs:
@@ -66,7 +71,10 @@ def test_geojson_declares_its_crs_and_item_properties(drop):
         for path in source_files(resource):
             document = json.loads(path.read_text(encoding="utf-8"))
             assert document["type"] == "FeatureCollection"
-            assert document["crs"] == {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{resource.binding.config['crs']}"}}
+            assert document["crs"] == {
+                "type": "name",
+                "properties": {"name": f"urn:ogc:def:crs:EPSG::{resource.binding.config['crs']}"},
+            }
             expected = {item.name for item in resource.items} - {"geometry"}
             assert all(set(feature["properties"]) == expected for feature in document["features"])
 

@@ -1,6 +1,7 @@
 """The synthetic source systems as a whole: deterministic, complete (every bound resource), and
 their manifest is the exact ground truth — every listed record exists, is as broken as it says,
 and nothing else is broken."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,19 @@ from synthetic.snapshot import checksum, identity, stored_rows
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")
 
-CORE = ("resident_population", "market_entities", "electricity_readings", "electricity_accounts", "land_parcels",
-        "buildings", "standard_addresses", "camera_devices", "camera_status", "air_quality", "manhole_covers")
+CORE = (
+    "resident_population",
+    "market_entities",
+    "electricity_readings",
+    "electricity_accounts",
+    "land_parcels",
+    "buildings",
+    "standard_addresses",
+    "camera_devices",
+    "camera_status",
+    "air_quality",
+    "manhole_covers",
+)
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +110,11 @@ def _find(resource, rows: list[dict], key_columns: list[str], listed: str) -> li
         return [row for row in rows if row.get("_seq") == int(listed[1:])]
     if resource.binding.kind == "mqtt":
         parts = listed.split("|")
-        return [row for row in rows if identity(row, key_columns) == listed
-                or all(part in row["_payload"] for part in parts)]
+        return [
+            row
+            for row in rows
+            if identity(row, key_columns) == listed or all(part in row["_payload"] for part in parts)
+        ]
     return [row for row in rows if identity(row, key_columns) == listed]
 
 
@@ -155,4 +170,6 @@ def test_records_not_listed_as_defective_pass_their_item_rules(sources, resource
                 if item.name == "geometry":
                     continue
                 failure = _rule_failure(item, row.get(item.name))
-                assert failure is None, f"{resource_id} {identity(row, entry['key_columns'])}: {item.name}={row.get(item.name)!r} fails {failure}"
+                assert failure is None, (
+                    f"{resource_id} {identity(row, entry['key_columns'])}: {item.name}={row.get(item.name)!r} fails {failure}"
+                )

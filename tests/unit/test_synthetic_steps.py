@@ -1,5 +1,6 @@
 """Later seed steps: time moves on, sources grow and change (so incremental reads have work), the
 cursor column only moves forward, and the catalogue/event views stay consistent."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,16 @@ from synthetic.snapshot import source_files, stored_rows
 # Every test runs with an isolated HUB_VAR_DIR (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("hub_env")
 
-STEPPED = {"resident_population", "electricity_readings", "electricity_accounts", "land_parcels", "buildings",
-           "camera_devices", "camera_status", "air_quality"}
+STEPPED = {
+    "resident_population",
+    "electricity_readings",
+    "electricity_accounts",
+    "land_parcels",
+    "buildings",
+    "camera_devices",
+    "camera_status",
+    "air_quality",
+}
 
 
 @pytest.fixture(scope="module")
@@ -103,5 +112,10 @@ def test_outbox_lines_are_mqtt_messages_on_the_bound_topics(stepped):
     _before, after, resources = stepped
     lines = [json.loads(line) for line in (systems.sources_dir() / "iot_outbox.jsonl").read_text().splitlines()]
     assert len(lines) == after["resources"]["air_quality"]["records"]
-    assert all(line["qos"] == 1 and line["topic"].startswith("sd/4406") and line["topic"].endswith("/telemetry")
-               and line["topic"].split("/")[2] == "pm25" for line in lines)
+    assert all(
+        line["qos"] == 1
+        and line["topic"].startswith("sd/4406")
+        and line["topic"].endswith("/telemetry")
+        and line["topic"].split("/")[2] == "pm25"
+        for line in lines
+    )

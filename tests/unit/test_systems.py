@@ -1,17 +1,22 @@
 """The source systems and the row-set check vocabulary are declared once; everything else derives."""
+
 from __future__ import annotations
 
 import pytest
+from seed_kit import seed_catalogue
 
 from catalog import systems
 from catalog.checks import ROW_CHECK_ROLES
 from catalog.selection import (
-    UnknownTarget, all_bound_resources, bound_resources, ingest_domain, select_resource_ids,
+    UnknownTarget,
+    all_bound_resources,
+    bound_resources,
+    ingest_domain,
+    select_resource_ids,
 )
 from catalog.spec import DOMAINS
 from connectors.kinds import KINDS
 from quality.plan import ROW_CHECKS
-from seed_kit import seed_catalogue
 
 
 def test_six_systems_one_per_domain_each_read_by_a_registered_kind():
@@ -38,7 +43,12 @@ def test_a_target_names_all_bound_resources_a_domain_or_one_resource():
     assert select_resource_ids(unbound, catalogue) == [unbound]  # a gap on purpose is still a resource
     with pytest.raises(UnknownTarget, match="'nope'.*not in the catalogue"):
         select_resource_ids("nope", catalogue)
-    retired = catalogue.model_copy(update={"resources": [
-        r.model_copy(update={"status": "已下线"}) if r.id == unbound else r for r in catalogue.resources]})
+    retired = catalogue.model_copy(
+        update={
+            "resources": [
+                r.model_copy(update={"status": "已下线"}) if r.id == unbound else r for r in catalogue.resources
+            ]
+        }
+    )
     with pytest.raises(UnknownTarget, match="retired"):
         select_resource_ids(unbound, retired)

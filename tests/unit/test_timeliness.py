@@ -1,4 +1,5 @@
 """Update timeliness (更新及时率): the source's own clock beside coverage (catalog/timeliness.py)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -17,10 +18,22 @@ SECOND = timedelta(seconds=1)
 def facts(code: str = "101001/000001", **overrides) -> ResourceFacts:
     """A mounted, aggregated daily resource whose source changed an hour before it landed."""
     values = dict(
-        resource_id=f"r{code[-3:]}", code=code, name=f"资源 {code}", department="区公安分局", department_id="gaj",
-        domain="population", sharing_type="无条件共享", priority=3, update_cycle="每日", bound=True,
-        produced_at=AS_OF - timedelta(hours=3), last_landing_at=AS_OF - timedelta(hours=2), landed_rows=100,
-        quality_at=AS_OF - timedelta(hours=1), quality_pass_rate=1.0, quality_failed_critical=(),
+        resource_id=f"r{code[-3:]}",
+        code=code,
+        name=f"资源 {code}",
+        department="区公安分局",
+        department_id="gaj",
+        domain="population",
+        sharing_type="无条件共享",
+        priority=3,
+        update_cycle="每日",
+        bound=True,
+        produced_at=AS_OF - timedelta(hours=3),
+        last_landing_at=AS_OF - timedelta(hours=2),
+        landed_rows=100,
+        quality_at=AS_OF - timedelta(hours=1),
+        quality_pass_rate=1.0,
+        quality_failed_critical=(),
         source_changed_at=AS_OF - timedelta(hours=3),
     )
     values.update(overrides)
@@ -33,8 +46,11 @@ def timeliness_of(resources: list[ResourceFacts], as_of: datetime = AS_OF) -> di
 
 @pytest.mark.parametrize("cycle", list(DEFAULT_MAX_AGE))
 @pytest.mark.parametrize("grace_hours", [None, 72])
-@pytest.mark.parametrize("offset, timely", [(-SECOND, True), (timedelta(0), True), (SECOND, False)],
-                         ids=["just-inside", "exactly-at", "just-outside"])
+@pytest.mark.parametrize(
+    "offset, timely",
+    [(-SECOND, True), (timedelta(0), True), (SECOND, False)],
+    ids=["just-inside", "exactly-at", "just-outside"],
+)
 def test_the_source_clock_uses_the_same_window_as_coverage(cycle, grace_hours, offset, timely):
     window = DEFAULT_MAX_AGE[cycle] + timedelta(hours=grace_hours or 0)
     changed = AS_OF - window - offset
@@ -50,18 +66,27 @@ def test_mounted_and_fresh_but_the_source_did_not_change_is_aggregated_and_late(
     assert classify(resource, AS_OF, POLICY).aggregated
     part = timeliness_of([resource])
     assert part["overall"] == {"timely": 0, "total": 1, "ratio": 0.0}
-    assert part["late"] == [{
-        "resource_code": resource.code, "name": resource.name, "department": "区公安分局",
-        "reason": SOURCE_NOT_UPDATED, "source_changed_at": "2026-06-28T20:00:00+00:00",
-        "since": "2026-06-30T08:00:00+00:00",
-    }]
+    assert part["late"] == [
+        {
+            "resource_code": resource.code,
+            "name": resource.name,
+            "department": "区公安分局",
+            "reason": SOURCE_NOT_UPDATED,
+            "source_changed_at": "2026-06-28T20:00:00+00:00",
+            "since": "2026-06-30T08:00:00+00:00",
+        }
+    ]
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(bound=False, produced_at=None, last_landing_at=None, landed_rows=0),
-    dict(last_landing_at=None, landed_rows=0),
-    dict(landed_rows=0),
-], ids=["unbound", "never landed", "no rows"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(bound=False, produced_at=None, last_landing_at=None, landed_rows=0),
+        dict(last_landing_at=None, landed_rows=0),
+        dict(landed_rows=0),
+    ],
+    ids=["unbound", "never landed", "no rows"],
+)
 def test_only_mounted_resources_are_counted(overrides):
     assert timeliness_of([facts(**overrides)])["overall"] == {"timely": 0, "total": 0, "ratio": 0.0}
     assert judge(mounted=False, source_changed_at=AS_OF, window=timedelta(hours=1), as_of=AS_OF) is None
@@ -71,13 +96,15 @@ def test_rows_without_a_change_time_and_a_missing_cycle_are_not_timely():
     part = timeliness_of([facts("101001/000001", source_changed_at=None), facts("101001/000002", update_cycle=None)])
     assert part["overall"] == {"timely": 0, "total": 2, "ratio": 0.0}
     assert {row["resource_code"]: row["reason"] for row in part["late"]} == {
-        "101001/000001": NO_SOURCE_TIME, "101001/000002": NO_UPDATE_CYCLE,
+        "101001/000001": NO_SOURCE_TIME,
+        "101001/000002": NO_UPDATE_CYCLE,
     }
 
 
 def test_a_source_time_after_as_of_counts_as_timely():
-    assert judge(mounted=True, source_changed_at=AS_OF + timedelta(days=1), window=timedelta(hours=1),
-                 as_of=AS_OF).timely
+    assert judge(
+        mounted=True, source_changed_at=AS_OF + timedelta(days=1), window=timedelta(hours=1), as_of=AS_OF
+    ).timely
 
 
 def test_by_department_furthest_behind_first_and_late_by_priority():

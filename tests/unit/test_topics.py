@@ -33,8 +33,11 @@ def prefixed(monkeypatch):
 
 def test_names_without_a_prefix(unprefixed):
     assert {kind: make() for kind, make in DERIVED.items()} == {
-        "raw topic": "hub.raw.rk_czrk", "dlq topic": "hub.dlq.rk_czrk", "events topic": "hub.events",
-        "landing group": "hub.landing.rk_czrk", "catalogue group": "hub-catalog",
+        "raw topic": "hub.raw.rk_czrk",
+        "dlq topic": "hub.dlq.rk_czrk",
+        "events topic": "hub.events",
+        "landing group": "hub.landing.rk_czrk",
+        "catalogue group": "hub-catalog",
     }
 
 

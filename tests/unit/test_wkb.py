@@ -1,4 +1,5 @@
 """The GDAL-free geometry readers: WKB / EWKB / GeoPackage blobs and GeoJSON → WKT."""
+
 import struct
 
 import pytest
@@ -38,11 +39,13 @@ def test_multi_geometries_and_collection():
     assert wkb_to_wkt(multipoint) == "MULTIPOINT ((1 2), (3 4))"
     triangle = le("BIII", 1, 3, 1, 4) + b"".join(le("2d", *p) for p in [(0, 0), (1, 0), (0, 1), (0, 0)])
     assert wkb_to_wkt(le("BII", 1, 6, 2) + triangle + triangle) == (
-        "MULTIPOLYGON (((0 0, 1 0, 0 1, 0 0)), ((0 0, 1 0, 0 1, 0 0)))")
+        "MULTIPOLYGON (((0 0, 1 0, 0 1, 0 0)), ((0 0, 1 0, 0 1, 0 0)))"
+    )
     line = le("BII4d", 1, 2, 2, 0, 0, 1, 1)
     assert wkb_to_wkt(le("BII", 1, 5, 1) + line) == "MULTILINESTRING ((0 0, 1 1))"
     assert wkb_to_wkt(le("BII", 1, 7, 2) + point_wkb(1, 2) + line) == (
-        "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1))")
+        "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1))"
+    )
 
 
 def test_iso_z_and_ewkb_with_srid():
@@ -59,14 +62,17 @@ def test_empty_point_and_empty_collection():
     assert wkb_to_wkt(le("BII", 1, 6, 0)) == "MULTIPOLYGON EMPTY"
 
 
-@pytest.mark.parametrize("blob, problem", [
-    (b"", "ends early"),
-    (point_wkb(1, 2)[:-3], "ends early"),
-    (point_wkb(1, 2) + b"\x00", "unexpected bytes"),
-    (b"\x07" + point_wkb(1, 2)[1:], "byte-order"),
-    (le("BI2d", 1, 99, 1, 2), "type 99"),
-    (le("BII", 1, 2, 10_000_000), "claims"),
-])
+@pytest.mark.parametrize(
+    "blob, problem",
+    [
+        (b"", "ends early"),
+        (point_wkb(1, 2)[:-3], "ends early"),
+        (point_wkb(1, 2) + b"\x00", "unexpected bytes"),
+        (b"\x07" + point_wkb(1, 2)[1:], "byte-order"),
+        (le("BI2d", 1, 99, 1, 2), "type 99"),
+        (le("BII", 1, 2, 10_000_000), "claims"),
+    ],
+)
 def test_malformed_wkb_is_reported(blob, problem):
     with pytest.raises(GeometryError, match=problem):
         wkb_to_wkt(blob)
@@ -80,11 +86,14 @@ def test_geopackage_header_with_envelope_and_srs():
     assert gpkg_to_wkt(big_endian_header) == ("POINT (1 2)", 4490)
 
 
-@pytest.mark.parametrize("blob, problem", [
-    (b"XX\x00\x01\x00\x00\x00\x00", "'GP'"),
-    (b"GP\x00" + bytes([0b1011]) + b"\x00" * 4, "envelope indicator 5"),
-    (b"GP\x00" + bytes([0b100001]) + b"\x00" * 4, "Extended"),
-])
+@pytest.mark.parametrize(
+    "blob, problem",
+    [
+        (b"XX\x00\x01\x00\x00\x00\x00", "'GP'"),
+        (b"GP\x00" + bytes([0b1011]) + b"\x00" * 4, "envelope indicator 5"),
+        (b"GP\x00" + bytes([0b100001]) + b"\x00" * 4, "Extended"),
+    ],
+)
 def test_malformed_geopackage_blob(blob, problem):
     with pytest.raises(GeometryError, match=problem):
         gpkg_to_wkt(blob)
@@ -103,14 +112,17 @@ def test_geojson_geometries():
     assert geojson_to_wkt({"type": "Polygon", "coordinates": []}) == "POLYGON EMPTY"
 
 
-@pytest.mark.parametrize("geometry, problem", [
-    ({"type": "Circle", "coordinates": [0, 0]}, "Circle"),
-    ({"type": "Point", "coordinates": ["a", 1]}, "finite numbers"),
-    ({"type": "Polygon", "coordinates": [[0, 0], [1, 1]]}, "not nested|finite numbers"),
-    ({"type": "LineString", "coordinates": [[0, 0], [1, 1, 1]]}, "mix 2D and 3D"),
-    ({"type": "GeometryCollection"}, "geometries"),
-    ("POINT (1 2)", "str"),
-])
+@pytest.mark.parametrize(
+    "geometry, problem",
+    [
+        ({"type": "Circle", "coordinates": [0, 0]}, "Circle"),
+        ({"type": "Point", "coordinates": ["a", 1]}, "finite numbers"),
+        ({"type": "Polygon", "coordinates": [[0, 0], [1, 1]]}, "not nested|finite numbers"),
+        ({"type": "LineString", "coordinates": [[0, 0], [1, 1, 1]]}, "mix 2D and 3D"),
+        ({"type": "GeometryCollection"}, "geometries"),
+        ("POINT (1 2)", "str"),
+    ],
+)
 def test_malformed_geojson_geometry(geometry, problem):
     with pytest.raises(GeometryError, match=problem):
         geojson_to_wkt(geometry)

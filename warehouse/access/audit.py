@@ -5,6 +5,7 @@ statement relies on) with status 'started', and completed after with how it ende
 killed (memory, CPU, wall time, a signal), crashed or interrupted (Ctrl-C). If `hub sql` itself
 dies, the row stays 'started' and `hub audit` shows it as interrupted once the wall time is past.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -54,20 +55,33 @@ def role_decisions(role_name: str, now: datetime | None = None) -> tuple[str, di
         role = rights.resolve_role(role_name, inputs.departments)
         if role is None:
             known = ", ".join(sorted(inputs.departments.values())) or "none: load the catalogue first"
-            raise QueryRefused(f"unknown role {role_name!r}: use admin, leadership or a department as "
-                               f"`hub coverage --json` lists it ({known})")
+            raise QueryRefused(
+                f"unknown role {role_name!r}: use admin, leadership or a department as "
+                f"`hub coverage --json` lists it ({known})"
+            )
         return role, rights.decide_all(role, inputs.resources, inputs.grants, now, inputs.departments)
 
 
 def child_limits(settings: Settings) -> ChildLimits:
-    return ChildLimits(memory_mb=settings.query_memory_mb, cpu_s=settings.query_cpu_s,
-                       wall_s=settings.query_timeout_s, threads=settings.query_threads,
-                       result_max_mb=settings.query_result_max_mb)
+    return ChildLimits(
+        memory_mb=settings.query_memory_mb,
+        cpu_s=settings.query_cpu_s,
+        wall_s=settings.query_timeout_s,
+        threads=settings.query_threads,
+        result_max_mb=settings.query_result_max_mb,
+    )
 
 
-def run_query(role_name: str, sql: str, *, channel: str = "cli", warehouse: Path | None = None,
-              now: datetime | None = None, user: str | None = None,
-              user_role: str = DEFAULT_USER_ROLE) -> QueryOutcome:
+def run_query(
+    role_name: str,
+    sql: str,
+    *,
+    channel: str = "cli",
+    warehouse: Path | None = None,
+    now: datetime | None = None,
+    user: str | None = None,
+    user_role: str = DEFAULT_USER_ROLE,
+) -> QueryOutcome:
     """Run one analyst statement as `role_name`, audited before and after; a refusal is returned, not raised."""
     settings = get_settings()
     started = time.monotonic()
@@ -77,8 +91,9 @@ def run_query(role_name: str, sql: str, *, channel: str = "cli", warehouse: Path
     except QueryRefused as refused:
         refusal = str(refused)
     with session_scope() as session:
-        audit_id = catalog_grants.start_query(session, role=role, sql_text=sql, user_name=user or _os_user(),
-                                              user_role=user_role, channel=channel).id
+        audit_id = catalog_grants.start_query(
+            session, role=role, sql_text=sql, user_name=user or _os_user(), user_role=user_role, channel=channel
+        ).id
     try:
         if refusal is not None:
             raise QueryRefused(refusal)
@@ -90,8 +105,11 @@ def run_query(role_name: str, sql: str, *, channel: str = "cli", warehouse: Path
         if not interrupted:
             log.exception("analyst query as %s failed", role_name)
         reason = "interrupted (Ctrl-C)" if interrupted else f"crashed: internal error ({type(error).__name__})"
-        _finish(audit_id, QueryOutcome(role, False, reason, None, False, 0.0,
-                                       "interrupted" if interrupted else "crashed"), started)
+        _finish(
+            audit_id,
+            QueryOutcome(role, False, reason, None, False, 0.0, "interrupted" if interrupted else "crashed"),
+            started,
+        )
         if interrupted or not isinstance(error, Exception):
             raise
         return QueryOutcome(role, False, reason + "; see the hub log", None, False, 0.0, "crashed", audit_id)
@@ -100,41 +118,81 @@ def run_query(role_name: str, sql: str, *, channel: str = "cli", warehouse: Path
     return outcome
 
 
-def _checked_and_run(role: str, sql: str, decisions: dict[str, rights.Decision], audit_id: int,
-                     settings: Settings, warehouse: Path | None) -> QueryOutcome:
+def _checked_and_run(
+    role: str,
+    sql: str,
+    decisions: dict[str, rights.Decision],
+    audit_id: int,
+    settings: Settings,
+    warehouse: Path | None,
+) -> QueryOutcome:
     access = {rid: Access(d.readable, dict(d.masked), d.reason) for rid, d in decisions.items()}
     checked = check_statement(sql, role_views(access, MART_GROUP_COLUMNS))
-    grants = [decisions[name].grant_id for schema, name in checked.views
-              if schema == "staging" and name in decisions and decisions[name].grant_id is not None]
+    grants = [
+        decisions[name].grant_id
+        for schema, name in checked.views
+        if schema == "staging" and name in decisions and decisions[name].grant_id is not None
+    ]
     with session_scope() as session:
         catalog_grants.note_grants(session, audit_id, grants)
     key = role_key(pseudonym_key(settings), role)  # pseudonyms join within a role, not across departments
-    ended = run_in_child(checked.query, warehouse=Path(warehouse or settings.warehouse_path), access=access,
-                         marts=MART_GROUP_COLUMNS, min_group=settings.mart_min_group, key=key,
-                         limits=child_limits(settings), row_limit=settings.query_row_limit)
-    return QueryOutcome(role, ended.status == "ok", ended.reason, ended.table, ended.truncated,
-                        ended.duration_ms, ended.status)
+    ended = run_in_child(
+        checked.query,
+        warehouse=Path(warehouse or settings.warehouse_path),
+        access=access,
+        marts=MART_GROUP_COLUMNS,
+        min_group=settings.mart_min_group,
+        key=key,
+        limits=child_limits(settings),
+        row_limit=settings.query_row_limit,
+    )
+    return QueryOutcome(
+        role, ended.status == "ok", ended.reason, ended.table, ended.truncated, ended.duration_ms, ended.status
+    )
 
 
 def _finish(audit_id: int, outcome: QueryOutcome, started: float) -> None:
     duration_ms = outcome.duration_ms or (time.monotonic() - started) * 1000
     with session_scope() as session:
-        catalog_grants.finish_query(session, audit_id, status=outcome.status, reason=outcome.reason,
-                                    rows=outcome.rows, truncated=outcome.truncated,
-                                    duration_ms=round(duration_ms, 3))
+        catalog_grants.finish_query(
+            session,
+            audit_id,
+            status=outcome.status,
+            reason=outcome.reason,
+            rows=outcome.rows,
+            truncated=outcome.truncated,
+            duration_ms=round(duration_ms, 3),
+        )
 
 
-def record_refusal(role_name: str, sql: str, reason: str, *, channel: str = "cli", user: str | None = None,
-                   user_role: str = DEFAULT_USER_ROLE) -> None:
+def record_refusal(
+    role_name: str,
+    sql: str,
+    reason: str,
+    *,
+    channel: str = "cli",
+    user: str | None = None,
+    user_role: str = DEFAULT_USER_ROLE,
+) -> None:
     """Audit an attempt refused before it could be split into statements (a script that does not parse)."""
     try:
         role_name, _decisions = role_decisions(role_name)
     except QueryRefused as unknown:
         reason = f"{reason}; {unknown}"
     with session_scope() as session:
-        catalog_grants.record_query(session, role=role_name, sql_text=sql, allowed=False, reason=reason, rows=None,
-                                    truncated=False, duration_ms=0.0, channel=channel,
-                                    user_name=user or _os_user(), user_role=user_role)
+        catalog_grants.record_query(
+            session,
+            role=role_name,
+            sql_text=sql,
+            allowed=False,
+            reason=reason,
+            rows=None,
+            truncated=False,
+            duration_ms=0.0,
+            channel=channel,
+            user_name=user or _os_user(),
+            user_role=user_role,
+        )
 
 
 def _os_user() -> str:

@@ -6,6 +6,7 @@ directory, and the limits of HUB_QUERY_MEMORY_MB / HUB_QUERY_CPU_S. The parent k
 group at HUB_QUERY_TIMEOUT_S. Every end is named: ok, refused, killed (memory, CPU, wall time or a
 signal from outside) or crashed — never a bare "internal error".
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,17 @@ class ChildLimits:
     result_max_mb: int
 
 
-def run_in_child(sql: str, *, warehouse: Path, access: dict[str, Access], marts: dict[str, str | None],
-                 min_group: int, key: bytes, limits: ChildLimits, row_limit: int) -> ChildOutcome:
+def run_in_child(
+    sql: str,
+    *,
+    warehouse: Path,
+    access: dict[str, Access],
+    marts: dict[str, str | None],
+    min_group: int,
+    key: bytes,
+    limits: ChildLimits,
+    row_limit: int,
+) -> ChildOutcome:
     """Run one statement in a fresh worker process and report how it ended."""
     workdir = Path(tempfile.mkdtemp(prefix="hub-sql-"))
     started = time.monotonic()
@@ -73,20 +83,40 @@ def _request(sql, warehouse, access, marts, min_group, key, limits: ChildLimits,
     # libraries, thread stacks and the Arrow result.
     duckdb_mb = max(64, limits.memory_mb * 2 // 5)
     return {
-        "sql": sql, "warehouse": str(warehouse), "access": {rid: asdict(a) for rid, a in access.items()},
-        "marts": marts, "min_group": min_group, "key": key.hex(), "row_limit": row_limit,
-        "max_bytes": limits.result_max_mb * 2**20, "memory_bytes": limits.memory_mb * 2**20, "cpu_s": limits.cpu_s,
-        "limits": asdict(Limits(memory_limit_mb=duckdb_mb, threads=limits.threads, temp_dir=str(workdir / "tmp"),
-                                max_temp_mb=limits.memory_mb)),
+        "sql": sql,
+        "warehouse": str(warehouse),
+        "access": {rid: asdict(a) for rid, a in access.items()},
+        "marts": marts,
+        "min_group": min_group,
+        "key": key.hex(),
+        "row_limit": row_limit,
+        "max_bytes": limits.result_max_mb * 2**20,
+        "memory_bytes": limits.memory_mb * 2**20,
+        "cpu_s": limits.cpu_s,
+        "limits": asdict(
+            Limits(
+                memory_limit_mb=duckdb_mb,
+                threads=limits.threads,
+                temp_dir=str(workdir / "tmp"),
+                max_temp_mb=limits.memory_mb,
+            )
+        ),
     }
 
 
 def _environment(workdir: Path) -> dict[str, str]:
     """Only what Python needs: no HUB_* settings, tokens or keys reach the analyst's process."""
     root = str(Path(__file__).resolve().parents[2])
-    return {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir / "tmp"), "LANG": "C.UTF-8",
-            "PYTHONPATH": root, "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system",
-            "PYTHONDONTWRITEBYTECODE": "1"}
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": root,
+        "MALLOC_ARENA_MAX": "2",
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 def _wait(workdir: Path, request: Path, wall_s: float) -> tuple[int | None, str]:
@@ -94,8 +124,14 @@ def _wait(workdir: Path, request: Path, wall_s: float) -> tuple[int | None, str]
     (workdir / "tmp").mkdir(mode=0o700)
     with open(workdir / "stderr", "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "warehouse.access.worker", str(request)], cwd=workdir, env=_environment(workdir),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+            [sys.executable, "-m", "warehouse.access.worker", str(request)],
+            cwd=workdir,
+            env=_environment(workdir),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
         try:
             returncode = process.wait(timeout=wall_s)
         except subprocess.TimeoutExpired:
@@ -122,15 +158,18 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _outcome(workdir: Path, returncode: int | None, stderr: str, limits: ChildLimits, at_cpu_limit: bool,
-             duration_ms: float) -> ChildOutcome:
+def _outcome(
+    workdir: Path, returncode: int | None, stderr: str, limits: ChildLimits, at_cpu_limit: bool, duration_ms: float
+) -> ChildOutcome:
     def ended(status: str, reason: str) -> ChildOutcome:
         return ChildOutcome(status, reason, None, False, duration_ms)
 
     memory = f"killed: memory limit {_size(limits.memory_mb)} (HUB_QUERY_MEMORY_MB); aggregate or select less"
     if returncode is None:
-        return ended("killed", f"killed: wall time {limits.wall_s:g} s (HUB_QUERY_TIMEOUT_S); narrow the query "
-                               "or aggregate in a mart")
+        return ended(
+            "killed",
+            f"killed: wall time {limits.wall_s:g} s (HUB_QUERY_TIMEOUT_S); narrow the query or aggregate in a mart",
+        )
     status_path = workdir / STATUS_FILE
     if returncode == 0 and status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))

@@ -2,9 +2,11 @@
 
 Heavy imports stay inside the commands so `hub --help` stays quick.
 """
+
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 
@@ -21,8 +23,11 @@ class OutputFormat(str, Enum):
 
 
 def sql(
-    role: str | None = typer.Option(None, "--as", help="platform admins only: query as this department (audited "
-                                                        "as such); default: your own department"),
+    role: str | None = typer.Option(
+        None,
+        "--as",
+        help="platform admins only: query as this department (audited as such); default: your own department",
+    ),
     command: str | None = typer.Option(None, "-c", "--command", help="run this one statement and exit"),
     file: Path | None = typer.Option(None, "-f", "--file", help="run the statements of this file, one call each"),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv, json or parquet"),
@@ -50,8 +55,9 @@ def _signed_in_role(requested: str | None, statement: str) -> str:
         raise typer.Exit(1) from None
 
 
-def _run(role: str, statement: str, output_format: OutputFormat, output: Path | None, *,
-         in_shell: bool = False) -> bool:
+def _run(
+    role: str, statement: str, output_format: OutputFormat, output: Path | None, *, in_shell: bool = False
+) -> bool:
     from warehouse.access.audit import run_query
 
     try:
@@ -163,6 +169,7 @@ def _print_table(table) -> None:
 
 # --- audit ----------------------------------------------------------------------------------------
 
+
 def audit(
     role: str | None = typer.Option(None, "--role", help="only this role's queries (department id, admin, leadership)"),
     limit: int = typer.Option(50, help="newest first, at most this many"),
@@ -176,12 +183,25 @@ def audit(
     now = datetime.now(timezone.utc)
     stale_after = get_settings().query_timeout_s + 60  # no query runs longer: its `hub sql` died
     with session_scope() as session:
-        rows = [{
-            "id": e.id, "asked_at": e.asked_at.isoformat(), "user": e.user_name, "user_role": e.user_role,
-            "role": e.role, "channel": e.channel, "status": shown_status(e, now, stale_after),
-            "allowed": e.allowed, "grants": e.grant_ids, "rows": e.rows, "truncated": e.truncated,
-            "duration_ms": e.duration_ms, "sql": e.sql_text, "reason": e.reason,
-        } for e in list_audit(session, role=role, limit=limit)]
+        rows = [
+            {
+                "id": e.id,
+                "asked_at": e.asked_at.isoformat(),
+                "user": e.user_name,
+                "user_role": e.user_role,
+                "role": e.role,
+                "channel": e.channel,
+                "status": shown_status(e, now, stale_after),
+                "allowed": e.allowed,
+                "grants": e.grant_ids,
+                "rows": e.rows,
+                "truncated": e.truncated,
+                "duration_ms": e.duration_ms,
+                "sql": e.sql_text,
+                "reason": e.reason,
+            }
+            for e in list_audit(session, role=role, limit=limit)
+        ]
     _print_rows(rows, as_json)
 
 

@@ -7,6 +7,7 @@ pg_*, has_*_privilege, col_description, in_search_path, version, user, …), set
 plan and statement serialisers (json_serialize_plan shows table names), sleeps, errors, aggregate
 state internals, and the platform's own pseudonym function.
 """
+
 from __future__ import annotations
 
 _TEXT = """
@@ -73,14 +74,52 @@ enum_last enum_range grade_up
 """
 
 SCALAR_AND_AGGREGATE_FUNCTIONS: frozenset[str] = frozenset(
-    " ".join((_TEXT, _NUMBER, _TIME, _LIST_MAP_STRUCT, _AGGREGATE_WINDOW, _OTHER)).split())
+    " ".join((_TEXT, _NUMBER, _TIME, _LIST_MAP_STRUCT, _AGGREGATE_WINDOW, _OTHER)).split()
+)
 
 # Operators arrive as functions marked is_operator (DuckDB's parser spells them as below).
-OPERATORS: frozenset[str] = frozenset({
-    "+", "-", "*", "/", "//", "%", "**", "^", "||", "&", "|", "~", "<<", ">>", "@",
-    "=", "!=", "<>", "<", "<=", ">", ">=", "<=>", "~~", "!~~", "~~*", "!~~*", "~~~", "^@",
-    "->>", "->", "@>", "<@", "&&", "!__postfix", "array_extract", "array_slice", "struct_extract",
-})
+OPERATORS: frozenset[str] = frozenset(
+    {
+        "+",
+        "-",
+        "*",
+        "/",
+        "//",
+        "%",
+        "**",
+        "^",
+        "||",
+        "&",
+        "|",
+        "~",
+        "<<",
+        ">>",
+        "@",
+        "=",
+        "!=",
+        "<>",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "<=>",
+        "~~",
+        "!~~",
+        "~~*",
+        "!~~*",
+        "~~~",
+        "^@",
+        "->>",
+        "->",
+        "@>",
+        "<@",
+        "&&",
+        "!__postfix",
+        "array_extract",
+        "array_slice",
+        "struct_extract",
+    }
+)
 
 # Table functions that generate rows and touch no catalogue, file or other database.
 TABLE_FUNCTIONS: frozenset[str] = frozenset({"range", "generate_series", "unnest"})

@@ -4,6 +4,7 @@ Every host that serves analysts must use the same key, or pseudonyms stop agreei
 in production set HUB_PSEUDONYM_KEY (32+ characters) from the secret store. Locally the generated
 file does; losing it only changes the pseudonyms (none are stored), it reveals nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,10 @@ def pseudonym_key(settings: Settings) -> bytes:
     if settings.pseudonym_key is not None:
         text = settings.pseudonym_key.get_secret_value()
         if len(text) < MIN_KEY_CHARS:
-            raise PseudonymKeyError(f"HUB_PSEUDONYM_KEY has {len(text)} characters; use at least {MIN_KEY_CHARS} "
-                            "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+            raise PseudonymKeyError(
+                f"HUB_PSEUDONYM_KEY has {len(text)} characters; use at least {MIN_KEY_CHARS} "
+                "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
         return text.encode()
     return _key_file(Path(settings.var_dir) / KEY_FILE)
 
@@ -58,10 +61,12 @@ def _key_file(path: Path) -> bytes:
 def _read(path: Path) -> bytes:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise PseudonymKeyError(f"{path} is readable by others (mode {mode:o}): `chmod 600 {path}`, "
-                        "or set HUB_PSEUDONYM_KEY")
+        raise PseudonymKeyError(
+            f"{path} is readable by others (mode {mode:o}): `chmod 600 {path}`, or set HUB_PSEUDONYM_KEY"
+        )
     text = path.read_text(encoding="ascii").strip()
     if len(text) < MIN_KEY_CHARS:
-        raise PseudonymKeyError(f"{path} holds a key of {len(text)} characters; delete it to generate a new one, "
-                        "or set HUB_PSEUDONYM_KEY")
+        raise PseudonymKeyError(
+            f"{path} holds a key of {len(text)} characters; delete it to generate a new one, or set HUB_PSEUDONYM_KEY"
+        )
     return text.encode()

@@ -10,6 +10,7 @@ with it: birth date → year, age → ten-year band, sex → hidden. Names keep 
 addresses their first six (district and town). Masks run inside DuckDB, so a masked view never
 hands a clear value to the analyst's query; `mask_value` is the Python twin for tests and callers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,6 +61,7 @@ def pseudonym_udf(key: bytes) -> Callable:
     def apply(kinds, values):
         kind_list, value_list = kinds.to_pylist(), values.to_pylist()
         return _string_array(pa, [pseudonym(v, k, key) for k, v in zip(kind_list, value_list)])
+
     return apply
 
 
@@ -71,8 +73,13 @@ def _string_array(pa, values: list[str | None]):
             data += value.encode()
             validity[index // 8] |= 1 << (index % 8)
         offsets.append(len(data))
-    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(bytes(data)),
-                                       pa.py_buffer(bytes(validity)), values.count(None))
+    return pa.StringArray.from_buffers(
+        len(values),
+        pa.py_buffer(offsets.tobytes()),
+        pa.py_buffer(bytes(data)),
+        pa.py_buffer(bytes(validity)),
+        values.count(None),
+    )
 
 
 def _pseudonym(kind: str) -> MaskSql:
@@ -92,9 +99,11 @@ def _birth_year(col: str) -> str:
 
 
 def _age_band(col: str) -> str:
-    return (f"CASE WHEN TRY_CAST({col} AS DOUBLE) IS NULL THEN NULL ELSE "
-            f"printf('%d-%d', CAST(floor(TRY_CAST({col} AS DOUBLE) / 10) * 10 AS BIGINT), "
-            f"CAST(floor(TRY_CAST({col} AS DOUBLE) / 10) * 10 + 9 AS BIGINT)) END")
+    return (
+        f"CASE WHEN TRY_CAST({col} AS DOUBLE) IS NULL THEN NULL ELSE "
+        f"printf('%d-%d', CAST(floor(TRY_CAST({col} AS DOUBLE) / 10) * 10 AS BIGINT), "
+        f"CAST(floor(TRY_CAST({col} AS DOUBLE) / 10) * 10 + 9 AS BIGINT)) END"
+    )
 
 
 MASKS: dict[str, MaskSql] = {

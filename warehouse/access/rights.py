@@ -10,6 +10,7 @@ masked). A department reads:
 - never 不予共享 resources of others.
 Marts carry no PII and every role reads them, without groups smaller than k (warehouse.access.sandbox).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -44,8 +45,9 @@ class Decision:
     grant_id: int | None = None
 
 
-def decide(role: str, resource, grants: Iterable[GrantLike], now: datetime,
-           names: Mapping[str, str] | None = None) -> Decision:
+def decide(
+    role: str, resource, grants: Iterable[GrantLike], now: datetime, names: Mapping[str, str] | None = None
+) -> Decision:
     """The access of `role` (a department id, admin or leadership) to one catalogue resource.
 
     `names` (department id → display name) only makes the reasons read better.
@@ -66,22 +68,28 @@ def decide(role: str, resource, grants: Iterable[GrantLike], now: datetime,
     return Decision(resource.id, False, {}, f"{sharing}: only the owner department {owner} reads it")
 
 
-def _by_grant(role: str, resource, owner: str, pii: dict[str, str], grants: Iterable[GrantLike],
-              now: datetime) -> Decision:
+def _by_grant(
+    role: str, resource, owner: str, pii: dict[str, str], grants: Iterable[GrantLike], now: datetime
+) -> Decision:
     mine = [g for g in grants if g.department_id == role and g.resource_id == resource.id and g.revoked_at is None]
     valid = [g for g in mine if g.valid_until > now]
     if not valid:
         why = "its grant expired" if mine else "no grant"
-        return Decision(resource.id, False, {}, f"{CONDITIONAL} and {why}: the owner {owner} "
-                        f"approves a grant, recorded with `hub grant add`")
+        return Decision(
+            resource.id,
+            False,
+            {},
+            f"{CONDITIONAL} and {why}: the owner {owner} approves a grant, recorded with `hub grant add`",
+        )
     with_pii = [g for g in valid if g.include_pii]
     if with_pii:
         return Decision(resource.id, True, {}, f"grant #{with_pii[0].id} (with PII)", with_pii[0].id)
     return Decision(resource.id, True, pii, f"grant #{valid[0].id} (PII masked)", valid[0].id)
 
 
-def decide_all(role: str, resources: Iterable, grants: Iterable[GrantLike], now: datetime,
-               names: Mapping[str, str] | None = None) -> dict[str, Decision]:
+def decide_all(
+    role: str, resources: Iterable, grants: Iterable[GrantLike], now: datetime, names: Mapping[str, str] | None = None
+) -> dict[str, Decision]:
     """resource id → Decision for every catalogue resource."""
     grants = list(grants)
     return {r.id: decide(role, r, grants, now, names) for r in resources}

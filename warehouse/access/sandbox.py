@@ -12,6 +12,7 @@ in-memory DuckDB that:
 DuckDB has no per-object privileges, so the attached alias stays nameable from SQL: the statement
 check (warehouse.access.statement) is the other line, and it runs before this database exists.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -64,17 +65,26 @@ def role_views(access: Mapping[str, Access], marts: Mapping[str, str | None]) ->
     return RoleViews(views=views, refused={rid: a.reason for rid, a in access.items() if not a.readable})
 
 
-def open_role_database(warehouse: Path, access: Mapping[str, Access], *, marts: Mapping[str, str | None],
-                       min_group: int, key: bytes, limits: Limits) -> tuple[duckdb.DuckDBPyConnection, RoleViews, str]:
+def open_role_database(
+    warehouse: Path,
+    access: Mapping[str, Access],
+    *,
+    marts: Mapping[str, str | None],
+    min_group: int,
+    key: bytes,
+    limits: Limits,
+) -> tuple[duckdb.DuckDBPyConnection, RoleViews, str]:
     """A locked in-memory DuckDB with the role's views over the READ_ONLY-attached warehouse."""
     if not Path(warehouse).exists():
         raise QueryRefused(f"no warehouse at {warehouse} yet: land data first (`hub warehouse …`)")
     alias = "wh_" + secrets.token_hex(12)
-    connection = duckdb.connect(":memory:", config={"threads": limits.threads,
-                                                    "memory_limit": f"{limits.memory_limit_mb}MB"})
+    connection = duckdb.connect(
+        ":memory:", config={"threads": limits.threads, "memory_limit": f"{limits.memory_limit_mb}MB"}
+    )
     try:
-        connection.create_function(PSEUDONYM_FUNCTION, pseudonym_udf(key), ["VARCHAR", "VARCHAR"], "VARCHAR",
-                                   type="arrow", side_effects=False)
+        connection.create_function(
+            PSEUDONYM_FUNCTION, pseudonym_udf(key), ["VARCHAR", "VARCHAR"], "VARCHAR", type="arrow", side_effects=False
+        )
         connection.execute(f"ATTACH ? AS {ident(alias)} (READ_ONLY)", [str(warehouse)])
         created = _create_views(connection, alias, access, marts, min_group)
         _lock(connection, limits)
@@ -88,19 +98,26 @@ def present_views(connection, alias: str) -> list[tuple[str, str]]:
     return connection.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'staging' "
         "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? AND schema_name = 'mart'",
-        [alias, alias]).fetchall()
+        [alias, alias],
+    ).fetchall()
 
 
-def _create_views(connection, alias: str, access: Mapping[str, Access], marts: Mapping[str, str | None],
-                  min_group: int) -> RoleViews:
+def _create_views(
+    connection, alias: str, access: Mapping[str, Access], marts: Mapping[str, str | None], min_group: int
+) -> RoleViews:
     created = RoleViews(refused={rid: a.reason for rid, a in access.items() if not a.readable})
     for schema in ROLE_SCHEMAS:
         connection.execute(f"CREATE SCHEMA {ident(schema)}")
     for schema, name in present_views(connection, alias):
         source = f"{ident(alias)}.{ident(schema)}.{ident(name)}"
-        columns = [c for (c,) in connection.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? "
-            "ORDER BY column_index", [alias, schema, name]).fetchall()]
+        columns = [
+            c
+            for (c,) in connection.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? "
+                "ORDER BY column_index",
+                [alias, schema, name],
+            ).fetchall()
+        ]
         if schema == "staging":
             grant = access.get(name)
             if grant is None or not grant.readable:
@@ -144,8 +161,10 @@ def run_statement(connection, query: str, *, alias: str, row_limit: int, max_byt
             kept += batch.num_rows
             size += batch.nbytes
             if size > max_bytes:
-                raise QueryRefused(f"the result is larger than {max_bytes // 2**20} MB "
-                                   "(HUB_QUERY_RESULT_MAX_MB): select fewer columns or rows, or aggregate")
+                raise QueryRefused(
+                    f"the result is larger than {max_bytes // 2**20} MB "
+                    "(HUB_QUERY_RESULT_MAX_MB): select fewer columns or rows, or aggregate"
+                )
             if kept > row_limit:  # one more than allowed is enough to say the result was cut
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
@@ -154,8 +173,9 @@ def run_statement(connection, query: str, *, alias: str, row_limit: int, max_byt
     except duckdb.Error as exc:
         raise QueryRefused(scrub(_first_line(exc), alias)) from None
     truncated = table.num_rows > row_limit
-    return QueryResult(table.slice(0, row_limit) if truncated else table, truncated,
-                       (time.monotonic() - started) * 1000)
+    return QueryResult(
+        table.slice(0, row_limit) if truncated else table, truncated, (time.monotonic() - started) * 1000
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -175,5 +195,6 @@ def list_views(warehouse: Path, access: Mapping[str, Access], marts: Mapping[str
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         present = connection.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name = 'staging' "
-            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE schema_name = 'mart'").fetchall()
+            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE schema_name = 'mart'"
+        ).fetchall()
     return sorted(f"{schema}.{name}" for schema, name in present if (schema, name) in allowed)

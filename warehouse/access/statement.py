@@ -7,6 +7,7 @@ the lists in warehouse.access.functions. A CTE's body is checked before its name
 no CTE may take the name of a function or system view (`WITH duckdb_databases AS (…)`).
 The check runs on the parse tree only, never on SQL text, and before the role database exists.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,11 +45,29 @@ class CheckedStatement:
 # Query nodes, table references and expression classes the walk knows; anything else is refused.
 QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
 TABLE_REFS = frozenset({"BASE_TABLE", "JOIN", "SUBQUERY", "TABLE_FUNCTION", "EMPTY", "EXPRESSION_LIST", "SHOW_REF"})
-EXPRESSIONS = frozenset({
-    "CONSTANT", "COLUMN_REF", "FUNCTION", "WINDOW", "AGGREGATE", "CAST", "COMPARISON", "CONJUNCTION",
-    "OPERATOR", "CASE", "BETWEEN", "SUBQUERY", "STAR", "LAMBDA", "LAMBDA_REF", "TYPE", "COLLATE",
-    "POSITIONAL_REFERENCE", "BOUND_EXPRESSION",
-})
+EXPRESSIONS = frozenset(
+    {
+        "CONSTANT",
+        "COLUMN_REF",
+        "FUNCTION",
+        "WINDOW",
+        "AGGREGATE",
+        "CAST",
+        "COMPARISON",
+        "CONJUNCTION",
+        "OPERATOR",
+        "CASE",
+        "BETWEEN",
+        "SUBQUERY",
+        "STAR",
+        "LAMBDA",
+        "LAMBDA_REF",
+        "TYPE",
+        "COLLATE",
+        "POSITIONAL_REFERENCE",
+        "BOUND_EXPRESSION",
+    }
+)
 SHOWS = frozenset({"DESCRIBE", "SUMMARY"})
 
 _parser = threading.local()
@@ -64,10 +83,14 @@ def _parse_connection() -> duckdb.DuckDBPyConnection:
 @functools.cache
 def system_names() -> frozenset[str]:
     """Every function, table function and system view or schema name of a bare DuckDB (lower-case)."""
-    rows = _parse_connection().execute(
-        "SELECT function_name FROM duckdb_functions() UNION SELECT view_name FROM duckdb_views() "
-        "UNION SELECT schema_name FROM duckdb_schemas() UNION SELECT database_name FROM duckdb_databases()"
-    ).fetchall()
+    rows = (
+        _parse_connection()
+        .execute(
+            "SELECT function_name FROM duckdb_functions() UNION SELECT view_name FROM duckdb_views() "
+            "UNION SELECT schema_name FROM duckdb_schemas() UNION SELECT database_name FROM duckdb_databases()"
+        )
+        .fetchall()
+    )
     return frozenset(str(name).lower() for (name,) in rows)
 
 
@@ -85,8 +108,9 @@ def split_statements(script: str) -> list:
     except duckdb.Error as exc:
         raise QueryRefused(f"the SQL does not parse: {_first_line(exc)}") from None
     except ValueError:  # e.g. UPDATE EXTENSIONS: a statement type the client's enum lacks
-        raise QueryRefused("this kind of statement is not allowed: only SELECT (and FROM …, WITH …, "
-                           "DESCRIBE, SUMMARIZE) runs") from None
+        raise QueryRefused(
+            "this kind of statement is not allowed: only SELECT (and FROM …, WITH …, DESCRIBE, SUMMARIZE) runs"
+        ) from None
 
 
 def single_select(sql: str) -> str:
@@ -100,8 +124,10 @@ def single_select(sql: str) -> str:
     except ValueError:  # e.g. UPDATE EXTENSIONS: a statement type the client's enum lacks
         kind = "this kind of"
     if kind != "SELECT":
-        raise QueryRefused(f"{_STATEMENT_NAMES.get(kind, kind)} statements are not allowed: the warehouse is "
-                           "read-only for analysts, only SELECT (and FROM …, WITH …, DESCRIBE, SUMMARIZE) runs")
+        raise QueryRefused(
+            f"{_STATEMENT_NAMES.get(kind, kind)} statements are not allowed: the warehouse is "
+            "read-only for analysts, only SELECT (and FROM …, WITH …, DESCRIBE, SUMMARIZE) runs"
+        )
     return statement.query
 
 
@@ -141,8 +167,9 @@ class _Walk:
             return
         kind = node.get("type")
         if kind not in QUERY_NODES:
-            raise QueryRefused(f"{kind or 'this'} queries are not allowed: only SELECT (with set operations, "
-                               "CTEs and subqueries) runs")
+            raise QueryRefused(
+                f"{kind or 'this'} queries are not allowed: only SELECT (with set operations, CTEs and subqueries) runs"
+            )
         ctes = self._ctes(node.get("cte_map"), ctes)
         for key, value in node.items():
             if key == "cte_map":
@@ -179,16 +206,20 @@ class _Walk:
             return
         kind = ref.get("type")
         if kind not in TABLE_REFS:
-            raise QueryRefused(f"{kind} in FROM is not allowed: read your views, CTEs, subqueries or "
-                               f"{', '.join(sorted(TABLE_FUNCTIONS))}()")
+            raise QueryRefused(
+                f"{kind} in FROM is not allowed: read your views, CTEs, subqueries or "
+                f"{', '.join(sorted(TABLE_FUNCTIONS))}()"
+            )
         if kind == "BASE_TABLE":
             self._base_table(ref, ctes)
         elif kind == "TABLE_FUNCTION":
             self._table_function(ref.get("function") or {}, ctes)
         elif kind == "SHOW_REF":
             if ref.get("show_type") not in SHOWS or ref.get("table_name") or not ref.get("query"):
-                raise QueryRefused("SHOW lists the whole database: list your views with `.tables` in `hub sql`, "
-                                   "or DESCRIBE one of them")
+                raise QueryRefused(
+                    "SHOW lists the whole database: list your views with `.tables` in `hub sql`, "
+                    "or DESCRIBE one of them"
+                )
             self.query(ref["query"], ctes)
         elif kind == "SUBQUERY":
             self.query((ref.get("subquery") or {}).get("node"), ctes)
@@ -226,8 +257,10 @@ class _Walk:
     def _table_function(self, function: dict, ctes: frozenset[str]) -> None:
         name = str(function.get("function_name", "")).lower()
         if name not in TABLE_FUNCTIONS or function.get("schema") or function.get("catalog"):
-            raise QueryRefused(f"table function {name}() is not allowed: analysts read the warehouse through "
-                               f"their views only (allowed: {', '.join(sorted(TABLE_FUNCTIONS))})")
+            raise QueryRefused(
+                f"table function {name}() is not allowed: analysts read the warehouse through "
+                f"their views only (allowed: {', '.join(sorted(TABLE_FUNCTIONS))})"
+            )
         self.expressions(function.get("arguments"), ctes)
 
     # --- expressions ---
@@ -273,16 +306,21 @@ def _check_function(node: dict) -> None:
     if node.get("is_operator") and name in OPERATORS:
         return
     if name not in SCALAR_AND_AGGREGATE_FUNCTIONS:
-        raise QueryRefused(f"function {name}() is not allowed in analyst SQL: catalogue, settings, file and "
-                           "system functions are off; ordinary string, number, date, list and aggregate "
-                           "functions run")
+        raise QueryRefused(
+            f"function {name}() is not allowed in analyst SQL: catalogue, settings, file and "
+            "system functions are off; ordinary string, number, date, list and aggregate "
+            "functions run"
+        )
 
 
 def _refers_to(value, name: str) -> bool:
     """Whether a base-table reference to `name` occurs anywhere below `value`."""
     if isinstance(value, dict):
-        if value.get("type") == "BASE_TABLE" and not value.get("schema_name") \
-                and str(value.get("table_name", "")).lower() == name:
+        if (
+            value.get("type") == "BASE_TABLE"
+            and not value.get("schema_name")
+            and str(value.get("table_name", "")).lower() == name
+        ):
             return True
         return any(_refers_to(child, name) for child in value.values())
     if isinstance(value, list):

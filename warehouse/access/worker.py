@@ -8,6 +8,7 @@ It then builds the role database, checks the statement once more, runs it and wr
 (Arrow IPC) and a status line (JSON) into its directory. It exits when its parent goes away
 (stdin closes), so a killed `hub sql` leaves no query running.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -41,10 +42,12 @@ def isolate_network() -> bool:
 
 def exit_with_parent() -> None:
     """Stdin is the parent's pipe: end of file means the parent is gone, so stop at once."""
+
     def watch() -> None:
         while os.read(0, 4096):
             pass
         os._exit(70)
+
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
@@ -64,12 +67,18 @@ def run(request: dict, workdir: Path) -> dict:
     limits = Limits(**request["limits"])
     try:
         connection, created, alias = open_role_database(
-            Path(request["warehouse"]), access, marts=request["marts"], min_group=request["min_group"],
-            key=bytes.fromhex(request["key"]), limits=limits)
+            Path(request["warehouse"]),
+            access,
+            marts=request["marts"],
+            min_group=request["min_group"],
+            key=bytes.fromhex(request["key"]),
+            limits=limits,
+        )
         try:
             checked = check_statement(request["sql"], created)  # second look, against the views that exist
-            result = run_statement(connection, checked.query, alias=alias, row_limit=request["row_limit"],
-                                   max_bytes=request["max_bytes"])
+            result = run_statement(
+                connection, checked.query, alias=alias, row_limit=request["row_limit"], max_bytes=request["max_bytes"]
+            )
         finally:
             connection.close()
     except QueryRefused as refused:

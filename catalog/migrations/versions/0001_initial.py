@@ -7,6 +7,7 @@ Revision ID: 0001_initial
 Revises:
 Create Date: 2026-05-20
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -25,9 +26,7 @@ def _id() -> sa.Column:
 
 
 def _resource_fk() -> sa.Column:
-    return sa.Column(
-        "resource_id", sa.String(64), sa.ForeignKey("resources.id", ondelete="CASCADE"), nullable=False
-    )
+    return sa.Column("resource_id", sa.String(64), sa.ForeignKey("resources.id", ondelete="CASCADE"), nullable=False)
 
 
 def upgrade() -> None:
@@ -82,9 +81,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "bindings",
-        sa.Column(
-            "resource_id", sa.String(64), sa.ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("resource_id", sa.String(64), sa.ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("system", sa.String(32), nullable=False),
         sa.Column("config", sa.JSON(), nullable=False),

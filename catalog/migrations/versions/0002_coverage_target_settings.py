@@ -4,6 +4,7 @@ Revision ID: 0002_coverage_target_settings
 Revises: 0001_initial
 Create Date: 2026-05-21
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

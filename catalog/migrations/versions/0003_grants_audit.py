@@ -4,6 +4,7 @@ Revision ID: 0003_grants_audit
 Revises: 0002_coverage_target_settings
 Create Date: 2026-11-24
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0004_quality_run_details
 Revises: 0003_grants_audit
 Create Date: 2026-11-24
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

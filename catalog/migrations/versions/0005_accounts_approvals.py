@@ -5,6 +5,7 @@ Revision ID: 0005_accounts_approvals
 Revises: 0004_quality_run_details
 Create Date: 2026-12-06
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ Revision ID: 0006_query_audit_lifecycle
 Revises: 0005_accounts_approvals
 Create Date: 2026-12-06
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -24,8 +25,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("grant_ids", sa.JSON(), nullable=False, server_default="[]"))
         batch.add_column(sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True))
     # Rows from before: each was written once, after its query ended.
-    op.execute("UPDATE query_audit SET status = CASE WHEN allowed THEN 'ok' ELSE 'refused' END, "
-               "finished_at = asked_at")
+    op.execute("UPDATE query_audit SET status = CASE WHEN allowed THEN 'ok' ELSE 'refused' END, finished_at = asked_at")
 
 
 def downgrade() -> None:

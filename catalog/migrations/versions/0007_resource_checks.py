@@ -4,6 +4,7 @@ Revision ID: 0007_resource_checks
 Revises: 0006_query_audit_lifecycle
 Create Date: 2026-12-06
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
