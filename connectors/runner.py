@@ -150,6 +150,7 @@ class Connector:
         totals = self.state["totals"]
         self.state = {
             "resource": self.resource.id,
+            "binding": self.state.get("binding"),
             "source": copy.deepcopy(pending),
             "totals": {"produced": totals.get("produced", 0) + produced, "dlq": totals.get("dlq", 0) + dlq},
             "saved_at": datetime.now(timezone.utc).isoformat(),

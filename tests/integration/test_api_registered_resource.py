@@ -90,7 +90,7 @@ def ingest_tasks(resource_id: str) -> set[str]:
     """The task ids of the resource's group in the population DAG after a fresh parse."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "ingest.py"), include_examples=False)
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "ingest.py"))
     assert bag.import_errors == {}
     return {task.task_id for task in bag.dags["ingest_population"].tasks if task.task_id.startswith(f"{resource_id}.")}
 
