@@ -108,7 +108,7 @@ class Connector:
         self.source_label = f"{resource.binding.system}.{self.source.object_name}"
         self.builder = RecordBuilder(resource, self.source_label)
         self.raw_topic, self.dlq_topic = topics(resource)
-        self.state = _state_for_binding(resource)
+        self.state = _state_for_source(resource, self.source)
         self.last_report: PassReport | None = None
         self._futures: list = []
 
@@ -150,7 +150,7 @@ class Connector:
         totals = self.state["totals"]
         self.state = {
             "resource": self.resource.id,
-            "binding": self.state.get("binding"),
+            "source_of": self.state.get("source_of"),
             "source": copy.deepcopy(pending),
             "totals": {"produced": totals.get("produced", 0) + produced, "dlq": totals.get("dlq", 0) + dlq},
             "saved_at": datetime.now(timezone.utc).isoformat(),
@@ -362,14 +362,20 @@ def _one_pass(connector: Connector, limit: int | None) -> PassReport:
         return report
 
 
-def _state_for_binding(resource) -> dict:
-    """The saved state; a position read from another binding (the entry was rebound) starts over."""
+def _state_for_source(resource, source) -> dict:
+    """The saved state; a position read from another source (the entry was rebound to another
+    system, table, folder or endpoint) starts over. Other config (timeouts, page sizes) keeps it."""
     state = load_state(resource.id)
-    binding = resource.binding.model_dump(mode="json")
-    if state.get("binding") not in (None, binding):
-        log.info("%s: the binding changed to %s; reading the new source from its start", resource.id, binding)
+    read_from = f"{resource.binding.kind}:{resource.binding.system}:{source.object_name}"
+    if state.get("source_of") not in (None, read_from):
+        log.info(
+            "%s: rebound from %s to %s; reading the new source from its start",
+            resource.id,
+            state["source_of"],
+            read_from,
+        )
         state["source"] = {}
-    state["binding"] = binding
+    state["source_of"] = read_from
     return state
 
 

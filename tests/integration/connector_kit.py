@@ -423,19 +423,21 @@ def subprocess_env(env: dict) -> dict:
     return {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
 
 
-def write_catalogue(folder: Path, resources: list[Resource]) -> Path:
-    """A seed catalogue folder holding `resources` (for `python -m connectors.cli connect --catalogue`)."""
-    import yaml
+def register(resources: list[Resource]) -> None:
+    """Load `resources` into the test home's catalogue database, as `hub catalog load` would: the
+    connectors read their bindings from there."""
+    from datetime import datetime, timezone
 
-    (folder / "resources").mkdir(parents=True, exist_ok=True)
-    departments = [{"id": "gaj", "name": "佛山市顺德区公安分局", "code": "11440606MB2C9035XG", "division": "440606"}]
-    (folder / "departments.yaml").write_text(yaml.safe_dump(departments, allow_unicode=True), encoding="utf-8")
-    entries = [r.model_dump(mode="json", exclude={"line", "file"}) for r in resources]
-    (folder / "resources" / "test.yaml").write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
-    return folder
+    from catalog.db import session_scope
+    from catalog.spec import Catalogue, Department
+    from catalog.store import load_catalogue_into
+
+    gaj = Department(id="gaj", name="佛山市顺德区公安分局", code="11440606MB2C9035XG", division="440606")
+    with session_scope() as session:
+        load_catalogue_into(session, Catalogue(departments=[gaj], resources=resources), now=datetime.now(timezone.utc))
 
 
-def connect_command(target: str, catalogue: Path, *extra: str) -> list[str]:
+def connect_command(target: str, *extra: str) -> list[str]:
     import sys
 
     return [
@@ -444,8 +446,6 @@ def connect_command(target: str, catalogue: Path, *extra: str) -> list[str]:
         "connectors.cli",
         "connect",
         target,
-        "--catalogue",
-        str(catalogue),
         "--no-progress",
         *extra,
     ]

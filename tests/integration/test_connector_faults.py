@@ -45,8 +45,8 @@ def test_sigkill_mid_run_then_rerun_loses_nothing(tmp_path, monkeypatch, hub_env
     for _ in range(3):
         expected += kit.add(10_000, same_time=False)
     rid = kit.resource.id
-    catalogue = kits.write_catalogue(tmp_path / "seed", [kit.resource])
-    command = kits.connect_command(rid, catalogue, "--checkpoint-every", "2000")
+    kits.register([kit.resource])
+    command = kits.connect_command(rid, "--checkpoint-every", "2000")
 
     victim = subprocess.Popen(command, env=kits.subprocess_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -169,8 +169,8 @@ def test_follow_picks_up_new_rows_and_sigterm_stops_cleanly(tmp_path, monkeypatc
     env = kits.Env(monkeypatch, HUB_VAR_DIR=str(hub_env))
     kit = kits.SqlKit(tmp_path, env)
     expected = kit.add(5)
-    catalogue = kits.write_catalogue(tmp_path / "seed", [kit.resource])
-    command = kits.connect_command(kit.resource.id, catalogue, "--follow", "--poll", "0.2")
+    kits.register([kit.resource])
+    command = kits.connect_command(kit.resource.id, "--follow", "--poll", "0.2")
     follower = subprocess.Popen(command, env=kits.subprocess_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: saved_count(kit.resource.id) == 5, 20, "the first pass", interval=0.05)
