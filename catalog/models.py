@@ -93,7 +93,6 @@ class Resource(Base):
     priority: Mapped[int] = mapped_column(Integer)
     entry_status: Mapped[str] = mapped_column(String(16))  # 待提交 … 已下线, from the catalogue
     related: Mapped[list[Any]] = mapped_column(default=list)
-    checks: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")  # declared row-set checks
     freshness_grace_hours: Mapped[float | None] = mapped_column(Float)
     quality_threshold: Mapped[float | None] = mapped_column(Float)
     spec_hash: Mapped[str] = mapped_column(String(64))  # fingerprint of the entry as loaded
@@ -101,6 +100,8 @@ class Resource(Base):
     status_since: Mapped[datetime]
     registered_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Declared row-set checks (added in 0007, so last: dumps of older rows keep their column order).
+    checks: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     department: Mapped[Department] = relationship(back_populates="resources")
     items: Mapped[list[Item]] = relationship(

@@ -75,6 +75,7 @@ def _load(resource: str, at: datetime, rows: int, load: str, source_time: dateti
             rows_checked=rows,
             rows_valid=rows,
             failed_rules=[],
+            failed_critical=[],
         ),
     ]
 

@@ -9,6 +9,8 @@ import orjson
 import pytest
 from event_fixtures import FIXTURES, fixtures, replay
 
+from catalog.models import Resource
+from catalog.store import _SURROGATE_KEYS
 from hub.events import VERSION, parse_event
 
 RECORDED = sorted(FIXTURES.glob("*.json"))
@@ -43,7 +45,26 @@ def test_a_recorded_version_1_event_makes_the_same_catalogue_state(path: Path, t
         )
         assert got_rows == expected_rows
     else:
-        assert got["changed"] == expected["changed"]
+        assert _as_recorded(got["changed"], expected["changed"]) == _as_recorded(expected["changed"])
+
+
+def _as_recorded(changed: dict, recorded: dict | None = None) -> dict:
+    """Rows cut to the columns version 1 had (columns added since, resources.checks, come last),
+    without resources.spec_hash: a fingerprint of the entry as the current model dumps it, which
+    changes whenever the model gains a field (an item's rules gained derived_from)."""
+    recorded = recorded or changed
+    width = {table: len(rows["added"][0]) for table, rows in recorded.items() if rows.get("added")}
+    dumped = [c.name for c in Resource.__table__.columns if c.name not in _SURROGATE_KEYS]  # as dump_state
+    spec_hash = dumped.index("spec_hash")
+
+    def cut(table: str, row: list) -> list:
+        row = row[: width.get(table, len(row))]
+        return [value for n, value in enumerate(row) if table != "resources" or n != spec_hash]
+
+    return {
+        table: {side: [cut(table, row) for row in rows] for side, rows in sides.items()}
+        for table, sides in changed.items()
+    }
 
 
 def _without_detail(rows: list[list], event_id: str) -> list[list]:
