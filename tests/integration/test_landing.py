@@ -307,7 +307,7 @@ def _fill(connection, resource, rows: list[dict]) -> None:
     connection.unregister("_rows")
 
 
-def test_marts_aggregate_staging_and_skip_what_is_not_landed(hub_env):
+def test_marts_aggregate_staging_and_skip_what_is_not_landed(seeded_catalogue):
     seed = {r.id: r for r in lake.catalogue_resources()}
     plan = marts.plan_marts(staged=set())
     assert all(sql is None for sql, _ in plan.values())
@@ -386,10 +386,10 @@ def test_marts_aggregate_staging_and_skip_what_is_not_landed(hub_env):
     ]
 
 
-def test_unknown_resource_is_a_clear_error(hub_env):
+def test_unknown_resource_is_a_clear_error(seeded_catalogue):
     from warehouse.errors import UnknownResource
 
-    with pytest.raises(UnknownResource, match="not in the seed catalogue"):
+    with pytest.raises(UnknownResource, match="not in the catalogue database"):
         landing.land("no_such_resource")
 
 
@@ -400,7 +400,7 @@ def test_result_round_trips_as_json():
     assert landing.LandingResult.from_dict(orjson.loads(orjson.dumps(result.to_dict()))) == result
 
 
-def test_cli_refresh_marts_says_why_a_mart_waits(hub_env):
+def test_cli_refresh_marts_says_why_a_mart_waits(seeded_catalogue):
     from typer.testing import CliRunner
 
     from warehouse.cli import app
