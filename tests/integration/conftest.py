@@ -202,9 +202,10 @@ def evidence_events():
 @pytest.fixture
 def seeded_catalogue(hub_env):
     """The seed catalogue loaded into the test home's catalogue database (as `hub catalog load`)."""
+    from seed_kit import seed_catalogue
+
     from catalog.db import session_scope
     from catalog.store import load_catalogue_into
-    from seed_kit import seed_catalogue
 
     with session_scope() as session:
         load_catalogue_into(session, seed_catalogue(), now=datetime.now(timezone.utc))
