@@ -48,7 +48,11 @@ FORMATS = ("数据库", "电子文件", "接口", "流数据", "图形图像")
 SHARING_METHODS = ("接口", "数据库", "文件")
 VALIDATORS = ("resident_id", "uscc", "mobile", "camera_id", "parcel_code", "town_code", "lon", "lat", "not_future_date")
 # Validators that make an item an identifier, and the pii kind it must then carry.
-IDENTIFIER_VALIDATORS = {"resident_id": "id_number", "mobile": "phone", "uscc": "credit_code"}
+IDENTIFIER_VALIDATORS = {
+    "resident_id": ("id_number",),
+    "mobile": ("phone",),
+    "uscc": ("credit_code", "credit_code_person"),
+}
 GIS_CRS = (4490, 4547)
 GEOMETRY_ITEMS = ("geometry", "geom_wkt")  # the names connectors/kinds/file.py fills with WKT
 
@@ -377,11 +381,12 @@ def _lint_items(res: Resource) -> list[Finding]:
             add("key_nullable", "a key item must be nullable: false")
         for message in _rule_problems(item):
             add("item_rules", message)
-        if item.rules.validator in IDENTIFIER_VALIDATORS and item.pii in (None, "none"):
+        masked_as = IDENTIFIER_VALIDATORS.get(item.rules.validator or "")
+        if masked_as and item.pii not in masked_as:
             add(
                 "item_identifier_pii",
-                f"validated as {item.rules.validator} but pii is none: an ID number, mobile "
-                f"or credit code is personal data; set pii: {IDENTIFIER_VALIDATORS[item.rules.validator]}",
+                f"validated as {item.rules.validator} but pii is {item.pii}: an ID number, mobile or credit "
+                f"code is masked by its own kind; set pii: {' or '.join(masked_as)}",
             )
         if item.rules.derived_from is not None and item.rules.derived_from not in identifiers:
             add(

@@ -21,6 +21,7 @@ import psutil
 import pytest
 from security_kit import NOW, catalogue, seed_warehouse  # tests/security is on sys.path under pytest
 
+from catalog import accounts
 from catalog import grants as catalog_grants
 from catalog.db import session_scope
 from catalog.store import load_catalogue_into
@@ -40,14 +41,24 @@ def seeded(tmp_path_factory):
         hub_settings.reset_settings()
         with session_scope() as session:
             load_catalogue_into(session, catalogue(), now=NOW)
+            # `hub sql --as` is for platform admins: the runs below sign in as one.
+            admin = accounts.add_account(session, "ends-admin", department="mzj", role="admin", created_by="test")
+            token = accounts.issue_token(session, admin)
         var.mkdir(parents=True, exist_ok=True)
+        (var / ".admin-token").write_text(token)
         seed_warehouse(hub_settings.get_settings().warehouse_path)
         yield var
         hub_settings.reset_settings()
 
 
 def _start_hub_sql(var: Path, sql: str) -> subprocess.Popen:
-    env = {**os.environ, "HUB_VAR_DIR": str(var), "HUB_QUERY_TIMEOUT_S": "60", "HUB_QUERY_CPU_S": "120"}
+    env = {
+        **os.environ,
+        "HUB_VAR_DIR": str(var),
+        "HUB_QUERY_TIMEOUT_S": "60",
+        "HUB_QUERY_CPU_S": "120",
+        "HUB_TOKEN": (var / ".admin-token").read_text(),
+    }
     env.pop("HUB_CATALOG_URL", None)
     return subprocess.Popen(
         [str(HUB), "sql", "--as", "mzj", "-c", sql], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
