@@ -35,7 +35,7 @@ CAUGHT_BY = {
     "uscc_bad_check": (".uscc",),
     "uscc_old_regno": (".uscc",),
     "phone_missing": (".present",),
-    "phone_invalid": (".mobile",),
+    "phone_invalid": (".mobile", ".regex"),  # a phone item takes landlines too: its regex is its format rule
     "coord_swapped": (".lon", ".lat", "geometry_in_box"),
     "coord_null_island": (".lon", ".lat", "geometry_in_box", ".not_null"),
     "coord_outside_box": (".lon", ".lat", "geometry_in_box"),
