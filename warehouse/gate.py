@@ -89,8 +89,9 @@ def check(
         )
         result.repairs = {k: int(v) for k, v in (landed.get("repairs") or {}).items() if v}
         if pending:
-            earlier = [f.path for f in files if f.path not in set(pending)]
-            _judge_files(resource, pending, earlier, result, docs=docs)
+            waiting = set(pending)
+            judged_before = [f.path for f in files if f.path not in waiting]
+            _judge_files(resource, pending, judged_before, result, docs=docs)
         result.rows += result.dlq_rows
         _finish_figures(resource, result)
         if publish and result.rows:
