@@ -94,41 +94,46 @@ def _produced(session: Session, resource: Resource, event: ConnectorProduced) ->
 
 def _landed(session: Session, resource: Resource, event: LandingCompleted) -> None:
     payload = event.payload
-    session.add(
-        Landing(
-            event_id=event.id,
-            resource_id=resource.id,
-            load_id=_clipped(payload.load_id, 128),
-            succeeded=True,
-            completed_at=payload.completed_at or event.ts,
-            files=list(payload.files),
-            rows=payload.rows,
-            dlq_rows=payload.dlq_rows,
-            offsets=payload.offsets,
-            max_event_time=payload.max_event_time,
-            schema_fingerprint=_clipped(payload.schema_fingerprint, 64),
-            error=None,
-        )
+    _add_landing(
+        session,
+        resource,
+        event,
+        succeeded=True,
+        files=list(payload.files),
+        rows=payload.rows,
+        dlq_rows=payload.dlq_rows,
+        max_event_time=payload.max_event_time,
+        schema_fingerprint=_clipped(payload.schema_fingerprint, 64),
+        error=None,
     )
-    _set_status(session, resource, event)
 
 
 def _landing_failed(session: Session, resource: Resource, event: LandingFailed) -> None:
+    _add_landing(
+        session,
+        resource,
+        event,
+        succeeded=False,
+        files=[],
+        rows=0,
+        dlq_rows=0,
+        max_event_time=None,
+        schema_fingerprint=None,
+        error=_clipped(event.payload.error, 4000) or "landing failed (no reason given)",
+    )
+
+
+def _add_landing(session: Session, resource: Resource, event: LandingCompleted | LandingFailed, **outcome) -> None:
+    """A Landing row: the load, its time and offsets both landing events carry, and each one's outcome."""
     payload = event.payload
     session.add(
         Landing(
             event_id=event.id,
             resource_id=resource.id,
             load_id=_clipped(payload.load_id, 128),
-            succeeded=False,
             completed_at=payload.completed_at or event.ts,
-            files=[],
-            rows=0,
-            dlq_rows=0,
             offsets=payload.offsets,
-            max_event_time=None,
-            schema_fingerprint=None,
-            error=_clipped(payload.error, 4000) or "landing failed (no reason given)",
+            **outcome,
         )
     )
     _set_status(session, resource, event)
