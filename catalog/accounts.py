@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -24,6 +24,7 @@ from catalog.errors import CatalogError
 from catalog.grants import record_query, resolve_department
 from catalog.identity import ADMIN, LEADERSHIP, ROLES, Identity, set_acting_identity
 from catalog.models import Account, ApiToken, WebSession
+from hub import clock
 from hub.settings import get_settings
 
 TOKEN_PREFIX = "hub_"
@@ -42,7 +43,7 @@ class AuthError(CatalogError):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 def token_hash(token: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -23,6 +23,7 @@ from catalog.db import session_scope
 from catalog.grants import GrantError
 from catalog.identity import ADMIN, ROLES, STEWARD, Identity
 from catalog.models import Grant
+from hub import clock
 
 account_app = typer.Typer(
     help="Accounts: who may use the hub, for which department, in which role.", no_args_is_help=True
@@ -256,7 +257,7 @@ def grant_list(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Requests and their grants: all for an admin, those of or about your department otherwise."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     with _as_caller() as (session, who):
         rows = [
             _request_row(session, request, now) for request in approvals.visible_requests(session, who, status=status)

@@ -8,7 +8,7 @@ give access (warehouse.access.rights reads them through catalog.grants.rights_in
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from catalog.grants import GrantError, add_grant, resolve_department, revoke_grant
 from catalog.identity import ADMIN, STEWARD, Identity
 from catalog.models import Grant, GrantEvent, GrantRequest, Resource
+from hub import clock
 
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
 CONDITIONAL = "有条件共享"
@@ -30,7 +31,7 @@ class ApprovalError(GrantError):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 def _event(

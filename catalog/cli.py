@@ -17,6 +17,7 @@ from rich.table import Table
 from catalog.errors import CatalogError
 from catalog.lint import format_findings, lint_catalogue
 from catalog.spec import load_catalogue
+from hub import clock
 from hub.topics import events_topic
 
 app = typer.Typer(
@@ -55,7 +56,7 @@ def load(
 
     catalogue = load_catalogue(file)
     with session_scope() as session:
-        result = load_catalogue_into(session, catalogue, now=datetime.now(timezone.utc))
+        result = load_catalogue_into(session, catalogue, now=clock.now())
         if publish and result.events:
             # Published before the commit: if Kafka is down nothing is committed and a rerun
             # publishes again; if the commit failed, the consumer applies the events instead.

@@ -6,7 +6,7 @@ Access functions only: warehouse.access decides what a grant means; this module 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -15,6 +15,7 @@ from catalog.errors import CatalogError
 from catalog.identity import acting_identity
 from catalog.models import Department, Grant, QueryAudit, Resource
 from catalog.store import display_name
+from hub import clock
 
 
 class GrantError(CatalogError):
@@ -22,7 +23,7 @@ class GrantError(CatalogError):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 def resolve_department(session: Session, name_or_id: str) -> Department | None:

@@ -33,6 +33,7 @@ from catalog.spec import (
     read_catalogue,
 )
 from catalog.systems import CONNECTOR_KINDS, DOMAIN_SYSTEMS, SOURCE_SYSTEMS, SYSTEM_KINDS
+from hub import clock
 
 CLASSES = {"1": "基础", "2": "主题", "3": "部门"}
 BASE_SUBJECTS = {"01": "人口", "02": "法人单位", "03": "自然资源和空间地理", "04": "社会信用", "05": "电子证照"}
@@ -184,7 +185,7 @@ def lint_catalogue(path: str | Path, today: date | None = None) -> list[Finding]
         Finding(p.file, p.line, p.subject, "yaml" if p.subject == "yaml" else "shape", p.message) for p in problems
     ]
     findings += _lint_departments(catalogue.departments)
-    findings += _lint_resources(catalogue, today or date.today())
+    findings += _lint_resources(catalogue, today or clock.local_today())
     return sorted(findings, key=lambda f: (f.file, f.line, f.rule))
 
 

@@ -8,7 +8,7 @@ stores the day's snapshot, through `snapshot_today`.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from catalog.coverage import DEFINITION_VERSION, CoveragePolicy, SnapshotPoint, compute_coverage, snapshot_point
 from catalog.models import CoverageSnapshot
 from catalog.store import resource_facts
+from hub import clock
 
 
 def take_snapshot(session: Session, document: dict, as_of: datetime) -> CoverageSnapshot:
@@ -96,7 +97,7 @@ def report(as_of: datetime | None = None, *, url: str | None = None) -> dict:
     from catalog.db import session_scope
 
     with session_scope(url) as session:
-        return _report_in_force(session, as_of or datetime.now(timezone.utc))
+        return _report_in_force(session, as_of or clock.now())
 
 
 def snapshot_today(now: datetime | None = None, *, url: str | None = None) -> dict:
@@ -104,7 +105,7 @@ def snapshot_today(now: datetime | None = None, *, url: str | None = None) -> di
     today's immutable snapshot unless today already has one under this definition version."""
     from catalog.db import session_scope
 
-    moment = now or datetime.now(timezone.utc)
+    moment = now or clock.now()
     with session_scope(url) as session:
         stored = take_snapshot(session, _report_in_force(session, moment), moment)
         return stored.document  # the day's first snapshot stands: what the trend will show

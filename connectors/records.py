@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 
 import orjson
@@ -20,6 +20,7 @@ from catalog.derive import key_columns, schema_fingerprint
 from connectors.base import SourceRecord, parse_time
 from connectors.errors import UnreadableRow
 from connectors.kinds.sqlite_text import BadText, portable_json
+from hub import clock
 from hub.envelope import Record, encode
 
 TRUE_TEXTS = {"1", "true", "t", "y", "yes", "是"}
@@ -167,7 +168,7 @@ class RecordBuilder:
             moment = parse_time(value.get(self.event_item))
             if moment is not None:
                 return moment
-        return parse_time(item.event_time) or datetime.now(timezone.utc)
+        return parse_time(item.event_time) or clock.now()
 
     def encode(self, item: SourceRecord) -> tuple[bytes, bytes, list]:
         value = self.conform(item.value)
@@ -193,7 +194,7 @@ class RecordBuilder:
                 "reason": reason,
                 "raw": text,
                 "raw_encoding": encoding,
-                "at": datetime.now(timezone.utc).isoformat(),
+                "at": clock.now().isoformat(),
             }
         )
         headers = [

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from kafka.errors import KafkaError
 from rich.progress import (
@@ -35,6 +34,7 @@ from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, loa
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
+from hub import clock
 from hub.events import ConnectorProduced, publish_events
 from hub.kafka_clients import ensure_topics, make_producer
 from hub.topics import events_topic
@@ -153,7 +153,7 @@ class Connector:
             "source_of": self.state.get("source_of"),
             "source": copy.deepcopy(pending),
             "totals": {"produced": totals.get("produced", 0) + produced, "dlq": totals.get("dlq", 0) + dlq},
-            "saved_at": datetime.now(timezone.utc).isoformat(),
+            "saved_at": clock.now().isoformat(),
         }
         save_state(self.resource.id, self.state)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub import clock
 from hub.errors import HubError
 
 OPS = ("upsert", "delete")
@@ -58,7 +59,7 @@ class Record:
     value: dict
     resource: str
     op: str = "upsert"
-    event_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    event_time: datetime = field(default_factory=clock.now)
     source: str = ""
     schema: str = ""
 

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub import clock
 from hub.errors import HubError
 from hub.event_upgrades import UPGRADES
 from hub.topics import events_topic
@@ -182,7 +183,7 @@ class SchemaChange(Payload):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 class Event(BaseModel):

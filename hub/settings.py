@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub import clock
 from hub.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ def _default_token_file() -> Path:
 
 
 def _end_of_this_year() -> date:
-    return date(date.today().year, 12, 31)
+    return date(clock.local_today().year, 12, 31)
 
 
 class Settings(BaseSettings):

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub.timezone import LOCAL_TZ
+from hub import clock
 from quality.arrays import as_string_array, digits_value, fixed_width_bytes, regex_mask
 
 #: Placeholder dates that legacy systems store for "unknown" (DOMAIN §5).
@@ -44,7 +44,7 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], d
 
 def local_today() -> date:
     """Today in Shunde (UTC+08:00)."""
-    return datetime.now(LOCAL_TZ).date()
+    return clock.local_today()
 
 
 def calendar_ok(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -7,10 +7,10 @@ raw topic, so a fixed record can be found and replayed; the raw topic keeps ever
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
 
 import orjson
 
+from hub import clock
 from hub.kafka_clients import ensure_topics, make_producer
 from warehouse.errors import WarehouseError
 
@@ -87,7 +87,7 @@ def dead_letter_message(
             "raw_encoding": encoding,
             "raw_bytes": len(raw),
             "truncated": len(raw) > len(kept),
-            "at": datetime.now(timezone.utc).isoformat(),
+            "at": clock.now().isoformat(),
         }
     )
     headers = [

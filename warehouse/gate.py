@@ -24,7 +24,6 @@ import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -34,7 +33,7 @@ import pyarrow.parquet as pq
 
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from catalog.derive import quoted
-from hub import outbox
+from hub import clock, outbox
 from hub.events import QualityCompleted
 from hub.files import LockHeld, exclusive_lock
 from quality.judge import HistoryNeed, Verdict, history_needs, judge, key_strings
@@ -199,7 +198,7 @@ def quality_event(result: GateResult, load_id: str | None = None) -> dict:
         run_id=result.run_id,
         load_id=load_id,
         suite=f"hub.{result.resource}",
-        ran_at=datetime.now(timezone.utc).isoformat(),
+        ran_at=clock.now().isoformat(),
         rows_checked=result.rows,
         rows_valid=result.passed_rows,
         pass_rate=result.pass_rate,

@@ -21,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog import reader, spec
+from hub import clock
 from hub.files import LockHeld, exclusive_lock, write_atomic
 from hub.settings import get_settings
 from hub.timezone import LOCAL_TZ
@@ -83,7 +84,7 @@ def resource_dir(resource) -> Path:
 
 def landing_day(moment: datetime | None = None) -> str:
     """The dt= partition value for a landing at `moment` (now): the Shanghai calendar day."""
-    return (moment or datetime.now(timezone.utc)).astimezone(LOCAL_TZ).date().isoformat()
+    return (moment or clock.now()).astimezone(LOCAL_TZ).date().isoformat()
 
 
 def file_name(topic: str, partition: int, first: int, last: int) -> str:

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,7 +42,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from catalog import derive
-from hub import outbox
+from hub import clock, outbox
 from hub.envelope import HeaderColumns
 from hub.kafka_clients import make_consumer
 from hub.topics import landing_group
@@ -96,7 +96,7 @@ class LandingResult:
 def land(resource_id: str, *, catalogue=None, max_records: int | None = None) -> LandingResult:
     """Land what the resource's raw topic holds now (at most `max_records`) as Parquet files."""
     resource = lake.resolve_resource(resource_id, catalogue)
-    load_id = f"{resource.id}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    load_id = f"{resource.id}-{clock.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with lake.resource_lock(resource), _cyclic_gc_paused():  # LandingBusy is raised as it is
         try:
             return _Load(resource, load_id, max_records).run()

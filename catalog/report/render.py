@@ -7,7 +7,7 @@ as XLSX, plus coverage.json — the document every figure comes from, as `hub co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -20,6 +20,7 @@ from catalog.report.pdf import print_to_pdf
 from catalog.report.workbook import write_workbook
 from catalog.service import labels
 from catalog.service.pages import local_time, pct, tone
+from hub import clock
 from hub.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -55,7 +56,7 @@ def render_report(
     out_dir: Path | None = None, as_of: datetime | None = None, *, url: str | None = None, pdf: bool = True
 ) -> ReportFiles:
     """Render the report for `as_of` (default now); reads only (coverage_daily stores the snapshot first)."""
-    moment = as_of or datetime.now(timezone.utc)
+    moment = as_of or clock.now()
     with session_scope(url) as session:
         data = report_data(session, moment)
     folder = Path(out_dir) if out_dir else default_folder(moment)
@@ -101,5 +102,5 @@ def render_html(data: dict, chart_paths: dict[str, str]) -> str:
         ahead=sorted(departments, key=lambda row: (-row["ratio"], row["department"]))[:3],
         summary_gaps=data["gaps"][:SUMMARY_GAPS],
         reason_label=labels.reason_label,
-        generated=datetime.now(timezone.utc).isoformat(),
+        generated=clock.now().isoformat(),
     )

@@ -5,7 +5,7 @@ Reads are open; writes need a token (catalog.service.auth). Every error has the 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -23,6 +23,7 @@ from catalog.service.errors import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ApiEr
 from catalog.service.resources import ResourceFilter, filter_options, resource_detail, resource_rows
 from catalog.service.writes import ResourceEntry, publish_event, save_entry
 from catalog.targets import current_target, set_target
+from hub import clock
 
 router = APIRouter(prefix="/api", tags=["api"], responses=ERROR_RESPONSES)
 export_router = APIRouter(tags=["export"], responses=ERROR_RESPONSES)
@@ -116,7 +117,7 @@ def target(session: Session = Depends(get_session)) -> dict:
     responses=WRITE_ERROR_RESPONSES,
 )
 def put_target(body: TargetIn, session: Session = Depends(get_session)) -> dict:
-    stored = set_target(session, body.target, body.target_date, now=datetime.now(timezone.utc), note=body.note)
+    stored = set_target(session, body.target, body.target_date, now=clock.now(), note=body.note)
     return _committed(session, stored.as_json())
 
 
@@ -169,7 +170,7 @@ def _check_editor(who: Identity, department: str) -> None:
 def _saved(session: Session, entry: ResourceEntry, *, update: bool, publish: bool, status: int = 200) -> Response:
     """Apply the entry, build and render the whole answer, publish if asked, and only then commit:
     a write that fails at any step leaves nothing saved."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     event = save_entry(session, entry, now=now, update=update)
     session.flush()
     detail = resource_detail(session, _resource(session, entry.id), now)
@@ -219,5 +220,5 @@ def catalog_jsonld(session: Session = Depends(get_session)) -> Response:
     from hub.settings import get_settings
 
     # The configured address, never the Host header: a harvester must not be handed links a client chose.
-    body = catalogue_jsonld(session, str(get_settings().public_base_url), now=datetime.now(timezone.utc))
+    body = catalogue_jsonld(session, str(get_settings().public_base_url), now=clock.now())
     return Response(body, media_type="application/ld+json")

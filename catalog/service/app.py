@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
 from catalog.service.errors import ApiError
+from hub import clock
 from hub.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
@@ -95,7 +96,7 @@ def get_moment(
     ),
 ) -> Moment:
     if as_of is None or not as_of.strip():
-        return Moment(datetime.now(timezone.utc))
+        return Moment(clock.now())
     from catalog.cli import parse_as_of
     from catalog.errors import CatalogError
 

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -26,6 +26,7 @@ import orjson
 from connectors.base import Advance, BaseSource, SourceItem, SourceRecord, Unreadable
 from connectors.errors import SourceRejected, SourceUnavailable
 from connectors.systems import video_url
+from hub import clock
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (moment - clock.now()).total_seconds())
 
 
 class HttpSource(BaseSource):
@@ -89,7 +90,7 @@ class HttpSource(BaseSource):
     def _read_pages(self, state: dict) -> Iterator[SourceItem]:
         if state.get("done"):
             finished = datetime.fromisoformat(state["finished_at"])
-            if (datetime.now(timezone.utc) - finished).total_seconds() < self.refresh_s:
+            if (clock.now() - finished).total_seconds() < self.refresh_s:
                 return  # the last snapshot is recent enough
             page, skip_through = 1, -1
         else:
@@ -104,7 +105,7 @@ class HttpSource(BaseSource):
                     continue
                 position = {"page": page, "row": row, "done": False}
                 if last_page and row == len(items) - 1:
-                    position.update(done=True, finished_at=datetime.now(timezone.utc).isoformat())
+                    position.update(done=True, finished_at=clock.now().isoformat())
                 yield self._item(item, position, f"page {page} item {row}")
             if last_page:
                 if not items or skip_through >= len(items) - 1:
@@ -113,7 +114,7 @@ class HttpSource(BaseSource):
                             "page": page,
                             "row": len(items) - 1,
                             "done": True,
-                            "finished_at": datetime.now(timezone.utc).isoformat(),
+                            "finished_at": clock.now().isoformat(),
                         }
                     )
                 return

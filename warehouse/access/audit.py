@@ -12,13 +12,14 @@ import getpass
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 
 from catalog import grants as catalog_grants
 from catalog.db import session_scope
+from hub import clock
 from hub.settings import Settings, get_settings
 from warehouse.access import rights
 from warehouse.access.child import ChildLimits, run_in_child
@@ -49,7 +50,7 @@ class QueryOutcome:
 
 def role_decisions(role_name: str, now: datetime | None = None) -> tuple[str, dict[str, rights.Decision]]:
     """(role id, resource id → Decision) for what the analyst typed as --as; refuses unknown roles."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     with session_scope() as session:
         inputs = catalog_grants.rights_inputs(session)
         role = rights.resolve_role(role_name, inputs.departments)

@@ -6,7 +6,6 @@ Heavy imports stay inside the commands so `hub --help` stays quick.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 
@@ -178,9 +177,10 @@ def audit(
     """The audit trail of analyst queries: who, when, SQL, how it ended and why, grants used, rows, duration."""
     from catalog.db import session_scope
     from catalog.grants import list_audit, shown_status
+    from hub import clock
     from hub.settings import get_settings
 
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     stale_after = get_settings().query_timeout_s + 60  # no query runs longer: its `hub sql` died
     with session_scope() as session:
         rows = [
