@@ -24,6 +24,7 @@ from catalog.grants import GrantError
 from catalog.identity import ADMIN, ROLES, STEWARD, Identity
 from catalog.models import Grant
 from hub import clock
+from hub.settings import get_settings
 
 account_app = typer.Typer(
     help="Accounts: who may use the hub, for which department, in which role.", no_args_is_help=True
@@ -163,7 +164,7 @@ def _valid_until(text: str) -> datetime:
 
 @grant_app.command("request")
 def grant_request(
-    resource: str = typer.Option(..., help="the 有条件共享 resource (id or code)"),
+    resource: str = typer.Option(..., help="the resource (id or code); 无条件共享 is granted at once"),
     purpose: str = typer.Option(..., help="what the data is used for"),
     valid_until: str = typer.Option(..., help="last day (2026-12-31) or ISO datetime"),
     pii: bool = typer.Option(False, "--pii/--no-pii", help="ask to read PII in clear (approved separately)"),
@@ -180,11 +181,17 @@ def grant_request(
             valid_until=_valid_until(valid_until),
             department=department,
         )
-        typer.echo(
-            f"request #{request.id}: {request.department_id} asks to read {request.resource_id}"
-            f"{' with PII' if pii else ''}; a steward of its owner approves it (`hub grant approve "
-            f"{request.id}`)"
-        )
+        answer = (request.id, request.status, request.decision_reason, request.department_id, request.resource_id)
+    request_id, status, reason, holder, target = answer
+    if status == approvals.DENIED:  # 不予共享: the refusal is recorded (committed above), the caller told
+        _fail(f"request #{request_id} refused: {reason}")
+    if status == approvals.APPROVED:
+        typer.echo(f"request #{request_id}: {holder} reads {target} now ({reason})")
+        return
+    typer.echo(
+        f"request #{request_id}: {holder} asks to read {target}{' with PII' if pii else ''}; a steward of its "
+        f"owner answers within {get_settings().share_answer_workdays} working days (`hub grant approve {request_id}`)"
+    )
 
 
 @grant_app.command("approve")
@@ -216,7 +223,7 @@ def grant_deny(
 @grant_app.command("add")
 def grant_add(
     department: str = typer.Option(..., help="the department granted access (id or name as coverage lists it)"),
-    resource: str = typer.Option(..., help="the 有条件共享 resource (id or code)"),
+    resource: str = typer.Option(..., help="the resource (id or code); 无条件共享 is granted at once"),
     purpose: str = typer.Option(..., help="what the data is used for"),
     valid_until: str = typer.Option(..., help="last day (2026-12-31) or ISO datetime"),
     pii: bool = typer.Option(False, "--pii/--no-pii", help="whether PII columns are shown in clear"),

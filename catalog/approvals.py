@@ -19,7 +19,8 @@ from catalog.models import Grant, GrantEvent, GrantRequest, Resource
 from hub import clock
 
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
-CONDITIONAL = "有条件共享"
+UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "无条件共享", "有条件共享", "不予共享"
+CATALOGUE = "catalogue"  # the decider of requests the sharing type answers at once
 
 
 class ApprovalError(GrantError):
@@ -94,9 +95,9 @@ def request_grant(
             f"{who.user} works for {who.department}: only an admin or the owner's steward asks for another department",
             status=403,
         )
-    if target.sharing_type != CONDITIONAL:
+    if target.sharing_type not in (UNCONDITIONAL, CONDITIONAL, NOT_SHARED):
         raise ApprovalError(
-            f"{target.id} is {target.sharing_type}: only {CONDITIONAL} resources take requests", status=422
+            f"{target.id} has no sharing type the catalogue knows ({target.sharing_type!r})", status=422
         )
     if target.provider_id == holder.id:
         raise ApprovalError(f"{target.id} is {holder.id}'s own resource: it needs no grant", status=422)
@@ -123,7 +124,25 @@ def request_grant(
         now=now,
         detail=f"{holder.id} → {target.id} until {valid_until.isoformat()}{', PII in clear' if pii else ''}",
     )
+    _answer_at_once(session, who, request, target.sharing_type, now)
     return request
+
+
+def _answer_at_once(session: Session, who: Identity, request: GrantRequest, sharing: str, now: datetime) -> None:
+    """The sharing type decides some requests itself (政务数据共享条例: no extra conditions on 无条件共享).
+
+    无条件共享 is readable by every department already: the request is granted at once (PII in
+    clear still needs the owner, so such a request waits like a 有条件共享 one). 不予共享 cannot
+    be granted: the refusal is recorded with its reason, so the department's figures show it.
+    """
+    if sharing == UNCONDITIONAL and not request.pii_requested:
+        request.status, request.decision_reason = APPROVED, f"{UNCONDITIONAL}：各部门可直接使用，无需审批"
+    elif sharing == NOT_SHARED:
+        request.status, request.decision_reason = DENIED, f"{NOT_SHARED}：依目录不予共享，不能申请"
+    else:
+        return
+    request.decided_by, request.decided_at = CATALOGUE, now
+    _event(session, who, request.status, request=request, detail=request.decision_reason, now=now)
 
 
 def approve(

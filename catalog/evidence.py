@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from catalog import objections
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from catalog.errors import CatalogError
 from catalog.models import ConnectorRun, Landing, QualityRun, Resource, StatusChange
@@ -24,6 +25,7 @@ from hub.events import (
     Event,
     LandingCompleted,
     LandingFailed,
+    ObjectionChanged,
     QualityCompleted,
     ResourceRegistered,
     ResourceUpdated,
@@ -158,6 +160,7 @@ def _quality(session: Session, resource: Resource, event: QualityCompleted) -> N
         )
     )
     _set_status(session, resource, event)
+    objections.on_quality(session, resource, event)
 
 
 def _schema_changed(session: Session, resource: Resource, event: SchemaChanged) -> None:
@@ -181,6 +184,15 @@ def _schema_changed(session: Session, resource: Resource, event: SchemaChanged) 
 
 
 REGISTRATIONS = ("resource.registered", "resource.updated")
+
+
+def _objection_changed(session: Session, resource: Resource, event: ObjectionChanged) -> None:
+    try:
+        objections.apply_change(session, resource, event)
+    except objections.ObjectionError as exc:  # a step that does not fit the state: recorded as rejected
+        raise EventRejected(str(exc)) from None
+
+
 HANDLERS: dict[str, Callable[..., None]] = {
     "resource.registered": _registered,
     "resource.updated": _registered,
@@ -189,6 +201,7 @@ HANDLERS: dict[str, Callable[..., None]] = {
     "landing.failed": _landing_failed,
     "quality.completed": _quality,
     "schema.changed": _schema_changed,
+    "objection.changed": _objection_changed,
 }
 if set(HANDLERS) != set(EVENT_TYPES):
     raise CatalogError(f"event types without a handler: {sorted(set(EVENT_TYPES) - set(HANDLERS))}")

@@ -415,3 +415,48 @@ class GrantEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_department: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Objection(Base):
+    """An objection (异议 / 校核纠错) to a resource's data, addressed to the steward of its 数源部门.
+
+    raised → accepted → flagged → corrected → closed, or rejected with a reason. Deadlines count
+    working days on the Chinese calendar (catalog.workdays) from `raised_at`. A quality objection
+    (origin `quality`) is opened by a critical rule failing beyond the threshold and closes itself
+    when a later load passes the rule. Rebuilt from hub.events like every other catalogue row.
+    """
+
+    __tablename__ = "objections"
+    __table_args__ = (Index(None, "resource_id", "state"), Index(None, "department_id", "state"))
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))  # the 数源部门 that answers
+    origin: Mapped[str] = mapped_column(String(16))  # quality | analyst
+    item: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(String(128))  # the failing rule of a quality objection
+    reason: Mapped[str] = mapped_column(Text)
+    raised_by: Mapped[str] = mapped_column(String(64))
+    raised_at: Mapped[datetime]
+    ack_due: Mapped[datetime]
+    resolve_due: Mapped[datetime]
+    provisional_calendar: Mapped[bool]  # a deadline crossed a year whose holidays the calendar does not know
+    state: Mapped[str] = mapped_column(String(16))
+    state_since: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]  # closed or rejected
+    resolution: Mapped[str | None] = mapped_column(Text)  # why rejected, or what verified the correction
+
+
+class ObjectionStep(Base):
+    """One step of an objection, append-only: who, when, and what they said."""
+
+    __tablename__ = "objection_steps"
+    __table_args__ = (Index(None, "objection_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objection_id: Mapped[str] = mapped_column(ForeignKey("objections.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from catalog.coverage import DEFINITION_VERSION, CoveragePolicy, SnapshotPoint, compute_coverage, snapshot_point
 from catalog.models import CoverageSnapshot
+from catalog.scorecard import overdue_objections, scorecard
 from catalog.store import resource_facts
 from hub import clock
 
@@ -89,7 +90,11 @@ def coverage_report(
     """The coverage document at `as_of` (evidence after it ignored). Read-only at any as_of."""
     facts = resource_facts(session, as_of)
     points = history(session, before=as_of.date())
-    return compute_coverage(facts, as_of, policy or CoveragePolicy.default(), target, target_date, points)
+    policy = policy or CoveragePolicy.default()
+    document = compute_coverage(facts, as_of, policy, target, target_date, points)
+    document["scorecard"] = scorecard(session, facts, as_of, policy)
+    document["overdue_objections"] = overdue_objections(session, as_of)
+    return document
 
 
 def report(as_of: datetime | None = None, *, url: str | None = None) -> dict:

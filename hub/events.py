@@ -168,6 +168,26 @@ class Judged(Payload):
         return self
 
 
+OBJECTION_ACTIONS = ("raised", "accepted", "flagged", "corrected", "closed", "rejected")
+
+
+class ObjectionChange(Payload):
+    """objection.changed: one step of an objection (异议 / 校核纠错) to a resource's data.
+
+    `raised` carries what is objected to; the steward of the 数源部门 takes the later steps.
+    Quality objections are opened and closed by the catalogue from quality.completed, not by this event.
+    """
+
+    objection: Name
+    action: Literal["raised", "accepted", "flagged", "corrected", "closed", "rejected"]
+    actor: Name
+    actor_role: str | None = None
+    actor_department: str | None = None
+    item: str | None = Field(None, max_length=64)
+    reason: str | None = Field(None, max_length=2000)  # raised: what is wrong; rejected: why not
+    at: Moment | None = None  # default: the event's ts
+
+
 class SchemaChange(Payload):
     """schema.changed: source records differ from the catalogue entry (history; no status change)."""
 
@@ -248,6 +268,11 @@ class SchemaChanged(Event):
     payload: SchemaChange
 
 
+class ObjectionChanged(Event):
+    type: Literal["objection.changed"] = "objection.changed"
+    payload: ObjectionChange
+
+
 EVENT_MODELS: dict[str, type[Event]] = {
     model.model_fields["type"].default: model
     for model in (
@@ -258,6 +283,7 @@ EVENT_MODELS: dict[str, type[Event]] = {
         LandingFailed,
         QualityCompleted,
         SchemaChanged,
+        ObjectionChanged,
     )
 }
 EVENT_TYPES = tuple(EVENT_MODELS)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # HMAC key of the pseudonyms that replace ID numbers, phones and credit codes in masked views.
     # Unset: a random key is generated once under <var>/secrets/pseudonym.key (mode 0600).
     pseudonym_key: SecretStr | None = None
+    objection_ack_workdays: int = Field(2, ge=0, description="working days a 数源部门 has to acknowledge an objection")
+    objection_resolve_workdays: int = Field(10, ge=1, description="working days to resolve an objection")
+    share_answer_workdays: int = Field(5, ge=1, description="working days to answer a 有条件共享 request")
     mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
 
     @model_validator(mode="after")

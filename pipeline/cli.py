@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
-from catalog import accounts_cli, service_cli
+from catalog import accounts_cli, objections_cli, service_cli
 from catalog import cli as catalog_cli
 from catalog.lineage import Storage, use_storage
 from connectors import cli as connectors_cli
@@ -145,6 +145,7 @@ def _mount_packages() -> None:
     quality_cli.app.command("quarantine")(warehouse_cli.quarantine)  # the warehouse keeps the quarantine zone
     app.command("sql")(access_cli.sql)
     accounts_cli.register(app)  # hub account …, hub grant …
+    app.add_typer(objections_cli.app, name="objection")
     app.command("audit")(access_cli.audit)
 
 

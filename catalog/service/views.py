@@ -181,4 +181,12 @@ def department_detail(session: Session, dept: Department, as_of: datetime) -> di
         "coverage": coverage,
         "gaps": gaps,
         "resources": resource_rows(session, as_of, department=dept.id),
+        "scorecard": next(
+            (
+                card
+                for card in document.get("scorecard", {}).get("by_department", [])
+                if card["department_id"] == dept.id
+            ),
+            None,
+        ),
     }

@@ -72,6 +72,10 @@ def _run(
         typer.secho(message, fg=typer.colors.RED, err=True)
         return False
     _emit(outcome.table, output_format, output)
+    from warehouse.access.objection_flags import notices
+
+    for notice in notices(statement):
+        typer.secho(notice, fg=typer.colors.YELLOW, err=True)
     if outcome.truncated:
         typer.secho(f"(cut at {outcome.rows} rows: HUB_QUERY_ROW_LIMIT)", fg=typer.colors.YELLOW, err=True)
     return True

@@ -1,0 +1,199 @@
+"""The objection loop on a real catalogue database and the real broker: quality objections opened by
+a failing critical rule and closed by a passing load, analyst objections answered by the 数源部门's
+steward step by step, working-day deadlines across weekends and holidays, and the topic as the
+whole history (replaying it into an empty catalogue rebuilds every objection)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+import typer
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from catalog import objections
+from catalog.accounts_cli import register
+from catalog.db import session_scope
+from catalog.events import apply_events, consume
+from catalog.models import Objection, ObjectionStep
+from catalog.objections_cli import app as objection_app
+from hub import clock
+from hub import settings as hub_settings
+from hub.events import make_event
+from hub.timezone import LOCAL_TZ
+from hub.topics import events_topic
+
+runner = CliRunner()
+RULE = "gmsfhm.resident_id"
+
+
+def local(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=LOCAL_TZ)
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    app.add_typer(objection_app, name="objection")
+    return app
+
+
+def invoke(monkeypatch, token: str, *args: str):
+    monkeypatch.setenv("HUB_TOKEN", token)
+    hub_settings.reset_settings()
+    return runner.invoke(_app(), list(args))
+
+
+@pytest.fixture
+def hub(hub_env, monkeypatch, small_catalogue, t0):
+    from catalog.store import load_catalogue_into
+
+    monkeypatch.setenv("HUB_TOKEN_FILE", str(hub_env / "no-token"))
+    monkeypatch.delenv("HUB_TOKEN", raising=False)
+    hub_settings.reset_settings()
+    with session_scope() as session:
+        load_catalogue_into(session, small_catalogue, now=t0 - timedelta(days=60))
+    return hub_env
+
+
+@pytest.fixture
+def people(hub, monkeypatch) -> dict[str, str]:
+    """An admin, the steward of gaj (the 数源部门 of hjrk_jbxx), an analyst and a steward of scjgj."""
+    tokens = {"root": _add(monkeypatch, None, "root", "gaj", "admin")}
+    for user, department, role in (
+        ("wang", "gaj", "steward"),
+        ("li", "scjgj", "analyst"),
+        ("zhao", "scjgj", "steward"),
+    ):
+        tokens[user] = _add(monkeypatch, tokens["root"], user, department, role)
+    return tokens
+
+
+def _add(monkeypatch, by, user, department, role) -> str:
+    if by is None:
+        monkeypatch.delenv("HUB_TOKEN", raising=False)
+        hub_settings.reset_settings()
+        result = runner.invoke(_app(), ["account", "add", user, "--department", department, "--role", role])
+    else:
+        result = invoke(monkeypatch, by, "account", "add", user, "--department", department, "--role", role)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def _judged(at: datetime, failed: list[str], *, rows_checked: int = 100, load: str = "l") -> dict:
+    return make_event(
+        "quality.completed",
+        "hjrk_jbxx",
+        ts=at,
+        load_id=load,
+        rows_checked=rows_checked,
+        rows_valid=rows_checked - 10 * len(failed),
+        failed_critical=failed,
+    )
+
+
+# --- quality objections -------------------------------------------------------------------------
+
+
+def test_a_failing_critical_rule_opens_one_objection_and_a_passing_load_closes_it(hub):
+    raised = local(2026, 9, 30, 10, 0)  # the day before the National Day week
+    with session_scope() as session:
+        apply_events(session, [_judged(raised, [RULE], load="l-1")])
+        apply_events(session, [_judged(raised + timedelta(hours=1), [RULE], load="l-2")])  # the same rule again
+        found = objections.objections(session, resource="hjrk_jbxx")
+        assert [(o.origin, o.rule, o.state, o.department_id) for o in found] == [("quality", RULE, "raised", "gaj")]
+        objection = found[0]
+        assert objection.ack_due == local(2026, 10, 9, 23, 59, 59)  # Thu 8, Fri 9 October
+        assert objection.resolve_due == local(2026, 10, 20, 23, 59, 59)  # counting Saturday 10 October, worked
+
+        assert not objections.lateness(objection, local(2026, 10, 9, 23, 0)).overdue
+        late = objections.lateness(objection, local(2026, 10, 10, 9, 0))
+        assert late.ack_overdue and not late.resolve_overdue
+
+        apply_events(session, [_judged(local(2026, 10, 12, 9, 0), [], rows_checked=0, load="l-3")])
+        assert objection.state == "raised"  # nothing checked, nothing verified
+        apply_events(session, [_judged(local(2026, 10, 12, 10, 0), [], load="l-4")])
+        assert objection.state == "closed" and objection.ended_at == local(2026, 10, 12, 10, 0)
+        assert RULE in objection.resolution and "l-4" in objection.resolution
+        assert not objections.lateness(objection, local(2026, 10, 30)).ended_late
+        steps = session.scalars(select(ObjectionStep.action).where(ObjectionStep.objection_id == objection.id))
+        assert list(steps) == ["raised", "closed"]
+
+
+def test_a_rule_failing_again_after_closing_opens_a_new_objection(hub):
+    with session_scope() as session:
+        apply_events(
+            session,
+            [
+                _judged(local(2026, 12, 1, 9), [RULE], load="a"),
+                _judged(local(2026, 12, 2, 9), [], load="b"),
+                _judged(local(2026, 12, 3, 9), [RULE], load="c"),
+            ],
+        )
+        states = [o.state for o in objections.objections(session, resource="hjrk_jbxx")]
+    assert states == ["closed", "raised"]
+
+
+# --- analyst objections through the CLI and the broker --------------------------------------------
+
+
+def test_an_analyst_objection_is_answered_step_by_step_and_replays_from_the_topic(
+    people, monkeypatch, new_catalog_url, small_catalogue, t0, kafka_bootstrap
+):
+    with clock.frozen_at(local(2026, 12, 4, 16, 0)):  # a Friday
+        raised = invoke(
+            monkeypatch, people["li"], "objection", "raise", "hjrk_jbxx", "--item", "xm", "--reason", "姓名错字"
+        )
+    assert raised.exit_code == 0, raised.output
+    assert "gaj" in raised.stdout and "2026-12-08 23:59" in raised.stdout  # Mon 7, Tue 8
+    objection_id = raised.stdout.split()[1]
+
+    refused = invoke(monkeypatch, people["zhao"], "objection", "accept", objection_id)  # not the 数源部门
+    assert refused.exit_code == 1 and "only a steward of gaj" in refused.output
+    wrong_order = invoke(monkeypatch, people["wang"], "objection", "close", objection_id)
+    assert wrong_order.exit_code == 1 and "next can be accepted, rejected" in wrong_order.output
+    no_reason = invoke(monkeypatch, people["wang"], "objection", "reject", objection_id)
+    assert no_reason.exit_code == 1 and "reason" in no_reason.output
+
+    for day, verb in ((7, "accept"), (8, "flag"), (10, "correct"), (11, "close")):
+        with clock.frozen_at(local(2026, 12, day, 10, 0)):
+            result = invoke(monkeypatch, people["wang"], "objection", verb, objection_id, "--reason", f"{verb} 已处理")
+        assert result.exit_code == 0, result.output
+
+    listed = invoke(monkeypatch, people["li"], "objection", "list", "--resource", "hjrk_jbxx", "--json")
+    [row] = [row for row in _json(listed.stdout) if row["id"] == objection_id]
+    assert row["state"] == "closed" and row["item"] == "xm" and not row["ended_late"]
+
+    with session_scope() as session:
+        before = _objection_state(session, objection_id)
+    replay_url = new_catalog_url()
+    from catalog.store import load_catalogue_into
+
+    with session_scope(replay_url) as session:
+        load_catalogue_into(session, small_catalogue, now=t0 - timedelta(days=60))
+    consume(url=replay_url, topic=events_topic(), group_id=f"replay-{uuid.uuid4().hex[:8]}", from_beginning=True)
+    with session_scope(replay_url) as session:
+        assert _objection_state(session, objection_id) == before
+
+
+def _json(text: str):
+    import json
+
+    return json.loads(text)
+
+
+def _objection_state(session, objection_id: str) -> tuple:
+    objection = session.get(Objection, objection_id)
+    steps = session.scalars(
+        select(ObjectionStep).where(ObjectionStep.objection_id == objection_id).order_by(ObjectionStep.at)
+    )
+    return (
+        objection.state,
+        objection.raised_at,
+        objection.ack_due,
+        objection.resolve_due,
+        objection.resolution,
+        [(step.action, step.actor, step.at) for step in steps],
+    )
