@@ -116,6 +116,7 @@ def scorecard(session: Session, facts: list[ResourceFacts], as_of: datetime, pol
         "definitions": {**DEFINITIONS, "share_requests": DEFINITIONS["share_requests"].format(days=days)},
         "overall": _overall(cards),
         "by_department": cards,
+        "overdue_objections": overdue_objections(session, as_of),
     }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from catalog.coverage import DEFINITION_VERSION, CoveragePolicy, SnapshotPoint, compute_coverage, snapshot_point
 from catalog.models import CoverageSnapshot
-from catalog.scorecard import overdue_objections, scorecard
+from catalog.scorecard import scorecard
 from catalog.store import resource_facts
 from hub import clock
 
@@ -93,7 +93,6 @@ def coverage_report(
     policy = policy or CoveragePolicy.default()
     document = compute_coverage(facts, as_of, policy, target, target_date, points)
     document["scorecard"] = scorecard(session, facts, as_of, policy)
-    document["overdue_objections"] = overdue_objections(session, as_of)
     return document
 
 

@@ -42,7 +42,11 @@ class StepIn(BaseModel):
     reason: str | None = Field(None, max_length=2000, description="required to reject")
 
 
-@router.get("", summary="Objections with their deadlines (working days) and whether they are overdue")
+@router.get(
+    "",
+    summary="Objections with their deadlines (working days) and whether they are overdue",
+    responses=WRITE_ERROR_RESPONSES,
+)
 def list_objections(
     department: str | None = Query(None, max_length=32),
     resource: str | None = Query(None, max_length=64),

@@ -41,6 +41,7 @@ CONTRACT_KEYS = {
     "trend",
     "projection",
     "timeliness",
+    "scorecard",  # catalog.scorecard: the department figures a data bureau is held to
     "problems",
 }
 

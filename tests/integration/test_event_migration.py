@@ -48,6 +48,9 @@ def test_a_recorded_version_1_event_makes_the_same_catalogue_state(path: Path, t
         assert _as_recorded(got["changed"], expected["changed"]) == _as_recorded(expected["changed"])
 
 
+NEWER_TABLES = {"objections", "objection_steps"}
+
+
 def _as_recorded(changed: dict, recorded: dict | None = None) -> dict:
     """Rows cut to the columns version 1 had (columns added since, resources.checks, come last),
     without resources.spec_hash: a fingerprint of the entry as the current model dumps it, which
@@ -61,9 +64,12 @@ def _as_recorded(changed: dict, recorded: dict | None = None) -> dict:
         row = row[: width.get(table, len(row))]
         return [value for n, value in enumerate(row) if table != "resources" or n != spec_hash]
 
+    # Tables made since version 1 (objections, opened from a failing quality run) are state the
+    # recording could not know; every table it knows must match.
     return {
         table: {side: [cut(table, row) for row in rows] for side, rows in sides.items()}
         for table, sides in changed.items()
+        if table in recorded or table not in NEWER_TABLES
     }
 
 

@@ -20,6 +20,7 @@ from hub.events import (
     EventInvalid,
     LandingCompleted,
     LandingFailed,
+    ObjectionChanged,
     QualityCompleted,
     ResourceRegistered,
     ResourceUpdated,
@@ -100,11 +101,21 @@ FULL = {  # every model with every field it has set
     SchemaChanged: dict(
         note="source records differ", old="ae53", new="0bad", added=["zz"], removed=["yy"], changed=["xx"]
     ),
+    ObjectionChanged: dict(
+        objection="o-1",
+        action="raised",
+        actor="li",
+        actor_role="analyst",
+        actor_department="scjgj",
+        item="xm",
+        reason="姓名错字",
+        at=T0,
+    ),
 }
 
 
 def test_there_is_one_model_per_event_type():
-    assert set(FULL) == set(EVENT_MODELS.values()) and len(EVENT_TYPES) == 7
+    assert set(FULL) == set(EVENT_MODELS.values()) and len(EVENT_TYPES) == 8
 
 
 @pytest.mark.parametrize("model", list(FULL), ids=lambda model: model.__name__)
