@@ -197,3 +197,50 @@ def _objection_state(session, objection_id: str) -> tuple:
         objection.resolution,
         [(step.action, step.actor, step.at) for step in steps],
     )
+
+
+# --- the same loop over HTTP ---------------------------------------------------------------------
+
+
+def test_the_service_raises_and_answers_objections_and_the_department_page_shows_them(
+    people, monkeypatch, kafka_bootstrap
+):
+    from fastapi.testclient import TestClient
+
+    from catalog.service.app import create_app
+
+    def auth(user: str) -> dict:
+        return {"Authorization": f"Bearer {people[user]}"}
+
+    monkeypatch.setenv("HUB_API_TOKEN", "a-service-token-of-the-test-run")
+    monkeypatch.delenv("HUB_TOKEN", raising=False)
+    hub_settings.reset_settings()
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        assert client.get("/api/objections").status_code == 401
+        raised = client.post(
+            "/api/objections",
+            json={"resource": "hjrk_jbxx", "item": "csrq", "reason": "出生日期晚于登记日期"},
+            headers=auth("li"),
+        )
+        assert raised.status_code == 201, raised.text
+        objection = raised.json()
+        assert (objection["state"], objection["department"], objection["item"]) == ("raised", "gaj", "csrq")
+        assert (
+            client.post(f"/api/objections/{objection['id']}/accept", json={}, headers=auth("zhao")).status_code == 403
+        )
+        assert (
+            client.post(f"/api/objections/{objection['id']}/reject", json={}, headers=auth("wang")).status_code == 422
+        )
+        rejected = client.post(
+            f"/api/objections/{objection['id']}/reject", json={"reason": "源数据核实无误"}, headers=auth("wang")
+        )
+        assert rejected.status_code == 200 and rejected.json()["state"] == "rejected"
+        assert rejected.json()["resolution"] == "源数据核实无误"
+        listed = client.get("/api/objections", params={"resource": "hjrk_jbxx"}, headers=auth("li")).json()
+        assert [row["state"] for row in listed if row["id"] == objection["id"]] == ["rejected"]
+
+        client.post("/api/objections", json={"resource": "hjrk_jbxx", "reason": "户籍地址不全"}, headers=auth("li"))
+        page = client.get("/departments/gaj", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        assert "部门考核" in page.text and "待办事项" in page.text and "处理 1 项未办结异议" in page.text
