@@ -59,6 +59,8 @@ def write_workbook(data: dict, path: Path) -> Path:
     for row in departments.iter_rows(min_row=2, min_col=4, max_col=4):
         row[0].number_format = PERCENT
     _timeliness(book, data["timeliness"])
+    if "scorecard" in data["coverage"]:
+        _scorecard(book, data["coverage"]["scorecard"])
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
@@ -110,6 +112,39 @@ def _summary(sheet, data: dict) -> None:
     for index, (_label, _value, number_format) in enumerate(rows, start=2):
         if number_format:
             sheet.cell(row=index, column=2).number_format = number_format
+
+
+def _scorecard(book, scorecard: dict) -> None:
+    """Sheet 部门考核: the scorecard's figures per department (catalog.scorecard), ratios as percentages."""
+    rows = []
+    for card in scorecard["by_department"]:
+        requests = card["share_requests"]
+        rows.append(
+            [
+                card["department"],
+                card["completeness"]["ratio"],
+                card["mounted"]["ratio"],
+                card["timeliness"]["ratio"] if card["timeliness"]["total"] else None,
+                card["quality"]["pass_rate"],
+                len(card["quality"]["open_objections"]),
+                len(card["quality"]["overdue_objections"]),
+                requests["received"],
+                requests["answered_on_time"],
+                len(requests["pending_overdue"]),
+                "；".join(task["action"] for task in card["todo"]),
+            ]
+        )
+    sheet = book.create_sheet("部门考核")
+    header = ["部门", "目录完整率", "挂接率", "更新及时率", "质量通过率", "未办结异议", "逾期异议", "共享申请"]
+    _table(
+        sheet,
+        header + ["按期答复", "逾期未答复", "待办事项"],
+        [[_cell(v) for v in row] for row in rows],
+        [24, 11, 10, 11, 11, 10, 10, 10, 10, 11, 60],
+    )
+    for row in sheet.iter_rows(min_row=2, min_col=2, max_col=5):
+        for cell in row:
+            cell.number_format = PERCENT
 
 
 def _table(sheet, header: list[str], rows: list[list], widths: list[int]) -> None:

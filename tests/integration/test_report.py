@@ -129,6 +129,7 @@ def test_the_pdf_has_a_summary_page_an_appendix_and_chinese_text(catalog_url, as
     appendix = "\n".join(pages[1:])
     assert "附录一" in appendix and "附录四" in appendix and "全部缺口" in appendix
     assert "更新及时率" in summary and "附录五 更新及时率" in appendix and "源数据未按周" in appendix
+    assert "部门考核" in appendix and "逾期异议" in appendix
     assert "failing rule" not in summary  # reasons read in Chinese
     assert "质量规则未通过" in "\n".join(pages)
 
@@ -138,7 +139,7 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
 
     document = _cli_document(as_of)
     book = load_workbook(rendered / "gaps.xlsx")
-    assert book.sheetnames == ["缺口清单", "概况", "部门", "更新及时率", "源数据未及时更新"]
+    assert book.sheetnames == ["缺口清单", "概况", "部门", "更新及时率", "源数据未及时更新", "部门考核"]
     rows = list(book["缺口清单"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[2], row[4]) for row in rows] == [
         (gap["resource_code"], gap["department"], gap["reason"]) for gap in document["gaps"]
@@ -158,3 +159,8 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
     ]
     late = [(row[0], row[4]) for row in book["源数据未及时更新"].iter_rows(min_row=2, values_only=True)]
     assert late == [(row["resource_code"], row["reason"]) for row in timeliness["late"]] and late
+    scorecard = [(row[0], row[1], row[2]) for row in book["部门考核"].iter_rows(min_row=2, values_only=True)]
+    assert scorecard == [
+        (card["department"], card["completeness"]["ratio"], card["mounted"]["ratio"])
+        for card in document["scorecard"]["by_department"]
+    ]
