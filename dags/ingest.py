@@ -1,18 +1,25 @@
-"""Ingest DAGs, one per domain: for each bound catalogue resource, connect → land → quality gate →
-staging (an Airflow Asset) — then the catalogue applies the events the run published.
+"""Ingest DAGs, one per domain and update cycle (ingest_utility_monthly, ingest_iot_realtime, …): for
+each bound catalogue resource, connect → land → quality gate → staging (an Airflow Asset) — then
+the catalogue applies the events the run published. Each runs on its cycle's cron in Beijing time.
 
-Thin wiring only. At parse time this file reads the seed catalogue (a YAML file in the repository,
-no connection) to lay out one task group per bound resource; every call to Kafka, DuckDB or the
-catalogue database happens inside a task. The same functions run by hand: `hub flow ...`.
+实时 resources get a micro-batch DAG every 15 minutes: land → quality → stage, with no connect,
+because their connectors run continuously under the streams supervisor (`hub streams up`).
+
+Thin wiring only. At parse time this file reads the catalogue's snapshot file (no connection) to lay
+out the DAGs and one task group per bound resource, so a cycle changed in the catalogue moves the
+resource to its new DAG at the next parse; every call to Kafka, DuckDB or the catalogue database
+happens inside a task. The same functions run by hand: `hub flow run DOMAIN|RESOURCE`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import Asset, dag, task, task_group
+from airflow.timetables.trigger import CronTriggerTimetable
 
-from pipeline.layout import DOMAIN_TITLES, bound_resources, staging_asset_uri
+from pipeline.layout import LOCAL_TZ_NAME, IngestDag, StagingAsset, catalogue_snapshot, ingest_dags, staging_assets
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -22,24 +29,22 @@ DEFAULT_ARGS = {
 }
 
 
-def ingest_dag(domain: str):
-    """The ingest DAG of one domain (population, legal_entity, utility, gis, video, iot)."""
+def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset]):
+    """The ingest DAG of one domain and update cycle."""
+    steps = "land → quality → stage" if layout.micro_batch else "connect → land → quality → stage"
 
     @dag(
-        dag_id=f"ingest_{domain}",
-        schedule=None,
-        start_date=datetime(2026, 1, 1),
+        dag_id=layout.dag_id,
+        description=f"{layout.title}: {len(layout.resources)} resources, {steps}, {layout.schedule_label} (Beijing)",
+        schedule=CronTriggerTimetable(layout.cron, timezone=LOCAL_TZ_NAME),
+        start_date=pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ_NAME),  # the DAG's time zone: Beijing
         catchup=False,
         max_active_runs=1,
+        # A micro-batch that overruns its slot is simply followed by the next one.
+        dagrun_timeout=timedelta(minutes=14) if layout.micro_batch else None,
         default_args=DEFAULT_ARGS,
-        tags=["ingest", domain],
-        doc_md=f"""### Ingest {DOMAIN_TITLES[domain]} ({domain})
-For every catalogue resource of this domain with a source binding: **connect** (source → Kafka
-`hub.raw.<resource>`), **land** (Kafka → Parquet in the lake, undecodable records → `hub.dlq.<resource>`),
-**quality** (the gate: failing rows quarantined, `quality.completed` event), **stage** (DuckDB
-`staging.<resource>`, published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views analysts
-start from, and **sync_catalogue** applies the run's events to the
-catalogue so coverage reflects this run. By hand: `hub flow run {domain}`.""",
+        tags=["ingest", layout.domain, layout.cycle.slug],
+        doc_md=_doc(layout, assets),
     )
     def ingest():
         @task
@@ -55,24 +60,48 @@ catalogue so coverage reflects this run. By hand: `hub flow run {domain}`.""",
             return flow.refresh_marts()
 
         marts = refresh_marts()
-        for resource_id in bound_resources(domain):
-            resource_chain(resource_id) >> marts
+        for resource_id in layout.resources:
+            resource_chain(resource_id, assets[resource_id], connect=not layout.micro_batch) >> marts
         marts >> sync_catalogue()
 
     return ingest()
 
 
-def resource_chain(resource_id: str):
-    @task_group(group_id=resource_id)
+def _doc(layout: IngestDag, assets: dict[str, StagingAsset]) -> str:
+    listed = "\n".join(f"- `{rid}` {assets[rid].name}, {assets[rid].department}" for rid in layout.resources)
+    first = (
+        "**land** what the long-running connector delivered to Kafka `hub.raw.<resource>` (`hub streams "
+        "status` shows each stream and its lag)"
+        if layout.micro_batch
+        else "**connect** (source → Kafka `hub.raw.<resource>`), **land**"
+    )
+    return f"""### Ingest {layout.title} ({layout.dag_id})
+Runs {layout.schedule_label}, Beijing time (cron `{layout.cron}`, Asia/Shanghai), for every bound
+catalogue resource of domain **{layout.domain}** whose update cycle is **{layout.cycle.name}**:
+{first} (Parquet in the lake, undecodable records → `hub.dlq.<resource>`), **quality** (the gate:
+failing rows quarantined, `quality.completed` event), **stage** (DuckDB `staging.<resource>`,
+published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views and **sync_catalogue**
+applies the run's events to the catalogue so coverage reflects this run.
+
+By hand: `hub flow run <resource>` (one) or `hub flow run {layout.domain}` (the whole domain, every cycle).
+
+Resources:
+{listed}"""
+
+
+def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
+    outlet = Asset(name=asset.name, uri=asset.uri, group=asset.department, extra=asset.extra)
+
+    @task_group(group_id=resource_id, tooltip=asset.name)
     def chain():
         @task
-        def connect() -> dict:
+        def connect_source() -> dict:
             from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.connect(resource_id)
 
         @task
-        def land(connected: dict) -> dict:
+        def land(connected: dict | None = None) -> dict:
             from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.land(resource_id)
@@ -83,17 +112,19 @@ def resource_chain(resource_id: str):
 
             return flow.quality_gate(resource_id, landed)
 
-        @task(outlets=[Asset(staging_asset_uri(resource_id), group="staging")])
+        @task(outlets=[outlet])
         def stage(landed: dict, checked: dict) -> dict:
             from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
             return flow.stage(resource_id, landed, checked)
 
-        landed = land(connect())
+        landed = land(connect_source.override(task_id="connect")()) if connect else land()
         return stage(landed, quality(landed))
 
     return chain()
 
 
-for _domain in DOMAIN_TITLES:
-    globals()[f"ingest_{_domain}"] = ingest_dag(_domain)
+_CATALOGUE = catalogue_snapshot()
+_ASSETS = staging_assets(_CATALOGUE)
+for _layout in ingest_dags(_CATALOGUE):
+    globals()[_layout.dag_id] = ingest_dag(_layout, _ASSETS)

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     def kafka_dir(self) -> Path:
         return self.var_dir / "kafka"
 
+    @property
+    def streams_dir(self) -> Path:
+        """The streams supervisor's status, heartbeats and logs (pipeline/streams.py writes, the
+        catalogue service's /api/streams reads)."""
+        return self.var_dir / "streams"
+
 
 @functools.cache
 def get_settings() -> Settings:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hub.errors import HubError
 from hub.settings import REPO_ROOT, get_settings
+from hub.timezone import LOCAL_TZ_NAME
 
 DAGS_FOLDER = REPO_ROOT / "dags"
 
@@ -27,6 +28,7 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DEFAULT_TIMEZONE=LOCAL_TZ_NAME,  # schedules and the UI in Beijing time
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
         AIRFLOW__API__EXPOSE_CONFIG="False",
         # Tasks import the hub's packages; standalone starts its parts as `airflow` subprocesses.

@@ -19,7 +19,7 @@ from catalog.lineage import Storage, use_storage
 from connectors import cli as connectors_cli
 from hub import broker
 from hub.errors import HubError
-from pipeline import layout
+from pipeline import layout, streams_cli
 from quality import cli as quality_cli
 from synthetic import cli as sources_cli
 from warehouse import cli as warehouse_cli
@@ -139,6 +139,7 @@ def _mount_packages() -> None:
     app.add_typer(sources_cli.app, name="seed")
     app.add_typer(sources_cli.sources_app, name="sources")
     app.command("connect")(connectors_cli.connect)
+    app.add_typer(streams_cli.app, name="streams")
     app.add_typer(warehouse_cli.app, name="warehouse")
     app.add_typer(quality_cli.app, name="quality")
     quality_cli.app.command("check")(warehouse_cli.quality_check)  # the gate's storage is the warehouse's

@@ -18,10 +18,11 @@ from catalog.identity import Identity
 from catalog.models import Department, Resource
 from catalog.service import labels, views
 from catalog.service.app import EARLIEST_AS_OF, LATEST_AS_OF, Moment, get_moment, get_session
-from catalog.service.auth import may_edit_department, require_admin, require_token
+from catalog.service.auth import may_edit_department, require_admin, require_identity, require_token
 from catalog.service.errors import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ApiError
 from catalog.service.resources import ResourceFilter, filter_options, resource_detail, resource_rows
 from catalog.service.writes import ResourceEntry, publish_event, save_entry
+from catalog.streams import read_status
 from catalog.targets import current_target, set_target
 from hub import clock
 
@@ -89,6 +90,17 @@ def department(
     if dept is None:
         raise ApiError(404, f"no department {department_id!r}: see /api/departments for the ids")
     return views.department_detail(session, dept, moment.as_of)
+
+
+@router.get(
+    "/streams",
+    summary="The 实时 resources' long-running connectors: state, pid, records delivered, restarts, landing lag",
+    dependencies=[Depends(require_identity)],  # pids, hosts in errors: for signed-in accounts, not the public
+    responses={401: WRITE_ERROR_RESPONSES[401]},
+)
+def streams() -> dict:
+    """Exactly `hub streams status --json`: the supervisor's status file, read (never Kafka)."""
+    return read_status()
 
 
 # --- writes ----------------------------------------------------------------------------------------

@@ -87,12 +87,14 @@ def entry(resource_id: str, table: str, **changes) -> dict:
 
 
 def ingest_tasks(resource_id: str) -> set[str]:
-    """The task ids of the resource's group in the population DAG after a fresh parse."""
+    """The task ids of the resource's group in the daily population DAG (its cycle is 每日) after a fresh parse."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "ingest.py"))
     assert bag.import_errors == {}
-    return {task.task_id for task in bag.dags["ingest_population"].tasks if task.task_id.startswith(f"{resource_id}.")}
+    return {
+        task.task_id for task in bag.dags["ingest_population_daily"].tasks if task.task_id.startswith(f"{resource_id}.")
+    }
 
 
 def run_flow(resource_id: str) -> set[str]:

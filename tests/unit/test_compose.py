@@ -21,7 +21,7 @@ ENV_EXAMPLE_TEXT = (DOCKER / ".env.example").read_text(encoding="utf-8")
 INIT_SQL_TEXT = (DOCKER / "postgres-init.sql").read_text(encoding="utf-8")
 
 AIRFLOW_SERVICES = {"airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
-HUB_SERVICES = AIRFLOW_SERVICES | {"airflow-init", "catalog"}
+HUB_SERVICES = AIRFLOW_SERVICES | {"airflow-init", "catalog", "streams"}
 ONE_SHOT_SERVICES = {"airflow-init"}
 EXPECTED_SERVICES = HUB_SERVICES | {"kafka", "postgres", "mosquitto"}
 
@@ -194,7 +194,7 @@ def test_depends_on_conditions_can_be_met(services):
                 assert services[target].get("healthcheck"), f"{name} waits for {target} to be healthy"
             else:
                 assert condition == "service_completed_successfully" and target in ONE_SHOT_SERVICES, name
-    for name in AIRFLOW_SERVICES | {"airflow-init", "catalog"}:
+    for name in AIRFLOW_SERVICES | {"airflow-init", "catalog", "streams"}:
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
 
 
@@ -269,3 +269,20 @@ def test_mosquitto_mounts_its_config_and_checks_sys_topics(services):
     config = (DOCKER / "mosquitto.conf").read_text(encoding="utf-8")
     assert re.search(r"^listener 1883\b", config, flags=re.MULTILINE)
     assert re.search(r"^persistence true$", config, flags=re.MULTILINE)
+
+
+def test_streams_service_supervises_the_realtime_connectors(services):
+    streams = services["streams"]
+    assert streams["command"] == ["hub", "streams", "up"]
+    assert streams["healthcheck"]["test"] == ["CMD", "hub", "streams", "status", "--check"]
+    # The MQTT streams need their broker, every stream needs Kafka (and the catalogue for its bindings).
+    for needed in ("kafka", "mosquitto", "postgres"):
+        assert streams["depends_on"][needed]["condition"] == "service_healthy", needed
+    assert _environment(streams)["HUB_MQTT_HOST"] == "mosquitto"
+    # SIGTERM lets every stream flush and save; the grace must outlast the supervisor's own (20 s).
+    assert int(streams["stop_grace_period"].rstrip("s")) > 20
+
+
+def test_airflow_schedules_in_beijing_time(services):
+    for name in AIRFLOW_SERVICES:
+        assert _environment(services[name])["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Shanghai", name

@@ -1,39 +1,85 @@
-"""The DAG folder imports cleanly and opens nothing while it is parsed."""
+"""The DAG folder imports cleanly, opens nothing while it is parsed, and lays the ingest DAGs out
+from the catalogue: one per domain and update cycle, each on its cycle's cron in Beijing time."""
 
 from __future__ import annotations
 
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pendulum
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot")
-EXPECTED = {f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")} | {
-    "coverage_daily"
+# Written down from the seed catalogue (catalog/seed/resources), not read back from pipeline/layout.py.
+SLUGS = {
+    "实时": "realtime",
+    "每日": "daily",
+    "每周": "weekly",
+    "每月": "monthly",
+    "每季度": "quarterly",
+    "半年": "half_yearly",
+    "每年": "yearly",
 }
+SEED_INGEST_DAGS = {
+    "ingest_population_daily",
+    "ingest_population_weekly",
+    "ingest_population_monthly",
+    "ingest_population_half_yearly",
+    "ingest_legal_entity_daily",
+    "ingest_legal_entity_weekly",
+    "ingest_legal_entity_monthly",
+    "ingest_legal_entity_quarterly",
+    "ingest_legal_entity_yearly",
+    "ingest_utility_daily",
+    "ingest_utility_monthly",
+    "ingest_gis_weekly",
+    "ingest_gis_monthly",
+    "ingest_gis_quarterly",
+    "ingest_gis_yearly",
+    "ingest_video_realtime",
+    "ingest_video_daily",
+    "ingest_iot_realtime",
+}
+EXPECTED = SEED_INGEST_DAGS | {"coverage_daily"}
+
+
+def _load_seed(changes: dict[str, str] | None = None) -> None:
+    """Load the seed catalogue into the current hub home, with `changes` (resource id → update cycle)."""
+    from catalog.db import session_scope
+    from catalog.selection import SEED_DIR
+    from catalog.spec import load_catalogue
+    from catalog.store import load_catalogue_into
+
+    catalogue = load_catalogue(SEED_DIR)
+    for resource in catalogue.resources:
+        if resource.id in (changes or {}):
+            resource.update_cycle = changes[resource.id]
+    with session_scope() as session:
+        load_catalogue_into(session, catalogue, now=datetime.now(timezone.utc))
 
 
 @pytest.fixture(scope="module")
 def loaded_catalogue(tmp_path_factory):
     """A hub home with the seed catalogue loaded: the DAG files lay tasks out from its snapshot file."""
-    from datetime import datetime, timezone
-
-    from catalog.db import session_scope
-    from catalog.selection import SEED_DIR
-    from catalog.spec import load_catalogue
-    from catalog.store import load_catalogue_into
     from hub import settings as hub_settings
 
     patch = pytest.MonkeyPatch()
     patch.setenv("HUB_VAR_DIR", str(tmp_path_factory.mktemp("dags-parse") / "var"))
     hub_settings.reset_settings()
-    with session_scope() as session:
-        load_catalogue_into(session, load_catalogue(SEED_DIR), now=datetime.now(timezone.utc))
+    _load_seed()
     yield
     patch.undo()
     hub_settings.reset_settings()
+
+
+def _parse():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    return bag
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +88,7 @@ def parsed(loaded_catalogue):
     import duckdb
     import kafka
     import sqlalchemy
-    from airflow.dag_processing.dagbag import DagBag  # Airflow's own metadata engine is not ours to police
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401  Airflow's own metadata engine is not ours to police
 
     calls: list[str] = []
     patch = pytest.MonkeyPatch()
@@ -65,40 +111,124 @@ def parsed(loaded_catalogue):
     patch.setattr(sqlalchemy, "create_engine", recorder("sqlalchemy.create_engine"))
     patch.setattr(duckdb, "connect", recorder("duckdb.connect"))
     try:
-        bag = DagBag(dag_folder=str(DAGS))
+        bag = _parse()
     finally:
         patch.undo()
     return bag, calls
+
+
+def _seed_cycles() -> dict[str, tuple[str, str]]:
+    """Bound seed resource id → (ingest domain, update cycle), read from the seed files."""
+    from catalog.selection import SEED_DIR, ingest_domain
+    from catalog.spec import load_catalogue
+
+    return {
+        r.id: (ingest_domain(r), r.update_cycle)
+        for r in load_catalogue(SEED_DIR).resources
+        if r.binding is not None and r.status != "已下线"
+    }
+
+
+def _resources_of(dag) -> set[str]:
+    return {task.task_id.split(".")[0] for task in dag.tasks if task.task_id.endswith(".stage")}
 
 
 def test_no_import_errors_and_no_calls(parsed):
     bag, calls = parsed
     assert bag.import_errors == {}
     assert calls == []
-    assert EXPECTED <= set(bag.dag_ids)
+    assert set(bag.dag_ids) == EXPECTED
 
 
-def test_every_dag_is_owned_retried_tagged_and_documented(parsed):
+def test_every_dag_is_owned_retried_tagged_described_and_documented(parsed):
     bag, _ = parsed
     for dag_id in EXPECTED:
         dag = bag.dags[dag_id]
         assert dag.doc_md and len(dag.doc_md) > 80, dag_id
+        assert dag.description, dag_id
         assert dag.tags, dag_id
+        assert dag.timezone.name == "Asia/Shanghai", dag_id
         for task in dag.tasks:
             assert task.owner not in ("airflow", "", None), (dag_id, task.task_id)
             assert task.retries >= 1, (dag_id, task.task_id)
             assert task.retry_delay >= timedelta(seconds=10), (dag_id, task.task_id)
 
 
-def test_every_bound_resource_has_a_chain_and_an_asset(parsed):
-    from pipeline.layout import bound_resources
+def test_every_ingest_dag_runs_on_its_cycles_cron_in_beijing_time(parsed):
+    from airflow.timetables.trigger import CronTriggerTimetable
 
     bag, _ = parsed
-    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 88  # the seed's bound entries
-    for domain in DOMAINS:
-        dag = bag.dags[f"ingest_{domain}"]
-        resources = bound_resources(domain)
-        assert resources, f"no bound resource in {domain}"
-        for resource_id in resources:
-            stage = dag.get_task(f"{resource_id}.stage")
-            assert [o.uri for o in stage.outlets] == [f"duckdb://warehouse/staging/{resource_id}"]
+    seed = _seed_cycles()
+    for dag_id in SEED_INGEST_DAGS:
+        dag = bag.dags[dag_id]
+        assert isinstance(dag.timetable, CronTriggerTimetable), dag_id
+        assert dag.timetable._timezone.name == "Asia/Shanghai", dag_id
+        # The next run is known (the UI shows it), and it is at night or, for 实时, within 15 minutes.
+        after = pendulum.datetime(2026, 12, 6, 12, 0, tz="Asia/Shanghai")
+        upcoming = dag.timetable._get_next(after)
+        if dag_id.endswith("_realtime"):
+            assert upcoming - after <= timedelta(minutes=15), dag_id
+        else:
+            assert 1 <= upcoming.in_timezone("Asia/Shanghai").hour <= 5, (dag_id, upcoming)
+        domain, slug = next((d, s) for d in DOMAINS for s in SLUGS.values() if dag_id == f"ingest_{d}_{s}")
+        assert _resources_of(dag) == {
+            rid for rid, (dom, cycle) in seed.items() if (dom, SLUGS[cycle]) == (domain, slug)
+        }
+
+
+def test_coverage_daily_runs_at_seven_beijing_time_not_on_asset_events(parsed):
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    bag, _ = parsed
+    timetable = bag.dags["coverage_daily"].timetable
+    assert type(timetable) is CronTriggerTimetable  # not AssetOrTimeSchedule: no run mid-ingest
+    assert timetable._expression == "0 7 * * *" and timetable._timezone.name == "Asia/Shanghai"
+    nights = [bag.dags[d].timetable for d in SEED_INGEST_DAGS if not d.endswith("_realtime")]
+    assert all(t._expression.split()[1] < "7" for t in nights)  # every batch cycle starts before 07:00
+
+
+def test_every_bound_resource_has_one_chain_and_a_named_asset(parsed):
+    bag, _ = parsed
+    seed = _seed_cycles()
+    assert len(seed) == 88  # the seed's bound entries
+    placed: dict[str, str] = {}
+    for dag_id in SEED_INGEST_DAGS:
+        for resource_id in _resources_of(bag.dags[dag_id]):
+            assert resource_id not in placed, (resource_id, placed.get(resource_id), dag_id)
+            placed[resource_id] = dag_id
+    assert set(placed) == set(seed)
+    stage = bag.dags["ingest_utility_monthly"].get_task("gas_readings.stage")
+    (asset,) = stage.outlets
+    assert asset.uri == "duckdb://warehouse/staging/gas_readings"
+    assert asset.name.startswith("管道燃气抄表数据（") and asset.extra["code"] in asset.name
+    assert asset.extra["resource_id"] == "gas_readings" and asset.extra["update_cycle"] == "每月"
+    assert asset.group == asset.extra["department"] and asset.group.endswith("公司")
+
+
+def test_realtime_dags_land_without_connecting(parsed):
+    bag, _ = parsed
+    for dag_id in ("ingest_iot_realtime", "ingest_video_realtime"):
+        steps = {task.task_id.split(".")[-1] for task in bag.dags[dag_id].tasks}
+        assert "connect" not in steps and {"land", "quality", "stage"} <= steps, dag_id
+    assert bag.dags["ingest_video_daily"].get_task("camera_devices.connect")
+
+
+def test_a_cycle_changed_in_the_catalogue_moves_the_resource_at_the_next_parse(tmp_path, monkeypatch):
+    from hub import settings as hub_settings
+
+    monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path / "var"))
+    hub_settings.reset_settings()
+    try:
+        _load_seed()
+        before = _parse()
+        assert "gas_readings" in _resources_of(before.dags["ingest_utility_monthly"])
+        assert "ingest_gis_half_yearly" not in before.dag_ids
+
+        _load_seed({"gas_readings": "每日", "land_parcels": "半年"})  # as `hub catalog load` of an edited entry
+        after = _parse()
+        assert "gas_readings" not in _resources_of(after.dags["ingest_utility_monthly"])
+        assert "gas_readings" in _resources_of(after.dags["ingest_utility_daily"])
+        assert _resources_of(after.dags["ingest_gis_half_yearly"]) == {"land_parcels"}
+        assert after.dags["ingest_gis_half_yearly"].timetable._expression == "30 5 1 1,7 *"
+    finally:
+        hub_settings.reset_settings()
