@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from kafka.structs import OffsetAndMetadata, TopicPartition
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from catalog.errors import CatalogError
 from catalog.evidence import HANDLERS, REGISTRATIONS, EventRejected
 from catalog.models import AppliedEvent, Resource
 from hub.events import Event, EventInvalid, parse_event
+from hub.kafka_api import OffsetAndMetadata, TopicPartition
 from hub.topics import catalog_group, events_dlq_topic, events_topic
 
 log = logging.getLogger(__name__)

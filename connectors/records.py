@@ -21,7 +21,7 @@ from connectors.base import SourceRecord, parse_time
 from connectors.errors import UnreadableRow
 from connectors.kinds.sqlite_text import BadText, portable_json
 from hub import clock
-from hub.envelope import Record, encode
+from hub.envelope import Encoder
 
 TRUE_TEXTS = {"1", "true", "t", "y", "yes", "是"}
 FALSE_TEXTS = {"0", "false", "f", "n", "no", "否"}
@@ -140,6 +140,7 @@ class RecordBuilder:
             passthrough, convert = _CONFORM.get(item.type, ((str,), _as_text))
             self.plan.append((item.name, item, passthrough, convert))
         self.event_item = event_time_item(resource)
+        self._envelope = Encoder(resource.id, source_label, self.schema)
 
     def conform(self, raw: dict) -> dict:
         value = {}
@@ -171,17 +172,9 @@ class RecordBuilder:
         return parse_time(item.event_time) or clock.now()
 
     def encode(self, item: SourceRecord) -> tuple[bytes, bytes, list]:
+        """(key, value, headers) of one source row; raises UnreadableRow."""
         value = self.conform(item.value)
-        record = Record(
-            key=self.key(value),
-            value=value,
-            resource=self.resource_id,
-            op=item.op,
-            event_time=self.event_time(value, item),
-            source=self.source_label,
-            schema=self.schema,
-        )
-        return encode(record)
+        return self._envelope(self.key(value), value, self.event_time(value, item), item.op)
 
     def dlq_message(self, raw, reason: str) -> tuple[bytes, bytes, list]:
         """(key, value, headers) of a DLQ message carrying the raw row (text, or base64 if not UTF-8)."""

@@ -5,6 +5,9 @@ keys and envelopes, the DLQ, flushes, per-resource state, progress bars and the
 State never runs ahead of Kafka: items are sent, `producer.flush()` waits for every delivery, and
 only then is the state (advanced through exactly the items sent) written, atomically. A crash
 anywhere re-reads at most the items since the last save — at least once, never a gap.
+
+Records go to the producer in batches (`send_batch`: one delivery handle per batch, no future per
+record); a source that must hear of each delivery (MQTT acks its broker) sends one by one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kafka.errors import KafkaError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,7 +38,7 @@ from connectors.kinds import make_source
 from connectors.records import RecordBuilder
 from hub import clock
 from hub.events import ConnectorProduced, publish_events
-from hub.kafka_clients import ensure_topics, make_producer
+from hub.kafka_clients import BatchDelivery, KafkaError, ensure_topics, make_producer
 from hub.topics import events_topic
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ CHECKPOINT_EVERY = 20_000  # records between flush + state save
 CHECKPOINT_SECONDS = 5.0  # and at least this often while records flow
 FLUSH_TIMEOUT_S = 180.0  # beyond the producer's delivery timeout (120 s): a stuck broker fails the run
 LOOK_EVERY = 1_000  # records between looks at the clock, the progress bar and the checkpoint rules
+SEND_BATCH = 1_000  # encoded records handed to the producer at once
 
 
 class RateColumn(ProgressColumn):
@@ -110,7 +113,8 @@ class Connector:
         self.raw_topic, self.dlq_topic = topics(resource)
         self.state = _state_for_source(resource, self.source)
         self.last_report: PassReport | None = None
-        self._futures: list = []
+        self._futures: list = []  # deliveries (one per record, or one per batch) since the last checkpoint
+        self._batch: list = []  # encoded raw records not handed to the producer yet
 
     # ---- delivery bookkeeping ---------------------------------------------------------------------
 
@@ -128,11 +132,30 @@ class Connector:
         if self.source.acks_deliveries:
             future.add_callback(lambda _metadata, source=self.source, position=position: source.delivered(position))
 
+    def _queue(self, message: tuple[bytes, bytes, list]) -> None:
+        self._batch.append(message)
+        if len(self._batch) >= SEND_BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Send the queued batch; its one delivery handle is checked at the next checkpoint."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        try:
+            self._futures.append(self.producer.send_batch(self.raw_topic, batch))
+        except KafkaError as exc:
+            raise DeliveryFailed(
+                f"resource {self.resource.id!r}: Kafka refused records for {self.raw_topic} ({exc}); "
+                f"the state was not advanced — check the broker (`hub kafka status`) and rerun"
+            ) from exc
+
     def _send_dlq(self, raw, reason: str, position) -> None:
         self._send(self.dlq_topic, self.builder.dlq_message(raw, reason), position)
 
     def checkpoint(self, pending: dict, produced: int, dlq: int) -> None:
         """Flush, prove every send succeeded, then persist `pending` as the resource's state."""
+        self._hand_over()
         try:
             self.producer.flush(timeout=FLUSH_TIMEOUT_S)
         except KafkaError as exc:
@@ -140,7 +163,7 @@ class Connector:
                 f"resource {self.resource.id!r}: Kafka did not confirm delivery within "
                 f"{FLUSH_TIMEOUT_S:.0f} s ({exc}); state kept at the last save — rerun"
             ) from exc
-        failure = next((f.exception for f in self._futures if f.exception is not None), None)
+        failure = next((error for error in map(_delivery_error, self._futures) if error is not None), None)
         self._futures.clear()
         if failure is not None:
             raise DeliveryFailed(
@@ -162,10 +185,19 @@ class Connector:
     def run_pass(self, limit: int | None = None) -> PassReport:
         """Read what is new, send it, checkpoint; on an error, checkpoint what was delivered and raise."""
         report = self.last_report = PassReport(self.resource.id)
+        self._batch, self._futures = [], []  # a failed pass's leftovers: this pass re-reads from the state
         started = last_save = time.monotonic()
         pending = copy.deepcopy(self.state["source"])
         task = self._start_task()
-        encode, send, advance, raw_topic = self.builder.encode, self._send, self.source.advance, self.raw_topic
+        encode, advance, raw_topic = self.builder.encode, self.source.advance, self.raw_topic
+        if self.source.acks_deliveries:
+            send = self._send
+        else:
+            queue = self._queue
+
+            def send(_topic, message, _position):
+                queue(message)
+
         produced = dlq = 0  # since the last checkpoint
         next_look = LOOK_EVERY
         items = self.source.read(copy.deepcopy(pending))
@@ -329,6 +361,15 @@ def run_resources(
             if owned:
                 producer.close()
     return list(reports.values())
+
+
+def _delivery_error(delivery) -> BaseException | None:
+    """Why a delivery (one record's, or a batch's) failed; None when all of it is in Kafka."""
+    if isinstance(delivery, BatchDelivery):
+        if delivery.first_error is None and not delivery.complete:
+            return RuntimeError(f"{delivery.sent - delivery.delivered} record(s) not confirmed after the flush")
+        return delivery.first_error
+    return delivery.exception
 
 
 def _add(reports: dict[str, PassReport], report: PassReport) -> None:

@@ -6,6 +6,7 @@ import functools
 import os
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     var_dir: Path = Field(REPO_ROOT / "var", description="all runtime state")
     kafka_bootstrap_servers: str | None = Field(
         None, validation_alias="HUB_KAFKA_BOOTSTRAP", description="an existing cluster; nothing is started"
+    )
+    kafka_client: Literal["confluent", "kafka-python"] = Field(
+        "confluent", description="Kafka client library: confluent (librdkafka, fast) or kafka-python (pure Python)"
     )
     kafka_port: int = Field(9092, ge=1, le=65535)
     kafka_controller_port: int = Field(9093, ge=1, le=65535)

@@ -72,7 +72,7 @@ def _drop_session_topics_and_groups() -> None:
         return
     try:
         topics = [name for name in admin.list_topics() if name.startswith(SESSION_PREFIX)]
-        groups = [group["group_id"] for group in admin.list_groups() if group["group_id"].startswith(SESSION_PREFIX)]
+        groups = [group for group in admin.list_groups() if group.startswith(SESSION_PREFIX)]
         if groups:
             admin.delete_groups(groups)
         if topics:
@@ -96,6 +96,16 @@ def hub_env(tmp_path, monkeypatch):
     monkeypatch.delenv("HUB_CATALOG_URL", raising=False)
     hub_settings.reset_settings()
     yield tmp_path / "var"
+    hub_settings.reset_settings()
+
+
+@pytest.fixture(params=["confluent", "kafka-python"])
+def kafka_backend(request, monkeypatch) -> str:
+    """Run the test once per Kafka client backend (HUB_KAFKA_CLIENT, inherited by child processes)."""
+    monkeypatch.setenv("HUB_KAFKA_CLIENT", request.param)
+    hub_settings.reset_settings()
+    yield request.param
+    monkeypatch.delenv("HUB_KAFKA_CLIENT")
     hub_settings.reset_settings()
 
 

@@ -62,6 +62,7 @@ def assert_matches_schema(resource, message) -> None:
 
 
 @pytest.mark.kafka
+@pytest.mark.usefixtures("kafka_backend")
 @pytest.mark.parametrize("kit", KINDS, indirect=True)
 def test_source_kind_contract(kit):
     resource = kit.resource
@@ -112,6 +113,7 @@ def test_source_kind_contract(kit):
 
 
 @pytest.mark.kafka
+@pytest.mark.usefixtures("kafka_backend")
 @pytest.mark.parametrize("kit", ["file"], indirect=True)
 def test_geometry_is_wkt_with_its_crs(kit):
     kit.add(2)  # GeoJSON, EPSG:4490 points
@@ -124,6 +126,7 @@ def test_geometry_is_wkt_with_its_crs(kit):
 
 
 @pytest.mark.kafka
+@pytest.mark.usefixtures("kafka_backend")
 def test_http_snapshot_pages_resume_and_refresh(tmp_path, monkeypatch, hub_env, kafka_bootstrap):
     kit = kits.HttpKit(tmp_path, kits.Env(monkeypatch), endpoint="/api/v1/devices", page_size=5)
     try:
@@ -143,6 +146,7 @@ def test_http_snapshot_pages_resume_and_refresh(tmp_path, monkeypatch, hub_env, 
 
 
 @pytest.mark.kafka
+@pytest.mark.usefixtures("kafka_backend")
 def test_sql_kind_on_postgresql(tmp_path, monkeypatch, hub_env, kafka_bootstrap, pg_server):
     """The same incremental read on PostgreSQL (no rowid: the key items break ties)."""
     kit = kits.SqlKit(

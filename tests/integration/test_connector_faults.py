@@ -18,7 +18,7 @@ from catalog.derive import topics
 from connectors.base import load_state, state_path
 from connectors.runner import run_resources
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("kafka_backend")]  # once per Kafka client backend
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.01):

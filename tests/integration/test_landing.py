@@ -174,7 +174,7 @@ def test_duplicate_deliveries_do_not_duplicate_staging_rows(kafka_bootstrap, hub
 def test_events_carry_rows_files_offsets(kafka_bootstrap, hub_env):
     resource = make_resource()
     produce(resource, [person(n) for n in range(5)])
-    consumer = make_consumer(group_id=None, consumer_timeout_ms=5000)
+    consumer = make_consumer(group_id=None)
     ensure_topics([events_topic()], partitions=1)
     from kafka import TopicPartition
 

@@ -24,7 +24,8 @@ from hub.settings import REPO_ROOT
 from warehouse import lake, landing, store
 from warehouse.events import publish_landing_event
 
-pytestmark = pytest.mark.kafka
+# Every crash drill runs once per Kafka client backend (HUB_KAFKA_CLIENT reaches the killed child too).
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("kafka_backend")]
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 PIPELINE = """
 import sys

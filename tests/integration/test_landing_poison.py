@@ -85,7 +85,7 @@ POISON = {  # name → (value, header overrides, a phrase the DLQ reason must co
 
 
 @pytest.mark.kafka
-def test_poison_goes_to_the_dlq_with_reasons_and_the_run_succeeds(kafka_bootstrap, hub_env):
+def test_poison_goes_to_the_dlq_with_reasons_and_the_run_succeeds(kafka_bootstrap, hub_env, kafka_backend):
     resource = make_resource()
     topic, dlq = derive.topics(resource)
     ensure_topics([topic], partitions=1, **{"max.message.bytes": str(16 * 1024 * 1024)})

@@ -108,6 +108,12 @@ def parsed(loaded_catalogue):
         (socket, "create_connection"),
     ]:
         patch.setattr(module, attr, recorder(f"{getattr(module, '__name__', module)}.{attr}"))
+    # librdkafka opens its sockets in C, out of the socket module's sight: its client classes are recorded.
+    from hub import kafka_confluent, kafka_confluent_consumer
+
+    patch.setattr(kafka_confluent, "Producer", recorder("confluent_kafka.Producer"))
+    patch.setattr(kafka_confluent, "AdminClient", recorder("confluent_kafka.admin.AdminClient"))
+    patch.setattr(kafka_confluent_consumer, "Consumer", recorder("confluent_kafka.Consumer"))
     patch.setattr(sqlalchemy, "create_engine", recorder("sqlalchemy.create_engine"))
     patch.setattr(duckdb, "connect", recorder("duckdb.connect"))
     try:
