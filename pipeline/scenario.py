@@ -83,7 +83,11 @@ DEFAULT = Scenario(
         LateBinding(
             "hotline_12345",
             day=6,
-            binding={"kind": "sql", "system": "population_db", "config": {"table": "hotline_12345_tickets"}},
+            binding={
+                "kind": "sql",
+                "system": "population_db",
+                "config": {"table": "hotline_12345_tickets", "cursor_column": "ldsj"},
+            },
         ),
     ),
 )

@@ -17,6 +17,7 @@ What is down or waiting for a correction is kept in `<var>/sources/incidents.jso
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -62,20 +63,17 @@ def outage(department: str, catalogue_path=None) -> list[str]:
     state = _state()
     if department in state["down"]:
         raise SyntheticError(f"{department} is already down; `hub sources restore {department}` first")
-    taken: list[str] = []
+    tables = [(r.binding.system, str(r.binding.config["table"])) for r in _sql_resources(department, catalogue_path)]
     try:
-        for resource in _sql_resources(department, catalogue_path):
-            table = str(resource.binding.config["table"])
-            engine = engine_for(resource.binding.system)
-            quote = engine.dialect.identifier_preparer.quote
-            with engine.begin() as conn:
+        for system, table in tables:
+            with _altering(system) as (conn, quote):
                 conn.exec_driver_sql(f"ALTER TABLE {quote(table)} RENAME TO {quote(table + OUTAGE_SUFFIX)}")
                 conn.exec_driver_sql(f"CREATE VIEW {quote(table)} AS SELECT * FROM {quote(UNREACHABLE)}")
-            taken.append(f"{resource.binding.system}.{table}")
     finally:
         dispose_engines()
-        state["down"][department] = taken
-        _save(state)
+    taken = [f"{system}.{table}" for system, table in tables]
+    state["down"][department] = taken
+    _save(state)
     return taken
 
 
@@ -85,20 +83,28 @@ def restore(department: str, catalogue_path=None) -> list[str]:
     back: list[str] = []
     try:
         for resource in _sql_resources(department, catalogue_path):
-            table = str(resource.binding.config["table"])
-            engine = engine_for(resource.binding.system)
-            quote = engine.dialect.identifier_preparer.quote
-            if table + OUTAGE_SUFFIX not in sa.inspect(engine).get_table_names():
+            system, table = resource.binding.system, str(resource.binding.config["table"])
+            if table + OUTAGE_SUFFIX not in sa.inspect(engine_for(system)).get_table_names():
                 continue
-            with engine.begin() as conn:
+            with _altering(system) as (conn, quote):
                 conn.exec_driver_sql(f"DROP VIEW IF EXISTS {quote(table)}")
                 conn.exec_driver_sql(f"ALTER TABLE {quote(table + OUTAGE_SUFFIX)} RENAME TO {quote(table)}")
-            back.append(f"{resource.binding.system}.{table}")
+            back.append(f"{system}.{table}")
     finally:
         dispose_engines()
-        state["down"].pop(department, None)
-        _save(state)
+    state["down"].pop(department, None)
+    _save(state)
     return back
+
+
+@contextmanager
+def _altering(system: str):
+    """A transaction on the system's database for renaming tables while other views are broken:
+    legacy_alter_table keeps SQLite from re-checking every view (an outage's views do not resolve)."""
+    engine = engine_for(system)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+        yield conn, engine.dialect.identifier_preparer.quote
 
 
 def _resource(resource_id: str, catalogue_path):
@@ -111,8 +117,8 @@ def _resource(resource_id: str, catalogue_path):
 def _broken_item(resource) -> str:
     """The first value-set item that is neither a key nor derived from another item."""
     for item in resource.items:
-        rules = item.rules or {}
-        if not item.key and "values" in rules and "derived_from" not in rules and BAD_VALUE not in rules["values"]:
+        rules = item.rules
+        if not item.key and rules.values and rules.derived_from is None and BAD_VALUE not in rules.values:
             return item.name
     raise SyntheticError(f"{resource.id} has no item with a value set to break; pick another resource")
 
