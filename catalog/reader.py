@@ -14,6 +14,8 @@ The seed files under catalog/seed are only an input to `hub catalog load`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -40,10 +42,29 @@ def snapshot_path() -> Path:
     return get_settings().var_dir / "catalog" / "snapshot.json"
 
 
+_held: spec.Catalogue | None = None
+
+
+@contextmanager
+def held() -> Iterator[spec.Catalogue]:
+    """Read the catalogue once for a block of runs that do not change it (a simulated day's flows):
+    inside, `catalogue()` without a session returns that read instead of querying the database for
+    every step of every resource (≈ 0.8 s each on the seed)."""
+    global _held
+    saved, _held = _held, None
+    _held = catalogue()
+    try:
+        yield _held
+    finally:
+        _held = saved
+
+
 def catalogue(session: Session | None = None) -> spec.Catalogue:
     """Every department and entry in the catalogue database (retired entries included)."""
     if session is not None:
         return _read(session)
+    if _held is not None:
+        return _held
     with session_scope() as own:
         return _read(own)
 

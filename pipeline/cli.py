@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 import typer
 from rich.console import Console
@@ -124,11 +125,43 @@ def flow_snapshot() -> None:
 def demo(
     once: bool = typer.Option(False, "--once", help="exit after the flow instead of keeping the UIs up"),
     scale: str = typer.Option("small", "--scale", help="size of the synthetic sources: small | medium | full"),
+    simulate_days: int = typer.Option(
+        0, "--simulate", help="instead of one run through Airflow, simulate N days (see `hub simulate`)"
+    ),
 ) -> None:
     """The main job: catalogue, sources, every ingest DAG through Airflow, coverage and the report."""
     from pipeline.demo import demo as run_demo  # the demo's console and subprocess set-up: only for `hub demo`
 
-    run_demo(once=once, scale=scale)
+    run_demo(once=once, scale=scale, simulate_days=simulate_days)
+
+
+@app.command("simulate")
+def simulate(
+    days: int = typer.Option(..., "--days", min=1, help="how many simulated days"),
+    scale: str = typer.Option("tiny", "--scale", help="size of the synthetic sources: tiny | small"),
+    start: str = typer.Option("2026-11-01", "--start", help="the first simulated day (ISO date)"),
+) -> None:
+    """Run the platform over N simulated days against stepping stand-ins; one snapshot per day."""
+    from datetime import date
+
+    from pipeline import simulate as simulation  # the flows (DuckDB, Kafka clients, the gate)
+
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        raise HubError(f"--start {start!r} is not an ISO date (2026-11-01)") from None
+    started = time.perf_counter()
+    simulation.simulate(days, scale, first, report=_print_day)
+    console.print(f"simulated {days} days in {time.perf_counter() - started:.0f} s; `hub coverage` shows the trend")
+
+
+def _print_day(result) -> None:
+    failed = f", [red]{len(result.failed)} failed[/] ({', '.join(sorted(result.failed))})" if result.failed else ""
+    seconds = " ".join(f"{phase} {value:.0f} s" for phase, value in result.seconds.items())
+    console.print(
+        f"{result.day}  ran {len(result.ran):>3}{failed}  coverage {result.aggregated}/{result.total} "
+        f"= {result.ratio:.1%}  [dim]{seconds}[/]"
+    )
 
 
 def _mount_packages() -> None:

@@ -14,14 +14,17 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
 
+from hub import clock
 from hub.errors import HubError
 from hub.settings import REPO_ROOT, get_settings
 from pipeline import airflow_local
 from pipeline.layout import ingest_dags
+from pipeline.simulate import DEFAULT_START, SNAPSHOT_AT, at
 
 console = Console(stderr=True, soft_wrap=True)
 HUB = str(Path(sys.executable).parent / "hub")
@@ -162,7 +165,23 @@ def demo_access() -> DemoAccess:
     return DemoAccess(api_file.read_text(encoding="utf-8").strip(), api_file, admin_file)
 
 
-def demo(once: bool = False, scale: str = "small") -> None:
-    run_flow(scale)
+def run_simulation(days: int, scale: str) -> None:
+    """`hub simulate --days N` as the demo's main job: N days of history instead of one run. The
+    services that stay up afterwards see the simulated world at its last day (HUB_CLOCK_AT)."""
+    _step(f"Simulating {days} days (scale {scale}): stand-ins step a day, due resources run, a snapshot a day")
+    _hub("simulate", "--days", str(days), "--scale", scale, "--start", DEFAULT_START.isoformat())
+    os.environ[clock.ENV_VAR] = at(DEFAULT_START + timedelta(days=days - 1), SNAPSHOT_AT).isoformat()
+    _hub("coverage")
+    console.print(
+        f"leadership report with the simulated trend: {get_settings().var_dir / 'reports'}; the services "
+        f"below run with the clock at the simulation's last day ({clock.ENV_VAR}={os.environ[clock.ENV_VAR]})"
+    )
+
+
+def demo(once: bool = False, scale: str = "small", simulate_days: int = 0) -> None:
+    if simulate_days:
+        run_simulation(simulate_days, scale)
+    else:
+        run_flow(scale)
     if not once:
         serve_until_interrupted()

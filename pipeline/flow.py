@@ -45,10 +45,11 @@ def land(resource_id: str) -> dict:
     return land_topic(resource_id).to_dict()
 
 
-def quality_gate(resource_id: str, landed: dict) -> dict:
+def quality_gate(resource_id: str, landed: dict, *, docs: bool = True) -> dict:
     """The quality gate: the resource's GX suite on what landed; failing rows quarantined, the rest
-    passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page)."""
-    result = check(resource_id, landed)
+    passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page unless
+    `docs` is False: `hub quality docs` renders the pages later)."""
+    result = check(resource_id, landed, docs=docs)
     return {k: v for k, v in result.to_dict().items() if k != "files"}
 
 

@@ -86,6 +86,8 @@ class ResourceContext:
     updates: int = 0
     #: Records already in the source from earlier steps (0 at step 0).
     previous_records: int = 0
+    #: How far one step moves the synthetic clock (an hour by default; a simulated day is 24 h).
+    interval: timedelta = STEP_INTERVAL
 
     def __post_init__(self) -> None:
         self.rng = self.random("main")
@@ -98,7 +100,7 @@ class ResourceContext:
     @property
     def as_of(self) -> datetime:
         """This step's "now"."""
-        return self.base_as_of + STEP_INTERVAL * self.step
+        return self.base_as_of + self.interval * self.step
 
     @property
     def today(self) -> date:
@@ -109,7 +111,7 @@ class ResourceContext:
         """The time span this step's new rows and updates fall in."""
         if self.step == 0:
             return self.base_as_of - HISTORY, self.base_as_of
-        return self.as_of - STEP_INTERVAL, self.as_of
+        return self.as_of - self.interval, self.as_of
 
     def random(self, purpose: str, step: int | None = None) -> random.Random:
         """A private stream for one purpose, so adding draws elsewhere changes nothing here."""

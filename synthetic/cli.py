@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -34,6 +35,15 @@ def seed(
         None, "--as-of", help="the synthetic 'now' of step 0, ISO-8601 (default 2026-11-20T00:00+08:00)"
     ),
     only: list[str] = typer.Option(None, "--only", help="seed just these resource ids (repeatable)"),
+    step_hours: float = typer.Option(
+        None, "--step-hours", help="how far each step moves the synthetic clock (set at step 0; default 1)"
+    ),
+    skip_department: list[str] = typer.Option(
+        None, "--skip-department", help="a department whose systems are down: no new records this step (repeatable)"
+    ),
+    catalogue: Path = typer.Option(
+        None, "--catalogue", help="the catalogue folder the stand-ins are built from (default catalog/seed)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Generate every bound resource's source object and write var/sources/manifest.json."""
@@ -45,7 +55,17 @@ def seed(
 
     started = time.perf_counter()
     moment = datetime.fromisoformat(as_of) if as_of else None
-    manifest = run_seed(scale, seed_value, step, as_of=moment, only=set(only) if only else None, progress=progress)
+    manifest = run_seed(
+        scale,
+        seed_value,
+        step,
+        as_of=moment,
+        catalogue_path=catalogue,
+        only=set(only) if only else None,
+        skip_departments=set(skip_department or ()),
+        step_hours=step_hours,
+        progress=progress,
+    )
     total = sum(entry["records"] for entry in manifest["resources"].values())
     console.print(
         f"[green]seeded[/] {len(manifest['resources'])} resources, {total:,} records "
@@ -101,3 +121,46 @@ def sources_publish(
     started = time.perf_counter()
     sent = publish(rate, everything=everything)
     console.print(f"published {sent:,} messages in {time.perf_counter() - started:.1f} s")
+
+
+_CATALOGUE_OPTION = typer.Option(None, "--catalogue", help="the catalogue folder the stand-ins were built from")
+
+
+@sources_app.command("outage")
+def sources_outage(department: str = typer.Argument(...), catalogue: Path = _CATALOGUE_OPTION) -> None:
+    """Take a department's database tables down (connectors get "no such table" until `restore`)."""
+    from synthetic import incidents  # SQLAlchemy and the catalogue: only for this command
+
+    taken = incidents.outage(department, catalogue)
+    console.print(f"[yellow]down[/] {department}: {', '.join(taken) or 'no database table'}")
+
+
+@sources_app.command("restore")
+def sources_restore(department: str = typer.Argument(...), catalogue: Path = _CATALOGUE_OPTION) -> None:
+    """Bring a department's tables back after `outage`, with every row they held."""
+    from synthetic import incidents  # SQLAlchemy and the catalogue: only for this command
+
+    back = incidents.restore(department, catalogue)
+    console.print(f"[green]up[/] {department}: {', '.join(back) or 'nothing was down'}")
+
+
+@sources_app.command("bad-batch")
+def sources_bad_batch(
+    resource: str = typer.Argument(...),
+    rows: int = typer.Option(10, "--rows", min=1),
+    catalogue: Path = _CATALOGUE_OPTION,
+) -> None:
+    """Rewrite ROWS records of RESOURCE with a value outside an item's value set (until `correct`)."""
+    from synthetic import incidents  # SQLAlchemy and the catalogue: only for this command
+
+    done = incidents.bad_batch(resource, rows, catalogue)
+    console.print(f"[yellow]bad batch[/] {resource}: {done['rows']} rows with {done['item']} = {done['value']!r}")
+
+
+@sources_app.command("correct")
+def sources_correct(resource: str = typer.Argument(...), catalogue: Path = _CATALOGUE_OPTION) -> None:
+    """Rewrite the bad batch's records of RESOURCE with their original values."""
+    from synthetic import incidents  # SQLAlchemy and the catalogue: only for this command
+
+    done = incidents.correct(resource, catalogue)
+    console.print(f"[green]corrected[/] {resource}: {done['rows']} rows of {done['item']}")

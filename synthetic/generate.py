@@ -12,7 +12,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from catalog.selection import SEED_DIR
@@ -102,9 +102,15 @@ def seed(
     as_of: datetime | None = None,
     catalogue_path: str | Path | None = None,
     only: set[str] | None = None,
+    skip_departments: set[str] | None = None,
+    step_hours: float | None = None,
     progress: Callable[[str, int, float], None] | None = None,
 ) -> dict:
-    """Generate the sources and write the manifest; returns the manifest."""
+    """Generate the sources and write the manifest; returns the manifest.
+
+    `step_hours` is how far each step moves the synthetic clock (1 h unless given at step 0; later
+    steps keep it). `skip_departments`: systems that are down this step get no new records (an
+    outage: nothing is entered or changed there until it is back)."""
     if scale not in SCALES:
         raise SyntheticError(f"scale {scale!r} is unknown; use one of {', '.join(SCALES)}")
     if step < 0:
@@ -115,13 +121,15 @@ def seed(
         raise SyntheticError(f"no bound resource with id {', '.join(missing)} in the catalogue")
     previous = _previous_manifest(scale, seed_value, step)
     base_as_of = as_of or (datetime.fromisoformat(previous["as_of"]) if previous else DEFAULT_AS_OF)
+    interval = _step_interval(previous, step_hours)
+    resources = [r for r in resources if r.provider not in (skip_departments or set())]
     if step == 0:
         _clear_sources(resources)
     entries = dict(previous.get("resources", {}) if previous else {})
     try:
         for resource in resources:
             started = time.perf_counter()
-            entry = _seed_resource(resource, scale, seed_value, step, base_as_of, entries.get(resource.id))
+            entry = _seed_resource(resource, scale, seed_value, step, base_as_of, entries.get(resource.id), interval)
             entries[resource.id] = entry
             if progress:
                 progress(resource.id, entry["records"], time.perf_counter() - started)
@@ -132,7 +140,8 @@ def seed(
         "scale": scale,
         "step": step,
         "as_of": base_as_of.isoformat(),
-        "generated_at": (base_as_of + STEP_INTERVAL * step).isoformat(),
+        "step_hours": interval / timedelta(hours=1),
+        "generated_at": (base_as_of + interval * step).isoformat(),
         "resources": {rid: entries[rid] for rid in sorted(entries)},
     }
     _write_json(systems.manifest_path(), manifest)
@@ -140,11 +149,11 @@ def seed(
 
 
 def _seed_resource(
-    resource, scale: str, seed_value: int, step: int, base_as_of: datetime, previous: dict | None
+    resource, scale: str, seed_value: int, step: int, base_as_of: datetime, previous: dict | None, interval: timedelta
 ) -> dict:
     keys = [item.name for item in resource.items if item.key]
     tally = Tally(keys)
-    ctx = ResourceContext(resource, seed_value, scale, step, base_as_of, tally)
+    ctx = ResourceContext(resource, seed_value, scale, step, base_as_of, tally, interval=interval)
     ctx.previous_records = previous["records"] if previous else 0
     kind = resource.binding.kind
     if kind == "sql" and step > 0:
@@ -176,6 +185,20 @@ def _seed_resource(
         **tally.as_manifest(),
         "updated": (previous or {}).get("updated", 0) + updated,
     }
+
+
+def _step_interval(previous: dict | None, step_hours: float | None) -> timedelta:
+    """The step length: given at step 0 (default 1 h) and kept by later steps, so step K's time is
+    always the base time plus K steps."""
+    stored = previous.get("step_hours", STEP_INTERVAL / timedelta(hours=1)) if previous else None
+    if step_hours is not None and not 0 < step_hours <= 24 * 366:
+        raise SyntheticError(f"--step-hours {step_hours} must be more than 0 and at most a year of hours")
+    if stored is not None and step_hours is not None and step_hours != stored:
+        raise SyntheticError(
+            f"the sources step by {stored:g} h (set at step 0); a later step cannot use --step-hours {step_hours:g}"
+        )
+    hours = step_hours if step_hours is not None else stored
+    return timedelta(hours=hours) if hours is not None else STEP_INTERVAL
 
 
 def _previous_manifest(scale: str, seed_value: int, step: int) -> dict | None:
