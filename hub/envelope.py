@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 import orjson
 import pyarrow as pa
@@ -194,12 +195,28 @@ class HeaderColumns:
         return len(self.op)
 
     def extend(self, batch: Iterable[Headers]) -> None:
-        """Append the hub headers of each record's header list (None: a record without headers)."""
+        """Append the hub headers of each record's header list (None: a record without headers).
+
+        The usual batch (every record's headers exactly as `encode` writes them) is split into the
+        five columns by C-level passes (map/itemgetter), no Python per record; any other batch
+        takes the record-by-record way, which also handles missing, repeated and reordered names."""
+        batch = batch if isinstance(batch, list) else list(batch)
+        if not batch:
+            return
+        columns = _in_encode_order(batch)
+        if columns is None:
+            self._extend_each(batch)
+            return
+        for target, values in zip((self.resource, self.op, self.event_time, self.source, self.schema), columns):
+            target += values
+
+    def _extend_each(self, batch: list[Headers]) -> None:
         resources, ops, times, sources, schemas = self.resource, self.op, self.event_time, self.source, self.schema
         for headers in batch:
             try:  # encode() writes the headers in this order; anything else takes the slow way
                 if (
-                    headers[0][0] != "hub-resource"
+                    len(headers) != len(HEADERS)
+                    or headers[0][0] != "hub-resource"
                     or headers[1][0] != "hub-op"
                     or headers[2][0] != "hub-event-time"
                     or headers[3][0] != "hub-source"
@@ -267,6 +284,29 @@ class DecodedHeaders:
     def schema(self) -> pa.Array:
         """hub-schema as a string column."""
         return _as_text_column(self.raw_schema, self.schemas)
+
+
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+
+
+def _in_encode_order(batch: list[Headers]) -> list[list] | None:
+    """The five header value columns when every record carries exactly the five hub headers in
+    `encode`'s order (checked on the names, column by column), else None."""
+    try:
+        if set(map(len, batch)) != {len(HEADERS)}:
+            return None
+    except TypeError:  # a record without headers (None)
+        return None
+    columns = []
+    try:
+        for position, name in enumerate(HEADERS):
+            pairs = list(map(itemgetter(position), batch))
+            if set(map(_FIRST, pairs)) != {name}:
+                return None
+            columns.append(list(map(_SECOND, pairs)))
+    except (IndexError, TypeError):  # a header that is not a (name, value) pair
+        return None
+    return columns
 
 
 def decode_header_batch(batch: Iterable[Headers]) -> DecodedHeaders:

@@ -2,25 +2,20 @@
 
 Only orchestration lives here — each step is one call into the package that owns the work
 (connectors, warehouse, quality, catalog). Results are small JSON-able dicts (Airflow XComs).
-DAG files import this module inside their tasks only (it loads DuckDB, Kafka clients and the gate);
-what they need at parse time is in pipeline.layout.
+DAG files import this module inside their tasks only; what they need at parse time is in
+pipeline.layout.
+
+Each step imports what it calls inside itself: every Airflow task is a fresh process (or a fresh
+interpreter on a worker), and importing every step's packages (the report's matplotlib, the
+service's FastAPI, the catalogue's SQLAlchemy models, GX) cost each task seconds. A land task now
+loads Kafka, Arrow and the lake only (`python -X importtime -c "from pipeline import flow"`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
 
-from catalog.events import consume
-from catalog.report.render import render_report as render
-from catalog.snapshots import snapshot_today
-from connectors.runner import connect as run_connector
 from hub.errors import HubError
-from warehouse.events import publish_landing_event
-from warehouse.gate import check
-from warehouse.landing import LandingResult
-from warehouse.landing import land as land_topic
-from warehouse.marts import refresh_marts as refresh
-from warehouse.store import update_staging
 
 
 def _plain(result) -> dict:
@@ -31,6 +26,8 @@ def _plain(result) -> dict:
 
 def connect(resource_id: str) -> dict:
     """Read what is new in the resource's source into Kafka; fails if the connector could not run."""
+    from connectors.runner import connect as run_connector  # per step: see the module's docstring
+
     reports = run_connector(resource_id, progress=False)
     failed = [r for r in reports if not r.ok]
     if failed:
@@ -42,6 +39,8 @@ def connect(resource_id: str) -> dict:
 
 def land(resource_id: str) -> dict:
     """Land the resource's raw topic up to its current end offsets as Parquet."""
+    from warehouse.landing import land as land_topic  # per step: see the module's docstring
+
     return land_topic(resource_id).to_dict()
 
 
@@ -49,12 +48,18 @@ def quality_gate(resource_id: str, landed: dict, *, docs: bool = True) -> dict:
     """The quality gate: the resource's GX suite on what landed; failing rows quarantined, the rest
     passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page unless
     `docs` is False: `hub quality docs` renders the pages later)."""
+    from warehouse.gate import check  # per step: see the module's docstring
+
     result = check(resource_id, landed, docs=docs)
     return {k: v for k, v in result.to_dict().items() if k != "files"}
 
 
 def stage(resource_id: str, landed: dict, checked: dict) -> dict:
     """Merge the gate's passed rows into staging.<resource> and tell the catalogue the landing completed."""
+    from warehouse.events import publish_landing_event  # per step: see the module's docstring
+    from warehouse.landing import LandingResult
+    from warehouse.store import update_staging
+
     result = LandingResult.from_dict(landed)
     merged = update_staging(resource_id, result)
     publish_landing_event(result)
@@ -68,20 +73,28 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
 
 def refresh_marts() -> list[str]:
     """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped)."""
+    from warehouse.marts import refresh_marts as refresh  # per step: see the module's docstring
+
     return refresh()
 
 
 def sync_catalogue() -> dict:
     """Apply every event waiting on hub.events to the catalogue database."""
+    from catalog.events import consume  # per step: see the module's docstring
+
     return {"applied": str(consume(follow=False))}
 
 
 def snapshot() -> dict:
     """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
+    from catalog.snapshots import snapshot_today  # per step: see the module's docstring
+
     document = snapshot_today()
     return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
 
 
 def render_report() -> dict:
     """The leadership report (HTML, PDF, XLSX) for today's snapshot; returns where the files are."""
+    from catalog.report.render import render_report as render  # per step: see the module's docstring
+
     return render().as_json()

@@ -105,8 +105,29 @@ def _iso_date(value: Any) -> date | None:
     return real_date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
 
 
+def _typed_date_parts(values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(ok, year, month, day) straight from a date or timestamp array (the landed types), or None
+    for text: a typed date is a real ISO date by construction, so no string round trip."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array) or not (pa.types.is_date(values.type) or pa.types.is_timestamp(values.type)):
+        return None
+    if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+        values = pc.local_timestamp(values)  # the wall-clock date in the value's own zone
+    ok = values.is_valid().to_numpy(zero_copy_only=False)
+    parts = [
+        pc.fill_null(part(values), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        for part in (pc.year, pc.month, pc.day)
+    ]
+    return ok, parts[0] * ok, parts[1] * ok, parts[2] * ok
+
+
 def _iso_parts(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """(ok, yyyymmdd) for strict ISO values, vectorised over a fixed-width view of the date part."""
+    typed = _typed_date_parts(values)
+    if typed is not None:
+        ok, year, month, day = typed
+        return ok, year * 10000 + month * 100 + day
     strings = as_date_strings(values)
     ok = regex_mask(strings, ISO_DATE_PATTERN)
     date_part = pc.utf8_slice_codeunits(strings, 0, 10)
@@ -161,6 +182,9 @@ def parse_mixed_date(value: Any) -> date | None:
 
 def mixed_date_parts(values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised `parse_mixed_date`: (ok, year, month, day) numpy arrays (0 where not ok)."""
+    typed = _typed_date_parts(values)
+    if typed is not None:
+        return typed
     strings = as_date_strings(values)
     count = len(strings)
     ok = np.zeros(count, dtype=bool)

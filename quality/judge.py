@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog import derive
+from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from quality.normalise import RepairCounts, get_normaliser
-from quality.plan import ROW_CHECKS, Check, plan_checks, plan_repairs
+from quality.plan import ROW_CHECKS, Check, failing_mask, plan_checks, plan_repairs
 
 FINDINGS_SCHEMA = pa.schema(
     [
@@ -60,6 +61,7 @@ class Verdict:
     failed_rules: list[dict] = field(default_factory=list)  # {name, critical, failed_rows, success}
     failed_critical: list[str] = field(default_factory=list)
     docs_path: str | None = None
+    tallies: dict[str, tuple[int, int]] = field(default_factory=dict)  # check → (failed rows, rows considered)
 
     def passed(self) -> pa.Table:
         """The repaired rows that passed: all staging may merge."""
@@ -115,30 +117,66 @@ def history_needs(resource, columns: list[str]) -> list[HistoryNeed]:
     return needs
 
 
+def batch_columns(resource, columns: list[str]) -> list[str]:
+    """The columns the batch-wide checks (key uniqueness, row-set checks) of a batch with `columns`
+    read, with `_op`: what `batch_masks` needs from every landed file of the batch."""
+    wanted = {"_op"}
+    for check in _checks(resource, columns):
+        if _batch_wide(check):
+            wanted.update(check.columns)
+    return [column for column in columns if column in wanted]
+
+
+def batch_masks(
+    resource, batch: pa.Table, history: Mapping[str, pa.Table | None] | None = None
+) -> dict[str, np.ndarray]:
+    """Per batch-wide check, the failing rows over the whole batch (its `batch_columns` suffice):
+    they look across rows (one key twice, a meter's readings in order), so files cannot answer alone."""
+    upserts = _upserts(batch)
+    judged = repair(resource, batch)[0].filter(pa.array(upserts))
+    earlier = {name: repair(resource, rows)[0] if rows is not None else None for name, rows in (history or {}).items()}
+    masks = {
+        check.name: failing_mask(check, judged, earlier.get(check.name))
+        for check in _checks(resource, batch.column_names)
+        if _batch_wide(check)
+    }
+    return _spread(masks, upserts)
+
+
 def judge(
     resource,
     landed: pa.Table,
     history: Mapping[str, pa.Table | None] | None = None,
     *,
+    batch: Mapping[str, np.ndarray] | None = None,
     run_name: str | None = None,
     docs: bool = True,
 ) -> Verdict:
     """The verdict on `landed` (landed rows with `_op`, `_partition`, `_offset`); `history` maps a
-    row-set check's name to the earlier rows of the batch's groups (as landed: repaired here too)."""
-    from quality import suites  # GX is heavy to import; only a batch to judge pays for it
+    row-set check's name to the earlier rows of the batch's groups (as landed: repaired here too).
 
-    upserts = np.asarray(pc.equal(landed.column("_op"), "upsert").to_numpy(zero_copy_only=False), dtype=bool)
+    When `landed` is one file of a larger batch, `batch` holds the batch-wide checks' masks over this
+    file's rows (`batch_masks` over the batch, sliced). The verdict comes from the vectorised checks
+    (quality.plan), the implementation the GX suite's expectations call; with `docs`, the suite also
+    runs through Great Expectations for the Data Docs page (same rows, same checks)."""
+    upserts = _upserts(landed)
     checks = _checks(resource, landed.column_names)
     counts = RepairCounts()
     repaired, notes = repair(resource, landed, counts)
     judged = repaired.filter(pa.array(upserts))
-    earlier = {name: repair(resource, rows)[0] if rows is not None else None for name, rows in (history or {}).items()}
-    run = suites.validate(resource, judged.to_pandas(), table=judged, history=earlier, run_name=run_name, docs=docs)
-    failed = _spread(run.masks, upserts)
+    if batch is None:
+        batch = batch_masks(resource, landed, history)
+    failed = {
+        check.name: batch[check.name] if _batch_wide(check) else _spread_one(failing_mask(check, judged), upserts)
+        for check in checks
+    }
     critical = np.zeros(landed.num_rows, dtype=bool)
     for check in checks:
         if check.severity == "critical":
             critical |= failed[check.name]
+    tallies = {check.name: (int(failed[check.name].sum()), _considered(check, judged)) for check in checks}
+    rules, broken = rule_outcomes(resource, checks, tallies)
+    docs_path = document(resource, landed, history, run_name=run_name, repaired=repaired) if docs else None
     return Verdict(
         repaired,
         checks,
@@ -146,10 +184,55 @@ def judge(
         critical,
         notes,
         repairs=counts.as_dict(),
-        failed_rules=sorted(run.failed_checks, key=lambda rule: (not rule["critical"], rule["name"])),
-        failed_critical=sorted(rule["name"] for rule in run.failed_checks if rule["critical"] and not rule["success"]),
-        docs_path=run.docs_path,
+        failed_rules=rules,
+        failed_critical=broken,
+        docs_path=docs_path,
+        tallies=tallies,
     )
+
+
+def document(
+    resource,
+    landed: pa.Table,
+    history: Mapping[str, pa.Table | None] | None = None,
+    *,
+    run_name: str | None = None,
+    repaired: pa.Table | None = None,
+) -> str | None:
+    """Run the resource's Great Expectations suite over the repaired upserts of `landed` and store
+    its Data Docs page; returns the page (relative to the docs folder). The verdict does not wait on it."""
+    from quality import suites  # GX is heavy to import: only a run that builds Data Docs pays for it
+
+    repaired = repaired if repaired is not None else repair(resource, landed)[0]
+    judged = repaired.filter(pa.array(_upserts(landed)))
+    earlier = {n: repair(resource, rows)[0] if rows is not None else None for n, rows in (history or {}).items()}
+    run = suites.validate(resource, judged.to_pandas(), table=judged, history=earlier, run_name=run_name, docs=True)
+    return run.docs_path
+
+
+def rule_outcomes(
+    resource, checks: list[Check], tallies: Mapping[str, tuple[int, int]]
+) -> tuple[list[dict], list[str]]:
+    """The failed rules ({name, critical, failed_rows, success}, critical first) and the critical
+    rules broken beyond the resource's threshold, from per check (failed rows, rows considered).
+
+    `success` is what the GX suite reports: a critical check passes while the share of considered
+    rows it fails stays within 1 − threshold (GX's `mostly`); a warning passes only with no failure."""
+    stated = getattr(resource, "quality_threshold", None)
+    threshold = DEFAULT_QUALITY_THRESHOLD if stated is None else float(stated)
+    rules = []
+    for check in checks:
+        failed_rows, considered = tallies.get(check.name, (0, 0))
+        if not failed_rows:
+            continue
+        critical = check.severity == "critical"
+        if critical and threshold < 1:
+            success = considered == 0 or (considered - failed_rows) / considered >= threshold
+        else:
+            success = False
+        rules.append({"name": check.name, "critical": critical, "failed_rows": failed_rows, "success": success})
+    rules.sort(key=lambda rule: (not rule["critical"], rule["name"]))
+    return rules, sorted(rule["name"] for rule in rules if rule["critical"] and not rule["success"])
 
 
 def repair(resource, table: pa.Table, counts: RepairCounts | None = None) -> tuple[pa.Table, dict[str, np.ndarray]]:
@@ -187,6 +270,31 @@ def key_strings(resource, table: pa.Table) -> pa.Array:
 
 def _checks(resource, columns) -> list[Check]:
     return [c for c in plan_checks(resource) if all(col in columns for col in c.columns)]
+
+
+def _upserts(table: pa.Table) -> np.ndarray:
+    return np.asarray(pc.equal(table.column("_op"), "upsert").to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _batch_wide(check: Check) -> bool:
+    return check.kind == "unique_key" or check.kind in ROW_CHECKS
+
+
+def _considered(check: Check, judged: pa.Table) -> int:
+    """The rows GX counts for a check's `mostly`: the non-null values for the built-in column
+    expectations that skip nulls (max_length and in_set on text, between on numbers), else every row."""
+    column = judged.column(check.columns[0]) if check.columns and check.columns[0] in judged.column_names else None
+    kind = column.type if column is not None else None
+    text = kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    number = kind is not None and (pa.types.is_integer(kind) or pa.types.is_floating(kind))
+    skips_nulls = (check.kind in ("max_length", "in_set") and text) or (check.kind == "between" and number)
+    return judged.num_rows - column.null_count if skips_nulls else judged.num_rows
+
+
+def _spread_one(mask: np.ndarray, upserts: np.ndarray) -> np.ndarray:
+    full = np.zeros(len(upserts), dtype=bool)
+    full[upserts] = np.asarray(mask, dtype=bool)
+    return full
 
 
 def _spread(masks: Mapping[str, np.ndarray], upserts: np.ndarray) -> dict[str, np.ndarray]:

@@ -299,18 +299,24 @@ def _between(column: pa.ChunkedArray, bounds: Mapping[str, Any]):
 
 
 def duplicate_key_mask(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
-    """True on every row whose key values occur more than once in `table` (all copies flagged)."""
+    """True on every row whose key values occur more than once in `table` (all copies flagged).
+
+    Each key column is dictionary-encoded and the codes of several columns folded into one dense
+    code per row, so the count per key is a bincount: no hash join, no Python per row."""
     if table.num_rows == 0:
         return np.zeros(0, dtype=bool)
-    counts = table.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
-    joined = table.select(list(keys)).append_column("_row", pa.array(np.arange(table.num_rows)))
-    joined = joined.join(counts, list(keys), join_type="left outer")
-    rows = joined.column("_row").to_numpy()
-    # A null key joins nothing (count null): not a duplicate here, the not_null check answers for it.
-    duplicated = pc.fill_null(pc.greater(joined.column("count_all"), 1), False).to_numpy(zero_copy_only=False)
-    mask = np.zeros(table.num_rows, dtype=bool)
-    mask[rows[duplicated]] = True
-    return mask
+    combined = np.zeros(table.num_rows, dtype=np.int64)
+    null_key = np.zeros(table.num_rows, dtype=bool)
+    for key in keys:
+        encoded = pc.dictionary_encode(table.column(key).combine_chunks())
+        null_key |= encoded.is_null().to_numpy(zero_copy_only=False)
+        codes = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        combined = combined * (len(encoded.dictionary) + 1) + codes
+        if len(keys) > 1:  # fold into dense codes again, so the next column cannot overflow them
+            combined = np.unique(combined, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    counts = np.bincount(combined[~null_key], minlength=int(combined.max()) + 1)
+    # A null key joins nothing: not a duplicate here, the not_null check answers for it.
+    return (counts[combined] > 1) & ~null_key
 
 
 @dataclass

@@ -83,15 +83,19 @@ def _with_placeholders(values: Sequence[bytes | None], indices) -> Sequence[byte
 
 
 def _screen(values: Sequence[bytes | None], max_bytes: int) -> tuple[Rejects, set[int]]:
-    """Rejects (no value, too big) and the rows the NDJSON fast path cannot take.
+    """Rejects (no value, too big) and the rows the NDJSON fast path cannot take, found in Arrow.
 
     Why the shape check: the reader turns a bare `null` line into a row of nulls (and crashes the
     process on one at the start of its input), so only values that look like {...} go the fast way.
     """
-    odd = [i for i, v in enumerate(values) if v is None or len(v) > max_bytes or v[:1] != b"{" or v[-1:] != b"}"]
+    raw = pa.array(values, pa.binary())
+    fits = pc.and_(
+        pc.and_(pc.starts_with(raw, pattern="{"), pc.ends_with(raw, pattern="}")),
+        pc.less_equal(pc.binary_length(raw), max_bytes),
+    )
     rejects: Rejects = {}
     slow = set()
-    for index in odd:
+    for index in _true_indices(pc.invert(pc.fill_null(fits, False))):  # only the odd rows: Python from here
         value = values[index]
         if value is None:
             rejects[index] = "message has no value (a tombstone is not a hub record)"

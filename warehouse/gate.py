@@ -36,7 +36,18 @@ from catalog.derive import quoted
 from hub import clock, outbox
 from hub.events import QualityCompleted
 from hub.files import LockHeld, exclusive_lock
-from quality.judge import HistoryNeed, Verdict, history_needs, judge, key_strings
+from quality.judge import (
+    HistoryNeed,
+    Verdict,
+    batch_columns,
+    batch_masks,
+    document,
+    history_needs,
+    judge,
+    key_strings,
+    rule_outcomes,
+)
+from quality.plan import Check
 from warehouse import lake
 from warehouse.errors import WarehouseError
 
@@ -101,31 +112,68 @@ def check(
 
 
 def _judge_files(resource, pending: list[Path], earlier: list[Path], result: GateResult, *, docs: bool) -> None:
-    tables = [pq.read_table(path) for path in pending]
-    batch = pa.concat_tables(tables, promote_options="default")
-    history = landed_history(earlier, history_needs(resource, batch.column_names), batch)
-    verdict = judge(resource, batch, history, run_name=result.run_id, docs=docs)
-    keys = key_strings(resource, batch)
+    """Judge the pending files one at a time (memory: one file and the batch-wide checks' columns).
+
+    Checks that look across rows (one key twice, a meter's readings in order) are answered first
+    over the whole batch from their columns alone; each file then gets the row-by-row checks and
+    its slice of those masks, so the verdict is the one a judge of the whole batch at once gives."""
+    shape = pa.unify_schemas([pq.read_schema(path) for path in pending], promote_options="default")
+    wanted = set(batch_columns(resource, shape.names))
+    needs = history_needs(resource, shape.names)
+    wanted.update(need.group for need in needs)
+    narrow_shape = pa.schema([f for f in shape if f.name in wanted])
+    narrow = pa.concat_tables([_conformed(_read(path, narrow_shape), narrow_shape) for path in pending])
+    history = landed_history(earlier, needs, narrow)
+    across = batch_masks(resource, narrow, history)
+    del narrow
+    tallies: dict[str, list[int]] = {}
+    checks: dict[str, Check] = {}
     offset = 0
-    for path, table in zip(pending, tables):
-        _write_verdict(
+    for path in pending:
+        table = _conformed(pq.read_table(path), shape)
+        rows = table.num_rows
+        verdict = judge(
             resource,
-            path,
             table,
-            verdict.slice(offset, table.num_rows),
-            keys.slice(offset, table.num_rows),
-            result.run_id,
+            history,
+            batch={name: mask[offset : offset + rows] for name, mask in across.items()},
+            run_name=result.run_id,
+            docs=False,
         )
-        offset += table.num_rows
+        _write_verdict(resource, path, table, verdict, key_strings(resource, table), result.run_id)
+        result.rows += rows
+        result.quarantined_rows += int(verdict.critical.sum())
+        for name, count in verdict.repairs.items():
+            result.repairs[name] = result.repairs.get(name, 0) + count
+        for check in verdict.checks:
+            checks[check.name] = check
+            tally = tallies.setdefault(check.name, [0, 0])
+            tally[0] += verdict.tallies[check.name][0]
+            tally[1] += verdict.tallies[check.name][1]
+        offset += rows
+        del table, verdict
     result.files = [lake.relative(p) for p in pending]
-    result.rows = batch.num_rows
-    result.quarantined_rows = int(verdict.critical.sum())
     result.passed_rows = result.rows - result.quarantined_rows
-    for name, count in verdict.repairs.items():
-        result.repairs[name] = result.repairs.get(name, 0) + count
-    result.failed_rules = verdict.failed_rules
-    result.failed_critical = verdict.failed_critical
-    result.docs_path = verdict.docs_path
+    result.failed_rules, result.failed_critical = rule_outcomes(
+        resource, list(checks.values()), {name: (failed, considered) for name, (failed, considered) in tallies.items()}
+    )
+    if docs:  # the Data Docs page: Great Expectations runs the same suite over the whole batch
+        batch = pa.concat_tables([_conformed(pq.read_table(path), shape) for path in pending])
+        result.docs_path = document(resource, batch, history, run_name=result.run_id)
+
+
+def _read(path: Path, shape: pa.Schema) -> pa.Table:
+    present = set(pq.read_schema(path).names)
+    return pq.read_table(path, columns=[name for name in shape.names if name in present])
+
+
+def _conformed(table: pa.Table, shape: pa.Schema) -> pa.Table:
+    """`table` with the batch's columns in the batch's order; a column a file lacks is null there."""
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in shape
+    ]
+    return pa.Table.from_arrays(columns, schema=shape)
 
 
 def landed_history(earlier: list[Path], needs: list[HistoryNeed], batch: pa.Table) -> dict[str, pa.Table | None]:

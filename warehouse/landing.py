@@ -46,7 +46,7 @@ from hub import clock, outbox
 from hub.envelope import HeaderColumns
 from hub.kafka_clients import make_consumer
 from hub.topics import landing_group
-from warehouse import deadletters, decode, lake
+from warehouse import batches, deadletters, decode, lake
 from warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ CHUNK_BYTES = 32 << 20  # value bytes per file (≈ 50-150 k records of a few hu
 BUFFER_BYTES = 64 << 20  # value bytes buffered over all partitions before the largest is written
 IN_FLIGHT = 1  # chunks being written while the next one fills
 POLL_MS = 1000
+POLL_RECORDS = 20_000  # records per poll at most
 STALL_SECONDS = 60.0  # no progress for this long while records are due: the broker is gone
 CRASH_ENV = "HUB_LANDING_CRASH_AT"  # test hook: after_rename | after_commit | after_staging
 
@@ -150,18 +151,15 @@ class _Chunk:
         self.headers = HeaderColumns()
         self.size = 0
 
-    def take(self, records, stop: int) -> int:
-        """Append the records below offset `stop`; returns how many were taken."""
-        if records and records[-1].offset >= stop:  # offsets ascend within a poll's records
-            records = records[: next(i for i, record in enumerate(records) if record.offset >= stop)]
-        # One comprehension per field: faster than one loop appending to five lists (hot path).
-        values = [record.value for record in records]
-        self.values += values
-        self.keys += [record.key for record in records]
-        self.offsets += [record.offset for record in records]
-        self.headers.extend([record.headers for record in records])
-        self.size += sum(map(len, filter(None, values)))
-        return len(values)
+    def take(self, records: list, stop: int) -> int:
+        """Append the raw records (warehouse.batches) below offset `stop`; returns how many were taken."""
+        taken = batches.columns(batches.below(records, stop))
+        self.values += taken.values
+        self.keys += taken.keys
+        self.offsets += taken.offsets
+        self.headers.extend(taken.headers)
+        self.size += sum(map(len, filter(None, taken.values)))
+        return len(taken.values)
 
 
 class _Load:
@@ -188,7 +186,7 @@ class _Load:
 
     def run(self) -> LandingResult:
         consumer = make_consumer(
-            group_id=landing_group(self.resource.id), allow_auto_create_topics=False, max_poll_records=20_000
+            group_id=landing_group(self.resource.id), allow_auto_create_topics=False, max_poll_records=POLL_RECORDS
         )
         try:
             partitions = sorted(consumer.partitions_for_topic(self.topic))
@@ -265,8 +263,8 @@ class _Load:
         chunks: dict = {}
         taken_total, last_progress = 0, time.monotonic()
         while due and (self.max_records is None or taken_total < self.max_records):
-            batches = consumer.poll(timeout_ms=POLL_MS, max_records=self._poll_limit(taken_total))
-            for tp, records in batches.items():
+            polled = batches.poll_raw(consumer, timeout_ms=POLL_MS, max_records=self._poll_limit(taken_total))
+            for tp, records in polled.items():
                 if tp not in due:
                     continue
                 chunk = chunks.setdefault(tp, _Chunk())
@@ -296,8 +294,8 @@ class _Load:
 
     def _poll_limit(self, taken_total: int) -> int:
         if self.max_records is None:
-            return 20_000
-        return max(1, min(20_000, self.max_records - taken_total))
+            return POLL_RECORDS
+        return max(1, min(POLL_RECORDS, self.max_records - taken_total))
 
     def _bound_memory(self, chunks: dict) -> None:
         while chunks and sum(c.size for c in chunks.values()) > BUFFER_BYTES:
@@ -367,7 +365,7 @@ class _Load:
         """Add the repaired rows that landed: a row dead-lettered for another item counts as a DLQ row only."""
         counts = self.result.repairs
         for name, rows in repaired.items():
-            landed = sum(1 for index in rows if index not in rejects)
+            landed = len(rows) - len(rejects.keys() & set(rows))
             if landed:
                 counts[name] = counts.get(name, 0) + landed
 

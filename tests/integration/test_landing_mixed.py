@@ -1,0 +1,134 @@
+"""Mixed batches: bad records scattered among many good ones, over several partitions and polls.
+
+Landing decodes each chunk in bulk; only the failing records take the slow path. Whatever their
+position in a poll or a chunk, every good record lands once, every bad one is in hub.dlq.<resource>
+with its reason and its own partition/offset, repairs are counted on the landed rows only, and the
+committed offsets are the ends of what was read.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, timedelta
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from kafka import TopicPartition
+from test_landing_poison import GOOD, ITEMS, T0, _read_all, headers
+
+from catalog import derive
+from catalog.spec import Resource
+from hub.envelope import Record, encode
+from hub.kafka_clients import ensure_topics, make_consumer, make_producer
+from hub.topics import landing_group
+from warehouse import batches, lake, landing
+
+CREATED: list[str] = []
+BAD = {  # value (None: a tombstone), header overrides, a phrase of the DLQ reason
+    "not_json": (b"{gmsfhm: 1", {}, "not JSON"),
+    "wrong_type": (orjson.dumps({**GOOD, "hs": "three"}), {}, "item hs"),
+    "bad_date": (orjson.dumps({**GOOD, "csrq": "1990/2/30"}), {}, "item csrq"),
+    "bad_op": (orjson.dumps(GOOD), {"op": b"merge"}, "hub-op"),
+    "tombstone": (None, {}, "no value"),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_topics():
+    yield
+    from kafka_kit import drop_resource_topics
+
+    drop_resource_topics(CREATED)
+
+
+def _resource() -> Resource:
+    resource = Resource(
+        id=f"t_mixed_{uuid.uuid4().hex[:10]}",
+        code="101001/000002",
+        name="测试人口",
+        provider="gaj",
+        classification="基础/人口/户籍人口",
+        abstract="测试",
+        format="数据库",
+        domain="population",
+        update_cycle="每日",
+        sharing_type="无条件共享",
+        open_type="不开放",
+        release_date=date(2024, 1, 1),
+        items=ITEMS,
+    )
+    CREATED.append(resource.id)
+    return resource
+
+
+@pytest.mark.kafka
+def test_bad_records_scattered_among_good_ones_each_go_their_own_way(kafka_bootstrap, hub_env, monkeypatch):
+    monkeypatch.setattr(landing, "CHUNK_BYTES", 40_000)  # several chunks (files) per partition …
+    monkeypatch.setattr(landing, "POLL_RECORDS", 170)  # … of several polls each
+    resource = _resource()
+    topic, dlq = derive.topics(resource)
+    ensure_topics([topic], partitions=3)
+    rng = random.Random(13)
+    producer = make_producer()
+    good_keys, bad_keys, repaired = set(), {}, 0
+    for n in range(3000):
+        partition = n % 3
+        if rng.random() < 0.03:
+            name = rng.choice(sorted(BAD))
+            value, overrides, phrase = BAD[name]
+            key = f"bad-{n}-{name}"
+            bad_keys[key] = phrase
+            producer.send(
+                topic, key=key.encode(), value=value, headers=headers(resource, **overrides), partition=partition
+            )
+            continue
+        row = {**GOOD, "gmsfhm": f"44060619900101{n:04d}"}
+        if n % 97 == 0:  # a date format the date_iso rule repairs
+            row["csrq"], repaired = "1990/1/1", repaired + 1
+        good_keys.add(row["gmsfhm"])
+        key, value, hdrs = encode(
+            Record(key=row["gmsfhm"].encode(), value=row, resource=resource.id, event_time=T0 + timedelta(seconds=n))
+        )
+        producer.send(topic, key=key, value=value, headers=hdrs, partition=partition)
+    producer.flush()
+    producer.close()
+
+    result = landing.land(resource.id, catalogue=[resource])
+
+    assert (result.rows, result.dlq_rows) == (len(good_keys), len(bad_keys))
+    assert result.repairs == {"date_iso": repaired}
+    assert len(result.files) > 3  # the chunks were cut inside polls, bad records on both sides of cuts
+    landed = [pq.read_table(lake.absolute(path)) for path in result.files]
+    landed_keys = [key for table in landed for key in table.column("gmsfhm").to_pylist()]
+    assert sorted(landed_keys) == sorted(good_keys)  # each good record once
+    letters = {letter["key"]: letter for letter in _read_all(dlq)}
+    assert set(letters) == set(bad_keys)
+    for key, phrase in bad_keys.items():
+        assert phrase in letters[key]["reason"], (key, letters[key]["reason"])
+    # Committed offsets: the end of every partition (good and bad records alike were read).
+    consumer = make_consumer(group_id=landing_group(resource.id))
+    tps = [TopicPartition(topic, p) for p in range(3)]
+    ends = consumer.end_offsets(tps)
+    assert {tp.partition: consumer.committed(tp) for tp in tps} == {tp.partition: ends[tp] for tp in tps}
+    consumer.close()
+
+
+def test_the_raw_record_view_cuts_a_poll_at_the_end_snapshot():
+    class Raw:
+        def __init__(self, offset):
+            self.key, self.value, self.headers, self.partition, self.offset, self.timestamp = (
+                b"k",
+                b"{}",
+                None,
+                0,
+                offset,
+                0,
+            )
+
+    records = [Raw(offset) for offset in range(10, 20)]
+    assert [r.offset for r in batches.below(records, 15)] == [10, 11, 12, 13, 14]
+    assert batches.below(records, 10) == [] and batches.below(records, 99) is records
+    taken = batches.columns(records[:3])
+    assert taken.offsets == [10, 11, 12] and taken.values == [b"{}"] * 3 and taken.headers == [None] * 3
