@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot")
+DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot", "drone")
 EXPECTED = {f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")} | {
     "coverage_daily"
 }
@@ -94,7 +94,7 @@ def test_every_bound_resource_has_a_chain_and_an_asset(parsed):
     from pipeline.layout import bound_resources
 
     bag, _ = parsed
-    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 88  # the seed's bound entries
+    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 91  # the seed's bound entries
     for domain in DOMAINS:
         dag = bag.dags[f"ingest_{domain}"]
         resources = bound_resources(domain)
