@@ -64,7 +64,7 @@ def prepare_footprint_unions(connection, resources, staged: set[str]) -> None:
     except MartSkipped:
         connection.execute(f"DROP TABLE IF EXISTS {derive.quoted(FOOTPRINT_TABLE)}")
         return
-    footprints = connection.execute(f"SELECT {', '.join(IMAGERY_ITEMS)} FROM {_staging(source)}").fetch_arrow_table()
+    footprints = connection.execute(f"SELECT {', '.join(IMAGERY_ITEMS)} FROM {_staging(source)}").to_arrow_table()
     unions = footprint_unions(footprints.to_pylist())
     columns = (
         "town_code VARCHAR, imagery_type VARCHAR, images BIGINT, routes BIGINT, gathered_km2 DOUBLE, "

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter, defaultdict
+from datetime import datetime, timezone
 
 import pytest
 import shapely
 from kafka_kit import drop_resource_topics, gate_and_stage
+from seed_kit import seed_catalogue
 
+from catalog.db import session_scope
 from catalog.reference import SHUNDE_DISTRICT_CODE
+from catalog.store import load_catalogue_into
 from connectors import systems
 from connectors.runner import connect
+from hub import settings as hub_settings
 from synthetic import generate
 from warehouse import landing, marts, store
 
@@ -21,19 +26,28 @@ pytestmark = pytest.mark.kafka
 DRONE = ("drone_flight_missions", "drone_imagery", "drone_work_orders")
 
 
-@pytest.fixture
-def drone_warehouse(seeded_catalogue):
+@pytest.fixture(scope="module")
+def drone_warehouse(tmp_path_factory):
     """A test home whose warehouse holds the drone platform's small seed; yields the seed's manifest."""
-    drop_resource_topics(DRONE)
-    manifest = generate.seed("small", 7, only=set(DRONE))["resources"]
-    by_id = {r.id: r for r in seeded_catalogue.resources}
-    for resource_id in DRONE:
-        assert all(report.ok for report in connect(resource_id, progress=False)), resource_id
-        gate_and_stage(by_id[resource_id], landing.land(resource_id))
-    built = marts.refresh_marts()
-    assert {f"mart.{name}" for name in marts.MARTS if name.startswith("drone_")} <= set(built)
-    yield manifest
-    drop_resource_topics(DRONE)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HUB_VAR_DIR", str(tmp_path_factory.mktemp("drone") / "var"))
+        patch.delenv("HUB_CATALOG_URL", raising=False)
+        hub_settings.reset_settings()
+        drop_resource_topics(DRONE)
+        with session_scope() as session:
+            load_catalogue_into(session, seed_catalogue(), now=datetime.now(timezone.utc))
+        manifest = generate.seed("small", 7, only=set(DRONE))["resources"]
+        by_id = {r.id: r for r in seed_catalogue().resources}
+        try:
+            for resource_id in DRONE:
+                assert all(report.ok for report in connect(resource_id, progress=False)), resource_id
+                gate_and_stage(by_id[resource_id], landing.land(resource_id))
+            built = marts.refresh_marts()
+            assert {f"mart.{name}" for name in marts.MARTS if name.startswith("drone_")} <= set(built)
+            yield manifest
+        finally:
+            drop_resource_topics(DRONE)
+            hub_settings.reset_settings()
 
 
 def query(sql: str, params: list | None = None) -> list[tuple]:
