@@ -164,17 +164,17 @@ def flights(ctx: ResourceContext) -> list[Flight]:
     """Every flight of this step with its images, in take-off order (shared by missions and imagery)."""
     rng = random.Random(stable_seed(ctx.seed, "drone_flights", ctx.scale, ctx.step))
     ortho, panorama = _counts(ctx)
-    kinds = ["正射"] * ortho
+    panoramas = [0] * ortho  # per mission: 0 flies one orthophoto block, n > 0 takes n panoramas
     while panorama > 0:
         count = min(panorama, rng.randint(*PANORAMAS_PER_MISSION))
-        kinds.append(count)
+        panoramas.append(count)
         panorama -= count
-    rng.shuffle(kinds)
+    rng.shuffle(panoramas)
     start, end = _span(ctx)
-    landings = sorted(start + (end - start) * rng.random() for _ in kinds)
+    landings = sorted(start + (end - start) * rng.random() for _ in panoramas)
     all_routes = routes()
     out = []
-    for index, (kind, landing) in enumerate(zip(kinds, landings)):
+    for index, (count, landing) in enumerate(zip(panoramas, landings)):
         route = rng.choice(all_routes)
         takeoff = landing - timedelta(minutes=rng.randint(20, 55))
         mission_id = f"RW{takeoff:%Y%m%d}{_sequence(ctx.step, index, 20_000):06d}"
@@ -183,12 +183,12 @@ def flights(ctx: ResourceContext) -> list[Flight]:
             "hxbh": route.route_id,
             "ssjz": route.town9,
             "fxdw": rng.choice(VENDORS),
-            "yxlx": "正射" if kind == "正射" else "全景",
+            "yxlx": "全景" if count else "正射",
             "qfsj": iso_ts_seconds(takeoff),
             "jlsj": iso_ts_seconds(landing),
         }
         flight = Flight(mission)
-        rings = _footprints(route, kind, rng)
+        rings = _footprints(route, count, rng)
         for number, ring in enumerate(rings, start=1):
             flight.images.append(
                 {
@@ -198,7 +198,7 @@ def flights(ctx: ResourceContext) -> list[Flight]:
                     "yxlx": mission["yxlx"],
                     "ssjz": route.town9,
                     "pssj": iso_ts_seconds(takeoff + (landing - takeoff) * number / (len(rings) + 1)),
-                    "dmfbl": round(rng.uniform(1.5, 5.0), 1) if kind == "正射" else round(rng.uniform(5, 20), 1),
+                    "dmfbl": round(rng.uniform(5, 20), 1) if count else round(rng.uniform(1.5, 5.0), 1),
                     "_ring": ring,
                 }
             )
@@ -206,19 +206,21 @@ def flights(ctx: ResourceContext) -> list[Flight]:
     return out
 
 
-def _footprints(route: Route, kind, rng: random.Random) -> list[list[tuple[float, float]]]:
+def _footprints(route: Route, panoramas: int, rng: random.Random) -> list[list[tuple[float, float]]]:
+    """One orthophoto block over the route (panoramas = 0), or that many panorama discs along it."""
+
     def jitter() -> tuple[float, float]:
         return route.x + rng.uniform(-1, 1) * POSITION_JITTER_M, route.y + rng.uniform(-1, 1) * POSITION_JITTER_M
 
     def size(value: float) -> float:
         return value * (1 + rng.uniform(-SIZE_JITTER, SIZE_JITTER))
 
-    if kind == "正射":
+    if not panoramas:
         cx, cy = jitter()
         return [ortho_block(cx, cy, route.heading, size(ORTHO_BLOCK_M[0]), size(ORTHO_BLOCK_M[1]))]
     discs = []
-    for point in range(kind):
-        offset = (point - (kind - 1) / 2) * PANORAMA_SPACING_M
+    for point in range(panoramas):
+        offset = (point - (panoramas - 1) / 2) * PANORAMA_SPACING_M
         cx, cy = jitter()
         discs.append(
             panorama_disc(
