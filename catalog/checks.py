@@ -17,4 +17,9 @@ ROW_CHECK_ROLES: dict[str, tuple[str, ...]] = {
     "household_head": ("household", "relation"),
     "geometry_in_box": ("geometry", "crs"),
     "gcj02_shift": ("lon", "lat", "x", "y"),
+    # The drone platform (quality/dronechecks.py): footprints, flights and event work orders.
+    "geometry_valid": ("geometry",),
+    "time_order": ("earlier", "later"),
+    "work_order_status": ("order", "status", "distributed", "verified", "disposed"),
+    "work_order_dates": ("reported", "distributed", "verified", "disposed"),
 }

@@ -20,7 +20,7 @@ UPDATE_CYCLES = {"每日": "01", "每周": "02", "每月": "03", "每季度": "0
 SHARING_TYPES = {"有条件共享": "01", "无条件共享": "02", "不予共享": "03"}
 OPEN_TYPES = {"有条件开放": "01", "无条件开放": "02", "不开放": "03"}
 ENTRY_STATUSES = ("待提交", "待审核", "已发布", "下线中", "已下线")
-DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot")
+DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot", "drone")
 THEMES = (
     "public_service",
     "urban_construction",
@@ -39,6 +39,7 @@ DOMAIN_LABELS = {
     "gis": "空间地理",
     "video": "视频",
     "iot": "物联感知",
+    "drone": "无人机航拍",
     "public_service": "公共服务",
     "urban_construction": "城乡建设",
     "community_governance": "社区治理",

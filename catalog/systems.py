@@ -24,6 +24,7 @@ SYSTEMS: tuple[SourceSystem, ...] = (
     SourceSystem("gis_drop", "file", "gis"),
     SourceSystem("video_platform", "http", "video"),
     SourceSystem("iot_broker", "mqtt", "iot"),
+    SourceSystem("drone_db", "sql", "drone"),  # 区无人机作业与数据共享平台: missions, imagery, work orders
 )
 
 BY_NAME = {system.name: system for system in SYSTEMS}

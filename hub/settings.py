@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     source_population_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
     source_legal_entity_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
     source_utility_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
+    source_drone_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
     gis_drop_dir: Path | None = Field(None, description="GIS drop folder (default <var>/sources/gis_drop)")
     video_url: str = Field("http://127.0.0.1:8731", description="base URL of the video platform's HTTP API")
     mqtt_host: str = "127.0.0.1"

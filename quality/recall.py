@@ -48,6 +48,10 @@ CAUGHT_BY = {
     "meter_rollback": ("meter_rollback",),
     "meter_spike": ("meter_spike",),
     "meter_stuck": ("meter_stuck",),
+    "footprint_outside_district": ("geometry_in_box",),
+    "footprint_self_intersecting": ("geometry_valid",),
+    "status_illegal_jump": ("work_order_status",),
+    "dispatch_before_report": ("work_order_dates",),
 }
 REPAIRED_AT_LANDING = {"date_mixed_format": "date_iso", "iot_ts_utc": "timestamp_to_local"}
 SENT_TO_DLQ = ("unreadable_row",)

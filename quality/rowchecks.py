@@ -324,3 +324,6 @@ register_row_check(
         "a point labelled WGS84 sitting where GCJ-02 (web maps) puts its surveyed EPSG:4547 position",
     )
 )
+
+
+from quality import dronechecks  # noqa: E402,F401  (registers the drone platform's row-set checks)

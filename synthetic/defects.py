@@ -39,6 +39,11 @@ DEFECT_NAMES = (
     "mojibake",
     "orphan_household",
     "unreadable_row",
+    # the drone platform (synthetic/drone.py)
+    "footprint_outside_district",
+    "footprint_self_intersecting",
+    "status_illegal_jump",
+    "dispatch_before_report",
 )
 
 #: The injected rates: midpoints of DOMAIN §5's ranges (fractions of records).

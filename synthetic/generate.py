@@ -18,7 +18,7 @@ from pathlib import Path
 from catalog.selection import SEED_DIR
 from catalog.spec import load_catalogue, seed_files
 from connectors import systems
-from synthetic import entities, generic, gis, iot, meters, people, video
+from synthetic import drone, entities, generic, gis, iot, meters, people, video
 from synthetic.base import (
     DEFAULT_AS_OF,
     SCALES,
@@ -66,6 +66,9 @@ GENERATORS: dict[str, Generator] = {
     "key_polluter_emissions": iot.telemetry,
     "rainfall": iot.telemetry,
     "site_dust": iot.telemetry,
+    "drone_flight_missions": drone.missions,
+    "drone_imagery": drone.imagery,
+    "drone_work_orders": drone.work_orders,
 }
 #: What a later step changes in existing SQL rows, by resource id (default: `generic.default_mutator`).
 MUTATORS: dict[str, Callable] = {
@@ -76,6 +79,9 @@ MUTATORS: dict[str, Callable] = {
     "individual_businesses": entities.mutator,
     **{f"{utility}_readings": meters.readings_mutator for utility in meters.UTILITIES},
     **{f"{utility}_accounts": meters.accounts_mutator for utility in meters.UTILITIES},
+    "drone_flight_missions": drone.missions_mutator,
+    "drone_imagery": drone.imagery_mutator,
+    "drone_work_orders": drone.work_orders_mutator,
 }
 
 

@@ -245,6 +245,11 @@ MART_GROUP_COLUMNS: dict[str, str | None] = {
 }
 
 
+#: What a mart view reads that SQL cannot compute here (e.g. a union of polygons): mart name →
+#: prepare(connection, resources, staged), run by `refresh_marts` before the views are created.
+MART_INPUTS: dict[str, Callable] = {}
+
+
 def plan_marts(catalogue=None, staged: set[str] | None = None) -> dict[str, tuple[str | None, str | None]]:
     """mart name → (SQL, None) if it can be built now, else (None, the reason)."""
     resources = {r.id: r for r in lake.catalogue_resources(catalogue)}
@@ -267,7 +272,11 @@ def refresh_marts(catalogue=None) -> list[str]:
     """(Re)create every mart view whose resources are landed; returns the names created."""
     built = []
     with store.writer() as connection:
-        for name, (sql, reason) in plan_marts(catalogue, _staged(connection)).items():
+        staged = _staged(connection)
+        resources = {r.id: r for r in lake.catalogue_resources(catalogue)}
+        for prepare in MART_INPUTS.values():
+            prepare(connection, resources, staged)
+        for name, (sql, reason) in plan_marts(catalogue, staged).items():
             if sql is None:
                 log.info("mart.%s skipped: %s", name, reason)
                 connection.execute(f"DROP VIEW IF EXISTS {derive.quoted('mart.' + name)}")
@@ -282,3 +291,6 @@ def _staged(connection) -> set[str]:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
     ).fetchall()
     return {name for (name,) in rows}
+
+
+from warehouse import drone_marts  # noqa: E402,F401  (registers the drone platform's marts)

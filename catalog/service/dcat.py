@@ -50,6 +50,7 @@ DOMAIN_THEMES = {
     "gis": "REGI",
     "video": "JUST",
     "iot": "ENVI",
+    "drone": "REGI",
     "public_service": "GOVE",
     "urban_construction": "REGI",
     "community_governance": "SOCI",

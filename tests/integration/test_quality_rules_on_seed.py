@@ -39,8 +39,12 @@ ANSWERS = {
     "meter_stuck": ("meter_stuck",),
     "household_head": ("orphan_household",),
     "gcj02_shift": ("coord_gcj02",),
-    "geometry_in_box": ("coord_swapped", "coord_outside_box", "coord_null_island"),
+    "geometry_in_box": ("coord_swapped", "coord_outside_box", "coord_null_island", "footprint_outside_district"),
     FREE_TEXT_RULE: ("mojibake",),
+    "geometry_valid": ("footprint_self_intersecting",),
+    "time_order": (),
+    "work_order_status": ("status_illegal_jump",),
+    "work_order_dates": ("dispatch_before_report",),
 }
 
 
@@ -153,6 +157,7 @@ STEPPED = (
     "household_population",
     "migrant_registration",
     "standard_addresses",
+    "drone_work_orders",  # later steps close orders: judged against the staged state
 )
 
 

@@ -11,7 +11,7 @@ import pendulum
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot")
+DOMAINS = ("population", "legal_entity", "utility", "gis", "video", "iot", "drone")
 # Written down from the seed catalogue (catalog/seed/resources), not read back from pipeline/layout.py.
 SLUGS = {
     "实时": "realtime",
@@ -41,6 +41,7 @@ SEED_INGEST_DAGS = {
     "ingest_video_realtime",
     "ingest_video_daily",
     "ingest_iot_realtime",
+    "ingest_drone_daily",
 }
 EXPECTED = SEED_INGEST_DAGS | {"coverage_daily"}
 
@@ -196,7 +197,7 @@ def test_coverage_daily_runs_at_seven_beijing_time_not_on_asset_events(parsed):
 def test_every_bound_resource_has_one_chain_and_a_named_asset(parsed):
     bag, _ = parsed
     seed = _seed_cycles()
-    assert len(seed) == 88  # the seed's bound entries
+    assert len(seed) == 91  # the seed's bound entries
     placed: dict[str, str] = {}
     for dag_id in SEED_INGEST_DAGS:
         for resource_id in _resources_of(bag.dags[dag_id]):

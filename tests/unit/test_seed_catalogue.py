@@ -96,7 +96,7 @@ def test_size_and_spread(catalogue):
     assert {r.code[0] for r in resources} == {"1", "2", "3"}
 
 
-def test_about_two_thirds_are_bound_across_all_six_systems(catalogue):
+def test_about_two_thirds_are_bound_across_all_seven_systems(catalogue):
     bound = [r for r in catalogue.resources if r.binding]
     assert 0.6 <= len(bound) / len(catalogue.resources) <= 0.75
     assert {r.binding.system for r in bound} == set(SOURCE_SYSTEMS)

@@ -19,10 +19,10 @@ from connectors.kinds import KINDS
 from quality.plan import ROW_CHECKS
 
 
-def test_six_systems_one_per_domain_each_read_by_a_registered_kind():
+def test_seven_systems_one_per_domain_each_read_by_a_registered_kind():
     assert [s.domain for s in systems.SYSTEMS] == list(DOMAINS)
     assert set(systems.CONNECTOR_KINDS) == set(KINDS)
-    assert systems.systems_of_kind("sql") == ("population_db", "legal_entity_db", "utility_db")
+    assert systems.systems_of_kind("sql") == ("population_db", "legal_entity_db", "utility_db", "drone_db")
     assert {systems.DOMAIN_SYSTEMS[d] for d in DOMAINS} == set(systems.SOURCE_SYSTEMS)
 
 
@@ -30,7 +30,7 @@ def test_every_declared_row_check_is_implemented_with_its_roles():
     assert {name: check.roles for name, check in ROW_CHECKS.items()} == ROW_CHECK_ROLES
 
 
-def test_every_bound_seed_resource_is_ingested_under_one_of_the_six_domains():
+def test_every_bound_seed_resource_is_ingested_under_one_of_the_seven_domains():
     bound = [r for r in seed_catalogue().resources if r.binding]
     assert bound and {ingest_domain(r) for r in bound} == set(DOMAINS)
 
