@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.coverage import DEFINITION_VERSION, CoveragePolicy, SnapshotPoint, compute_coverage, snapshot_point
+from catalog.devices import device_document
 from catalog.models import CoverageSnapshot
 from catalog.store import resource_facts
 from hub import clock
@@ -89,7 +90,8 @@ def coverage_report(
     """The coverage document at `as_of` (evidence after it ignored). Read-only at any as_of."""
     facts = resource_facts(session, as_of)
     points = history(session, before=as_of.date())
-    return compute_coverage(facts, as_of, policy or CoveragePolicy.default(), target, target_date, points)
+    document = compute_coverage(facts, as_of, policy or CoveragePolicy.default(), target, target_date, points)
+    return {**document, "devices": device_document(as_of)}  # device level: computed by the warehouse
 
 
 def report(as_of: datetime | None = None, *, url: str | None = None) -> dict:

@@ -15,6 +15,7 @@ from catalog.report.render import render_report as render
 from catalog.snapshots import snapshot_today
 from connectors.runner import connect as run_connector
 from hub.errors import HubError
+from warehouse.devices import refresh as refresh_device_figures
 from warehouse.events import publish_landing_event
 from warehouse.gate import check
 from warehouse.landing import LandingResult
@@ -66,8 +67,11 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
 
 
 def refresh_marts() -> list[str]:
-    """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped)."""
-    return refresh()
+    """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped),
+    and the device-level figures the catalogue's coverage document reads."""
+    built = refresh()
+    refresh_device_figures()
+    return built
 
 
 def sync_catalogue() -> dict:
@@ -77,6 +81,7 @@ def sync_catalogue() -> dict:
 
 def snapshot() -> dict:
     """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
+    refresh_device_figures()  # the day's snapshot carries the device figures of this moment
     document = snapshot_today()
     return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
 

@@ -48,6 +48,8 @@ CAUGHT_BY = {
     "meter_rollback": ("meter_rollback",),
     "meter_spike": ("meter_spike",),
     "meter_stuck": ("meter_stuck",),
+    "confidence_out_of_range": (".between",),
+    "alert_type_unknown": (".in_set",),
 }
 REPAIRED_AT_LANDING = {"date_mixed_format": "date_iso", "iot_ts_utc": "timestamp_to_local"}
 SENT_TO_DLQ = ("unreadable_row",)
