@@ -106,3 +106,63 @@ def expected_figures(staged: dict, as_of: datetime = AS_OF, window_h: float = 24
 
 def town_name(code: str) -> str:
     return SHUNDE_TOWNS.get(code, "未知")
+
+
+IOT_RESOURCES = ("manhole_covers", "smoke_alarms", "air_quality")
+
+
+def seed_and_stage_iot(scale: str = "tiny") -> dict[str, list[dict]]:
+    """Seed some IoT resources and stage their readable messages; returns resource → the staged rows."""
+    import json
+
+    from connectors import systems
+
+    resources = {r.id: r for r in seed_catalogue().resources}
+    generate.seed(scale, 7, only=set(IOT_RESOURCES))
+    staged: dict[str, list[dict]] = defaultdict(list)
+    seen = set()
+    for line in (systems.sources_dir() / "iot_outbox.jsonl").read_text(encoding="utf-8").splitlines():
+        message = json.loads(line)
+        try:
+            row = json.loads(message["payload"])
+        except ValueError:
+            continue  # the unreadable payload goes to the DLQ, not to staging
+        moment = datetime.fromisoformat(row["ts"].replace("Z", "+00:00"))  # landing makes UTC times local
+        key = (message["resource"], row["device_id"], moment)
+        if key not in seen:
+            seen.add(key)
+            staged[message["resource"]].append({**row, "ts": moment})
+    with store.writer() as connection:
+        for resource_id, rows in staged.items():
+            resource = resources[resource_id]
+            store.ensure_staging_table(connection, resource)
+            columns = [item.name for item in resource.items]
+            table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])  # noqa: F841
+            names = ", ".join(f'"{name}"' for name in columns)
+            connection.execute(f'INSERT INTO staging."{resource_id}" ({names}) SELECT {names} FROM "table"')
+    return staged
+
+
+def expected_iot(staged: dict[str, list[dict]], cadence_hours: dict[str, float], as_of: datetime = AS_OF) -> dict:
+    """(sensor type, resource) → (registered, reporting), and town → (registered, reporting)."""
+    by_type: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    by_town: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for resource_id, rows in staged.items():
+        newest: dict[str, tuple[datetime | None, dict]] = {}
+        for row in rows:
+            moment = row["ts"] if row["ts"] <= as_of else None
+            earlier = newest.get(row["device_id"], (None, row))[0]
+            newest[row["device_id"]] = (max(filter(None, (moment, earlier)), default=None), row)
+        since = as_of - timedelta(hours=cadence_hours[resource_id])
+        first_of = {}
+        for row in rows:
+            first_of.setdefault(row["device_id"], row)
+        for device_id, (moment, _row) in newest.items():
+            reporting = moment is not None and moment >= since
+            for counts in (
+                by_type[(first_of[device_id]["sensor_type"], resource_id)],
+                by_town[first_of[device_id]["town_code"]],
+            ):
+                counts[0] += 1
+                counts[1] += reporting
+    return {"by_type": {k: tuple(v) for k, v in by_type.items()}, "by_town": {k: tuple(v) for k, v in by_town.items()}}

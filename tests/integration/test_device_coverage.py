@@ -169,3 +169,36 @@ def test_the_pdf_shows_the_online_rate_against_90_percent(kept, figures, tmp_pat
     )
     images = sorted(REPO_ARTIFACTS.glob("report-device-coverage-*.png"))
     assert images and all(image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for image in images)
+
+
+def test_iot_sensors_registered_and_reporting_within_their_cadence(hub_env, seeded_catalogue):
+    from device_kit import IOT_RESOURCES, expected_iot, seed_and_stage_iot
+
+    from catalog.coverage import CoveragePolicy
+    from warehouse import devices
+
+    staged = seed_and_stage_iot("tiny")
+    policy, resources = CoveragePolicy.default(), {r.id: r for r in seeded_catalogue.resources}
+    cadence = {
+        rid: policy.max_age_for(resources[rid].update_cycle, resources[rid].freshness_grace_hours).total_seconds()
+        / 3600
+        for rid in IOT_RESOURCES
+    }
+    for hours_after in (0, 2.9, 24):  # all report; some fell silent for longer than their cadence; none
+        as_of = AS_OF + timedelta(hours=hours_after)
+        expected = expected_iot(staged, cadence, as_of)
+        iot = devices.compute(as_of)["iot"]
+        by_type = {(r["sensor_type"], r["resource"]): (r["registered"], r["reporting"]) for r in iot["by_type"]}
+        assert by_type == expected["by_type"]
+        assert {r["town_code"]: (r["registered"], r["reporting"]) for r in iot["by_town"]} == expected["by_town"]
+        assert {r["resource"]: r["cadence_hours"] for r in iot["by_type"]} == {
+            k: round(v, 2) for k, v in cadence.items()
+        }
+        overall = iot["overall"]
+        assert overall["registered"] == sum(registered for registered, _ in by_type.values()) == 60
+        if hours_after == 0:
+            assert overall["reporting"] == overall["registered"]
+        elif hours_after == 2.9:
+            assert 0 < overall["reporting"] < overall["registered"]
+        else:
+            assert overall["reporting"] == 0
