@@ -50,11 +50,11 @@ class Cloud:
     small: int
     full: int
     serial_base: int
-    owners: tuple[tuple[str, str, float], ...]  # department id, industry code, weight
+    owners: tuple[tuple[str, str, float], ...]  # department id, industry code (quality.rules accepts), weight
 
 
 CLOUDS = {
-    "video_cloud_police": Cloud("5", 500, 36_000, 0, (("gaj", "00", 0.92), ("sfj", "03", 0.08))),
+    "video_cloud_police": Cloud("5", 500, 36_000, 0, (("gaj", "00", 0.92), ("sfj", "01", 0.08))),
     "video_cloud_city": Cloud(
         "2",
         300,
@@ -63,13 +63,13 @@ CLOUDS = {
         (
             ("cgj", "08", 0.3),
             ("jtysj", "04", 0.2),
-            ("zjslj", "07", 0.12),
+            ("zjslj", "08", 0.12),
             ("sthjj", "09", 0.08),
             ("jyj", "11", 0.1),
-            ("wsjkj", "12", 0.06),
-            ("nyncj", "10", 0.05),
-            ("zrzyj", "06", 0.04),
-            ("yjglj", "02", 0.05),
+            ("wsjkj", "09", 0.06),
+            ("nyncj", "09", 0.05),
+            ("zrzyj", "08", 0.04),
+            ("yjglj", "00", 0.05),
         ),
     ),
     "video_cloud_gov": Cloud("6", 200, 9_600, 200_000, tuple((town, "01", 0.1) for town in TOWN_DEPARTMENTS)),
