@@ -94,7 +94,7 @@ def test_every_bound_resource_has_a_chain_and_an_asset(parsed):
     from pipeline.layout import bound_resources
 
     bag, _ = parsed
-    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 88  # the seed's bound entries
+    assert len({r for d in DOMAINS for r in bound_resources(d)}) == 97  # the seed's bound entries
     for domain in DOMAINS:
         dag = bag.dags[f"ingest_{domain}"]
         resources = bound_resources(domain)

@@ -9,6 +9,7 @@ from collections import Counter
 from seed_kit import seed_catalogue
 
 from catalog.systems import BY_NAME, VIDEO_CLOUDS
+from quality.rules import is_valid_camera_id
 from synthetic import video_clouds
 from synthetic.base import DEFAULT_AS_OF, ResourceContext
 from synthetic.defects import Tally
@@ -57,6 +58,14 @@ def test_the_catalogue_status_of_a_channel_is_its_last_event():
     assert len(checked) > 0.95 * len(devices)
     assert all(row["status"] == last[row["device_id"]] for row in checked)
     assert len({row["owner"] for row in devices}) == 9
+
+
+def test_every_well_formed_channel_id_passes_the_camera_id_rule():
+    ctx = _ctx("gov_cloud_devices")
+    devices = [row for row in _rows(ctx) if row.get("device_id")]
+    malformed = set(ctx.tally.as_manifest()["defects"].get("camera_id_malformed", ()))
+    assert malformed and all(not is_valid_camera_id(d) for d in malformed)
+    assert all(is_valid_camera_id(row["device_id"]) for row in devices if row["device_id"] not in malformed)
 
 
 def test_alerts_carry_camera_time_type_confidence_and_snapshot_and_their_defects():
