@@ -201,11 +201,36 @@ def render_coverage(console: Console, document: dict) -> None:
         console.print("gaps by reason: " + ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()))
     console.print(_gap_table(document["gaps"][:GAPS_SHOWN], len(document["gaps"])))
     _render_timeliness(console, document["timeliness"], target)
+    if "devices" in document:
+        _render_devices(console, document["devices"])
     for problem in document["problems"]:
         console.print(
             f"[red]catalogue problem[/] {problem['resource_code']} {problem['name']}: {problem['problem']} "
             f"(applied {problem['applied_grace_hours']:g} h; fix the entry and reload)"
         )
+
+
+def _render_devices(console: Console, devices: dict) -> None:
+    """Device level beside resource level: the video clouds' channels against the online target."""
+    video = devices["video"]
+    if not devices.get("computed_at"):
+        console.print(f"device level: {devices.get('reason')}")
+        return
+    target, overall = video["online_target"], video["overall"]
+    console.print(
+        f"video channels (一机一档): online rate {_pct(overall['online_ratio'], target)} — {overall['online']} online, "
+        f"{overall['reporting']} reporting of {overall['registered']} registered; target [bold]{target:.0%}[/] "
+        f"(computed {devices['computed_at']})"
+    )
+    table = Table(title="video channels by cloud", title_justify="left")
+    for column in ("cloud", "registered", "reporting", "online", "online rate", "unregistered reporting"):
+        table.add_column(column, justify="left" if column == "cloud" else "right")
+    for row in video["by_cloud"]:
+        table.add_row(
+            row["title"], str(row["registered"]), str(row["reporting"]), str(row["online"]),
+            _pct(row["online_ratio"], target), str(row["unregistered_reporting"]),
+        )  # fmt: skip
+    console.print(table)
 
 
 def _render_timeliness(console: Console, timeliness: dict, target: float) -> None:

@@ -502,14 +502,14 @@ def _lint_binding(res: Resource) -> list[Finding]:
                 f"system {binding.system} is read with kind {expected_kind}, not {binding.kind}",
             )
         )
-    expected_system = DOMAIN_SYSTEMS.get(res.domain)
-    if expected_system and binding.system != expected_system:
+    expected_systems = DOMAIN_SYSTEMS.get(res.domain)
+    if expected_systems and binding.system not in expected_systems:
         findings.append(
             _at(
                 res,
                 "binding.system",
                 "binding_consistency",
-                f"a {res.domain} resource binds to {expected_system}, not {binding.system}",
+                f"a {res.domain} resource binds to {' or '.join(expected_systems)}, not {binding.system}",
             )
         )
     findings += [

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.coverage import DEFINITION_VERSION, CoveragePolicy, SnapshotPoint, compute_coverage, snapshot_point
+from catalog.devices import device_document
 from catalog.models import CoverageSnapshot
 from catalog.scorecard import scorecard
 from catalog.store import resource_facts
@@ -93,7 +94,7 @@ def coverage_report(
     policy = policy or CoveragePolicy.default()
     document = compute_coverage(facts, as_of, policy, target, target_date, points)
     document["scorecard"] = scorecard(session, facts, as_of, policy)
-    return document
+    return {**document, "devices": device_document(as_of)}  # device level: computed by the warehouse
 
 
 def report(as_of: datetime | None = None, *, url: str | None = None) -> dict:

@@ -15,6 +15,7 @@ class SourceSystem:
     name: str  # the `binding.system` of a catalogue entry
     kind: str  # the connector kind that reads it (connectors.kinds registry)
     domain: str  # the core domain whose resources it feeds (themes may bind to any system)
+    title: str = ""  # the system's own name, as the district calls it (shown in reports)
 
 
 SYSTEMS: tuple[SourceSystem, ...] = (
@@ -24,6 +25,10 @@ SYSTEMS: tuple[SourceSystem, ...] = (
     SourceSystem("gis_drop", "file", "gis"),
     SourceSystem("video_platform", "http", "video"),
     SourceSystem("iot_broker", "mqtt", "iot"),
+    # The public video surveillance cloud joins three platforms; each is a source of its own.
+    SourceSystem("video_cloud_police", "http", "video", "公安网视频云平台"),
+    SourceSystem("video_cloud_city", "http", "video", "城市视频专网视频云平台"),
+    SourceSystem("video_cloud_gov", "http", "video", "政务视频网视频云平台"),
     SourceSystem("drone_db", "sql", "drone"),  # 区无人机作业与数据共享平台: missions, imagery, work orders
 )
 
@@ -32,8 +37,13 @@ SOURCE_SYSTEMS = tuple(BY_NAME)
 CONNECTOR_KINDS = tuple(dict.fromkeys(system.kind for system in SYSTEMS))
 SYSTEM_KINDS = {system.name: system.kind for system in SYSTEMS}
 SYSTEM_DOMAINS = {system.name: system.domain for system in SYSTEMS}
-# A core-domain resource comes from its own source system.
-DOMAIN_SYSTEMS = {system.domain: system.name for system in SYSTEMS}
+# A core-domain resource comes from one of its domain's source systems.
+DOMAIN_SYSTEMS: dict[str, tuple[str, ...]] = {
+    domain: tuple(system.name for system in SYSTEMS if system.domain == domain)
+    for domain in dict.fromkeys(system.domain for system in SYSTEMS)
+}
+#: The video clouds (name → title) whose channels device-level coverage counts.
+VIDEO_CLOUDS = {system.name: system.title for system in SYSTEMS if system.name.startswith("video_cloud_")}
 
 
 def systems_of_kind(kind: str) -> tuple[str, ...]:

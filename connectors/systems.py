@@ -64,3 +64,16 @@ def mqtt_host_port() -> tuple[str, int]:
     """(host, port) of the IoT MQTT broker: HUB_MQTT_HOST / HUB_MQTT_PORT."""
     settings = get_settings()
     return settings.mqtt_host, settings.mqtt_port
+
+
+def http_url(system: str) -> str:
+    """Base URL of an HTTP source system: HUB_VIDEO_URL for the video platform, HUB_<SYSTEM>_URL otherwise."""
+    if system not in HTTP_SYSTEMS:
+        raise ConfigError(f"{system!r} is not an HTTP source system; use one of {', '.join(HTTP_SYSTEMS)}")
+    field = "video_url" if system == "video_platform" else f"{system}_url"
+    if not hasattr(get_settings(), field):
+        raise ConfigError(
+            f"hub.settings.Settings has no field {field} for the HTTP system {system!r} declared in "
+            f"catalog/systems.py; add it (env HUB_{field.upper()})"
+        )
+    return str(getattr(get_settings(), field)).rstrip("/")

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     catalog_url: str | None = Field(None, description="SQLAlchemy URL of the catalogue database")
     lake_dir: Path | None = None
     warehouse_path: Path | None = None
+    # Device-level coverage: the warehouse writes one JSON per computation here, the catalogue reads it.
+    device_coverage_dir: Path | None = None
     coverage_target: float = Field(0.7, gt=0, le=1)
     target_date: date = Field(default_factory=_end_of_this_year)
     api_token: SecretStr = SecretStr(DEFAULT_API_TOKEN)
@@ -74,6 +76,9 @@ class Settings(BaseSettings):
     source_drone_db_url: SecretStr | None = Field(None, description="default: a SQLite file in <var>/sources")
     gis_drop_dir: Path | None = Field(None, description="GIS drop folder (default <var>/sources/gis_drop)")
     video_url: str = Field("http://127.0.0.1:8731", description="base URL of the video platform's HTTP API")
+    video_cloud_police_url: str = Field("http://127.0.0.1:8732", description="公安网视频云平台's HTTP API")
+    video_cloud_city_url: str = Field("http://127.0.0.1:8733", description="城市视频专网视频云平台's HTTP API")
+    video_cloud_gov_url: str = Field("http://127.0.0.1:8734", description="政务视频网视频云平台's HTTP API")
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(18830, ge=1, le=65535, description="not 1883: a distribution's mosquitto may hold it")
     # The analyst sandbox's child process (warehouse.access.worker): hard limits set by the OS.
@@ -96,6 +101,7 @@ class Settings(BaseSettings):
             self.catalog_url = f"sqlite:///{self.var_dir / 'catalog.db'}"
         self.lake_dir = self.lake_dir or self.var_dir / "lake"
         self.warehouse_path = self.warehouse_path or self.var_dir / "warehouse.duckdb"
+        self.device_coverage_dir = self.device_coverage_dir or self.var_dir / "device_coverage"
         return self
 
     @property

@@ -72,10 +72,14 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
 
 
 def refresh_marts() -> list[str]:
-    """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped)."""
-    from warehouse.marts import refresh_marts as refresh  # per step: see the module's docstring
+    """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped),
+    and the device-level figures the catalogue's coverage document reads."""
+    from warehouse.devices import refresh as refresh_device_figures  # per step: see the module's docstring
+    from warehouse.marts import refresh_marts as refresh
 
-    return refresh()
+    built = refresh()
+    refresh_device_figures()
+    return built
 
 
 def sync_catalogue() -> dict:
@@ -88,7 +92,9 @@ def sync_catalogue() -> dict:
 def snapshot() -> dict:
     """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
     from catalog.snapshots import snapshot_today  # per step: see the module's docstring
+    from warehouse.devices import refresh as refresh_device_figures
 
+    refresh_device_figures()  # the day's snapshot carries the device figures of this moment
     document = snapshot_today()
     return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
 

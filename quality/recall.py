@@ -52,6 +52,8 @@ CAUGHT_BY = {
     "footprint_self_intersecting": ("geometry_valid",),
     "status_illegal_jump": ("work_order_status",),
     "dispatch_before_report": ("work_order_dates",),
+    "confidence_out_of_range": (".between",),
+    "alert_type_unknown": (".in_set",),
 }
 REPAIRED_AT_LANDING = {"date_mixed_format": "date_iso", "iot_ts_utc": "timestamp_to_local"}
 SENT_TO_DLQ = ("unreadable_row",)

@@ -104,7 +104,7 @@ def sources_status(as_json: bool = typer.Option(False, "--json")) -> None:
         for state in states:
             colour = "green" if state["state"] == "running" else "red"
             console.print(
-                f"[{colour}]{state['state']:<8}[/] {state['service']:<15} {state['address']} "
+                f"[{colour}]{state['state']:<8}[/] {state['service']:<19} {state['address']} "
                 f"pid {state['pid'] or '-'}  log {state['log']}"
             )
     raise typer.Exit(0 if all(s["state"] == "running" for s in states) else 1)

@@ -44,6 +44,8 @@ DEFECT_NAMES = (
     "footprint_self_intersecting",
     "status_illegal_jump",
     "dispatch_before_report",
+    "confidence_out_of_range",
+    "alert_type_unknown",
 )
 
 #: The injected rates: midpoints of DOMAIN §5's ranges (fractions of records).
@@ -73,6 +75,8 @@ RATES: dict[str, float] = {
     "mojibake": 0.003,
     "orphan_household": 0.0075,
     "unreadable_row": 0.001,
+    "confidence_out_of_range": 0.004,  # AI alerts of the video clouds (synthetic/video_clouds.py)
+    "alert_type_unknown": 0.003,
 }
 
 #: Acceptable observed rates (DOMAIN §5 ranges, fractions); tests check the seed against these.

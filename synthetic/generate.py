@@ -18,7 +18,7 @@ from pathlib import Path
 from catalog.selection import SEED_DIR
 from catalog.spec import load_catalogue, seed_files
 from connectors import systems
-from synthetic import drone, entities, generic, gis, iot, meters, people, video
+from synthetic import drone, entities, generic, gis, iot, meters, people, video, video_clouds
 from synthetic.base import (
     DEFAULT_AS_OF,
     SCALES,
@@ -30,7 +30,7 @@ from synthetic.base import (
     stable_seed,
 )
 from synthetic.defects import Tally
-from synthetic.sinks import IOT_OUTBOX, VIDEO_STORE, dispose_engines, open_sink
+from synthetic.sinks import IOT_OUTBOX, dispose_engines, open_sink
 from synthetic.values import filler
 
 Generator = Callable[[ResourceContext], Iterator[Chunk]]
@@ -69,6 +69,7 @@ GENERATORS: dict[str, Generator] = {
     "drone_flight_missions": drone.missions,
     "drone_imagery": drone.imagery,
     "drone_work_orders": drone.work_orders,
+    **video_clouds.GENERATORS,
 }
 #: What a later step changes in existing SQL rows, by resource id (default: `generic.default_mutator`).
 MUTATORS: dict[str, Callable] = {
@@ -236,7 +237,8 @@ def _clear_sources(resources: list) -> None:
     for system in systems.SQL_SYSTEMS:
         if systems.source_url(system) == f"sqlite:///{base / f'{system}.sqlite'}":
             (base / f"{system}.sqlite").unlink(missing_ok=True)
-    for name in (VIDEO_STORE, IOT_OUTBOX, "iot_outbox.published", "manifest.json"):
+    stores = [f"{system}.sqlite" for system in systems.HTTP_SYSTEMS]
+    for name in (*stores, IOT_OUTBOX, "iot_outbox.published", "manifest.json"):
         (base / name).unlink(missing_ok=True)
     drop = systems.gis_drop_dir()
     for resource in resources:

@@ -1,6 +1,7 @@
-"""`hub sources up|down|status`: the running parts of the synthetic systems — the video platform's
-HTTP service (a background `python -m synthetic.video_service`, pid and log under
-var/sources/) and the Mosquitto broker. The databases and the GIS drop folder are plain files.
+"""`hub sources up|down|status`: the running parts of the synthetic systems — one HTTP service per
+HTTP system of catalog/systems.py (the video platform and the three video clouds, each a background
+`python -m synthetic.video_service` on its own store, pid and log under var/sources/) and the
+Mosquitto broker. The databases and the GIS drop folder are plain files.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from connectors import systems
 from hub.settings import REPO_ROOT
 from synthetic import mosquitto
 from synthetic.base import SyntheticError
-from synthetic.sinks import VIDEO_STORE
+from synthetic.sinks import http_store
 
 START_TIMEOUT_S = 15.0
 
@@ -28,57 +29,53 @@ class VideoServiceError(SyntheticError):
     """The video platform service cannot be started or reached."""
 
 
-def _pid_file() -> Path:
-    return systems.sources_dir() / "video_platform.pid"
+VIDEO_PLATFORM = "video_platform"
 
 
-def _log_file() -> Path:
-    return systems.sources_dir() / "video_platform.log"
+def _pid_file(system: str = VIDEO_PLATFORM) -> Path:
+    return systems.sources_dir() / f"{system}.pid"
 
 
-def _address() -> tuple[str, int]:
-    url = urlsplit(systems.video_url())
+def _log_file(system: str = VIDEO_PLATFORM) -> Path:
+    return systems.sources_dir() / f"{system}.log"
+
+
+def _address(system: str) -> tuple[str, int]:
+    url = urlsplit(systems.http_url(system))
     return url.hostname or "127.0.0.1", url.port or 80
 
 
-def video_pid() -> int | None:
+def video_pid(system: str = VIDEO_PLATFORM) -> int | None:
     try:
-        pid = int(_pid_file().read_text().strip())
+        pid = int(_pid_file(system).read_text().strip())
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
     return pid
 
 
-def video_healthy(timeout: float = 1.0) -> bool:
+def video_healthy(timeout: float = 1.0, system: str = VIDEO_PLATFORM) -> bool:
     try:
-        return httpx.get(f"{systems.video_url()}/healthz", timeout=timeout).status_code == 200
+        return httpx.get(f"{systems.http_url(system)}/healthz", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def video_up() -> str:
-    """Start the video platform service in the background (a no-op when ours runs)."""
-    pid = video_pid()
+def video_up(system: str = VIDEO_PLATFORM) -> str:
+    """Start one HTTP platform (the video platform or a video cloud) in the background; a no-op when ours runs."""
+    url = systems.http_url(system)
+    pid = video_pid(system)
     if pid:
-        return f"video platform already running (pid {pid}) at {systems.video_url()}"
-    host, port = _address()
-    if video_healthy(0.3):
-        raise VideoServiceError(f"something already answers at {systems.video_url()}: stop it or set HUB_VIDEO_URL")
-    store = systems.sources_dir() / VIDEO_STORE
+        return f"{system} already running (pid {pid}) at {url}"
+    host, port = _address(system)
+    if video_healthy(0.3, system):
+        variable = "HUB_VIDEO_URL" if system == VIDEO_PLATFORM else f"HUB_{system.upper()}_URL"
+        raise VideoServiceError(f"something already answers at {url}: stop it or set {variable}")
+    store = http_store(system)
     store.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "synthetic.video_service",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--store",
-        str(store),
-    ]
-    with open(_log_file(), "ab") as log:
+    command = [sys.executable, "-m", "synthetic.video_service", "--host", host, "--port", str(port)]
+    command += ["--store", str(store)]
+    with open(_log_file(system), "ab") as log:
         process = subprocess.Popen(
             command,
             stdout=log,
@@ -87,25 +84,23 @@ def video_up() -> str:
             start_new_session=True,
             cwd=REPO_ROOT,
         )
-    _pid_file().write_text(f"{process.pid}\n")
+    _pid_file(system).write_text(f"{process.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            _pid_file().unlink(missing_ok=True)
-            raise VideoServiceError(f"the video platform exited with {process.returncode}; see {_log_file()}")
-        if video_healthy(0.3):
-            return f"video platform started (pid {process.pid}) at {systems.video_url()}"
+            _pid_file(system).unlink(missing_ok=True)
+            raise VideoServiceError(f"{system} exited with {process.returncode}; see {_log_file(system)}")
+        if video_healthy(0.3, system):
+            return f"{system} started (pid {process.pid}) at {url}"
         time.sleep(0.1)
-    raise VideoServiceError(
-        f"the video platform did not answer at {systems.video_url()} within {START_TIMEOUT_S:.0f} s; see {_log_file()}"
-    )
+    raise VideoServiceError(f"{system} did not answer at {url} within {START_TIMEOUT_S:.0f} s; see {_log_file(system)}")
 
 
-def video_down() -> str:
-    pid = video_pid()
+def video_down(system: str = VIDEO_PLATFORM) -> str:
+    pid = video_pid(system)
     if pid is None:
-        _pid_file().unlink(missing_ok=True)
-        return "video platform is not running"
+        _pid_file(system).unlink(missing_ok=True)
+        return f"{system} is not running"
     os.kill(pid, signal.SIGTERM)
     for _ in range(100):
         try:
@@ -119,25 +114,28 @@ def video_down() -> str:
         time.sleep(0.05)
     else:
         os.kill(pid, signal.SIGKILL)
-    _pid_file().unlink(missing_ok=True)
-    return f"video platform stopped (pid {pid})"
+    _pid_file(system).unlink(missing_ok=True)
+    return f"{system} stopped (pid {pid})"
 
 
 def up() -> list[str]:
-    return [video_up(), mosquitto.up()]
+    return [*(video_up(system) for system in systems.HTTP_SYSTEMS), mosquitto.up()]
 
 
 def down() -> list[str]:
-    return [video_down(), mosquitto.down()]
+    return [*(video_down(system) for system in systems.HTTP_SYSTEMS), mosquitto.down()]
+
+
+def _http_status(system: str) -> dict:
+    pid = video_pid(system)
+    return {
+        "service": system,
+        "state": "running" if pid and video_healthy(system=system) else "stopped",
+        "pid": pid,
+        "address": systems.http_url(system),
+        "log": str(_log_file(system)),
+    }
 
 
 def status() -> list[dict]:
-    pid = video_pid()
-    video = {
-        "service": "video_platform",
-        "state": "running" if pid and video_healthy() else "stopped",
-        "pid": pid,
-        "address": systems.video_url(),
-        "log": str(_log_file()),
-    }
-    return [video, mosquitto.status()]
+    return [*(_http_status(system) for system in systems.HTTP_SYSTEMS), mosquitto.status()]

@@ -26,6 +26,11 @@ IOT_OUTBOX = "iot_outbox.jsonl"
 _ENGINES: dict[str, sa.Engine] = {}
 
 
+def http_store(system: str) -> Path:
+    """The store an HTTP system serves from: `<sources>/<system>.sqlite` (VIDEO_STORE for the video platform)."""
+    return systems.sources_dir() / f"{system}.sqlite"
+
+
 def engine_for(system: str) -> sa.Engine:
     """One engine per department database URL (SQLite files get their folder created)."""
     url = systems.source_url(system)
@@ -129,13 +134,13 @@ class FileSink:
 
 
 class HttpSink:
-    """The video platform's own store: one SQLite table per bound endpoint, in insertion order."""
+    """An HTTP platform's own store (one per system): one SQLite table per bound endpoint, in insertion order."""
 
     def __init__(self, ctx: ResourceContext):
         config = ctx.resource.binding.config
         self.ctx = ctx
         self.columns = [item.name for item in ctx.resource.items]
-        self.path = systems.sources_dir() / VIDEO_STORE
+        self.path = http_store(ctx.resource.binding.system)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path)
         self.table = ctx.resource.id

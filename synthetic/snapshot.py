@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from connectors import systems
-from synthetic.sinks import GEOMETRY_ITEMS, IOT_OUTBOX, VIDEO_STORE
+from synthetic.sinks import GEOMETRY_ITEMS, IOT_OUTBOX, http_store
 
 
 def stored_rows(resource) -> Iterator[dict]:
@@ -72,7 +72,7 @@ def _gpkg_rows(path: Path) -> Iterator[dict]:
 
 
 def _video_rows(resource) -> Iterator[dict]:
-    db = sqlite3.connect(systems.sources_dir() / VIDEO_STORE)
+    db = sqlite3.connect(http_store(resource.binding.system))
     db.row_factory = sqlite3.Row
     try:
         for row in db.execute(f'SELECT * FROM "{resource.id}" ORDER BY _seq'):

@@ -59,7 +59,28 @@ def land(
     console.print(table)
     if stage and marts:
         console.print("marts: " + (", ".join(mart_views.refresh_marts()) or "none yet"))
+        from warehouse import devices  # DuckDB: not at `hub` start-up
+
+        console.print(f"device figures: {devices.refresh()}")
     raise typer.Exit(1 if failures else 0)
+
+
+@app.command("devices")
+def device_figures(as_json: bool = typer.Option(False, "--json", help="print the computed figures")) -> None:
+    """Compute device-level coverage (video channels, IoT sensors) from staging and keep it for the catalogue."""
+    import json
+
+    from warehouse import devices  # DuckDB: not at `hub` start-up
+
+    document = devices.compute()
+    path = devices.write(document)
+    if as_json:
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    video = document["video"]["overall"]
+    console.print(
+        f"video channels: {video['registered']:,} registered, {video['reporting']:,} reporting, "
+        f"online rate {video['online_ratio']:.1%} (target {document['video']['online_target']:.0%}); kept in {path}"
+    )
 
 
 @app.command("refresh-marts")

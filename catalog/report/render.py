@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from catalog.db import session_scope
 from catalog.report import charts
 from catalog.report.data import report_data
+from catalog.report.device_charts import device_charts
 from catalog.report.pdf import print_to_pdf
 from catalog.report.workbook import write_workbook
 from catalog.service import labels
@@ -83,6 +84,7 @@ def _charts(data: dict, folder: Path) -> list[Path]:
             data["by_department"], "department", target, folder / "departments.png", title="各部门覆盖率（由低到高）"
         ),
         charts.bar_chart(data["by_domain"], "label", target, folder / "domains.png", title="各领域覆盖率"),
+        *device_charts(data["devices"], folder),
     ]
 
 

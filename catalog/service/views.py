@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog import devices
 from catalog.coverage import CoveragePolicy, Status, classify
 from catalog.models import Department, Resource
 from catalog.service import labels
@@ -106,6 +107,7 @@ def dashboard(session: Session, as_of: datetime) -> dict:
             {"reason": reason, "label": labels.reason_label(reason), "count": count}
             for reason, count in reasons.most_common()
         ],
+        "devices": devices.labelled(document["devices"], {i: name for name, i in dept_ids.items()}),
     }
 
 
@@ -189,4 +191,5 @@ def department_detail(session: Session, dept: Department, as_of: datetime) -> di
             ),
             None,
         ),
+        "devices": devices.department_part(document["devices"], dept.id),
     }

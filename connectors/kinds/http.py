@@ -25,7 +25,7 @@ import orjson
 
 from connectors.base import Advance, BaseSource, SourceItem, SourceRecord, Unreadable
 from connectors.errors import SourceRejected, SourceUnavailable
-from connectors.systems import video_url
+from connectors.systems import http_url
 from hub import clock
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class HttpSource(BaseSource):
 
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(base_url=video_url(), timeout=self.timeout_s)
+            self._client = httpx.Client(base_url=http_url(self.system), timeout=self.timeout_s)
         return self._client
 
     def read(self, state: dict) -> Iterator[SourceItem]:

@@ -25,6 +25,7 @@ def demo(tmp_path_factory):
         HUB_KAFKA_CONTROLLER_PORT=str(free_port()),
         HUB_KAFKA_LIBS_DIR=str(REPO / "var" / "kafka" / "libs"),  # the jar cache `make test` resolved
         HUB_VIDEO_URL=f"http://127.0.0.1:{free_port()}",
+        **{f"HUB_VIDEO_CLOUD_{cloud}_URL": f"http://127.0.0.1:{free_port()}" for cloud in ("POLICE", "CITY", "GOV")},
         HUB_MQTT_PORT=str(free_port()),
         AIRFLOW_HOME=str(home / "airflow"),
     )

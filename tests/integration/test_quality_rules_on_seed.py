@@ -23,6 +23,7 @@ from connectors.base import SourceRecord
 from connectors.errors import UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
+from connectors.systems import HTTP_SYSTEMS
 from hub import settings as hub_settings
 from quality.judge import repair
 from quality.normalise import RepairCounts
@@ -64,22 +65,27 @@ JUDGED = sorted(
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory) -> Iterator[str]:
-    """A HUB_VAR_DIR with a small seed and the video platform serving it (no faults, no rate limit)."""
+    """A HUB_VAR_DIR with a small seed and every HTTP platform serving it (no faults, no rate limit)."""
     var_dir = tmp_path_factory.mktemp("rules-seed") / "var"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HUB_VAR_DIR", str(var_dir))
         patch.delenv("HUB_CATALOG_URL", raising=False)
-        server = build_server(
-            "127.0.0.1", 0, var_dir / "sources" / "video_platform.sqlite", rate=1e6, fault_rate=0.0, fault_burst=0
-        )
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        patch.setenv("HUB_VIDEO_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        servers = []
+        for system in HTTP_SYSTEMS:  # the video platform and the three video clouds, each on its own store
+            server = build_server(
+                "127.0.0.1", 0, var_dir / "sources" / f"{system}.sqlite", rate=1e6, fault_rate=0.0, fault_burst=0
+            )
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            variable = "HUB_VIDEO_URL" if system == "video_platform" else f"HUB_{system.upper()}_URL"
+            patch.setenv(variable, f"http://127.0.0.1:{server.server_address[1]}")
+            servers.append(server)
         hub_settings.reset_settings()
         try:
             yield var_dir
         finally:
-            server.shutdown()
-            server.server_close()
+            for server in servers:
+                server.shutdown()
+                server.server_close()
             hub_settings.reset_settings()
 
 

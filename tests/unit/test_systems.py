@@ -19,11 +19,13 @@ from connectors.kinds import KINDS
 from quality.plan import ROW_CHECKS
 
 
-def test_seven_systems_one_per_domain_each_read_by_a_registered_kind():
-    assert [s.domain for s in systems.SYSTEMS] == list(DOMAINS)
+def test_every_domain_has_its_systems_each_read_by_a_registered_kind():
+    assert list(dict.fromkeys(s.domain for s in systems.SYSTEMS)) == list(DOMAINS)
     assert set(systems.CONNECTOR_KINDS) == set(KINDS)
     assert systems.systems_of_kind("sql") == ("population_db", "legal_entity_db", "utility_db", "drone_db")
-    assert {systems.DOMAIN_SYSTEMS[d] for d in DOMAINS} == set(systems.SOURCE_SYSTEMS)
+    assert sorted(name for d in DOMAINS for name in systems.DOMAIN_SYSTEMS[d]) == sorted(systems.SOURCE_SYSTEMS)
+    assert systems.DOMAIN_SYSTEMS["video"] == ("video_platform", *systems.VIDEO_CLOUDS)
+    assert list(systems.VIDEO_CLOUDS.values()) == ["公安网视频云平台", "城市视频专网视频云平台", "政务视频网视频云平台"]
 
 
 def test_every_declared_row_check_is_implemented_with_its_roles():
