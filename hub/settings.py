@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # HMAC key of the pseudonyms that replace ID numbers, phones and credit codes in masked views.
     # Unset: a random key is generated once under <var>/secrets/pseudonym.key (mode 0600).
     pseudonym_key: SecretStr | None = None
+    # Exports (`hub sql -o FILE`, the workspace's export jobs) get every row or fail: these bound them.
+    export_row_limit: int = Field(5_000_000, gt=0, description="most rows one export may hold; more fails it")
+    export_max_mb: int = Field(2048, ge=1, description="largest Arrow result of one export, before conversion")
+    export_keep_hours: float = Field(24.0, gt=0, description="how long the workspace keeps an export's file")
     mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
 
     @model_validator(mode="after")
