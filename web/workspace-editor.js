@@ -4,13 +4,20 @@ import { EditorView, basicSetup } from "codemirror";
 import { keymap } from "@codemirror/view";
 import { sql, PostgreSQL } from "@codemirror/lang-sql";
 
-// schema: {"staging.household_population": ["gmsfhm", ...], ...}; onRun: called by Ctrl-Enter.
-export function createEditor(parent, { doc = "", schema = {}, onRun = () => {} } = {}) {
+// schema: {"staging.household_population": ["gmsfhm", ...], ...}; onRun: called by Ctrl-Enter;
+// nonce: the page's CSP nonce for the <style> element CodeMirror adds (the policy allows no inline style).
+export function createEditor(parent, { doc = "", schema = {}, onRun = () => {}, nonce = "" } = {}) {
   const run = keymap.of([{ key: "Mod-Enter", run: () => { onRun(); return true; } }]);
   return new EditorView({
     doc,
     parent,
-    extensions: [run, basicSetup, sql({ dialect: PostgreSQL, schema, upperCaseKeywords: true })],
+    extensions: [
+      EditorView.cspNonce.of(nonce),
+      run,
+      basicSetup,
+      EditorView.lineWrapping,
+      sql({ dialect: PostgreSQL, schema, upperCaseKeywords: true }),
+    ],
   });
 }
 

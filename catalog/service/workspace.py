@@ -9,6 +9,7 @@ SameSite=Strict besides.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -25,6 +26,7 @@ from catalog.identity import Identity
 from catalog.service.app import get_session
 from catalog.service.auth import identify, require_identity
 from catalog.service.errors import WRITE_ERROR_RESPONSES, ApiError, ErrorResponse
+from catalog.service.hardening import PAGE_CSP
 from catalog.workspace import WorkspaceError
 from hub.settings import get_settings
 
@@ -87,8 +89,20 @@ def workspace_page(request: Request):
     if who is None:
         return RedirectResponse("/login?" + urlencode({"next": "/workspace"}), status_code=303)
     data = {"user": who.user, "role": who.sql_role, "account_role": who.role}
-    context = {"page": data, "title": "分析工作台", "json_url": "/workspace/api/schema", "nav": "workspace"}
-    return templates.TemplateResponse(request, "workspace.html", context)
+    # CodeMirror adds one <style> element: a nonce per response lets that one in, and no other inline style.
+    nonce = secrets.token_urlsafe(18)
+    context = {
+        "page": data,
+        "title": "分析工作台",
+        "json_url": "/workspace/api/schema",
+        "nav": "workspace",
+        "style_nonce": nonce,
+    }
+    response = templates.TemplateResponse(request, "workspace.html", context)
+    response.headers["Content-Security-Policy"] = PAGE_CSP.replace(
+        "style-src 'self'", f"style-src 'self' 'nonce-{nonce}'"
+    )
+    return response
 
 
 @router.get("/workspace/api/schema", summary="The views your role may read, with names, columns and masks")

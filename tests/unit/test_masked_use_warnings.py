@@ -29,7 +29,7 @@ MASKS = {
         (
             "SELECT count(*) FROM staging.subsistence_allowance d JOIN staging.household_population h "
             "ON d.gmsfhm = h.gmsfhm",
-            ["注意：gmsfhm", "警告：关联条件 h.gmsfhm = d.gmsfhm"],
+            ["警告：关联条件 h.gmsfhm = d.gmsfhm"],
         ),
         (
             "SELECT count(*) FROM staging.subsistence_allowance JOIN staging.household_population USING (gmsfhm)",

@@ -44,7 +44,14 @@ def masked_use_warnings(query: str, masks: Mapping[tuple[str, str], Mapping[str,
     walk = _Walk({(s.lower(), n.lower()): {c.lower(): k for c, k in m.items()} for (s, n), m in masks.items()})
     walk.aliases(tree)
     walk.visit(tree)
-    warnings = [_message(column, kind, sorted(walk.uses[(column, kind)])) for column, kind in sorted(walk.uses)]
+    # A pseudonym joined to a clear number gets the warning that it never matches, not the note that
+    # pseudonym joins are exact.
+    mixed = {masked.rsplit(".", 1)[-1].lower() for masked, _ in walk.mixed}
+    warnings = [
+        _message(column, kind, sorted(walk.uses[(column, kind)]))
+        for column, kind in sorted(walk.uses)
+        if not (column in mixed and walk.uses[(column, kind)] == {"关联 JOIN"})
+    ]
     return warnings + [_mixed_message(masked, clear) for masked, clear in sorted(walk.mixed)]
 
 
