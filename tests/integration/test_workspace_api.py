@@ -114,3 +114,19 @@ def test_export_jobs_record_rows_or_the_reason_and_expire(client):
         assert catalog_workspace.expire_exports(session, path.parent, later) == 1
     assert not path.exists()
     assert client.get(ok["download"], headers=wang).status_code == 409
+
+
+def test_marts_have_their_own_pages_with_lineage(client):
+    listed = client.get("/api/marts").json()["marts"]
+    assert {m["view"] for m in listed} >= {"mart.utility_use_by_town_and_month", "mart.population_by_town_age_sex"}
+    utility = client.get("/api/marts/utility_use_by_town_and_month").json()
+    assert [r["id"] for r in utility["reads"]] == ["electricity_readings", "water_readings", "gas_readings"]
+    assert any(c["name"] == "complete" for c in utility["columns"])
+    page = client.get("/marts/utility_use_by_town_and_month", headers={"Accept": "text/html"})
+    assert (
+        page.status_code == 200
+        and "各镇街水电气月用量" in page.text
+        and "/api/marts/utility_use_by_town_and_month" in page.text
+    )
+    missing = client.get("/api/marts/nothing_here")
+    assert missing.status_code == 404 and "/api/marts lists them" in missing.json()["error"]["message"]
