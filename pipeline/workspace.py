@@ -31,9 +31,13 @@ class SandboxAnalysis:
     def query(self, identity: Identity, sql: str) -> Answer:
         from warehouse.access.audit import run_query
         from warehouse.access.exports import local_times
+        from warehouse.access.statement import release_parser
 
-        with acting_as(identity):
-            outcome = run_query(_role(identity), sql, channel="web", user=identity.user, user_role=identity.role)
+        try:
+            with acting_as(identity):
+                outcome = run_query(_role(identity), sql, channel="web", user=identity.user, user_role=identity.role)
+        finally:
+            release_parser()  # this is a server thread: no DuckDB connection may outlive the request
         answer = _answer(outcome)
         if outcome.allowed and outcome.table is not None:
             shown = local_times(outcome.table, as_text=True)
@@ -45,11 +49,15 @@ class SandboxAnalysis:
 
     def export(self, identity: Identity, sql: str, fmt: str, destination: Path) -> Answer:
         from warehouse.access.exports import export_query
+        from warehouse.access.statement import release_parser
 
-        with acting_as(identity):
-            outcome = export_query(
-                _role(identity), sql, fmt, destination, channel="web", user=identity.user, user_role=identity.role
-            )
+        try:
+            with acting_as(identity):
+                outcome = export_query(
+                    _role(identity), sql, fmt, destination, channel="web", user=identity.user, user_role=identity.role
+                )
+        finally:
+            release_parser()
         return _answer(outcome)
 
 
