@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+EDITOR_BUNDLE := catalog/service/static/vendor/workspace-editor.js
 PYTEST_ARGS ?=
 ARGS ?=
 SYSTEM_EXTRAS ?= browser report
@@ -20,7 +21,12 @@ test: setup kafka-up
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(STAMP) system-deps
+setup: $(STAMP) system-deps $(EDITOR_BUNDLE)
+
+# The analyst workspace's editor (CodeMirror 6): exact versions from web/package-lock.json, bundled by
+# esbuild and served from the service's static folder; nothing is fetched when the service runs.
+$(EDITOR_BUNDLE): web/package.json web/package-lock.json web/workspace-editor.js | system-deps
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -460,3 +460,44 @@ class ObjectionStep(Base):
     action: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class SavedQuery(Base):
+    """An analyst's saved SQL in the workspace: their own, or shared with their whole department."""
+
+    __tablename__ = "saved_queries"
+    __table_args__ = (Index(None, "department_id", "shared"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(32))  # the role it was saved under (a department, admin…)
+    title: Mapped[str] = mapped_column(String(200))
+    sql_text: Mapped[str] = mapped_column(Text)
+    shared: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ExportJob(Base):
+    """A workspace export run in the background: queued → running → done | failed, then expired.
+
+    The file lives under <var>/exports until expires_at (HUB_EXPORT_KEEP_HOURS after it was written).
+    """
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (Index(None, "user_name", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # the file's name: not guessable from the id
+    user_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(64))
+    sql_text: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    rows: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    audit_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     objection_ack_workdays: int = Field(2, ge=0, description="working days a 数源部门 has to acknowledge an objection")
     objection_resolve_workdays: int = Field(10, ge=1, description="working days to resolve an objection")
     share_answer_workdays: int = Field(5, ge=1, description="working days to answer a 有条件共享 request")
+    # Exports (`hub sql -o FILE`, the workspace's export jobs) get every row or fail: these bound them.
+    export_row_limit: int = Field(5_000_000, gt=0, description="most rows one export may hold; more fails it")
+    export_max_mb: int = Field(2048, ge=1, description="largest Arrow result of one export, before conversion")
+    export_keep_hours: float = Field(24.0, gt=0, description="how long the workspace keeps an export's file")
     mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
 
     @model_validator(mode="after")

@@ -199,9 +199,17 @@ def _warehouse_lineage():
     return lineage
 
 
+def _wire_workspace() -> None:
+    """The catalogue service's analyst workspace runs its SQL in the warehouse's sandbox."""
+    from pipeline import workspace  # light: the warehouse's access layer loads when a query runs
+
+    workspace.wire()
+
+
 def main() -> None:
     _mount_packages()
     _wire_storage()
+    _wire_workspace()
     try:
         app()
     except HubError as exc:

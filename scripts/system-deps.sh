@@ -10,6 +10,7 @@ java_ok || need+=(openjdk-17-jre-headless)
 have mvn || need+=(maven)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have mosquitto || need+=(mosquitto mosquitto-clients)
+have npm || need+=(nodejs npm)  # builds the workspace editor bundle (web/package-lock.json)
 for extra in "$@"; do
   case "$extra" in
     browser) have chromium || need+=(chromium chromium-driver) ;;

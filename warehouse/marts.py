@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from catalog import derive
 from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS
 from hub.timezone import LOCAL_TZ_NAME
-from warehouse import lake, store
+from warehouse import comments, lake, store
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ def utility_use_by_town_and_month(resources, staged) -> str:
     """Metered use (sum of reading-to-reading increases) by utility, town and month (Shanghai time).
 
     A decrease (register rollover) or a reading flagged replacement/reset starts the meter afresh:
-    that step is counted under excluded_steps instead of use.
+    that step is counted under excluded_steps instead of use. `complete` is false for a utility's first
+    and latest month in the warehouse: readings began or are still arriving then, so fewer meters count.
     """
     columns = ("meter_id", "address_code", "reading_time", "cumulative_value", "unit", "meter_event")
     usable = {r.id for r in _needs(resources, staged, tuple(UTILITY_READINGS.values()), columns)}
@@ -165,14 +166,17 @@ steps AS (
         PARTITION BY utility, meter_id ORDER BY reading_time) AS step
     FROM readings),
 counted AS (
-    SELECT *, step >= 0 AND coalesce(meter_event, '') NOT IN ('replacement', 'reset') AS usable FROM steps)
+    SELECT *, step >= 0 AND coalesce(meter_event, '') NOT IN ('replacement', 'reset') AS usable FROM steps),
+monthly AS (
 SELECT utility, unit, left(address_code, 9) AS town_code, coalesce(towns.town_name, '未知') AS town_name,
        strftime(timezone({_text(LOCAL_TZ_NAME)}, reading_time), '%Y-%m') AS month,
        count(DISTINCT meter_id) AS meters, count(*) AS readings,
        round(sum(step) FILTER (WHERE usable), 3) AS use,
        count(*) FILTER (WHERE step IS NOT NULL AND NOT usable) AS excluded_steps
 FROM counted LEFT JOIN towns ON towns.town_code = left(address_code, 9)
-GROUP BY ALL"""
+GROUP BY ALL)
+SELECT *, month > min(month) OVER per_utility AND month < max(month) OVER per_utility AS complete
+FROM monthly WINDOW per_utility AS (PARTITION BY utility)"""
 
 
 def camera_online_rate_by_department_town(resources, staged) -> str:
@@ -282,6 +286,7 @@ def refresh_marts(catalogue=None) -> list[str]:
                 connection.execute(f"DROP VIEW IF EXISTS {derive.quoted('mart.' + name)}")
                 continue
             connection.execute(f"CREATE OR REPLACE VIEW {derive.quoted('mart.' + name)} AS {sql}")
+            comments.comment_mart(connection, name)
             built.append(f"mart.{name}")
     return built
 

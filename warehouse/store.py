@@ -32,7 +32,7 @@ from catalog import derive
 from catalog.derive import quoted  # identifiers cannot be bound as parameters: quoted instead
 from hub.files import exclusive_lock, fsync_dir
 from hub.settings import get_settings
-from warehouse import lake
+from warehouse import comments, lake
 from warehouse.errors import WarehouseError
 from warehouse.landing import LandingResult, crash_point
 
@@ -247,6 +247,7 @@ def refresh_raw_view(connection, resource) -> bool:
         f"CREATE OR REPLACE VIEW {quoted(derive.table_names(resource).raw)} AS SELECT * FROM read_parquet("
         f"{_literal(lake.parquet_glob(resource))}, hive_partitioning = true, union_by_name = true)"
     )
+    comments.comment_resource(connection, resource, raw=True)
     return True
 
 
@@ -274,6 +275,7 @@ def ensure_staging_table(connection, resource) -> list[str]:
             f"CREATE TABLE IF NOT EXISTS meta.{quoted(_tombstones(resource.id))} AS "
             f"SELECT {key_columns}, _event_time, _partition, _offset FROM _hub_shape"
         )
+        comments.comment_resource(connection, resource)  # the catalogue's names, for DESCRIBE's neighbours
         return [name for name, *_ in wanted]
     finally:
         connection.unregister("_hub_shape")

@@ -28,7 +28,7 @@ EARLIEST_AS_OF, LATEST_AS_OF = 2000, 2100
 def create_app(url: str | None = None) -> FastAPI:
     """The app on the catalogue database at `url` (default: HUB_CATALOG_URL), migrated first."""
     from catalog.db import make_engine, migrate, session_factory
-    from catalog.service import api, errors, login, objections_api, pages
+    from catalog.service import api, errors, login, marts, objections_api, pages, workspace
     from catalog.service.auth import check_service_settings
     from catalog.service.docs import DocsGate
     from catalog.service.hardening import Hardening
@@ -60,6 +60,9 @@ def create_app(url: str | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(api.export_router)
     app.include_router(objections_api.router)
+    app.include_router(workspace.router)
+    app.include_router(marts.api_router)
+    app.include_router(marts.page_router)
     app.include_router(pages.router)
     errors.install(app, pages.render_error)
     return app

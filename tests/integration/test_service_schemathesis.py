@@ -30,6 +30,7 @@ def api_schema(hub_env, monkeypatch, small_catalogue, evidence_events, t0):
     from catalog.events import apply_events
     from catalog.service.app import create_app
     from catalog.store import load_catalogue_into
+    from pipeline import workspace
 
     monkeypatch.setenv("HUB_API_TOKEN", TOKEN)
     hub_settings.reset_settings()
@@ -37,6 +38,7 @@ def api_schema(hub_env, monkeypatch, small_catalogue, evidence_events, t0):
     with session_scope(url) as session:
         load_catalogue_into(session, small_catalogue, now=t0 - timedelta(days=60))
         apply_events(session, evidence_events)
+    workspace.wire()  # as `hub catalog serve` composes it: the workspace routes run in the real sandbox
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(url))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from catalog.db import session_scope
 from hub import clock
 from hub.settings import Settings, get_settings
 from warehouse.access import rights
+from warehouse.access.caveats import masked_use_warnings, masks_read
 from warehouse.access.child import ChildLimits, run_in_child
 from warehouse.access.keys import pseudonym_key, role_key
 from warehouse.access.sandbox import Access, list_views, role_views
@@ -42,10 +43,12 @@ class QueryOutcome:
     duration_ms: float
     status: str = "ok"
     audit_id: int | None = None
+    row_count: int | None = None  # an export's rows (it carries no table)
+    warnings: list[str] = field(default_factory=list)  # masked columns grouped, joined or counted on
 
     @property
     def rows(self) -> int | None:
-        return self.table.num_rows if self.table is not None else None
+        return self.table.num_rows if self.table is not None else self.row_count
 
 
 def role_decisions(role_name: str, now: datetime | None = None) -> tuple[str, dict[str, rights.Decision]]:
@@ -82,8 +85,13 @@ def run_query(
     now: datetime | None = None,
     user: str | None = None,
     user_role: str = DEFAULT_USER_ROLE,
+    whole_to: Path | None = None,
 ) -> QueryOutcome:
-    """Run one analyst statement as `role_name`, audited before and after; a refusal is returned, not raised."""
+    """Run one analyst statement as `role_name`, audited before and after; a refusal is returned, not raised.
+
+    With `whole_to` it is an export: every row goes to that Arrow IPC file (HUB_EXPORT_ROW_LIMIT and
+    HUB_EXPORT_MAX_MB bound it, and going over fails it), and the outcome carries the row count.
+    """
     settings = get_settings()
     started = time.monotonic()
     role, decisions, refusal = role_name, {}, None
@@ -98,7 +106,7 @@ def run_query(
     try:
         if refusal is not None:
             raise QueryRefused(refusal)
-        outcome = _checked_and_run(role, sql, decisions, audit_id, settings, warehouse)
+        outcome = _checked_and_run(role, sql, decisions, audit_id, settings, warehouse, whole_to)
     except QueryRefused as refused:
         outcome = QueryOutcome(role, False, str(refused), None, False, 0.0, "refused")
     except BaseException as error:
@@ -126,9 +134,13 @@ def _checked_and_run(
     audit_id: int,
     settings: Settings,
     warehouse: Path | None,
+    whole_to: Path | None = None,
 ) -> QueryOutcome:
     access = {rid: Access(d.readable, dict(d.masked), d.reason) for rid, d in decisions.items()}
     checked = check_statement(sql, role_views(access, MART_GROUP_COLUMNS))
+    warnings = masked_use_warnings(
+        checked.query, masks_read(checked.views, {rid: a.masked for rid, a in access.items()})
+    )
     grants = [
         decisions[name].grant_id
         for schema, name in checked.views
@@ -145,10 +157,20 @@ def _checked_and_run(
         min_group=settings.mart_min_group,
         key=key,
         limits=child_limits(settings),
-        row_limit=settings.query_row_limit,
+        row_limit=settings.export_row_limit if whole_to else settings.query_row_limit,
+        whole_to=whole_to,
+        max_bytes=settings.export_max_mb * 2**20 if whole_to else None,
     )
     return QueryOutcome(
-        role, ended.status == "ok", ended.reason, ended.table, ended.truncated, ended.duration_ms, ended.status
+        role,
+        ended.status == "ok",
+        ended.reason,
+        ended.table,
+        ended.truncated,
+        ended.duration_ms,
+        ended.status,
+        row_count=ended.rows,
+        warnings=warnings,
     )
 
 

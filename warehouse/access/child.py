@@ -39,6 +39,7 @@ class ChildOutcome:
     table: pa.Table | None
     truncated: bool
     duration_ms: float
+    rows: int | None = None  # rows of the result (on screen: after the cut; an export: all of them)
 
 
 @dataclass(frozen=True)
@@ -60,20 +61,33 @@ def run_in_child(
     key: bytes,
     limits: ChildLimits,
     row_limit: int,
+    whole_to: Path | None = None,
+    max_bytes: int | None = None,
 ) -> ChildOutcome:
-    """Run one statement in a fresh worker process and report how it ended."""
+    """Run one statement in a fresh worker process and report how it ended.
+
+    With `whole_to`, the worker streams every row (up to `row_limit`, else it refuses) into an Arrow
+    IPC file that is moved there; the outcome then carries the row count and no table.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="hub-sql-"))
     started = time.monotonic()
     try:
         request = workdir / "request.json"
         descriptor = os.open(request, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            json.dump(_request(sql, warehouse, access, marts, min_group, key, limits, row_limit, workdir), out)
+            request_body = _request(sql, warehouse, access, marts, min_group, key, limits, row_limit, workdir)
+            if whole_to is not None:
+                request_body["whole"] = True
+            if max_bytes is not None:
+                request_body["max_bytes"] = max_bytes
+            json.dump(request_body, out)
         cpu_before = _children_cpu_s()
         returncode, stderr = _wait(workdir, request, limits.wall_s)
         # The CPU the child used tells a hard-limit SIGKILL from one sent by someone else.
         at_cpu_limit = _children_cpu_s() - cpu_before >= limits.cpu_s - 0.5
-        return _outcome(workdir, returncode, stderr, limits, at_cpu_limit, (time.monotonic() - started) * 1000)
+        return _outcome(
+            workdir, returncode, stderr, limits, at_cpu_limit, (time.monotonic() - started) * 1000, whole_to
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -159,7 +173,13 @@ def _children_cpu_s() -> float:
 
 
 def _outcome(
-    workdir: Path, returncode: int | None, stderr: str, limits: ChildLimits, at_cpu_limit: bool, duration_ms: float
+    workdir: Path,
+    returncode: int | None,
+    stderr: str,
+    limits: ChildLimits,
+    at_cpu_limit: bool,
+    duration_ms: float,
+    whole_to: Path | None = None,
 ) -> ChildOutcome:
     def ended(status: str, reason: str) -> ChildOutcome:
         return ChildOutcome(status, reason, None, False, duration_ms)
@@ -173,10 +193,13 @@ def _outcome(
     status_path = workdir / STATUS_FILE
     if returncode == 0 and status_path.exists():
         status = json.loads(status_path.read_text(encoding="utf-8"))
+        if status["status"] == "ok" and whole_to is not None:
+            shutil.move(workdir / RESULT_FILE, whole_to)
+            return ChildOutcome("ok", None, None, False, duration_ms, status["rows"])
         if status["status"] == "ok":
             with ipc.open_file(str(workdir / RESULT_FILE)) as reader:
                 table = reader.read_all()
-            return ChildOutcome("ok", None, table, status["truncated"], duration_ms)
+            return ChildOutcome("ok", None, table, status["truncated"], duration_ms, table.num_rows)
         if status["status"] == "killed":
             return ended("killed", memory)
         return ended("refused", status["reason"])

@@ -5,20 +5,24 @@ Heavy imports stay inside the commands so `hub --help` stays quick.
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 
 import typer
 
-PROMPT_HELP = "one statement per call; end it with ';'. .tables lists your views, .quit leaves."
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx", ".parquet": "parquet"}
 
 
 class OutputFormat(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+    line = "line"
+    xlsx = "xlsx"
     parquet = "parquet"
+
+
+SCREEN_MODES = ("table", "csv", "json", "line")
 
 
 def sql(
@@ -27,20 +31,53 @@ def sql(
         "--as",
         help="platform admins only: query as this department (audited as such); default: your own department",
     ),
-    command: str | None = typer.Option(None, "-c", "--command", help="run this one statement and exit"),
+    command: str | None = typer.Option(None, "-c", "--command", help="run these statements (';' between) and exit"),
     file: Path | None = typer.Option(None, "-f", "--file", help="run the statements of this file, one call each"),
-    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv, json or parquet"),
-    output: Path | None = typer.Option(None, "-o", "--output", help="write here (required for parquet)"),
+    output_format: OutputFormat | None = typer.Option(
+        None, "--format", help="screen: table, csv, json, line; file: csv (with BOM), json, xlsx, parquet"
+    ),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="write every row of the one statement here (format from --format or the suffix)"
+    ),
 ) -> None:
-    """Query the warehouse as your department, within its sharing rights; every query is audited."""
+    """Query the warehouse as your department, within its sharing rights; every query is audited.
+
+    On the screen a result stops at HUB_QUERY_ROW_LIMIT rows; a file (-o) gets every row, or the
+    command fails and says why. Times are shown in Beijing time with their offset.
+    """
     role = _signed_in_role(role, command or (str(file) if file else "(interactive shell)"))
-    if output_format is OutputFormat.parquet and output is None:
-        raise typer.BadParameter("parquet output needs --output FILE")
+    if output is not None:
+        fmt = _file_format(output_format, output)
+        raise typer.Exit(0 if _export(role, command, file, fmt, output) else 1)
+    mode = (output_format or OutputFormat.table).value
+    if mode not in SCREEN_MODES:
+        raise typer.BadParameter(f"--format {mode} writes a file: give -o FILE")
     if command is not None:
-        raise typer.Exit(0 if _run(role, command, output_format, output) else 1)
+        raise typer.Exit(0 if _run_script(role, command, mode, "-c") else 1)
     if file is not None:
-        raise typer.Exit(0 if _run_file(role, file, output_format, output) else 1)
-    _shell(role, output_format, output)
+        raise typer.Exit(0 if _run_script(role, file.read_text(encoding="utf-8"), mode, file.name) else 1)
+    from warehouse.access.repl import Shell
+
+    Shell(role, mode, lambda query, shown: _run(role, query, shown, in_shell=True), _history()).loop()
+
+
+def _history() -> Path:
+    from hub.settings import get_settings
+
+    return get_settings().var_dir / "sql_history"
+
+
+def _file_format(output_format: OutputFormat | None, output: Path) -> str:
+    if output_format is not None and output_format.value in ("table", "line"):
+        raise typer.BadParameter(
+            f"--format {output_format.value} is for the screen: a file is csv, json, xlsx or parquet"
+        )
+    if output_format is not None:
+        return output_format.value
+    fmt = SUFFIX_FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise typer.BadParameter(f"{output.name}: say --format csv|json|xlsx|parquet (or end the name so)")
+    return fmt
 
 
 def _signed_in_role(requested: str | None, statement: str) -> str:
@@ -54,10 +91,41 @@ def _signed_in_role(requested: str | None, statement: str) -> str:
         raise typer.Exit(1) from None
 
 
-def _run(
-    role: str, statement: str, output_format: OutputFormat, output: Path | None, *, in_shell: bool = False
-) -> bool:
+def _statements(role: str, script: str, where: str) -> list[str] | None:
+    """The statements of `script` as DuckDB splits them; None (refusal audited and said) if it does not parse."""
+    from warehouse.access.audit import record_refusal
+    from warehouse.access.statement import QueryRefused, split_statements
+
+    try:
+        return [statement.query for statement in split_statements(script)]
+    except QueryRefused as refused:
+        record_refusal(role, script, f"{refused} (the whole of {where} was refused)")
+        typer.secho(f"refused: {refused}", fg=typer.colors.RED, err=True)
+        return None
+
+
+def _run_script(role: str, script: str, mode: str, where: str) -> bool:
+    queries = _statements(role, script, where)
+    if queries is None:
+        return False
+    # Each statement is its own call: checked, run in a fresh role database and audited alone.
+    return all([_run(role, query, mode) for query in queries])
+
+
+def _say_refused(outcome) -> None:
+    label = "refused" if outcome.status == "refused" else outcome.status
+    message = outcome.reason if (outcome.reason or "").startswith(label) else f"{label}: {outcome.reason}"
+    typer.secho(message, fg=typer.colors.RED, err=True)
+
+
+def _warn(outcome) -> None:
+    for warning in outcome.warnings:
+        typer.secho(warning, fg=typer.colors.YELLOW, err=True)
+
+
+def _run(role: str, statement: str, mode: str, *, in_shell: bool = False) -> bool:
     from warehouse.access.audit import run_query
+    from warehouse.access.output import render
 
     try:
         outcome = run_query(role, statement)
@@ -67,107 +135,53 @@ def _run(
             return False  # back to the prompt, as psql does
         raise typer.Exit(130) from None
     if not outcome.allowed:
-        label = "refused" if outcome.status == "refused" else outcome.status
-        message = outcome.reason if (outcome.reason or "").startswith(label) else f"{label}: {outcome.reason}"
-        typer.secho(message, fg=typer.colors.RED, err=True)
+        _say_refused(outcome)
         return False
-    _emit(outcome.table, output_format, output)
+    _warn(outcome)
+    typer.echo(render(outcome.table, mode))
+    if mode in ("table", "line"):
+        typer.echo(f"({outcome.rows} rows)", err=True)
     from warehouse.access.objection_flags import notices
 
     for notice in notices(statement):
         typer.secho(notice, fg=typer.colors.YELLOW, err=True)
     if outcome.truncated:
-        typer.secho(f"(cut at {outcome.rows} rows: HUB_QUERY_ROW_LIMIT)", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"(cut at {outcome.rows} rows on the screen: HUB_QUERY_ROW_LIMIT; `-o FILE` writes every row)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     return True
 
 
-def _run_file(role: str, file: Path, output_format: OutputFormat, output: Path | None) -> bool:
-    from warehouse.access.audit import record_refusal
-    from warehouse.access.statement import QueryRefused, split_statements
+def _export(role: str, command: str | None, file: Path | None, fmt: str, output: Path) -> bool:
+    """Every row of the one statement into `output`, or nothing and the reason; prints the rows written."""
+    from warehouse.access.exports import export_query
 
-    script = file.read_text(encoding="utf-8")
-    try:
-        statements = [statement.query for statement in split_statements(script)]
-    except QueryRefused as refused:
-        record_refusal(role, script, f"{refused} (the whole script {file.name} was refused)")
-        typer.secho(f"refused: {refused}", fg=typer.colors.RED, err=True)
+    if command is None and file is None:
+        raise typer.BadParameter("-o FILE needs the statement: -c 'SELECT …' or -f query.sql")
+    script = command if command is not None else file.read_text(encoding="utf-8")
+    queries = _statements(role, script, "-c" if command is not None else file.name)
+    if queries is None:
         return False
-    # Each statement is its own call: checked, run in a fresh role database and audited alone.
-    return all([_run(role, statement, output_format, output) for statement in statements])
-
-
-def _shell(role: str, output_format: OutputFormat, output: Path | None) -> None:
-    from warehouse.access.audit import views_of
-
-    typer.echo(f"hub sql as {role}: {PROMPT_HELP}")
-    pending: list[str] = []
-    while True:
-        try:
-            line = input("hub> " if not pending else "...> ")
-        except EOFError:
-            typer.echo()
-            return
-        except KeyboardInterrupt:  # Ctrl-C at the prompt drops the statement being typed
-            typer.echo()
-            pending = []
-            continue
-        stripped = line.strip()
-        if not pending and stripped in (".quit", ".exit", "\\q"):
-            return
-        if not pending and stripped == ".tables":
-            typer.echo("\n".join(views_of(role)) or "(no views: nothing landed you may read)")
-            continue
-        pending.append(line)
-        if stripped.endswith(";"):
-            _run(role, "\n".join(pending), output_format, output, in_shell=True)
-            pending = []
-
-
-def _emit(table, output_format: OutputFormat, output: Path | None) -> None:
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
-
-    if output_format is OutputFormat.parquet:
-        pq.write_table(table, output)
-        typer.echo(f"wrote {table.num_rows} rows to {output}", err=True)
-        return
-    if output_format is OutputFormat.csv:
-        if output:
-            pa_csv.write_csv(table, output)
-        else:
-            sink = sys.stdout.buffer
-            pa_csv.write_csv(table, sink)
-            sink.flush()
-        return
-    if output_format is OutputFormat.json:
-        import orjson
-
-        text = orjson.dumps(table.to_pylist(), default=str, option=orjson.OPT_INDENT_2).decode()
-        _write_text(text, output)
-        return
-    _print_table(table)
-
-
-def _write_text(text: str, output: Path | None) -> None:
-    if output:
-        output.write_text(text + "\n", encoding="utf-8")
-    else:
-        typer.echo(text)
-
-
-def _print_table(table) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    # Text objects, never markup strings: a value such as '[/bold]' or '[link=…]' shows as typed.
-    shown = Table()
-    for name in table.column_names:
-        shown.add_column(Text(name))
-    for row in table.to_pylist():
-        shown.add_row(*(Text("NULL" if v is None else str(v)) for v in row.values()))
-    Console().print(shown)
-    typer.echo(f"({table.num_rows} rows)", err=True)
+    if len(queries) != 1:
+        typer.secho(
+            f"refused: -o writes one statement's result, got {len(queries)}: one file per statement",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        return False
+    try:
+        outcome = export_query(role, queries[0], fmt, output)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: the export was stopped (audited); nothing was written", fg="yellow", err=True)
+        raise typer.Exit(130) from None
+    if not outcome.allowed:
+        _say_refused(outcome)
+        return False
+    _warn(outcome)
+    typer.echo(f"wrote {outcome.row_count:,} rows to {output} ({fmt})", err=True)
+    return True
 
 
 # --- audit ----------------------------------------------------------------------------------------

@@ -178,6 +178,39 @@ def run_statement(connection, query: str, *, alias: str, row_limit: int, max_byt
     )
 
 
+def stream_statement(connection, query: str, path: Path, *, alias: str, row_limit: int, max_bytes: int) -> int:
+    """Run `query` and write every row to the Arrow IPC file `path`; refuse (never cut) past the limits.
+
+    What an export runs: a file must hold the whole result, so going over HUB_EXPORT_ROW_LIMIT or
+    HUB_EXPORT_MAX_MB fails the export and says so, instead of writing the first rows.
+    """
+    import pyarrow.ipc as ipc
+
+    written, size = 0, 0
+    try:
+        reader = connection.sql(query).to_arrow_reader(FETCH_BATCH * 16)
+        with ipc.new_file(str(path), reader.schema) as writer:
+            for batch in reader:
+                written += batch.num_rows
+                size += batch.nbytes
+                if written > row_limit:
+                    raise QueryRefused(
+                        f"the result has more than {row_limit:,} rows (HUB_EXPORT_ROW_LIMIT): nothing was exported; "
+                        "narrow the query or export it in parts"
+                    )
+                if size > max_bytes:
+                    raise QueryRefused(
+                        f"the result is larger than {max_bytes // 2**20:,} MB (HUB_EXPORT_MAX_MB): nothing was "
+                        "exported; select fewer columns or export it in parts"
+                    )
+                writer.write_batch(batch)
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error as exc:
+        raise QueryRefused(scrub(_first_line(exc), alias)) from None
+    return written
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 

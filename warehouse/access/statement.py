@@ -80,6 +80,15 @@ def _parse_connection() -> duckdb.DuckDBPyConnection:
     return _parser.connection
 
 
+def release_parser() -> None:
+    """Close this thread's parse connection. A long-lived server thread calls it after each query: a
+    DuckDB connection left in a daemon thread's locals aborts the interpreter at exit."""
+    connection = getattr(_parser, "connection", None)
+    if connection is not None:
+        _parser.connection = None
+        connection.close()
+
+
 @functools.cache
 def system_names() -> frozenset[str]:
     """Every function, table function and system view or schema name of a bare DuckDB (lower-case)."""

@@ -1,7 +1,7 @@
 """Objections (异议 / 校核纠错) and their steps.
 
-Revision ID: 0008_objections
-Revises: 0007_resource_checks
+Revision ID: 0009_objections
+Revises: 0008_workspace
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_objections"
-down_revision = "0007_resource_checks"
+revision = "0009_objections"
+down_revision = "0008_workspace"
 branch_labels = None
 depends_on = None
 
