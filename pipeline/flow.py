@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import asdict, is_dataclass
 
 from catalog.events import consume
+from catalog.report.deliver import send_report
 from catalog.report.render import render_report as render
 from catalog.snapshots import snapshot_today
 from connectors.runner import connect as run_connector
 from hub.errors import HubError
+from hub.settings import get_settings
+from pipeline import alerts
 from warehouse.events import publish_landing_event
 from warehouse.gate import check
 from warehouse.landing import LandingResult
@@ -78,9 +81,15 @@ def sync_catalogue() -> dict:
 def snapshot() -> dict:
     """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
     document = snapshot_today()
-    return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
+    alerted = alerts.freshness_breached(document)
+    figures = {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
+    return {**figures, "freshness_alert": alerted}
 
 
 def render_report() -> dict:
-    """The leadership report (HTML, PDF, XLSX) for today's snapshot; returns where the files are."""
-    return render().as_json()
+    """The leadership report (HTML, PDF, XLSX) for today's snapshot, mailed to HUB_REPORT_TO when set
+    (coverage_daily's schedule is the report's); returns where the files are and who got them."""
+    files = render()
+    recipients = get_settings().report_to
+    sent_to = send_report(files.folder, recipients) if recipients else []
+    return {**files.as_json(), "sent_to": sent_to}
