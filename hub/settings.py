@@ -6,10 +6,10 @@ import functools
 import os
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hub import clock
 from hub.errors import ConfigError
@@ -97,6 +97,37 @@ class Settings(BaseSettings):
     export_max_mb: int = Field(2048, ge=1, description="largest Arrow result of one export, before conversion")
     export_keep_hours: float = Field(24.0, gt=0, description="how long the workspace keeps an export's file")
     mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
+    # Alerts (pipeline/alerts.py) and the report's delivery (hub report send): a webhook and/or a mail server.
+    alert_webhook: AnyHttpUrl | None = Field(None, description="URL that receives a JSON POST per alert")
+    smtp_host: str | None = Field(None, description="mail server for alerts and the report; unset: no mail")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = Field("hub@localhost", description="sender address of alert and report mails")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(False, description="upgrade the connection with STARTTLS before sending")
+    # NoDecode: pydantic-settings would read a list from the environment as JSON; _address_list splits commas.
+    alert_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="mail addresses of alerts (comma-separated)"
+    )
+    report_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="mail addresses of the daily report"
+    )
+
+    @field_validator("alert_to", "report_to", mode="before")
+    @classmethod
+    def _address_list(cls, value):
+        # The environment gives "a@x, b@y"; a list (from code or JSON) passes through.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_to", "report_to")
+    @classmethod
+    def _addresses_look_like_mail(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if "@" not in address or " " in address]
+        if bad:
+            raise ValueError(f"not mail addresses: {', '.join(bad)} (give a comma-separated list like a@x.cn,b@y.cn)")
+        return value
 
     @model_validator(mode="after")
     def _fill_paths(self) -> "Settings":

@@ -92,15 +92,24 @@ def sync_catalogue() -> dict:
 def snapshot() -> dict:
     """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
     from catalog.snapshots import snapshot_today  # per step: see the module's docstring
+    from pipeline import alerts
     from warehouse.devices import refresh as refresh_device_figures
 
     refresh_device_figures()  # the day's snapshot carries the device figures of this moment
     document = snapshot_today()
-    return {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
+    alerted = alerts.freshness_breached(document)
+    figures = {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}
+    return {**figures, "freshness_alert": alerted}
 
 
 def render_report() -> dict:
-    """The leadership report (HTML, PDF, XLSX) for today's snapshot; returns where the files are."""
-    from catalog.report.render import render_report as render  # per step: see the module's docstring
+    """The leadership report (HTML, PDF, XLSX) for today's snapshot, mailed to HUB_REPORT_TO when set
+    (coverage_daily's schedule is the report's); returns where the files are and who got them."""
+    from catalog.report.deliver import send_report  # per step: see the module's docstring
+    from catalog.report.render import render_report as render
+    from hub.settings import get_settings
 
-    return render().as_json()
+    files = render()
+    recipients = get_settings().report_to
+    sent_to = send_report(files.folder, recipients) if recipients else []
+    return {**files.as_json(), "sent_to": sent_to}

@@ -36,7 +36,8 @@ from quality import expectations as hub_expectations
 from quality.plan import Check, plan_checks
 
 log = logging.getLogger(__name__)
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
+# No tqdm bars: in a task they go to stderr, which Airflow logs at ERROR, one line per metric batch.
+PROGRESS_BARS = {"globally": False, "metric_calculations": False}
 
 DATASOURCE = "hub"
 SITE = "hub_docs"
@@ -182,6 +183,7 @@ _CONTEXTS: dict[Path, object] = {}
 def _context():
     """The file-backed GX project under var/quality (one per var dir and process)."""
     import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     root = _project_dir()
     if root not in _CONTEXTS:
@@ -193,8 +195,11 @@ def _context():
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
-        if (context.variables.data_docs_sites or {}).get(SITE) != site:
+        bars = context.variables.progress_bars
+        bars_off = bars is not None and all(not getattr(bars, key, True) for key in PROGRESS_BARS)
+        if (context.variables.data_docs_sites or {}).get(SITE) != site or not bars_off:
             context.variables.data_docs_sites = {SITE: site}
+            context.variables.progress_bars = ProgressBarsConfig(**PROGRESS_BARS)
             context.variables.save()
         _CONTEXTS[root] = context
     return _CONTEXTS[root]

@@ -4,14 +4,16 @@ problems behind gaps."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import coverage
 from catalog.models import Landing, QualityRun, Resource
+from catalog.report import path, wording
 from catalog.service import labels, views
+from hub.timezone import LOCAL_TZ
 
 FRESHNESS_REASONS = (coverage.STALE, coverage.NO_UPDATE_CYCLE)
 QUALITY_REASONS = (coverage.FAILING_RULE, coverage.BELOW_THRESHOLD, coverage.NO_QUALITY_RUN)
@@ -26,7 +28,48 @@ def report_data(session: Session, as_of: datetime) -> dict:
     # Every source behind, not the dashboard's first few: the appendix and the workbook list them all.
     data["timeliness"] = views.timeliness_rows(data["coverage"], ids_by_code, views.department_ids(session))
     data["problems"] = problems(session, gaps, as_of)
+    data.update(path_data(session, data, as_of))
+    data["verdict"] = wording.verdict(data["coverage"])
+    data["method_label"] = wording.method_label(data["coverage"]["projection"]["method"])
     return data
+
+
+def path_data(session: Session, data: dict, as_of: datetime) -> dict:
+    """The path to the target (which gaps, whose, by when) and each department's share of it; every
+    department below the target, lowest first."""
+    document = data["coverage"]
+    priorities = dict(session.execute(select(Resource.code, Resource.priority)).all())
+    steps = path.path_to_target(
+        document["gaps"],
+        priorities,
+        document["overall"]["aggregated"],
+        document["overall"]["total"],
+        document["target"],
+        as_of.astimezone(LOCAL_TZ).date(),
+        date.fromisoformat(document["projection"]["target_date"]),
+    )
+    shares = path.department_shares(steps)
+    for row in data["by_department"]:
+        share = shares.get(row["department"], {"items": 0, "share": 0.0})
+        row.update(path_items=share["items"], path_share=share["share"])
+    lagging = [row for row in data["by_department"] if row["ratio"] < document["target"]]
+    return {
+        "path": [
+            {
+                **vars(step),
+                "due": step.due.isoformat(),
+                "reason_label": labels.reason_label(step.reason),
+                "next_step": labels.next_step(step.reason),
+            }
+            for step in steps
+        ],
+        "path_due": max((step.due for step in steps), default=None),
+        "path_departments": [
+            {"department": department, **share, "last_due": max(s.due for s in steps if s.department == department)}
+            for department, share in sorted(shares.items(), key=lambda item: (-item[1]["items"], item[0]))
+        ],
+        "lagging": sorted(lagging, key=lambda row: (row["ratio"], -row["total"], row["department"])),
+    }
 
 
 def problems(session: Session, gaps: list[dict], as_of: datetime) -> list[dict]:
@@ -65,7 +108,7 @@ def _freshness_detail(session: Session, resource_id: str, as_of: datetime) -> st
     if last is None:
         return f"没有成功落地（更新周期 {cycle}）"
     age_hours = (as_of - last).total_seconds() / 3600
-    return f"最近成功落地 {last:%Y-%m-%d %H:%M} UTC，距今 {age_hours:.0f} 小时（更新周期 {cycle}，{allowed}）"
+    return f"最近成功落地 {last.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}（北京时间），距今 {age_hours:.0f} 小时（更新周期 {cycle}，{allowed}）"
 
 
 def _quality_detail(session: Session, resource_id: str, as_of: datetime) -> str:

@@ -14,6 +14,7 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from catalog.db import session_scope
+from catalog.projection import MIN_PROJECTION_POINTS
 from catalog.report import charts
 from catalog.report.data import report_data
 from catalog.report.device_charts import device_charts
@@ -25,8 +26,6 @@ from hub import clock
 from hub.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-SUMMARY_GAPS = 8
-SUMMARY_DEPARTMENTS = 6
 
 
 @dataclass
@@ -100,9 +99,10 @@ def render_html(data: dict, chart_paths: dict[str, str]) -> str:
         doc=document,
         charts=chart_paths,
         font_family=charts.CJK_FAMILY,
-        behind=departments[:SUMMARY_DEPARTMENTS],
-        ahead=sorted(departments, key=lambda row: (-row["ratio"], row["department"]))[:3],
-        summary_gaps=data["gaps"][:SUMMARY_GAPS],
+        ahead=[
+            row for row in sorted(departments, key=lambda row: (-row["ratio"], row["department"]))[:3] if row["ratio"]
+        ],
+        min_history=MIN_PROJECTION_POINTS,
         reason_label=labels.reason_label,
         generated=clock.now().isoformat(),
     )

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from catalog.report.wording import method_label
+from hub.timezone import LOCAL_TZ
+
 HEADER_FILL = PatternFill("solid", fgColor="DDE3EA")
 PERCENT = "0.0%"
+DATETIME = "yyyy-mm-dd hh:mm"
+DATE = "yyyy-mm-dd"
+# Columns holding ISO times: written as Excel dates in Beijing time (Excel has no time zones).
+TIME_KEYS = {"since", "source_changed_at"}
+DATE_KEYS = {"due"}
 
 GAP_COLUMNS = (
     ("资源代码", "resource_code", 14),
     ("资源名称", "name", 30),
     ("责任部门", "department", 22),
     ("原因", "reason_label", 22),
-    ("原因代码", "reason", 26),
-    ("自（UTC）", "since", 20),
+    ("自（北京时间）", "since", 20),
     ("下一步", "next_step", 44),
 )
 
@@ -26,38 +34,54 @@ LATE_COLUMNS = (
     ("资源名称", "name", 30),
     ("责任部门", "department", 22),
     ("原因", "reason_label", 22),
-    ("原因代码", "reason", 20),
-    ("源数据最近更新（UTC）", "source_changed_at", 24),
-    ("自（UTC）", "since", 20),
+    ("源数据最近更新（北京时间）", "source_changed_at", 24),
+    ("自（北京时间）", "since", 20),
     ("下一步", "next_step", 44),
+)
+
+PATH_COLUMNS = (
+    ("序号", "order", 6),
+    ("资源代码", "resource_code", 14),
+    ("资源名称", "name", 30),
+    ("责任部门", "department", 22),
+    ("原因", "reason_label", 22),
+    ("下一步", "next_step", 40),
+    ("优先级", "priority", 8),
+    ("预估工作日", "effort_days", 10),
+    ("完成期限", "due", 12),
 )
 
 
 def write_workbook(data: dict, path: Path) -> Path:
-    """Sheets 缺口清单 (every gap, highest priority first), 概况 (the headline figures), 部门, 更新及时率,
-    源数据未及时更新."""
+    """Sheets 缺口清单 (every gap, highest priority first), 达标路径, 概况 (the headline figures), 部门,
+    更新及时率, 源数据未及时更新. Times are Excel dates in Beijing time."""
     book = Workbook()
     gaps = book.active
     gaps.title = "缺口清单"
-    _table(
-        gaps,
-        [title for title, _key, _width in GAP_COLUMNS],
-        [[_cell(gap.get(key)) for _title, key, _width in GAP_COLUMNS] for gap in data["gaps"]],
-        [width for _title, _key, width in GAP_COLUMNS],
-    )
+    _columns_table(gaps, GAP_COLUMNS, data["gaps"])
+    path_rows = [{**step, "order": index} for index, step in enumerate(data.get("path", []), start=1)]
+    _columns_table(book.create_sheet("达标路径"), PATH_COLUMNS, path_rows)
     _summary(book.create_sheet("概况"), data)
     departments = book.create_sheet("部门")
     _table(
         departments,
-        ["部门", "已汇聚", "资源数", "覆盖率", "距目标还差"],
+        ["部门", "已汇聚", "资源数", "覆盖率", "达标路径中承担（项）", "占达标路径"],
         [
-            [row["department"], row["aggregated"], row["total"], row["ratio"], row["to_target"]]
+            [
+                row["department"],
+                row["aggregated"],
+                row["total"],
+                row["ratio"],
+                row.get("path_items", 0),
+                row.get("path_share", 0.0),
+            ]
             for row in data["by_department"]
         ],
-        [24, 10, 10, 10, 12],
+        [24, 10, 10, 10, 20, 12],
     )
-    for row in departments.iter_rows(min_row=2, min_col=4, max_col=4):
+    for row in departments.iter_rows(min_row=2, min_col=4, max_col=6):
         row[0].number_format = PERCENT
+        row[2].number_format = PERCENT
     _timeliness(book, data["timeliness"])
     if "scorecard" in data["coverage"]:
         _scorecard(book, data["coverage"]["scorecard"])
@@ -77,29 +101,24 @@ def _timeliness(book, timeliness: dict) -> None:
     )
     for row in sheet.iter_rows(min_row=2, min_col=4, max_col=4):
         row[0].number_format = PERCENT
-    _table(
-        book.create_sheet("源数据未及时更新"),
-        [title for title, _key, _width in LATE_COLUMNS],
-        [[_cell(row.get(key)) for _title, key, _width in LATE_COLUMNS] for row in timeliness["late"]],
-        [width for _title, _key, width in LATE_COLUMNS],
-    )
+    _columns_table(book.create_sheet("源数据未及时更新"), LATE_COLUMNS, timeliness["late"])
 
 
 def _summary(sheet, data: dict) -> None:
     document = data["coverage"]
     projection = document["projection"]
     rows = [
-        ("统计时点（UTC）", document["as_of"], None),
+        ("统计时点（北京时间）", excel_time(document["as_of"]), DATETIME),
         ("口径版本", document["definition_version"], None),
         ("覆盖率", document["overall"]["ratio"], PERCENT),
         ("已汇聚资源", document["overall"]["aggregated"], None),
         ("目录资源总数", document["overall"]["total"], None),
         ("目标", document["target"], PERCENT),
-        ("目标日期", projection["target_date"], None),
+        ("目标日期", date.fromisoformat(projection["target_date"]), DATE),
         ("距目标还差（项）", projection["resources_needed"], None),
         ("预测覆盖率", projection["projected_ratio"], PERCENT),
-        ("按当前趋势可达成", "是" if projection["on_track"] else "否", None),
-        ("预测方法", projection["method"], None),
+        ("趋势判断", data["verdict"]["text"] if "verdict" in data else "", None),
+        ("预测方法", method_label(projection["method"]), None),
         ("按优先级加权覆盖率", document["weighted"]["ratio"], PERCENT),
         ("更新及时率", document["timeliness"]["overall"]["ratio"], PERCENT),
         (
@@ -161,5 +180,30 @@ def _table(sheet, header: list[str], rows: list[list], widths: list[int]) -> Non
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
 
 
-def _cell(value):
-    return "" if value is None else value
+def _columns_table(sheet, columns: tuple, rows: list[dict]) -> None:
+    """A sheet of `rows` laid out by (title, key, width) columns; time columns as Excel dates."""
+    _table(
+        sheet,
+        [title for title, _key, _width in columns],
+        [[_cell(key, row.get(key)) for _title, key, _width in columns] for row in rows],
+        [width for _title, _key, width in columns],
+    )
+    for index, (_title, key, _width) in enumerate(columns, start=1):
+        if key in TIME_KEYS or key in DATE_KEYS:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = DATETIME if key in TIME_KEYS else DATE
+
+
+def excel_time(iso: str) -> datetime:
+    """An ISO time as a naive Beijing-time datetime: what Excel shows as the local time."""
+    return datetime.fromisoformat(iso).astimezone(LOCAL_TZ).replace(tzinfo=None)
+
+
+def _cell(key: str, value):
+    if value is None or value == "":
+        return None
+    if key in TIME_KEYS:
+        return excel_time(value)
+    if key in DATE_KEYS:
+        return date.fromisoformat(value)
+    return value

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
 
 from hub import settings as hub_settings
+from hub.timezone import LOCAL_TZ
 
 
 def _cjk_font_missing() -> bool:
@@ -139,14 +141,23 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
 
     document = _cli_document(as_of)
     book = load_workbook(rendered / "gaps.xlsx")
-    assert book.sheetnames == ["缺口清单", "概况", "部门", "更新及时率", "源数据未及时更新", "部门考核"]
+    assert book.sheetnames == ["缺口清单", "达标路径", "概况", "部门", "更新及时率", "源数据未及时更新", "部门考核"]
     rows = list(book["缺口清单"].iter_rows(min_row=2, values_only=True))
-    assert [(row[0], row[2], row[4]) for row in rows] == [
-        (gap["resource_code"], gap["department"], gap["reason"]) for gap in document["gaps"]
-    ]
+    assert [(row[0], row[2]) for row in rows] == [(gap["resource_code"], gap["department"]) for gap in document["gaps"]]
+    # Times are real Excel dates in Beijing time, not UTC text.
+    for row, gap in zip(rows, document["gaps"]):
+        if gap["since"]:
+            shown = datetime.fromisoformat(gap["since"]).astimezone(LOCAL_TZ).replace(tzinfo=None, second=0)
+            assert isinstance(row[4], datetime) and row[4].replace(second=0, microsecond=0) == shown.replace(
+                microsecond=0
+            )
     summary = {row[0]: row[1] for row in book["概况"].iter_rows(min_row=2, values_only=True)}
     assert summary["覆盖率"] == document["overall"]["ratio"]
     assert summary["距目标还差（项）"] == document["projection"]["resources_needed"]
+    assert isinstance(summary["统计时点（北京时间）"], datetime)
+    path = list(book["达标路径"].iter_rows(min_row=2, values_only=True))
+    assert len(path) == document["projection"]["resources_needed"]
+    assert all(isinstance(row[8], datetime) and row[3] for row in path)  # a due date and an owner each
     assert summary["预测覆盖率"] == document["projection"]["projected_ratio"]
     departments = list(book["部门"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[3]) for row in departments] == [
@@ -157,10 +168,22 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
     assert [(row[0], row[1], row[2], row[3]) for row in book["更新及时率"].iter_rows(min_row=2, values_only=True)] == [
         (row["department"], row["timely"], row["total"], row["ratio"]) for row in timeliness["by_department"]
     ]
-    late = [(row[0], row[4]) for row in book["源数据未及时更新"].iter_rows(min_row=2, values_only=True)]
-    assert late == [(row["resource_code"], row["reason"]) for row in timeliness["late"]] and late
+    late = [row[0] for row in book["源数据未及时更新"].iter_rows(min_row=2, values_only=True)]
+    assert late == [row["resource_code"] for row in timeliness["late"]] and late
+    shares = [row[4] for row in departments]
+    assert sum(shares) == document["projection"]["resources_needed"]  # the path, split by department
     scorecard = [(row[0], row[1], row[2]) for row in book["部门考核"].iter_rows(min_row=2, values_only=True)]
     assert scorecard == [
         (card["department"], card["completeness"]["ratio"], card["mounted"]["ratio"])
         for card in document["scorecard"]["by_department"]
     ]
+    _no_english_codes(book)
+
+
+def _no_english_codes(book) -> None:
+    """No reason code, method or event name in English in any cell a reader sees."""
+    english = re.compile(r"no binding|never produced|never landed|stale|failing rule|least squares|insufficient")
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            for value in row:
+                assert not (isinstance(value, str) and english.search(value)), (sheet.title, value)
