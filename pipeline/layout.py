@@ -82,13 +82,17 @@ class IngestDag:
         return self.cycle.name == REALTIME
 
     @property
+    def minute(self) -> int:
+        """The domains' DAGs start apart, spread over the hour whatever the number of domains."""
+        return DOMAINS.index(self.domain) * 60 // len(DOMAINS)
+
+    @property
     def cron(self) -> str:
-        minute = 10 * DOMAINS.index(self.domain)  # 0, 10, … 50
-        return self.cycle.cron.format(m=minute, m15=minute % 15)
+        return self.cycle.cron.format(m=self.minute, m15=self.minute % 15)
 
     @property
     def schedule_label(self) -> str:
-        return self.cycle.label.format(m=10 * DOMAINS.index(self.domain))
+        return self.cycle.label.format(m=self.minute)
 
     @property
     def title(self) -> str:
