@@ -17,6 +17,7 @@ from rich.console import Console
 from catalog import accounts_cli, objections_cli, service_cli
 from catalog import cli as catalog_cli
 from catalog.lineage import Storage, use_storage
+from catalog.streams import read_status
 from connectors import cli as connectors_cli
 from hub import broker
 from hub.errors import HubError
@@ -99,8 +100,13 @@ def flow_run(
     resources = layout.bound_resources(target) or ([target] if target in layout.all_bound_resources() else [])
     if not resources:
         raise HubError(f"{target!r} is neither a domain ({', '.join(layout.DOMAIN_TITLES)}) nor a bound resource id")
+    # A 实时 resource's connector already runs under the streams supervisor (and holds its lock).
+    streamed = set(layout.realtime_resources()) if read_status()["supervisor"]["state"] == "running" else set()
     for resource_id in resources:
-        flow.connect(resource_id)
+        if resource_id in streamed:
+            console.print(f"{resource_id}: its stream delivers continuously (`hub streams status`); landing only")
+        else:
+            flow.connect(resource_id)
         landed = flow.land(resource_id)
         staged = flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed))
         console.print(

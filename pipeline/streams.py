@@ -102,7 +102,7 @@ class _LastError(logging.Handler):
         self.message, self.at = record.getMessage()[:500], clock.now().isoformat()
 
 
-def run_stream(resource_id: str, poll_seconds: float = 1.0) -> int:
+def run_stream(resource_id: str, poll_seconds: float = 5.0) -> int:
     """Follow one resource's connector until SIGTERM; returns the exit code (0: stopped, 1: it failed)."""
     from connectors.runner import resolve_targets, run_resources  # Kafka and the source kinds: only here
 
@@ -178,7 +178,7 @@ class Stream:
 class Supervisor:
     """Keeps one child per 实时 resource alive until `stop()` (or SIGTERM/SIGINT in `run`)."""
 
-    def __init__(self, resources: list[str] | None = None, *, poll_seconds: float = 1.0):
+    def __init__(self, resources: list[str] | None = None, *, poll_seconds: float = 5.0):
         self.fixed = resources  # None: the catalogue's 实时 resources, re-read every RECONCILE_S
         self.poll_seconds = poll_seconds
         self.streams: dict[str, Stream] = {}

@@ -45,7 +45,7 @@ def up(
     resource: list[str] = typer.Option(
         None, "--resource", "-r", help="supervise only these (default: every bound 实时 resource, re-read every 30 s)"
     ),
-    poll: float = typer.Option(1.0, "--poll", help="seconds between a stream's passes"),
+    poll: float = typer.Option(5.0, "--poll", help="seconds between a stream's passes"),
 ) -> None:
     """Run the supervisor in the foreground until SIGTERM or Ctrl-C (which stop every stream cleanly)."""
     from pipeline import streams  # Kafka clients: not at `hub --help`
@@ -68,7 +68,7 @@ def up(
 @app.command("run")
 def run(
     resource_id: str = typer.Argument(..., help="a bound resource id"),
-    poll: float = typer.Option(1.0, "--poll", help="seconds between passes"),
+    poll: float = typer.Option(5.0, "--poll", help="seconds between passes"),
 ) -> None:
     """One stream in the foreground (what the supervisor starts per resource): the connector, followed."""
     from pipeline import streams  # Kafka clients: not at `hub --help`
