@@ -62,13 +62,13 @@ class LagReader:
             return {}  # the topic does not exist yet: nothing delivered
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         ends = self._consumer.end_offsets(tps)
-        committed = self._admin.list_group_offsets({group: tps}).get(group, {})
+        committed = self._admin.group_offsets(group)  # TopicPartition → the next offset to read
         beginnings = None
         lag = {}
         for tp in tps:
-            done = committed.get(tp)
-            if done is not None and done.offset >= 0:
-                start = done.offset
+            done = committed.get(TopicPartition(tp.topic, tp.partition))
+            if done is not None and done >= 0:
+                start = done
             else:  # landing never committed here: all that the topic still holds is waiting
                 beginnings = beginnings or self._consumer.beginning_offsets(tps)
                 start = beginnings[tp]
