@@ -236,6 +236,7 @@ def test_a_cycle_changed_in_the_catalogue_moves_the_resource_at_the_next_parse(t
         assert "gas_readings" not in _resources_of(after.dags["ingest_utility_monthly"])
         assert "gas_readings" in _resources_of(after.dags["ingest_utility_daily"])
         assert _resources_of(after.dags["ingest_gis_half_yearly"]) == {"land_parcels"}
-        assert after.dags["ingest_gis_half_yearly"].timetable._expression == "25 5 1 1,7 *"  # gis: the 4th of 7 domains, 25 min past
+        # gis is the 4th of 7 domains: 25 minutes past the hour
+        assert after.dags["ingest_gis_half_yearly"].timetable._expression == "25 5 1 1,7 *"
     finally:
         hub_settings.reset_settings()
