@@ -23,6 +23,7 @@ from catalog.reference import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
 from synthetic import texts
 from synthetic.base import Chunk, ResourceContext, iso_ts_seconds, stable_seed
 from synthetic.defects import plan_defects
+from synthetic.generic import unreadable
 from synthetic.gisfiles import project_4547
 
 FULL_ORTHO_KM2, FULL_PANORAMA_KM2, FULL_WORK_ORDERS = 2150.0, 6000.0, 8995
@@ -60,7 +61,7 @@ STATUSES = ("待分发", "待派遣", "已核查", "已处置")
 #: Hours from one stage to the next: report → distributed, → verified, → disposed.
 STAGE_HOURS = ((2, 48), (24, 240), (24, 720))
 IMAGERY_DEFECTS = ("footprint_outside_district", "footprint_self_intersecting")
-ORDER_DEFECTS = ("status_illegal_jump", "dispatch_before_report")
+ORDER_DEFECTS = ("status_illegal_jump", "dispatch_before_report", "unreadable_row")
 OUTSIDE_SHIFT_M = 60_000.0  # a footprint georeferenced 60 km east: in the sea off Shenzhen
 
 
@@ -306,6 +307,10 @@ def work_orders(ctx: ResourceContext) -> Iterator[Chunk]:
         )
     plan = plan_defects(len(rows), ORDER_DEFECTS, ctx.random("defects"), rates=DRONE_RATES, minimum=_MINIMUM)
     for index, defect in plan.items():
+        if defect == "unreadable_row":  # the location typed in GBK: the connector dead-letters the row
+            if unreadable(rows[index], ctx, {"text": "sjdd"}):
+                ctx.tally.record(rows[index], defect)
+            continue
         _damage_order(rows[index], defect, rng)
         ctx.tally.record(rows[index], defect)
     yield rows
@@ -330,7 +335,7 @@ def _damage_order(row: dict, defect: str, rng: random.Random) -> None:
 
 
 #: Injected rates (no DOMAIN §5 figure for these; half a percent, at least one of each per load).
-DRONE_RATES = {defect: 0.005 for defect in (*IMAGERY_DEFECTS, *ORDER_DEFECTS)}
+DRONE_RATES = {defect: 0.005 for defect in (*IMAGERY_DEFECTS, *ORDER_DEFECTS)} | {"unreadable_row": 0.001}
 _MINIMUM = {defect: 1 for defect in DRONE_RATES}
 
 
