@@ -215,7 +215,10 @@ class ConfluentConsumer:
             native = [NativePartition(tp.topic, tp.partition, at) for tp, at in self._positions.items()]
         else:
             native = [
-                NativePartition(tp.topic, tp.partition, meta.offset, metadata=meta.metadata or None)
+                # librdkafka takes metadata as a string or not at all (None is refused)
+                NativePartition(
+                    tp.topic, tp.partition, meta.offset, **({"metadata": meta.metadata} if meta.metadata else {})
+                )
                 for tp, meta in offsets.items()
             ]
         if not native:

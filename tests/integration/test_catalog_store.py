@@ -42,6 +42,7 @@ CONTRACT_KEYS = {
     "projection",
     "timeliness",
     "scorecard",  # catalog.scorecard: the department figures a data bureau is held to
+    "devices",  # catalog.devices: device-level coverage the warehouse computes
     "problems",
 }
 
