@@ -158,7 +158,7 @@ def _scorecard(book, scorecard: dict) -> None:
     _table(
         sheet,
         header + ["按期答复", "逾期未答复", "待办事项"],
-        [[_cell(v) for v in row] for row in rows],
+        rows,  # None where a ratio has no denominator: an empty cell
         [24, 11, 10, 11, 11, 10, 10, 10, 10, 11, 60],
     )
     for row in sheet.iter_rows(min_row=2, min_col=2, max_col=5):
