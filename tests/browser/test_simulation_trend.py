@@ -53,8 +53,8 @@ def simulated_home(tmp_path_factory) -> Path:
         HUB_TARGET_DATE="2026-12-31",
     )
     command = [HUB, "simulate", "--days", str(DAYS), "--scale", "tiny", "--start", START.isoformat()]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-    try:
+    try:  # the services and broker it started are stopped even if it fails or times out
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=5400)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
         yield home
     finally:
