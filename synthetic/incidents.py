@@ -63,7 +63,11 @@ def outage(department: str, catalogue_path=None) -> list[str]:
     state = _state()
     if department in state["down"]:
         raise SyntheticError(f"{department} is already down; `hub sources restore {department}` first")
-    tables = [(r.binding.system, str(r.binding.config["table"])) for r in _sql_resources(department, catalogue_path)]
+    tables = [
+        (r.binding.system, str(r.binding.config["table"]))
+        for r in _sql_resources(department, catalogue_path)
+        if str(r.binding.config["table"]) in sa.inspect(engine_for(r.binding.system)).get_table_names()
+    ]  # a table never built (a partial seed) has nothing to take down
     try:
         for system, table in tables:
             with _altering(system) as (conn, quote):

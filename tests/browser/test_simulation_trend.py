@@ -1,7 +1,10 @@
 """The simulated history as leadership sees it: after `hub simulate --days 10 --scale tiny` (in a fresh
 home with its own Kafka broker), the dashboard in real headless Chromium draws ten daily points with
 the outage's dip, and the PDF report's trend page shows the same. Both are kept as PNGs in
-var/test-artifacts/ (simulation-dashboard-trend.png, simulation-report-trend.png)."""
+var/test-artifacts/ (simulation-dashboard-trend.png, simulation-report-trend.png).
+
+HUB_TEST_SIMULATED_HOME=<dir> reuses the hub home of a finished ten-day simulation from 2026-11-01
+(e.g. the one tests/e2e/test_simulation.py left under pytest's tmp dir) instead of simulating again."""
 
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, REPO
 
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "var" / "test-artifacts"  # where tests/browser/conftest.py keeps screenshots
 HUB = str(Path(sys.executable).parent / "hub")
 DAYS = 10
 START = date(2026, 11, 1)
@@ -34,6 +38,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def simulated_home(tmp_path_factory) -> Path:
+    if os.environ.get("HUB_TEST_SIMULATED_HOME"):
+        yield Path(os.environ["HUB_TEST_SIMULATED_HOME"])
+        return
     home = tmp_path_factory.mktemp("sim-browser") / "var"
     env = {name: value for name, value in os.environ.items() if not name.startswith(("HUB_", "AIRFLOW"))}
     env.update(
@@ -46,8 +53,8 @@ def simulated_home(tmp_path_factory) -> Path:
         HUB_TARGET_DATE="2026-12-31",
     )
     command = [HUB, "simulate", "--days", str(DAYS), "--scale", "tiny", "--start", START.isoformat()]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-    try:
+    try:  # the services and broker it started are stopped even if it fails or times out
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=5400)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
         yield home
     finally:
