@@ -13,6 +13,7 @@ Every client error either backend raises is a `KafkaError` (kafka-python's base 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -99,20 +100,23 @@ class Delivery(Protocol):
 
 
 class BatchDelivery:
-    """One handle for the messages of `Producer.send_batch`; read it after `flush()`."""
+    """One handle for the messages of `Producer.send_batch`; read it after `flush()`. Delivery reports
+    may come from two threads at once (the producer's and the one flushing): counting is locked."""
 
-    __slots__ = ("sent", "delivered", "failed", "first_error")
+    __slots__ = ("sent", "delivered", "failed", "first_error", "_lock")
 
     def __init__(self) -> None:
         self.sent = self.delivered = self.failed = 0
         self.first_error: BaseException | None = None
+        self._lock = threading.Lock()
 
     def done(self, error: BaseException | None) -> None:
-        if error is None:
-            self.delivered += 1
-        else:
-            self.failed += 1
-            self.first_error = self.first_error or error
+        with self._lock:
+            if error is None:
+                self.delivered += 1
+            else:
+                self.failed += 1
+                self.first_error = self.first_error or error
 
     @property
     def complete(self) -> bool:

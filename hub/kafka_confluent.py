@@ -3,12 +3,14 @@ and admin; the consumer is in hub/kafka_confluent_consumer.py.
 
 Settings are the hub's kafka-python-named defaults translated to librdkafka's names, so both
 backends run with the same guarantees: acks=all, idempotence, lz4, manual commits, read_committed.
-librdkafka runs delivery reports only when the producer is polled: `send` polls (without waiting)
-as it goes, so callbacks (MQTT acks) follow deliveries closely, and `flush` serves the rest.
+librdkafka runs delivery reports only when the producer is polled: a thread of the producer polls
+while it is open (as kafka-python's I/O thread does), so callbacks (MQTT acks, which let the broker
+send more) follow deliveries closely even while the caller waits on its source; `flush` serves the rest.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -135,6 +137,13 @@ class ConfluentProducer:
     def __init__(self, config: dict) -> None:
         self._producer = Producer(config)
         self._since_poll = 0
+        self._closed = threading.Event()
+        self._reporter = threading.Thread(target=self._serve_reports, name="kafka-delivery-reports", daemon=True)
+        self._reporter.start()
+
+    def _serve_reports(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
 
     def _produce(self, topic: str, value, key, headers, on_delivery) -> None:
         while True:
@@ -175,7 +184,11 @@ class ConfluentProducer:
             raise KafkaClientError(f"{left} message(s) still undelivered after {timeout} s", retriable=True)
 
     def close(self, timeout: float | None = None) -> None:
-        self.flush(timeout)
+        try:
+            self.flush(timeout)
+        finally:
+            self._closed.set()
+            self._reporter.join()
 
 
 class ConfluentAdmin:

@@ -147,7 +147,7 @@ class ConfluentConsumer:
 
     def _fetch(self, max_records: int, timeout: float) -> list:
         """Up to `max_records` messages: what is queued now, else the first to arrive within `timeout`
-        and what came with it. Raises on an error message, after moving past the good ones before it."""
+        and what came with it. Raises on an error message."""
         consumer = self._consumer
         messages = consumer.consume(max_records, 0)
         if not messages and timeout > 0:
@@ -157,17 +157,13 @@ class ConfluentConsumer:
                 messages += consumer.consume(max_records - 1, 0)
         failed = next((i for i, m in enumerate(messages) if m.error() is not None), None)
         if failed is not None:
-            error = messages[failed].error()
-            self._advance(messages[:failed])
-            raise as_error(error, f"reading {messages[failed].topic()}[{messages[failed].partition()}]")
+            # Nothing of this fetch is handed out: back to the last record returned, so a later
+            # poll reads the good messages of this fetch again instead of skipping them.
+            error, where = messages[failed].error(), f"{messages[failed].topic()}[{messages[failed].partition()}]"
+            if self._assigned:
+                self._reassign()
+            raise as_error(error, f"reading {where}")
         return messages
-
-    def _advance(self, messages: list) -> None:
-        positions = self._positions
-        for message in messages:
-            tp = TopicPartition(message.topic(), message.partition())
-            positions[tp] = message.offset() + 1
-            self._read_since_assign.add(tp)
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[ConsumedRecord]]:
         """Records per partition (kafka-python's shape); {} when nothing came within `timeout_ms`."""
@@ -214,13 +210,7 @@ class ConfluentConsumer:
         if offsets is None:
             native = [NativePartition(tp.topic, tp.partition, at) for tp, at in self._positions.items()]
         else:
-            native = [
-                # librdkafka takes metadata as a string or not at all (None is refused)
-                NativePartition(
-                    tp.topic, tp.partition, meta.offset, **({"metadata": meta.metadata} if meta.metadata else {})
-                )
-                for tp, meta in offsets.items()
-            ]
+            native = [_native_commit(tp, meta) for tp, meta in offsets.items()]
         if not native:
             return
         try:
@@ -234,6 +224,13 @@ class ConfluentConsumer:
     def close(self, autocommit: bool = False) -> None:
         """Leave (nothing is committed here: enable.auto.commit is off); `autocommit` is kafka-python's."""
         self._consumer.close()
+
+
+def _native_commit(tp, meta) -> NativePartition:
+    # librdkafka takes a note only as a non-empty str (kafka-python's callers pass "" for none).
+    if meta.metadata:
+        return NativePartition(tp.topic, tp.partition, meta.offset, metadata=meta.metadata)
+    return NativePartition(tp.topic, tp.partition, meta.offset)
 
 
 def _tp(partition) -> TopicPartition:

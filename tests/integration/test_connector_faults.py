@@ -173,7 +173,8 @@ def test_follow_picks_up_new_rows_and_sigterm_stops_cleanly(tmp_path, monkeypatc
     command = kits.connect_command(kit.resource.id, "--follow", "--poll", "0.2")
     follower = subprocess.Popen(command, env=kits.subprocess_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: saved_count(kit.resource.id) == 5, 20, "the first pass", interval=0.05)
+        # The first pass includes the CLI's start-up: ~20 s on a busy 2-core machine (load ~17).
+        wait_for(lambda: saved_count(kit.resource.id) == 5, 60, "the first pass", interval=0.05)
         expected += kit.add(3)
         wait_for(lambda: saved_count(kit.resource.id) == 8, 20, "the new rows", interval=0.05)
         follower.send_signal(signal.SIGTERM)

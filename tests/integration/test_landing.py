@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -188,13 +189,12 @@ def test_events_carry_rows_files_offsets(kafka_bootstrap, hub_env):
     as_xcom = orjson.loads(orjson.dumps(result.to_dict()))  # what an Airflow task hands the next one
     assert gate_and_stage(resource, as_xcom) == 5
     published = publish_landing_event(as_xcom)
-    seen = []
-    for message in consumer:
-        event = decode_event(message.value)
-        if event["resource"] == resource.id:
-            seen.append(event)
-        if len(seen) == len(published):
-            break
+    seen, deadline = [], time.monotonic() + 30
+    while len(seen) < len(published) and time.monotonic() < deadline:
+        for message in (m for records in consumer.poll(timeout_ms=1000).values() for m in records):
+            event = decode_event(message.value)
+            if event["resource"] == resource.id:
+                seen.append(event)
     consumer.close()
     assert [e["type"] for e in seen] == ["landing.completed"]  # quality.completed is the gate's
     completed = seen[0]["payload"]

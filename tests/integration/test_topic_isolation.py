@@ -3,6 +3,7 @@ running on the same machine sees none of its events on `hub.events` and none of 
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -40,11 +41,11 @@ def _keys_since(topic: str, start: dict[int, int]) -> list[bytes]:
         for tp in partitions:
             consumer.seek(tp, start.get(tp.partition, 0))
         remaining = sum(ends[tp.partition] - start.get(tp.partition, 0) for tp in partitions)
-        for message in consumer:
-            keys.append(message.key)
-            remaining -= 1
-            if remaining <= 0:
-                break
+        deadline = time.monotonic() + 30
+        while remaining > 0 and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=1000).values():
+                keys += [message.key for message in records]
+                remaining -= len(records)
     finally:
         consumer.close()
     return keys
