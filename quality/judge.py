@@ -3,10 +3,15 @@
 `judge(resource, landed, history)`:
 1. repairs what a stated rule can repair (quality.plan.plan_repairs: full-width codes, `x` → `X`,
    15-digit IDs → 18), each repair counted and noted per row;
-2. runs the resource's Great Expectations suite (quality.suites, generated from the catalogue) on
-   the upserts; row-set checks see `history`, the earlier landed rows of the same meters/households;
+2. runs the resource's checks (quality.plan, vectorised; the Great Expectations suite of
+   quality.suites calls the same code) on the upserts; row-set checks see `history`, the earlier
+   landed rows of the same meters/households;
 3. returns a `Verdict`: per check the failing rows, the rows to quarantine (failing a critical
    check), the failed rules with their counts and the repairs.
+
+A batch too large to hold is judged file by file: `batch_masks` answers the checks that look
+across rows from their columns alone (`batch_columns`), and each file's `judge(..., batch=…)`
+takes its slice. `document` runs the GX suite for the Data Docs page.
 
 It reads no lake and writes nothing but the Data Docs page GX builds: where rows come from and
 where the verdict goes is the warehouse's business (warehouse.gate). The same rows and the same
