@@ -46,9 +46,10 @@ def resident_ids(rows: int) -> np.ndarray:
 
 def population(rows: int, rng: np.random.Generator) -> pa.Table:
     from catalog import derive
-    from catalog.selection import seed_catalogue
+    from catalog.selection import SEED_DIR
+    from catalog.spec import load_catalogue
 
-    resource = next(r for r in seed_catalogue().resources if r.id == "resident_population")
+    resource = next(r for r in load_catalogue(SEED_DIR).resources if r.id == "resident_population")
     ids = resident_ids(rows)
     bad = rng.random(rows)
     flip = np.flatnonzero(bad < 0.004)  # 0.4 % with a wrong check character

@@ -3,10 +3,15 @@
 `judge(resource, landed, history)`:
 1. repairs what a stated rule can repair (quality.plan.plan_repairs: full-width codes, `x` → `X`,
    15-digit IDs → 18), each repair counted and noted per row;
-2. runs the resource's Great Expectations suite (quality.suites, generated from the catalogue) on
-   the upserts; row-set checks see `history`, the earlier landed rows of the same meters/households;
+2. runs the resource's checks (quality.plan, vectorised; the Great Expectations suite of
+   quality.suites calls the same code) on the upserts; row-set checks see `history`, the earlier
+   landed rows of the same meters/households;
 3. returns a `Verdict`: per check the failing rows, the rows to quarantine (failing a critical
    check), the failed rules with their counts and the repairs.
+
+A batch too large to hold is judged file by file: `batch_masks` answers the checks that look
+across rows from their columns alone (`batch_columns`), and each file's `judge(..., batch=…)`
+takes its slice. `document` runs the GX suite for the Data Docs page.
 
 It reads no lake and writes nothing but the Data Docs page GX builds: where rows come from and
 where the verdict goes is the warehouse's business (warehouse.gate). The same rows and the same
@@ -70,30 +75,35 @@ class Verdict:
     def quarantined(self, landed: pa.Table, run_id: str) -> pa.Table:
         """Rows failing a critical check, as landed, with the rules they failed and the gate run."""
         critical_checks = [c for c in self.checks if c.severity == "critical"]
-        names = [[c.name for c in critical_checks if self.failed[c.name][row]] for row in np.flatnonzero(self.critical)]
+        rows = np.flatnonzero(self.critical)
         quarantined = landed.filter(pa.array(self.critical))
-        quarantined = quarantined.append_column("_failed_rules", pa.array(names, type=pa.list_(pa.string())))
-        return quarantined.append_column("_gate_run", pa.array([run_id] * quarantined.num_rows, type=pa.string()))
+        quarantined = quarantined.append_column("_failed_rules", _names_per_row(critical_checks, self.failed, rows))
+        return quarantined.append_column("_gate_run", pa.repeat(pa.scalar(run_id, pa.string()), quarantined.num_rows))
 
     def findings(self, keys: pa.Array, run_id: str) -> pa.Table:
         """One row per (record, check) flagged or quarantined, and per (record, repair) made."""
         outcomes = {"critical": "quarantined", "warning": "flagged"}
         pieces = [(c.name, outcomes[c.severity], self.failed[c.name]) for c in self.checks]
         pieces += [(name, "repaired", mask) for name, mask in self.repaired_notes.items()]
-        columns: dict[str, list] = {name: [] for name in FINDINGS_SCHEMA.names}
-        partitions = self.repaired.column("_partition").to_numpy()
-        offsets = self.repaired.column("_offset").to_numpy()
+        partitions = self.repaired.column("_partition").combine_chunks()
+        offsets = self.repaired.column("_offset").combine_chunks()
+        parts = [FINDINGS_SCHEMA.empty_table()]
         for name, outcome, mask in pieces:
             rows = np.flatnonzero(mask)
             if not len(rows):
                 continue
-            columns["key"].extend(keys.take(pa.array(rows)).to_pylist())
-            columns["check"].extend([name] * len(rows))
-            columns["outcome"].extend([outcome] * len(rows))
-            columns["_partition"].extend(partitions[rows].tolist())
-            columns["_offset"].extend(offsets[rows].tolist())
-            columns["gate_run"].extend([run_id] * len(rows))
-        return pa.table(columns, schema=FINDINGS_SCHEMA)
+            picked = pa.array(rows)
+            count = len(rows)
+            columns = [
+                keys.take(picked),
+                pa.repeat(pa.scalar(name, pa.string()), count),
+                pa.repeat(pa.scalar(outcome, pa.string()), count),
+                partitions.take(picked),
+                offsets.take(picked),
+                pa.repeat(pa.scalar(run_id, pa.string()), count),
+            ]
+            parts.append(pa.Table.from_arrays(columns, schema=FINDINGS_SCHEMA))
+        return pa.concat_tables(parts).combine_chunks()
 
     def slice(self, start: int, length: int) -> Verdict:
         """The verdict on rows [start, start + length) (one landed file of the batch)."""
@@ -270,6 +280,17 @@ def key_strings(resource, table: pa.Table) -> pa.Array:
 
 def _checks(resource, columns) -> list[Check]:
     return [c for c in plan_checks(resource) if all(col in columns for col in c.columns)]
+
+
+def _names_per_row(checks: list[Check], failed: Mapping[str, np.ndarray], rows: np.ndarray) -> pa.Array:
+    """For each of `rows`, the names of `checks` it failed (in check order), as one list column."""
+    if not checks:
+        return pa.array([[] for _ in rows], pa.list_(pa.string()))
+    matrix = np.stack([failed[check.name][rows] for check in checks], axis=1)
+    offsets = np.concatenate([[0], np.cumsum(matrix.sum(axis=1))]).astype(np.int32)
+    _, which = np.nonzero(matrix)  # row-major: each row's checks in check order
+    names = pa.array([check.name for check in checks], pa.string()).take(pa.array(which, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(offsets), names)
 
 
 def _upserts(table: pa.Table) -> np.ndarray:

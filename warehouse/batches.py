@@ -22,6 +22,17 @@ class RawRecord(Protocol):
     timestamp: int
 
 
+class RawTuple(NamedTuple):
+    """A raw record as a client backend without record objects of its own may hand it over."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: list | None
+    partition: int
+    offset: int
+    timestamp: int
+
+
 class Columns(NamedTuple):
     """The fields of a run of raw records, one list each, aligned."""
 

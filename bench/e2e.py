@@ -1,0 +1,225 @@
+"""The whole flow through Airflow at one scale: every ingest DAG, then coverage_daily, timed.
+
+In its own var folder and topic prefix (nothing of the demo or of anyone sharing the broker is
+touched): loads the catalogue, seeds the sources at `--scale` (timed apart; skipped when that
+folder already holds a seed of the scale, unless --reseed), starts the video API and Mosquitto on
+free ports and publishes the sensors' telemetry, then runs each ingest DAG (ids read from Airflow's
+DagBag, tagged `ingest`) and coverage_daily with `airflow dags test`, one child process each.
+Prints the wall time of the flow, the records landed (Parquet rows + dead letters), records/s,
+the peak RSS of each DAG's process tree, and the time per stage (connect, land, gate, stage: the
+sum of those tasks' durations as Airflow recorded them).
+
+    .venv/bin/python bench/e2e.py --scale tiny|small|medium|full [--json] [--reseed] [--keep-topics]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+REPO = Path(__file__).resolve().parents[1]
+HUB = str(Path(sys.executable).parent / "hub")
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+STAGES = {"connect": "connect", "land": "land", "quality": "gate", "stage": "stage"}
+LIST_DAGS = """
+import json
+import os
+from airflow.models.dagbag import DagBag
+bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+print(json.dumps(sorted(dag_id for dag_id, dag in bag.dags.items() if "ingest" in (dag.tags or ()))))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(command: list[str], env: dict, *, log: Path | None = None) -> tuple[float, float]:
+    """Run a command to completion; returns (wall seconds, peak RSS in MB of its process tree)."""
+    started = time.perf_counter()
+    out = open(log, "a") if log else subprocess.DEVNULL
+    try:
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+    finally:
+        if log:
+            out.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"`{' '.join(command)}` failed (exit {code}){f'; see {log}' if log else ''}")
+    # Linux: a reaped child's ru_maxrss is the largest of it and the descendants it reaped (KiB).
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def ingest_dags(env: dict) -> list[str]:
+    """The ingest DAGs as Airflow's DagBag finds them (tagged `ingest`): their ids are not assumed."""
+    out = subprocess.run([sys.executable, "-c", LIST_DAGS], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"could not list the DAGs: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def stage_seconds(airflow_db: Path, dag_ids: list[str]) -> dict[str, float]:
+    """Per stage, the summed duration of its tasks in the latest run of each DAG (Airflow's record)."""
+    totals: dict[str, float] = defaultdict(float)
+    connection = sqlite3.connect(airflow_db)
+    try:
+        for dag_id in dag_ids:
+            run_id = connection.execute(
+                "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", [dag_id]
+            ).fetchone()
+            if run_id is None:
+                continue
+            rows = connection.execute(
+                "SELECT task_id, duration FROM task_instance WHERE dag_id = ? AND run_id = ?", [dag_id, run_id[0]]
+            ).fetchall()
+            for task_id, duration in rows:
+                stage = STAGES.get(task_id.rsplit(".", 1)[-1], "other")
+                totals[stage] += float(duration or 0)
+    finally:
+        connection.close()
+    return dict(totals)
+
+
+def landed_records(airflow_db: Path, dag_ids: list[str]) -> dict[str, int]:
+    """Rows landed and records dead-lettered, from the land tasks' results (their XComs)."""
+    rows = dlq = 0
+    connection = sqlite3.connect(airflow_db)
+    try:
+        for dag_id in dag_ids:
+            found = connection.execute(
+                "SELECT x.value FROM xcom x WHERE x.dag_id = ? AND x.key = 'return_value' AND x.task_id LIKE '%.land' "
+                "AND x.run_id = (SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
+                [dag_id, dag_id],
+            ).fetchall()
+            for (value,) in found:
+                result = json.loads(value) if isinstance(value, (str, bytes)) else value
+                if isinstance(result, str):  # stored as a JSON string of JSON
+                    result = json.loads(result)
+                rows += int(result.get("rows") or 0)
+                dlq += int(result.get("dlq_rows") or 0)
+    finally:
+        connection.close()
+    return {"rows": rows, "dlq": dlq}
+
+
+def seeded_scale(var_dir: Path) -> str | None:
+    manifest = var_dir / "sources" / "manifest.json"
+    try:
+        return json.loads(manifest.read_text()).get("scale")
+    except (OSError, ValueError):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=("tiny", "small", "medium", "full"), default="small")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--var", type=Path, help="the bench's var folder (default var/bench-e2e-<scale>)")
+    parser.add_argument("--reseed", action="store_true", help="seed again even if the folder holds this scale")
+    parser.add_argument("--keep-topics", action="store_true")
+    args = parser.parse_args()
+    say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
+
+    var_dir = (args.var or REPO / "var" / f"bench-e2e-{args.scale}").resolve()
+    prefix = f"e2e{uuid.uuid4().hex[:8]}."
+    env = {
+        **os.environ,
+        "HUB_VAR_DIR": str(var_dir),
+        "HUB_TOPIC_PREFIX": prefix,
+        "HUB_VIDEO_URL": f"http://127.0.0.1:{free_port()}",
+        "HUB_MQTT_PORT": str(free_port()),
+        "AIRFLOW_HOME": str(var_dir / "airflow"),
+    }
+    sys.path.insert(0, str(REPO))
+    from pipeline.airflow_local import airflow_env
+
+    os.environ.update(env)
+    env = airflow_env(var_dir / "airflow")
+    logs = var_dir / "bench-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    figures: dict = {"scale": args.scale, "var_dir": str(var_dir), "cores": os.cpu_count(), "processes": {}}
+
+    run([HUB, "kafka", "up"], env)
+    if args.reseed or seeded_scale(var_dir) != args.scale:
+        seconds, rss = run([HUB, "seed", "--scale", args.scale, "--quiet"], env, log=logs / "seed.log")
+        figures["seed_seconds"], figures["processes"]["seed"] = round(seconds, 1), round(rss)
+        say(f"seeded scale {args.scale} in {seconds:.1f} s (peak RSS {rss:,.0f} MB)")
+    else:
+        say(f"{var_dir} already holds a seed of scale {args.scale}: not seeded again (--reseed to)")
+    seed_root = REPO / "catalog" / "seed"
+    setup = [
+        [HUB, "catalog", "load", str(seed_root), "--publish"],
+        [HUB, "sources", "up"],
+        [HUB, "connect", "iot", "--prepare"],
+        [HUB, "sources", "publish"],
+        [AIRFLOW, "db", "migrate"],
+    ]
+    started = time.perf_counter()
+    for command in setup:
+        run(command, env, log=logs / "setup.log")
+    figures["setup_seconds"] = round(time.perf_counter() - started, 1)
+    say(f"catalogue, sources up, telemetry published, Airflow DB migrated in {figures['setup_seconds']:.1f} s")
+
+    try:
+        dag_ids = ingest_dags(env)
+        flow_started = time.perf_counter()
+        for dag_id in [*dag_ids, "coverage_daily"]:
+            seconds, rss = run([AIRFLOW, "dags", "test", dag_id], env, log=logs / f"{dag_id}.log")
+            figures["processes"][dag_id] = round(rss)
+            say(f"  {dag_id:<32} {seconds:7.1f} s   peak RSS {rss:,.0f} MB")
+        wall = time.perf_counter() - flow_started
+    finally:
+        run([HUB, "sources", "down"], env)
+        if not args.keep_topics:
+            _drop_topics(env, prefix)
+    counted = landed_records(var_dir / "airflow" / "airflow.db", dag_ids)
+    records = counted["rows"] + counted["dlq"]
+    figures.update(
+        wall_seconds=round(wall, 1),
+        records=records,
+        records_per_second=round(records / wall),
+        dlq_records=counted["dlq"],
+        stage_seconds={k: round(v, 1) for k, v in stage_seconds(var_dir / "airflow" / "airflow.db", dag_ids).items()},
+        ingest_dags=dag_ids,
+        load_average=os.getloadavg()[0],
+    )
+    if args.json:
+        print(json.dumps(figures))
+        return
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in figures["stage_seconds"].items())
+    print(
+        f"scale {args.scale}: {records:,} records ({counted['dlq']:,} to DLQs) through {len(dag_ids)} ingest DAGs "
+        f"+ coverage_daily in {wall:.1f} s = {records / wall:,.0f} records/s"
+    )
+    print(f"time per stage (sum of task durations): {stages}")
+    print(f"peak RSS per process (MB): {figures['processes']}")
+    print(f"load average {figures['load_average']:.1f} on {figures['cores']} cores")
+
+
+def _drop_topics(env: dict, prefix: str) -> None:
+    code = (
+        "from hub.kafka_clients import make_admin\n"
+        "admin = make_admin()\n"
+        f"mine = [t for t in admin.list_topics() if t.startswith({prefix!r})]\n"
+        "admin.delete_topics(mine) if mine else None\n"
+        "admin.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The fixed cost of an Airflow task before it does any work: the interpreter and the imports of its step.
+
+Each ingest task runs one function of pipeline.flow, which imports only what that step calls. For
+each step, a fresh interpreter imports those modules (as the task would) and reports wall and CPU
+seconds; `python -c pass` is the floor. With `--airflow DAG_ID TASK_ID`, also the wall time of
+`airflow tasks test` of that task (Airflow's own start-up included; the task should be cheap,
+e.g. an ingest DAG's refresh_marts). Then `-X importtime` names the heaviest imports of a step.
+
+    .venv/bin/python bench/task_overhead.py [--repeat 3] [--top 8] [--airflow ingest_population refresh_marts]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = {  # the modules each pipeline.flow step imports inside itself
+    "(interpreter only)": [],
+    "connect": ["pipeline.flow", "connectors.runner"],
+    "land": ["pipeline.flow", "warehouse.landing"],
+    "quality": ["pipeline.flow", "warehouse.gate"],
+    "stage": ["pipeline.flow", "warehouse.events", "warehouse.landing", "warehouse.store"],
+    "sync_catalogue": ["pipeline.flow", "catalog.events"],
+    "everything (before: flow imported every step)": [
+        "connectors.runner",
+        "warehouse.gate",
+        "warehouse.store",
+        "warehouse.events",
+        "warehouse.marts",
+        "catalog.events",
+        "catalog.snapshots",
+        "catalog.report.render",
+    ],
+}
+PROBE = """
+import importlib, json, resource, sys, time
+started = time.perf_counter()
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024, "gx": "great_expectations" in sys.modules}))
+"""
+
+
+def probe(modules: list[str]) -> dict:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", PROBE, *modules], capture_output=True, text=True, check=True, cwd=REPO)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_wall"] = time.perf_counter() - started
+    return result
+
+
+def heaviest(modules: list[str], top: int) -> list[tuple[float, str]]:
+    code = "; ".join(f"import {name}" for name in modules) or "pass"
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, cwd=REPO)
+    found = {}
+    for line in out.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].strip()
+            if "." not in name:  # top-level packages only: where the time goes, not every submodule
+                found[name] = max(found.get(name, 0), int(parts[1]) / 1e6)
+    return sorted(((seconds, name) for name, seconds in found.items()), reverse=True)[:top]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--top", type=int, default=8)
+    parser.add_argument("--airflow", nargs=2, metavar=("DAG_ID", "TASK_ID"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    figures = {}
+    for step, modules in STEPS.items():
+        runs = [probe(modules) for _ in range(args.repeat)]
+        figures[step] = {
+            "process_wall_s": round(statistics.median(r["process_wall"] for r in runs), 2),
+            "cpu_s": round(statistics.median(r["cpu"] for r in runs), 2),
+            "rss_mb": round(max(r["rss_mb"] for r in runs)),
+            "imports_gx": any(r["gx"] for r in runs),
+            "heaviest": [(name, round(seconds, 2)) for seconds, name in heaviest(modules, args.top)] if modules else [],
+        }
+    if args.airflow:
+        sys.path.insert(0, str(REPO))
+        from pipeline.airflow_local import airflow
+
+        started = time.perf_counter()
+        airflow("tasks", "test", *args.airflow, capture=True)
+        figures["airflow tasks test " + " ".join(args.airflow)] = {
+            "process_wall_s": round(time.perf_counter() - started, 2)
+        }
+    figures["load_average"] = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"median of {args.repeat} fresh interpreters; load average {figures['load_average']:.1f} on {os.cpu_count()} cores"
+    )
+    for step, result in figures.items():
+        if not isinstance(result, dict):
+            continue
+        line = f"  {step:<48} {result['process_wall_s']:>6.2f} s wall"
+        if "cpu_s" in result:
+            line += f"  {result['cpu_s']:>5.2f} s CPU  {result['rss_mb']:>4} MB  GX loaded: {result['imports_gx']}"
+        print(line)
+        if result.get("heaviest"):
+            print("      heaviest imports (cumulative s): " + ", ".join(f"{n} {s}" for n, s in result["heaviest"]))
+
+
+if __name__ == "__main__":
+    main()
