@@ -42,6 +42,7 @@ CONTRACT_KEYS = {
     "projection",
     "timeliness",
     "problems",
+    "devices",  # device-level coverage, computed by the warehouse (keys are only ever added)
 }
 
 
