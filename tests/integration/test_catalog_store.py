@@ -44,6 +44,7 @@ CONTRACT_KEYS = {
     "scorecard",  # catalog.scorecard: the department figures a data bureau is held to
     "devices",  # catalog.devices: device-level coverage the warehouse computes
     "problems",
+    "devices",  # device-level coverage, computed by the warehouse (keys are only ever added)
 }
 
 
