@@ -124,6 +124,9 @@ class AirflowApi:
             time.sleep(POLL_S)
         raise AirflowApiError(f"run {run_id} of {dag_id} not finished within {timeout_s:.0f} s")
 
+    def runs(self, dag_id: str) -> list[dict]:
+        return self._json("GET", f"/dags/{quote(dag_id)}/dagRuns", params={"limit": 100})["dag_runs"]
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         found = self._json(
             "GET", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances", params={"limit": 1000}

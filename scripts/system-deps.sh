@@ -12,7 +12,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have mosquitto || need+=(mosquitto mosquitto-clients)
 for extra in "$@"; do
   case "$extra" in
-    browser) have chromium || need+=(chromium chromium-driver) ;;
+    browser) have chromium || need+=(chromium chromium-driver); have npm || need+=(npm) ;;
     report) fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk); have pdftotext || need+=(poppler-utils) ;;
   esac
 done
