@@ -9,6 +9,7 @@ from airflow.sdk import Asset, AssetAny, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from pipeline import alerts
 from pipeline.layout import LOCAL_TZ_NAME, all_bound_resources, staging_asset_uri
 
 STAGING_ASSETS = [Asset(staging_asset_uri(resource_id), group="staging") for resource_id in all_bound_resources()]
@@ -23,7 +24,12 @@ STAGING_ASSETS = [Asset(staging_asset_uri(resource_id), group="staging") for res
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": alerts.task_failed,
+    },
     tags=["catalogue", "coverage"],
     doc_md="""### Coverage snapshot
 Applies the events waiting on `hub.events` to the catalogue, then takes today's coverage snapshot

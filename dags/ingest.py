@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task, task_group
 
+from pipeline import alerts
 from pipeline.layout import DOMAIN_TITLES, bound_resources, staging_asset_uri
 
 DEFAULT_ARGS = {
@@ -19,6 +20,7 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
+    "on_failure_callback": alerts.task_failed,
 }
 
 
