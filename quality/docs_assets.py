@@ -108,6 +108,13 @@ CDN_FILES = {
 # GX's logo from S3 (its URL carries the project's id: a beacon) and its newsletter form link.
 _GX_LOGO = re.compile(r'<img[^>]+src="https://great-expectations-web-assets[^"]*"[^>]*>')
 _GX_LINK = re.compile(r'href="https://greatexpectations\.io[^"]*"')
+# One definition of pass rate: GX's "Success Percent" counts expectations, the catalogue's 通过率 counts rows.
+PASS_RATE_NOTE = (
+    '<div class="alert alert-info m-2" data-hub="pass-rate-note" lang="zh-CN">说明：本页的 Success Percent 是'
+    "通过的检查（期望）占全部检查的比例；目录与覆盖率报告中的“通过率”是通过全部关键检查的行数 ÷（落地行数 + 死信行数）。"
+    "一条关键检查在不合格行不超过 1 − 质量阈值（资源页所示，默认 95%）时判为通过，所以两者可以不同。</div>"
+)
+_BODY = re.compile(r"(<body[^>]*>)")
 _EXTERNAL = re.compile(r'(?:src|href)="(https?://[^"]+)"')
 
 
@@ -158,6 +165,8 @@ def localise(docs_dir: Path, vendor_dir: Path = VENDOR_DIR) -> list[str]:
         html = page.read_text(encoding="utf-8")
         prefix = "../" * (len(page.relative_to(docs_dir).parts) - 1)
         localised = _GX_LINK.sub('href="#"', _GX_LOGO.sub("", html))
+        if 'data-hub="pass-rate-note"' not in localised:
+            localised = _BODY.sub(lambda found: found.group(1) + PASS_RATE_NOTE, localised, count=1)
         for url, (package, name) in CDN_FILES.items():
             localised = localised.replace(f'"{url}"', f'"{prefix}{SITE_FOLDER}/{package}/{name}"')
         if localised != html:

@@ -72,6 +72,7 @@ def test_data_docs_load_nothing_from_outside_and_draw_their_tables(page, service
     _sign_in(page, service_url, "/quality/docs/index.html")
     page.wait_for_selector(".bootstrap-table table tbody tr", timeout=20_000)
     assert page.locator(".bootstrap-table table tbody tr").count() >= 1
+    assert "Success Percent 是通过的检查" in page.inner_text("[data-hub=pass-rate-note]")  # both rates explained
     page.goto(f"{service_url}/quality/docs/{validation}")
     page.wait_for_load_state("load")
     assert page.locator("table:visible").count() >= 1, (page.console_errors, failed, elsewhere)
