@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 ARGS ?=
 SYSTEM_EXTRAS ?= browser report
 
-.PHONY: demo test setup system-deps kafka-up kafka-down clean lock bench
+.PHONY: demo test setup system-deps docs-assets kafka-up kafka-down clean lock bench
 
 demo: setup kafka-up
 	$(BIN)/hub demo $(ARGS)
@@ -21,7 +21,7 @@ test: setup kafka-up
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(STAMP) system-deps $(EDITOR_BUNDLE)
+setup: $(STAMP) system-deps $(EDITOR_BUNDLE) docs-assets
 
 # The analyst workspace's editor (CodeMirror 6): exact versions from web/package-lock.json, bundled by
 # esbuild and served from the service's static folder; nothing is fetched when the service runs.
@@ -36,6 +36,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 system-deps:
 	@scripts/system-deps.sh $(SYSTEM_EXTRAS)
+
+# The Data Docs' scripts, styles and fonts from the npm registry (pinned in quality/docs_assets.py), so the
+# docs load nothing from a CDN; fetched once into var/vendor/docs-assets.
+docs-assets: $(STAMP) system-deps
+	@$(BIN)/python -m quality.docs_assets fetch >/dev/null
 
 kafka-up: $(STAMP)
 	$(BIN)/hub kafka up

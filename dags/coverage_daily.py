@@ -14,6 +14,7 @@ import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from pipeline import alerts
 from pipeline.layout import COVERAGE_CRON, LOCAL_TZ_NAME
 
 
@@ -24,7 +25,12 @@ from pipeline.layout import COVERAGE_CRON, LOCAL_TZ_NAME
     start_date=pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ_NAME),  # the DAG's time zone: Beijing
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": alerts.task_failed,
+    },
     tags=["catalogue", "coverage"],
     doc_md=f"""### Coverage snapshot (每日覆盖率快照)
 Runs at 07:00 Asia/Shanghai (cron `{COVERAGE_CRON}`), after the night's ingest DAGs (01:00–06:00).

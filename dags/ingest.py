@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import Asset, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from pipeline import alerts
 from pipeline.layout import LOCAL_TZ_NAME, IngestDag, StagingAsset, catalogue_snapshot, ingest_dags, staging_assets
 
 DEFAULT_ARGS = {
@@ -26,6 +27,7 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
+    "on_failure_callback": alerts.task_failed,
 }
 
 

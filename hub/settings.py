@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     export_max_mb: int = Field(2048, ge=1, description="largest Arrow result of one export, before conversion")
     export_keep_hours: float = Field(24.0, gt=0, description="how long the workspace keeps an export's file")
     mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
+    airflow_port: int = Field(8080, ge=1, le=65535, description="the local Airflow UI and API (hub demo)")
     # Alerts (pipeline/alerts.py) and the report's delivery (hub report send): a webhook and/or a mail server.
     alert_webhook: AnyHttpUrl | None = Field(None, description="URL that receives a JSON POST per alert")
     smtp_host: str | None = Field(None, description="mail server for alerts and the report; unset: no mail")

@@ -4,6 +4,7 @@ and the commands the demo and the tests run through Airflow itself."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,14 +20,23 @@ def airflow_home() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME") or get_settings().var_dir / "airflow")
 
 
-def airflow_env(home: Path | None = None) -> dict[str, str]:
+def airflow_env(home: Path | None = None, dags_folder: Path | None = None) -> dict[str, str]:
     """The environment every `airflow` subprocess gets: our home, our DAGs, no examples, the venv on PATH."""
     home = home or airflow_home()
     venv_bin = str(Path(sys.executable).parent)
+    port = get_settings().airflow_port
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+        # The UI, the REST API and the task execution API on one port (HUB_AIRFLOW_PORT).
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__API__BASE_URL=api_url(),
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{api_url()}/execution/",
+        # A task's supervisor calls that API; on SQLite behind a busy scheduler an answer can take
+        # longer than the 5 s default, and a task killed for it has an empty log.
+        AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="60",
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder or DAGS_FOLDER),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DEFAULT_TIMEZONE=LOCAL_TZ_NAME,  # schedules and the UI in Beijing time
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
@@ -50,6 +60,37 @@ def airflow(
     return result
 
 
+def api_url() -> str:
+    return f"http://127.0.0.1:{get_settings().airflow_port}"
+
+
+def start_standalone(log_file: Path, home: Path | None = None, dags_folder: Path | None = None) -> subprocess.Popen:
+    """`airflow standalone` (scheduler, DAG processor, API server with the UI, triggerer) in its own
+    process group, its output appended to `log_file`; stop it with `stop`."""
+    home = home or airflow_home()
+    home.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as output:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "airflow"), "standalone"],
+            env=airflow_env(home, dags_folder),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Stop a process started with start_standalone, and its children (the whole process group)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout_s)
+
+
 def migrate(home: Path | None = None) -> None:
     """Create or upgrade the Airflow metadata database (idempotent)."""
     (home or airflow_home()).mkdir(parents=True, exist_ok=True)
@@ -57,5 +98,6 @@ def migrate(home: Path | None = None) -> None:
 
 
 def dags_test(dag_id: str, home: Path | None = None, capture: bool = True) -> subprocess.CompletedProcess:
-    """Run one DAG through Airflow (`airflow dags test`): every task, in order, recorded in the metadata DB."""
+    """Run one DAG in this process (`airflow dags test`), without the scheduler: for tests of a DAG's
+    wiring. Its task logs are not in the UI; the demo triggers runs through the scheduler instead."""
     return airflow("dags", "test", dag_id, home=home, capture=capture)

@@ -1,15 +1,15 @@
 """`hub demo`: the main job on this machine, step by step, with the same commands a person would type.
 
-Kafka → catalogue → source systems → every ingest DAG through Airflow (`airflow dags test`) →
-catalogue events → coverage → leadership report. Then, unless `--once`, the Airflow UI and the
-catalogue service stay up (with Kafka) until Ctrl-C.
+Kafka → catalogue → source systems → Airflow (`airflow standalone`: scheduler, DAG processor, UI) →
+every ingest DAG triggered through its REST API and run by the scheduler → coverage_daily →
+coverage → leadership report. Each task's log is in the Airflow UI. Then, unless `--once`, the
+Airflow UI and the catalogue service stay up (with Kafka) until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +23,7 @@ from hub import clock
 from hub.errors import HubError
 from hub.settings import REPO_ROOT, get_settings
 from pipeline import airflow_local
+from pipeline.airflow_api import AirflowApi, admin_password
 from pipeline.layout import ingest_dags
 from pipeline.simulate import DEFAULT_START, SNAPSHOT_AT, at
 
@@ -40,19 +41,41 @@ def _hub(*args: str) -> None:
         raise HubError(f"`hub {' '.join(args)}` failed; see above")
 
 
-def _run_dag(dag_id: str, log_dir: Path) -> float:
-    """One DAG through Airflow; its output goes to a log file, the outcome to the console."""
+def _run_dag(api: AirflowApi, dag_id: str) -> float:
+    """Trigger one DAG run through the scheduler and wait for it; a failed run raises with its failed
+    tasks' log tails (every log is in the UI)."""
     started = time.monotonic()
-    log = log_dir / f"{dag_id}.log"
-    result = airflow_local.dags_test(dag_id, capture=True)
-    log.write_text((result.stdout or "") + (result.stderr or ""))
+    api.wait_for_dag(dag_id)
+    run_id, tasks = api.run_to_completion(dag_id)
     elapsed = time.monotonic() - started
-    console.print(f"  [green]✓[/] {dag_id:<22} {elapsed:6.1f} s   log {log}")
+    console.print(f"  [green]✓[/] {dag_id:<22} {elapsed:6.1f} s   {len(tasks)} tasks   run {run_id}")
     return elapsed
 
 
-def run_flow(scale: str = "small") -> None:
-    """Everything up to the coverage report, once."""
+def start_airflow() -> tuple[subprocess.Popen, AirflowApi]:
+    """`airflow standalone` on this hub's home, and a signed-in client of its REST API once it is up."""
+    home = airflow_local.airflow_home()
+    log_file = get_settings().var_dir / "demo-logs" / "airflow-standalone.log"
+    airflow_local.migrate()
+    process = airflow_local.start_standalone(log_file, home)
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    deadline = time.monotonic() + 180
+    while not passwords.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(1)
+    if process.poll() is not None or not passwords.exists():
+        airflow_local.stop(process)
+        raise HubError(f"`airflow standalone` did not start; see {log_file}")
+    api = AirflowApi(airflow_local.api_url(), "admin", admin_password(home))
+    try:
+        api.wait_until_up()
+    except HubError:
+        airflow_local.stop(process)
+        raise
+    return process, api
+
+
+def run_flow(scale: str = "small", airflow: tuple[subprocess.Popen, AirflowApi] | None = None) -> None:
+    """Everything up to the coverage report, once, through the running Airflow (started if not given)."""
     settings = get_settings()
     _step("1. Kafka")
     _hub("kafka", "up")
@@ -64,31 +87,26 @@ def run_flow(scale: str = "small") -> None:
     _hub("sources", "up")
     _hub("connect", "iot", "--prepare")  # MQTT sessions first, so the broker keeps what sensors send
     _hub("sources", "publish")
-    _step("4. Ingest through Airflow: connect → land → quality gate → staging, per bound resource")
-    airflow_local.migrate()
-    log_dir = settings.var_dir / "demo-logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    _step("4. Ingest through Airflow's scheduler: connect → land → quality gate → staging, per bound resource")
     _hub("streams", "catch-up")  # the 实时 DAGs land what streams delivered: one pass stands in for them here
-    for layout in ingest_dags():
-        _run_dag(layout.dag_id, log_dir)
-    _run_dag("coverage_daily", log_dir)
+    process, api = airflow or start_airflow()
+    try:
+        for layout in ingest_dags():
+            _run_dag(api, layout.dag_id)
+        _run_dag(api, "coverage_daily")
+    finally:
+        if airflow is None:
+            airflow_local.stop(process)
+    console.print(f"every task's log: Airflow UI {airflow_local.api_url()} (or its REST API)")
     _step("5. Coverage of the catalogue against the target")
     _hub("coverage")
     console.print(f"leadership report (rendered by coverage_daily): {settings.var_dir / 'reports'}")
 
 
-def serve_until_interrupted() -> None:
-    """Airflow UI (:8080) and the catalogue service (:8000) until Ctrl-C; Kafka keeps running."""
+def serve_until_interrupted(airflow: subprocess.Popen) -> None:
+    """The running Airflow UI and the catalogue service (:8000) until Ctrl-C; Kafka keeps running."""
     home = airflow_local.airflow_home()
     log_dir = get_settings().var_dir / "demo-logs"
-    airflow_log = open(log_dir / "airflow-standalone.log", "ab")
-    airflow = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "standalone"],
-        env=airflow_local.airflow_env(home),
-        stdout=airflow_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     access = demo_access()
     streams_log = open(log_dir / "streams.log", "ab")
     streams = subprocess.Popen(
@@ -98,12 +116,9 @@ def serve_until_interrupted() -> None:
         [HUB, "catalog", "serve"], env={**os.environ, "HUB_API_TOKEN": access.api_token}, start_new_session=True
     )
     passwords = home / "simple_auth_manager_passwords.json.generated"
-    deadline = time.monotonic() + 120
-    while not passwords.exists() and time.monotonic() < deadline and airflow.poll() is None:
-        time.sleep(1)
     _step("Running — Ctrl-C stops Airflow, the streams and the catalogue service (Kafka stays: `hub kafka down`)")
     console.print(
-        "Airflow UI          http://127.0.0.1:8080  "
+        f"Airflow UI          {airflow_local.api_url()}  "
         + (
             f"(users and passwords: {passwords.read_text().strip()})"
             if passwords.exists()
@@ -125,9 +140,7 @@ def serve_until_interrupted() -> None:
         pass
     finally:
         for process in (service, streams, airflow):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=60)
+            airflow_local.stop(process)
         console.print("stopped Airflow, the streams and the catalogue service")
 
 
@@ -179,9 +192,18 @@ def run_simulation(days: int, scale: str) -> None:
 
 
 def demo(once: bool = False, scale: str = "small", simulate_days: int = 0) -> None:
+    """The main job. One run goes through Airflow's scheduler (started once and, unless `once`, kept up
+    for the UI); a simulation runs its days in-process first, then the services come up on its last day."""
     if simulate_days:
         run_simulation(simulate_days, scale)
-    else:
-        run_flow(scale)
-    if not once:
-        serve_until_interrupted()
+        if once:
+            return
+    process, api = start_airflow()
+    try:
+        if not simulate_days:
+            run_flow(scale, (process, api))
+        if not once:
+            serve_until_interrupted(process)
+    finally:
+        api.close()
+        airflow_local.stop(process)

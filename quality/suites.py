@@ -31,7 +31,7 @@ from catalog import derive
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from hub.files import exclusive_lock
 from hub.settings import get_settings
-from quality import docs_privacy
+from quality import docs_assets, docs_privacy
 from quality import expectations as hub_expectations
 from quality.plan import Check, plan_checks
 
@@ -270,6 +270,7 @@ def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | No
         )
         context.validation_results_store.set(identifier, docs_privacy.redacted(results, derive.pii_columns(resource)))
         context.build_data_docs(site_names=[SITE], resource_identifiers=[identifier, suite_id])
+        docs_assets.localise(docs_dir())
     return results, _relative_page(context, identifier)
 
 
@@ -307,6 +308,7 @@ def build_docs(pii_by_resource: Mapping[str, Mapping[str, str]] | None = None) -
                 store.set(key, safe)
                 cleaned += 1
         context.build_data_docs(site_names=[SITE])
+        docs_assets.localise(docs_dir())
     return cleaned
 
 

@@ -13,7 +13,7 @@ have mosquitto || need+=(mosquitto mosquitto-clients)
 have npm || need+=(nodejs npm)  # builds the workspace editor bundle (web/package-lock.json)
 for extra in "$@"; do
   case "$extra" in
-    browser) have chromium || need+=(chromium chromium-driver) ;;
+    browser) have chromium || need+=(chromium chromium-driver); have npm || need+=(npm) ;;
     report) fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk); have pdftotext || need+=(poppler-utils) ;;
   esac
 done

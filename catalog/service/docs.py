@@ -9,6 +9,10 @@ rule names inside the department.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from html import unescape as html_unescape
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlencode
 
@@ -23,6 +27,7 @@ from catalog.identity import Identity
 from catalog.models import Resource
 from catalog.service.auth import identify
 from catalog.service.errors import ApiError
+from catalog.service.hardening import DOCS_CSP
 
 SUITE_PREFIX = "hub"  # quality.suites names suites hub.<resource>, which GX stores as folders hub/<resource>
 OPEN_TO_ACCOUNTS = ("index.html", "static")
@@ -58,12 +63,34 @@ class DocsGate(StaticFiles):
                 404,
                 "no Data Docs yet: they are built by the quality gate (`hub quality check all`) or `hub quality docs`",
             )
-        return await super().get_response(path, scope)
+        response = await super().get_response(path, scope)
+        if path.endswith(".html") and response.status_code == 200:
+            # The pages' own scripts (bootstrap-table fills the tables) may run, and nothing else: the
+            # vendored files from this origin and the inline scripts the page holds as built, by hash.
+            page = Path(self.directory) / path
+            response.headers["content-security-policy"] = docs_csp(page.read_text(encoding="utf-8"))
+        return response
 
     async def check_config(self) -> None:
         """The folder appears with the first quality run: its absence is a 404 per request, not a crash."""
         if Path(self.directory).is_dir():
             await super().check_config()
+
+
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+_EVENT_HANDLER = re.compile(r"""\son[a-z]+=(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+def docs_csp(html: str) -> str:
+    """DOCS_CSP with the page's inline scripts allowed by their SHA-256 and scripts from this origin."""
+    handlers = [html_unescape(double or single) for double, single in _EVENT_HANDLER.findall(html)]
+    bodies = set(_INLINE_SCRIPT.findall(html)) | set(handlers)
+    hashes = sorted(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'" for body in bodies
+    )
+    # 'unsafe-hashes': GX's buttons carry onclick handlers; only those whose hash is listed may run.
+    keywords = ["script-src 'self'", *(["'unsafe-hashes'"] if handlers else []), *hashes]
+    return DOCS_CSP.replace("script-src 'none'", " ".join(keywords))
 
 
 def _credentials(request: Request) -> HTTPAuthorizationCredentials | None:

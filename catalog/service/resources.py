@@ -10,7 +10,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog import derive, timeliness
-from catalog.coverage import CoveragePolicy, ResourceFacts, classify
+from catalog.coverage import DEFAULT_QUALITY_THRESHOLD, CoveragePolicy, ResourceFacts, classify
 from catalog.lineage import storage as lineage_storage
 from catalog.models import ConnectorRun, Department, Item, Landing, QualityRun, Resource, StatusChange
 from catalog.service import labels
@@ -177,6 +177,11 @@ def _metadata(resource: Resource) -> dict:
         "related": list(resource.related or []),
         "freshness_grace_hours": resource.freshness_grace_hours,
         "quality_threshold": resource.quality_threshold,
+        # The threshold the gate and coverage apply, and where it comes from (the entry or the default).
+        "quality_threshold_applied": (
+            DEFAULT_QUALITY_THRESHOLD if resource.quality_threshold is None else resource.quality_threshold
+        ),
+        "quality_threshold_source": "default" if resource.quality_threshold is None else "catalogue",
         "binding": {"kind": binding.kind, "system": binding.system, "config": binding.config} if binding else None,
         "registered_at": resource.registered_at.isoformat(),
         "updated_at": resource.updated_at.isoformat(),

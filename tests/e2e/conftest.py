@@ -28,6 +28,7 @@ def demo(tmp_path_factory):
         **{f"HUB_VIDEO_CLOUD_{cloud}_URL": f"http://127.0.0.1:{free_port()}" for cloud in ("POLICE", "CITY", "GOV")},
         HUB_MQTT_PORT=str(free_port()),
         AIRFLOW_HOME=str(home / "airflow"),
+        HUB_AIRFLOW_PORT=str(free_port()),  # not 8080: a demo may be serving there
     )
     run = subprocess.run([HUB, "demo", "--once"], env=env, capture_output=True, text=True, timeout=1500)
     try:

@@ -1,0 +1,48 @@
+"""After the demo, Airflow shows each task's log: Airflow is started again on the demo's home (as
+`make demo` leaves it serving) and every task instance of every run the demo made is read through the
+REST API — non-empty, found, and quiet (no Great Expectations noise, no progress bars)."""
+
+from __future__ import annotations
+
+import pytest
+from e2e_kit import REPO  # noqa: F401 (tests/e2e on sys.path)
+
+from hub import settings as hub_settings
+from pipeline import airflow_local
+from pipeline.airflow_api import AirflowApi, admin_password
+
+DAGS = [f"ingest_{d}" for d in ("population", "legal_entity", "utility", "gis", "video", "iot")] + ["coverage_daily"]
+
+
+@pytest.fixture
+def airflow_after_demo(demo, monkeypatch):
+    env, home, _ = demo
+    for name in ("HUB_VAR_DIR", "HUB_AIRFLOW_PORT", "AIRFLOW_HOME", "HUB_KAFKA_PORT"):
+        monkeypatch.setenv(name, env[name])
+    hub_settings.reset_settings()
+    airflow_home = home / "airflow"
+    process = airflow_local.start_standalone(home / "demo-logs" / "airflow-after.log", airflow_home)
+    try:
+        api = AirflowApi(airflow_local.api_url(), "admin", admin_password(airflow_home))
+        api.wait_until_up()
+        yield api
+        api.close()
+    finally:
+        airflow_local.stop(process)
+        hub_settings.reset_settings()
+
+
+def test_every_task_of_the_demo_has_its_log_in_airflow(airflow_after_demo):
+    api = airflow_after_demo
+    read = 0
+    for dag_id in DAGS:
+        runs = [run for run in api.runs(dag_id) if run["run_type"] == "manual"]
+        assert runs and all(run["state"] == "success" for run in runs), (dag_id, runs)
+        for task in api.task_instances(dag_id, runs[-1]["dag_run_id"]):
+            log = api.task_log(dag_id, runs[-1]["dag_run_id"], task)
+            assert "Log file not found" not in log and "::group::Pre Execute" in log, (dag_id, task["task_id"])
+            if task["task_id"].endswith(".quality"):
+                assert "Skipping registering function" not in log and "%|" not in log, (dag_id, task["task_id"])
+                assert len(log.splitlines()) < 120, (dag_id, task["task_id"], len(log.splitlines()))
+            read += 1
+    assert read > 88 * 4  # every bound resource's connect, land, quality, stage and more
