@@ -157,6 +157,10 @@ class ConfluentConsumer:
             messages = [first] if first is not None else []
             if messages and max_records > 1:
                 messages += consumer.consume(max_records - 1, 0)
+        if any(m.error() is not None for m in messages):
+            # A busy coordinator (a broker just started) is reported as an event that librdkafka
+            # recovers from by itself: skip it, as kafka-python waits it out; anything else raises.
+            messages = [m for m in messages if m.error() is None or m.error().code() not in _COORDINATOR_BUSY]
         failed = next((i for i, m in enumerate(messages) if m.error() is not None), None)
         if failed is not None:
             # Nothing of this fetch is handed out: back to the last record returned, so a later
