@@ -13,9 +13,11 @@ librdkafka differs from kafka-python in three ways this class hides:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaException
+from confluent_kafka import KafkaError as NativeError
 from confluent_kafka import TopicPartition as NativePartition
 
 from hub.kafka_api import ConsumedRecord, OffsetAndMetadata, RecordBatch, TopicPartition
@@ -75,10 +77,10 @@ class ConfluentConsumer:
     def committed(self, partition: TopicPartition) -> int | None:
         if not self._has_group:
             return None
-        try:
-            (answer,) = self._consumer.committed([NativePartition(partition.topic, partition.partition)], TIMEOUT_S)
-        except KafkaException as exc:
-            raise as_error(exc, f"reading the committed offset of {partition.topic}[{partition.partition}]") from None
+        (answer,) = _retrying(
+            lambda: self._consumer.committed([NativePartition(partition.topic, partition.partition)], TIMEOUT_S),
+            f"reading the committed offset of {partition.topic}[{partition.partition}]",
+        )
         return answer.offset if answer.offset >= 0 else None
 
     def position(self, partition: TopicPartition) -> int:
@@ -155,6 +157,10 @@ class ConfluentConsumer:
             messages = [first] if first is not None else []
             if messages and max_records > 1:
                 messages += consumer.consume(max_records - 1, 0)
+        if any(m.error() is not None for m in messages):
+            # A busy coordinator (a broker just started) is reported as an event that librdkafka
+            # recovers from by itself: skip it, as kafka-python waits it out; anything else raises.
+            messages = [m for m in messages if m.error() is None or m.error().code() not in _COORDINATOR_BUSY]
         failed = next((i for i, m in enumerate(messages) if m.error() is not None), None)
         if failed is not None:
             # Nothing of this fetch is handed out: back to the last record returned, so a later
@@ -213,10 +219,7 @@ class ConfluentConsumer:
             native = [_native_commit(tp, meta) for tp, meta in offsets.items()]
         if not native:
             return
-        try:
-            answered = self._consumer.commit(offsets=native, asynchronous=False)
-        except KafkaException as exc:
-            raise as_error(exc, "committing offsets") from None
+        answered = _retrying(lambda: self._consumer.commit(offsets=native, asynchronous=False), "committing offsets")
         refused = next((tp for tp in answered or [] if tp.error is not None), None)
         if refused is not None:
             raise as_error(refused.error, f"committing {refused.topic}[{refused.partition}]")
@@ -224,6 +227,29 @@ class ConfluentConsumer:
     def close(self, autocommit: bool = False) -> None:
         """Leave (nothing is committed here: enable.auto.commit is off); `autocommit` is kafka-python's."""
         self._consumer.close()
+
+
+_COORDINATOR_BUSY = {
+    NativeError.NOT_COORDINATOR,
+    NativeError.COORDINATOR_LOAD_IN_PROGRESS,
+    NativeError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
+def _retrying(call, doing: str):
+    """`call()`, tried again for up to TIMEOUT_S while librdkafka says the failure is retriable: a
+    group coordinator that is still loading (a broker just started) answers NOT_COORDINATOR or
+    COORDINATOR_LOAD_IN_PROGRESS for a while, which kafka-python waits out by itself."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            native = exc.args[0] if exc.args else None
+            again = isinstance(native, NativeError) and (native.retriable() or native.code() in _COORDINATOR_BUSY)
+            if not again or time.monotonic() > deadline:
+                raise as_error(exc, doing) from None
+            time.sleep(0.2)
 
 
 def _native_commit(tp, meta) -> NativePartition:
