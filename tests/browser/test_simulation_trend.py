@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.simulation
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "var" / "test-artifacts"  # where tests/browser/conftest.py keeps screenshots
 HUB = str(Path(sys.executable).parent / "hub")

@@ -30,6 +30,8 @@ from datetime import date
 import pytest
 from e2e_kit import HUB, REPO, free_port, hub_json
 
+pytestmark = pytest.mark.simulation
+
 DAYS = 10
 START = date(2026, 11, 1)
 TOTAL = 132
