@@ -106,6 +106,20 @@ class AirflowApi:
         errors = self._call("GET", "/importErrors").text[:1500]
         raise AirflowApiError(f"DAG {dag_id} not parsed within {timeout_s:.0f} s; import errors: {errors}")
 
+    def scheduled_run(self, dag_id: str, wait_s: float = 60) -> str | None:
+        """The run the scheduler starts for a scheduled DAG once it is unpaused (its latest interval,
+        catchup off), so that running a DAG does not run it twice; None for a DAG without a schedule."""
+        summary = self._json("GET", f"/dags/{quote(dag_id)}").get("timetable_summary")
+        if not summary or summary == "None":
+            return None
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            waiting = [run for run in self.runs(dag_id) if run.get("state") not in FINISHED]
+            if waiting:
+                return waiting[0]["dag_run_id"]
+            time.sleep(POLL_S)
+        return None
+
     def trigger(self, dag_id: str, note: str | None = None) -> str:
         """A new run of `dag_id` now; returns its run id."""
         body = {"logical_date": None, **({"note": note} if note else {})}
@@ -142,7 +156,7 @@ class AirflowApi:
 
     def run_to_completion(self, dag_id: str, timeout_s: float = 1800) -> tuple[str, list[dict]]:
         """Trigger `dag_id`, wait, and return (run id, task instances); raises with the failed tasks' log tails."""
-        run_id = self.trigger(dag_id)
+        run_id = self.scheduled_run(dag_id) or self.trigger(dag_id)
         state = self.wait_for_run(dag_id, run_id, timeout_s)
         tasks = self.task_instances(dag_id, run_id)
         if state != "success":

@@ -39,7 +39,10 @@ def airflow_env(home: Path | None = None, dags_folder: Path | None = None) -> di
         AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder or DAGS_FOLDER),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DEFAULT_TIMEZONE=LOCAL_TZ_NAME,  # schedules and the UI in Beijing time
-        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+        # Paused until someone starts them (the demo, one at a time; a user in the UI): unpaused at
+        # creation, every cron DAG would run its latest interval at once on the first parse, and
+        # nineteen of them together lock SQLite's metadata database ("Database error" on triggers).
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
         AIRFLOW__API__EXPOSE_CONFIG="False",
         # Tasks import the hub's packages; standalone starts its parts as `airflow` subprocesses.
         PATH=venv_bin + os.pathsep + env.get("PATH", ""),
