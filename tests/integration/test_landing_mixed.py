@@ -9,14 +9,13 @@ committed offsets are the ends of what was read.
 from __future__ import annotations
 
 import random
-import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
 from kafka import TopicPartition
-from test_landing_poison import GOOD, ITEMS, T0, _read_all, headers
+from test_landing_poison import GOOD, T0, _read_all, headers, make_resource
 
 from catalog import derive
 from catalog.spec import Resource
@@ -44,21 +43,7 @@ def _drop_topics():
 
 
 def _resource() -> Resource:
-    resource = Resource(
-        id=f"t_mixed_{uuid.uuid4().hex[:10]}",
-        code="101001/000002",
-        name="测试人口",
-        provider="gaj",
-        classification="基础/人口/户籍人口",
-        abstract="测试",
-        format="数据库",
-        domain="population",
-        update_cycle="每日",
-        sharing_type="无条件共享",
-        open_type="不开放",
-        release_date=date(2024, 1, 1),
-        items=ITEMS,
-    )
+    resource = make_resource("t_mixed")
     CREATED.append(resource.id)
     return resource
 

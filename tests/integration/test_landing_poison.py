@@ -29,9 +29,10 @@ TEN_MB = 10 * 1024 * 1024
 CREATED: list[str] = []
 
 
-def make_resource() -> Resource:
+def make_resource(prefix: str = "t_poison") -> Resource:
+    """A throw-away population resource with ITEMS, its topics dropped when this module ends."""
     resource = Resource(
-        id=f"t_poison_{uuid.uuid4().hex[:10]}",
+        id=f"{prefix}_{uuid.uuid4().hex[:10]}",
         code="101001/000001",
         name="测试人口",
         provider="gaj",
