@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from catalog.errors import CatalogError
 from catalog.identity import ADMIN, STEWARD, Identity
 from catalog.models import Item, Objection, ObjectionStep, Resource
+from catalog.rule_wording import rule_label
 from catalog.workdays import add_workdays
 from hub.events import ObjectionChanged, QualityCompleted
 from hub.settings import get_settings
@@ -158,17 +159,19 @@ def on_quality(session: Session, resource: Resource, event: QualityCompleted) ->
     payload, at = event.payload, event.payload.ran_at or event.ts
     failing = set(payload.failed_critical)
     open_rules = {row.rule: row for row in _open_quality(session, resource.id)}
+    names = item_labels(session, resource.id) if failing ^ set(open_rules) else {}
     for rule in sorted(failing - set(open_rules)):
         objection_id = "q-" + hashlib.sha256(f"{event.id}|{rule}".encode()).hexdigest()[:16]
         reason = (
-            f"质量规则 {rule} 未通过（质量运行 {payload.load_id or event.id}，通过率 {payload.pass_rate or 0:.2%}）"
+            f"质量规则未通过：{rule_label(rule, names)}（规则代码 {rule}，质量运行 {payload.load_id or event.id}，"
+            f"通过率 {payload.pass_rate or 0:.2%}）"
         )
         _open(session, resource, objection_id, QUALITY, reason, GATE_ACTOR, at, rule=rule)
     if payload.rows_checked == 0:
         return  # nothing was checked: nothing is verified
     for rule, objection in open_rules.items():
         if rule not in failing:
-            verified = f"规则 {rule} 在质量运行 {payload.load_id or event.id} 中通过"
+            verified = f"质量规则 {rule_label(rule, names)}（{rule}）在质量运行 {payload.load_id or event.id} 中通过"
             _move(session, objection, CLOSED, GATE_ACTOR, at, detail=verified)
 
 

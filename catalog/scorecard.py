@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from catalog import objections, timeliness
 from catalog.coverage import CoveragePolicy, ResourceFacts, ratio_of
 from catalog.models import GrantRequest, Item, Objection, Resource
+from catalog.rule_wording import rule_label
 from catalog.workdays import add_workdays
 from hub.settings import get_settings
 
@@ -84,6 +85,7 @@ class _Department:
         self.mounted: list[str] = []
         self.late: list[str] = []
         self.failing: dict[str, list[str]] = {}
+        self.failing_labels: dict[str, list[str]] = {}  # the same rules in Chinese, for the to-do list
         self.rows_checked = 0
         self.rows_valid = 0.0
         self.objections: list[dict] = []
@@ -144,6 +146,8 @@ def _count_entry(
             card.late.append(fact.code)
     if fact.quality_failed_critical:
         card.failing[fact.code] = list(fact.quality_failed_critical)
+        names = {item.name: item.label for item in items}
+        card.failing_labels[fact.code] = [rule_label(rule, names) for rule in fact.quality_failed_critical]
     if fact.quality_pass_rate is not None:
         # Weighted by the landed rows, so a large register counts more than a small lookup table.
         weight = max(fact.landed_rows, 1)
@@ -230,8 +234,8 @@ def _todo(card: _Department, open_objections: list[dict], overdue: list[dict]) -
     add(f"答复 {len(pending)} 项共享申请", [row["id"] for row in pending], "share_requests")
     add(f"为 {len(card.unbound)} 个目录绑定数据源", card.unbound, "mounted")
     add(f"完成 {len(card.not_landed)} 个已绑定目录的首次汇聚", card.not_landed, "mounted")
-    for code, rules in sorted(card.failing.items()):
-        add(f"修复资源 {code} 的质量规则 {'、'.join(rules)}", [code], "quality")
+    for code, rules in sorted(card.failing_labels.items()):
+        add(f"修复资源 {code} 未通过的质量规则：{'、'.join(rules)}", [code], "quality")
     add(f"更新 {len(card.late)} 个源数据未按周期更新的目录", card.late, "timeliness")
     others = [row["id"] for row in open_objections if row not in overdue]
     add(f"处理 {len(others)} 项未办结异议", others, "quality")

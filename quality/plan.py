@@ -36,6 +36,11 @@ VALIDATOR_REPAIRS: dict[str, tuple[str, ...]] = {
     "town_code": ("halfwidth",),
 }
 FREE_TEXT_RULE = "text_intact"  # free-text items (no regex, value set or validator) are checked for damage
+#: The checks an item's catalogue entry implies, each named "<item>.<kind>"; an item's domain rules
+#: (kind "rule") are named "<item>.<rule name>". Reports word every kind (catalog/rule_wording.py):
+#: a kind not listed here is refused when a check is made, so it cannot reach them unworded.
+ITEM_CHECK_KINDS = ("not_null", "present", "max_length", "in_set", "regex", "between")
+KEY_CHECK = "key.unique"  # one row per key in a load
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,13 @@ class Check:
     columns: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in (*ITEM_CHECK_KINDS, "rule", "unique_key", *ROW_CHECKS):
+            raise QualityError(
+                f"check {self.name}: kind {self.kind!r} is not in quality.plan.ITEM_CHECK_KINDS or ROW_CHECKS; "
+                "declare it there (and word it in catalog/rule_wording.py)"
+            )
 
 
 @dataclass(frozen=True)
@@ -102,7 +114,7 @@ def plan_checks(resource) -> list[Check]:
     if keys:
         checks.append(
             Check(
-                "key.unique",
+                KEY_CHECK,
                 "unique_key",
                 "warning",
                 keys,

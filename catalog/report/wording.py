@@ -1,25 +1,9 @@
-"""How the report words what the coverage document states in codes: the projection's method and
-verdict, and the minimum history before any verdict on the trend is given."""
+"""How the report words the projection's verdict, and the minimum history before any verdict on the
+trend is given (the method's label is catalog.service.labels.method_label, which the pages share)."""
 
 from __future__ import annotations
 
-import re
-
 from catalog.projection import INSUFFICIENT_HISTORY, MIN_PROJECTION_POINTS, TARGET_DATE_REACHED
-
-_LEAST_SQUARES = re.compile(r"least squares over the last (\d+) daily snapshots")
-
-
-def method_label(method: str) -> str:
-    """The projection method in Chinese (the JSON keeps the English code)."""
-    if method == INSUFFICIENT_HISTORY:
-        return f"历史不足（少于 {MIN_PROJECTION_POINTS} 天的每日快照），暂不预测"
-    if method == TARGET_DATE_REACHED:
-        return "已到目标日期，取实际覆盖率"
-    found = _LEAST_SQUARES.fullmatch(method)
-    if found:
-        return f"最近 {found.group(1)} 个同口径每日快照的最小二乘直线外推"
-    return method
 
 
 def history_days(document: dict) -> int:

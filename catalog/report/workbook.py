@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from catalog.report.wording import method_label
+from catalog.service.labels import method_label
 from hub.timezone import LOCAL_TZ
 
 HEADER_FILL = PatternFill("solid", fgColor="DDE3EA")
@@ -20,6 +20,9 @@ DATE = "yyyy-mm-dd"
 TIME_KEYS = {"since", "source_changed_at"}
 DATE_KEYS = {"due"}
 
+# A failing rule reads in Chinese in 原因 / 规则; its code stays in a column of its own for the engineer who fixes it.
+RULE_CODE_COLUMN = ("规则代码", "rule_code", 24)
+
 GAP_COLUMNS = (
     ("资源代码", "resource_code", 14),
     ("资源名称", "name", 30),
@@ -27,6 +30,7 @@ GAP_COLUMNS = (
     ("原因", "reason_label", 22),
     ("自（北京时间）", "since", 20),
     ("下一步", "next_step", 44),
+    RULE_CODE_COLUMN,
 )
 
 LATE_COLUMNS = (
@@ -49,12 +53,23 @@ PATH_COLUMNS = (
     ("优先级", "priority", 8),
     ("预估工作日", "effort_days", 10),
     ("完成期限", "due", 12),
+    RULE_CODE_COLUMN,
+)
+
+FAILED_RULE_COLUMNS = (
+    ("资源代码", "resource_code", 14),
+    ("资源名称", "name", 30),
+    ("责任部门", "department", 22),
+    ("规则", "rule_label", 40),
+    RULE_CODE_COLUMN,
+    ("关键规则", "critical_label", 10),
+    ("未通过行数", "failed_rows", 12),
 )
 
 
 def write_workbook(data: dict, path: Path) -> Path:
     """Sheets 缺口清单 (every gap, highest priority first), 达标路径, 概况 (the headline figures), 部门,
-    更新及时率, 源数据未及时更新. Times are Excel dates in Beijing time."""
+    更新及时率, 源数据未及时更新, 未通过的质量规则. Times are Excel dates in Beijing time."""
     book = Workbook()
     gaps = book.active
     gaps.title = "缺口清单"
@@ -83,6 +98,8 @@ def write_workbook(data: dict, path: Path) -> Path:
         row[0].number_format = PERCENT
         row[2].number_format = PERCENT
     _timeliness(book, data["timeliness"])
+    failed = [{**rule, "critical_label": "是" if rule["critical"] else "否"} for rule in data.get("failed_rules", [])]
+    _columns_table(book.create_sheet("未通过的质量规则"), FAILED_RULE_COLUMNS, failed)
     if "scorecard" in data["coverage"]:
         _scorecard(book, data["coverage"]["scorecard"])
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,12 @@ report show these labels. One table per kind of code, nothing computed here.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from catalog import coverage, timeliness
+from catalog.projection import INSUFFICIENT_HISTORY, MIN_PROJECTION_POINTS, TARGET_DATE_REACHED
+from catalog.rule_wording import rule_label
 from catalog.spec import DOMAIN_LABELS  # noqa: F401  (re-exported for pages and the report)
 
 REASON_LABELS = {
@@ -26,7 +31,7 @@ REASON_LABELS = {
 NEXT_STEPS = {
     coverage.NO_BINDING: "提供方登记数据源（连接器绑定）并开放接入",
     coverage.NEVER_PRODUCED: "检查连接器配置与源系统连通，运行一次采集",
-    coverage.NEVER_LANDED: "检查落地任务（Airflow ingest DAG）与死信队列",
+    coverage.NEVER_LANDED: "检查数据落地任务（采集调度）与死信队列",
     coverage.NO_UPDATE_CYCLE: "在目录条目中补充更新周期",
     coverage.STALE: "恢复按更新周期的采集与落地",
     coverage.FAILING_RULE: "修复源数据中未通过的关键质量规则",
@@ -66,17 +71,39 @@ def reason_code(status: str) -> str:
     return coverage.FAILING_RULE if status.startswith(coverage.FAILING_RULE) else status
 
 
-def reason_label(status: str) -> str:
-    """The Chinese label of a coverage status, with the failing rule's name kept."""
+def failing_rule(status: str) -> str | None:
+    """'failing rule gmsfhm.resident_id' → 'gmsfhm.resident_id' (the rule's code); None for any other status."""
+    if reason_code(status) != coverage.FAILING_RULE:
+        return None
+    return status[len(coverage.FAILING_RULE) :].strip() or None
+
+
+def reason_label(status: str, item_labels: Mapping[str, str] | None = None) -> str:
+    """The Chinese label of a coverage status; a failing rule reads by its Chinese label (`rule_label`),
+    for which `item_labels` (the resource's item name → Chinese name) gives the item's name."""
     code = reason_code(status)
     label = REASON_LABELS.get(code, status)
-    if code == coverage.FAILING_RULE and status != code:
-        return f"{label}：{status[len(code) :].strip()}"
-    return label
+    rule = failing_rule(status)
+    return f"{label}：{rule_label(rule, item_labels or {})}" if rule else label
 
 
 def next_step(status: str) -> str:
     return NEXT_STEPS.get(reason_code(status), "")
+
+
+_LEAST_SQUARES = re.compile(r"least squares over the last (\d+) daily snapshots")
+
+
+def method_label(method: str) -> str:
+    """The projection method in Chinese (the JSON keeps the English code)."""
+    if method == INSUFFICIENT_HISTORY:
+        return f"历史不足（少于 {MIN_PROJECTION_POINTS} 天的每日快照），暂不预测"
+    if method == TARGET_DATE_REACHED:
+        return "已到目标日期，取实际覆盖率"
+    found = _LEAST_SQUARES.fullmatch(method)
+    if found:
+        return f"最近 {found.group(1)} 个同口径每日快照的最小二乘直线外推"
+    return "未说明的预测方法"
 
 
 def timeliness_label(status: str) -> str:

@@ -49,7 +49,7 @@ def resource_rows(
     statuses = resource_statuses(session, as_of)
     rows = []
     for resource in session.scalars(statement):
-        status = status_json(statuses.get(resource.id))
+        status = status_json(statuses.get(resource.id), {item.name: item.label for item in resource.items})
         if wanted.status and labels.reason_code(status["status"]) != wanted.status:
             continue
         rows.append(_row(resource, status, wanted.q))
@@ -134,12 +134,17 @@ def resource_detail(session: Session, resource: Resource, as_of: datetime) -> di
     facts = next((f for f in resource_facts(session, as_of) if f.resource_id == resource.id), None)
     status = classify(facts, as_of, CoveragePolicy.default()) if facts is not None else None  # None: retired
     evidence = _evidence(session, resource.id, as_of)
+    names = {item.name: item.label for item in resource.items}
+    for run in evidence["quality_runs"]:  # each failed rule in Chinese beside its code
+        run["failed_rules"] = [
+            {**rule, "label": labels.rule_label(rule["name"], names)} for rule in run["failed_rules"]
+        ]
     return {
         "as_of": as_of.isoformat(),
         "resource": _metadata(resource),
         "items": [_item(item) for item in resource.items],
         "derived": _derived(resource),
-        "coverage": status_json(status),
+        "coverage": status_json(status, {item.name: item.label for item in resource.items}),
         "lifecycle": {
             "status": resource.status,
             "label": labels.LIFECYCLE_LABELS.get(resource.status, resource.status),

@@ -7,6 +7,7 @@ per-resource statuses from `catalog.coverage.classify` on the store's facts: not
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from catalog import devices
 from catalog.coverage import CoveragePolicy, Status, classify
-from catalog.models import Department, Resource
+from catalog.models import Department, Item, Resource
 from catalog.service import labels
 from catalog.snapshots import coverage_report
 from catalog.store import display_name, resource_facts
@@ -44,12 +45,14 @@ def department_ids(session: Session) -> dict[str, str]:
     return {display_name(name): dept_id for dept_id, name in session.execute(select(Department.id, Department.name))}
 
 
-def status_json(status: Status | None) -> dict:
+def status_json(status: Status | None, item_labels: Mapping[str, str] | None = None) -> dict:
+    """A coverage status for pages; `item_labels` (the resource's items → Chinese names) words a failing rule."""
     code = status.status if status else RETIRED
     return {
         "status": code,
         "reason": labels.reason_code(code),
-        "label": labels.reason_label(code),
+        "label": labels.reason_label(code, item_labels),
+        "rule_code": labels.failing_rule(code),
         "since": status.since.isoformat() if status and status.since else None,
         "aggregated": bool(status and status.aggregated),
         "next_step": labels.next_step(code) if status and not status.aggregated else "",
@@ -71,15 +74,20 @@ def group_rows(rows: list[dict], key: str, target: float, ids: dict[str, str] | 
     return shown
 
 
-def gap_rows(document: dict, ids_by_code: dict[str, str], limit: int | None = None) -> list[dict]:
-    """The document's gap list (highest priority first) with labels, next steps and resource ids."""
+def gap_rows(
+    document: dict, ids_by_code: dict[str, str], items: dict[str, dict[str, str]], limit: int | None = None
+) -> list[dict]:
+    """The document's gap list (highest priority first) with labels, next steps and resource ids; a
+    failing rule in Chinese (`items`: item_labels()), its code kept apart in `rule_code`."""
     rows = []
     for gap in document["gaps"][:limit]:
+        resource_id = ids_by_code.get(gap["resource_code"])
         rows.append(
             {
                 **gap,
-                "resource_id": ids_by_code.get(gap["resource_code"]),
-                "reason_label": labels.reason_label(gap["reason"]),
+                "resource_id": resource_id,
+                "reason_label": labels.reason_label(gap["reason"], items.get(resource_id)),
+                "rule_code": labels.failing_rule(gap["reason"]),
                 "next_step": labels.next_step(gap["reason"]),
             }
         )
@@ -88,6 +96,14 @@ def gap_rows(document: dict, ids_by_code: dict[str, str], limit: int | None = No
 
 def codes_to_ids(session: Session) -> dict[str, str]:
     return dict(session.execute(select(Resource.code, Resource.id)).all())
+
+
+def item_labels(session: Session) -> dict[str, dict[str, str]]:
+    """Resource id → its items' names → their Chinese names: what a quality rule's label is made of."""
+    found: dict[str, dict[str, str]] = {}
+    for resource_id, name, label in session.execute(select(Item.resource_id, Item.name, Item.label)):
+        found.setdefault(resource_id, {})[name] = label
+    return found
 
 
 def dashboard(session: Session, as_of: datetime) -> dict:
@@ -101,8 +117,9 @@ def dashboard(session: Session, as_of: datetime) -> dict:
         "target": target.as_json(),
         "by_department": group_rows(document["by_department"], "department", target.target, dept_ids),
         "by_domain": group_rows(document["by_domain"], "domain", target.target),
-        "top_gaps": gap_rows(document, ids_by_code, TOP_GAPS),
+        "top_gaps": gap_rows(document, ids_by_code, item_labels(session), TOP_GAPS),
         "timeliness": timeliness_rows(document, ids_by_code, dept_ids, TOP_GAPS),
+        "method_label": labels.method_label(document["projection"]["method"]),
         "gap_reasons": [
             {"reason": reason, "label": labels.reason_label(reason), "count": count}
             for reason, count in reasons.most_common()
@@ -169,7 +186,12 @@ def department_detail(session: Session, dept: Department, as_of: datetime) -> di
         ),
         None,
     )
-    gaps = [gap for gap in gap_rows(document, codes_to_ids(session)) if gap["department"] == shown]
+    ids_by_code, items = codes_to_ids(session), item_labels(session)
+    gaps = [gap for gap in gap_rows(document, ids_by_code, items) if gap["department"] == shown]
+    card = next(
+        (card for card in document.get("scorecard", {}).get("by_department", []) if card["department_id"] == dept.id),
+        None,
+    )
     return {
         "as_of": document["as_of"],
         "target": target.as_json(),
@@ -183,13 +205,13 @@ def department_detail(session: Session, dept: Department, as_of: datetime) -> di
         "coverage": coverage,
         "gaps": gaps,
         "resources": resource_rows(session, as_of, department=dept.id),
-        "scorecard": next(
-            (
-                card
-                for card in document.get("scorecard", {}).get("by_department", [])
-                if card["department_id"] == dept.id
-            ),
-            None,
-        ),
+        "scorecard": card,
+        # The scorecard's failing rules by resource code, in Chinese with their codes beside.
+        "failing_rules": {
+            code: [
+                {"code": rule, "label": labels.rule_label(rule, items.get(ids_by_code.get(code), {}))} for rule in rules
+            ]
+            for code, rules in (card["quality"]["failing"] if card else {}).items()
+        },
         "devices": devices.department_part(document["devices"], dept.id),
     }

@@ -94,12 +94,12 @@ def _load(resource, at: datetime, number: int, outcome: int) -> list[dict]:
         offsets={"0": [first, first + rows - 1]},
         max_event_time=(at - timedelta(minutes=5)).isoformat(),
     )
-    key = next((item.name for item in resource.items if item.key), resource.items[0].name)
+    critical, warning = _failing_checks(resource)
     if outcome == 6:
-        failed = [{"name": f"{key}_valid", "critical": True, "failed_rows": 37}]
+        failed = [{"name": critical, "critical": True, "failed_rows": 37}]
         valid = rows - 37
     elif outcome == 5:
-        failed, valid = [{"name": "completeness", "critical": False, "failed_rows": rows // 5}], rows - rows // 5
+        failed, valid = [{"name": warning, "critical": False, "failed_rows": rows // 5}], rows - rows // 5
     else:
         failed, valid = [], rows
     quality = make_event(
@@ -113,6 +113,19 @@ def _load(resource, at: datetime, number: int, outcome: int) -> list[dict]:
         failed_critical=[rule["name"] for rule in failed if rule["critical"]],
     )
     return [landing, quality]
+
+
+def _failing_checks(resource) -> tuple[str, str]:
+    """The names of a critical check on the key (its domain rule, if it has one) and of a warning check, as
+    the quality gate names them for this resource."""
+    from quality.plan import plan_checks
+
+    checks = plan_checks(resource)
+    key = next((item.name for item in resource.items if item.key), resource.items[0].name)
+    on_key = [check for check in checks if check.columns == (key,) and check.severity == "critical"]
+    critical = next((check for check in on_key if check.kind == "rule"), on_key[0] if on_key else checks[0])
+    warning = next((check for check in checks if check.severity == "warning"), critical)
+    return critical.name, warning.name
 
 
 def seed_service_db(url: str, now: datetime) -> None:

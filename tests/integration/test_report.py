@@ -141,7 +141,16 @@ def test_the_gap_list_workbook_matches_the_document(rendered, as_of):
 
     document = _cli_document(as_of)
     book = load_workbook(rendered / "gaps.xlsx")
-    assert book.sheetnames == ["缺口清单", "达标路径", "概况", "部门", "更新及时率", "源数据未及时更新", "部门考核"]
+    assert book.sheetnames == [
+        "缺口清单",
+        "达标路径",
+        "概况",
+        "部门",
+        "更新及时率",
+        "源数据未及时更新",
+        "未通过的质量规则",
+        "部门考核",
+    ]
     rows = list(book["缺口清单"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[2]) for row in rows] == [(gap["resource_code"], gap["department"]) for gap in document["gaps"]]
     # Times are real Excel dates in Beijing time, not UTC text.

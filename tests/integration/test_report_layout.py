@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pdf_pages import MIN_INKED_SHARE, pages_of
 from test_report import _cjk_font_missing
 
 from hub import settings as hub_settings
+from hub.timezone import LOCAL_TZ
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "var" / "test-artifacts" / "report-pages"
@@ -118,3 +120,89 @@ def test_no_trend_verdict_before_the_minimum_history(report):
         assert "按当前趋势" not in html and "暂不判断趋势：判断至少需要 3 天的每日快照，现有 1 天" in html
     else:
         assert "按当前趋势" in html and "最小二乘直线外推" in html
+
+
+# --- Everything in Chinese, every time in Beijing time ------------------------------------------------------
+
+# A word: a run of letters, digits and underscores (so `resident_population` is one) with 3+ letters and no
+# digit — a token with digits is an id or a code (q-7e16…, 101001/00001), not a word a reader would read.
+TOKEN = re.compile(r"[A-Za-z0-9_]+")
+# The only Latin words a leadership reader may meet in report.pdf and gaps.xlsx, and why each is there.
+ALLOWED_LATIN = {
+    "PDF": "a file format, named as such",
+    "XLSX": "a file format, named as such",
+    "json": "coverage.json: the file the report names as the source of every figure",
+    "coverage": "coverage.json and the command `hub coverage --json` the report names for checking its figures",
+    "hub": "the command `hub coverage --json` the report names for checking its figures",
+    "NTU": "a unit (turbidity) inside a catalogue item's Chinese name",
+    "CFU": "a unit (colony-forming units) inside a catalogue item's Chinese name",
+    "WKT": "a geometry format standard inside a catalogue item's Chinese name",
+    "EPSG": "a coordinate-system register inside a catalogue item's Chinese name",
+}
+# Columns for engineers, beside the Chinese label: their cells are codes, not words to read.
+CODE_COLUMNS = {"规则代码"}
+CLOCK_TIME = re.compile(r"\d{4}-\d{2}-\d{2} ?\d{2}:\d{2}")
+
+
+def _latin_words(text: str) -> set[str]:
+    return {
+        token
+        for token in TOKEN.findall(text)
+        if sum(ch.isascii() and ch.isalpha() for ch in token) >= 3 and not any(ch.isdigit() for ch in token)
+    }
+
+
+def _pdf_pages(pdf: Path) -> list[str]:
+    from pypdf import PdfReader
+
+    # NFKC: the CJK font maps some characters to Kangxi radicals on extraction (⽬ for 目).
+    return [unicodedata.normalize("NFKC", page.extract_text()) for page in PdfReader(pdf).pages]
+
+
+def _xlsx_cells(xlsx: Path):
+    """(sheet, what labels the cell: its column header and its row's first cell, cell) of every cell."""
+    from openpyxl import load_workbook
+
+    for sheet in load_workbook(xlsx).worksheets:
+        rows = sheet.iter_rows()
+        header = [cell.value for cell in next(rows, ())]
+        for cell in sheet[1]:
+            yield sheet.title, "", cell
+        for row in rows:
+            for title, cell in zip(header, row):
+                yield sheet.title, f"{title} / {row[0].value}", cell
+
+
+def test_no_english_word_in_the_pdf_or_the_workbook(report):
+    _scenario, files = report
+    found: dict[str, str] = {}
+    for number, text in enumerate(_pdf_pages(files.pdf), start=1):
+        for word in _latin_words(text) - ALLOWED_LATIN.keys():
+            found.setdefault(word, f"report.pdf page {number}")
+    for sheet, column, cell in _xlsx_cells(files.xlsx):
+        value = cell.value
+        if isinstance(value, str) and column.split(" / ")[0] not in CODE_COLUMNS:
+            for word in _latin_words(value) - ALLOWED_LATIN.keys():
+                found.setdefault(word, f"gaps.xlsx {sheet}/{column}: {value}")
+    assert not found, "English left in the report:\n" + "\n".join(f"{w!r} in {where}" for w, where in found.items())
+
+
+def test_every_time_shown_is_beijing_time(report):
+    _scenario, files = report
+    pages = _pdf_pages(files.pdf)
+    assert f"{NOW.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}（北京时间）" in pages[0].replace("(", "（").replace(")", "）")
+    for number, text in enumerate(pages, start=1):
+        assert not re.search(r"\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]00:?00)\b|\dT\d{2}:", text), f"UTC on page {number}"
+        flat = re.sub(r"\s+", "", text)  # a line may break inside 北京时间
+        if CLOCK_TIME.search(text):  # a page showing a clock time says which clock (table headers repeat per page)
+            assert "北京时间" in flat or "+08:00" in flat, f"page {number} shows times without 北京时间"
+    times = 0
+    for sheet, column, cell in _xlsx_cells(files.xlsx):
+        if isinstance(cell.value, str):
+            assert not CLOCK_TIME.search(cell.value.replace("T", " ")), (
+                f"a time as text in {sheet}/{column}: {cell.value}"
+            )
+        elif isinstance(cell.value, datetime) and "h" in cell.number_format:  # a real Excel date with a clock time
+            assert "北京时间" in column, f"{sheet}: {column} holds times without saying 北京时间"
+            times += 1
+    assert times, "the workbook holds no time at all"

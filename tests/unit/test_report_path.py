@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from catalog.report import path, wording
+from catalog.service import labels
 
 TODAY = date(2026, 12, 4)  # a Friday
 
@@ -56,10 +57,10 @@ def test_working_days_skip_weekends():
 
 def test_methods_and_verdicts_read_in_chinese():
     assert (
-        wording.method_label("least squares over the last 7 daily snapshots")
+        labels.method_label("least squares over the last 7 daily snapshots")
         == "最近 7 个同口径每日快照的最小二乘直线外推"
     )
-    assert "历史不足" in wording.method_label("insufficient history")
+    assert "历史不足" in labels.method_label("insufficient history")
     document = {
         "definition_version": "2026.2",
         "trend": [{"definition_version": "2026.2"}],
