@@ -393,3 +393,41 @@ def test_a_quality_run_links_its_data_docs_page_which_the_service_serves(client,
     assert 'href="/quality/docs/validations/hub/run.html"' in html and "隔离 2 行" in html
     assert client.get(run["docs"]).status_code == 401  # the Data Docs need an identity
     assert "gmsfhm.resident_id" in client.get(run["docs"], headers=AUTH).text  # the service token is an admin
+
+
+def test_a_failing_rule_reads_in_chinese_with_its_code_beside(client, catalog_url, as_of, t0):
+    from catalog.db import session_scope
+    from catalog.events import apply_events
+    from hub.events import make_event
+
+    rule = "gmsfhm.resident_id"
+    failed = [{"name": rule, "critical": True, "failed_rows": 5}, {"name": "xm.text_intact", "critical": False}]
+    with session_scope(catalog_url) as session:
+        apply_events(
+            session,
+            [
+                make_event(
+                    "quality.completed",
+                    "ldrk_jbxx",
+                    ts=t0 - timedelta(hours=1),
+                    load_id="ldrk_jbxx-2",
+                    rows_checked=1000,
+                    rows_valid=995,
+                    failed_rules=failed,
+                    failed_critical=[rule],
+                )
+            ],
+        )
+    label = "质量规则未通过：公民身份号码 校验不通过（地区码、出生日期或校验位错误）"
+    coverage = client.get("/api/resources/ldrk_jbxx", params={"as_of": as_of}).json()["coverage"]
+    assert (coverage["label"], coverage["rule_code"]) == (label, rule)
+    gaps = client.get("/api/departments/gaj", params={"as_of": as_of}).json()["gaps"]
+    assert [(gap["reason_label"], gap["rule_code"]) for gap in gaps] == [(label, rule)]
+    grey_code = f'<code class="small muted">{rule}</code>'
+    for path in ("/", "/departments/gaj"):  # the Chinese label, the code beside it in small grey
+        html = client.get(path, params={"as_of": as_of}, headers=HTML).text
+        assert f"{label}</span> {grey_code}" in html, path
+    page = client.get("/departments/gaj", params={"as_of": as_of}, headers=HTML).text
+    assert f"未通过 公民身份号码 校验不通过（地区码、出生日期或校验位错误） {grey_code}" in page  # the scorecard
+    page = client.get("/resources/ldrk_jbxx", params={"as_of": as_of}, headers=HTML).text
+    assert "姓名 含乱码或源系统无法保存的字符 <code" in page and f"{grey_code}（关键）" in page  # the evidence
