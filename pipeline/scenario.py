@@ -81,6 +81,10 @@ class Scenario:
     bad_batches: tuple[BadBatch, ...] = ()
     late_bindings: tuple[LateBinding, ...] = ()
     share_requests: tuple[ShareRequest, ...] = ()
+    # Whether the stand-ins' daily records carry random injected defects too (`hub seed` without
+    # --clean). Off: the faults above are the only ones after day 1, so every day's coverage follows
+    # from the scenario; day 1 loads the sources' initial defects (the manifest's ground truth).
+    step_defects: bool = False
 
     def down_on(self, day: int) -> set[str]:
         """Departments whose database is down on `day`."""

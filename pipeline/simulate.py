@@ -206,7 +206,8 @@ def step_sources(day_number: int, scale: str, scenario: Scenario, catalogue: Pat
     for department in scenario.outages_ending(day_number):
         _hub("sources", "restore", department, *where)
     skip = [arg for dept in sorted(scenario.down_on(day_number)) for arg in ("--skip-department", dept)]
-    _hub("seed", "--scale", scale, "--seed", str(seed), "--step", str(day_number - 1), *where, *skip, "--quiet")
+    clean = () if scenario.step_defects else ("--clean",)
+    _hub("seed", "--scale", scale, "--seed", str(seed), "--step", str(day_number - 1), *where, *skip, *clean, "--quiet")
     for department in scenario.outages_starting(day_number):
         _hub("sources", "outage", department, *where)
     for batch in scenario.corrections_on(day_number):
