@@ -137,13 +137,17 @@ def plan_defects(
     rng: random.Random,
     rates: Mapping[str, float] | None = None,
     minimum: Mapping[str, int] | None = None,
+    *,
+    earlier_step: bool = False,
 ) -> dict[int, str]:
     """Row index (0..n-1) → the one defect that row carries, for `defects` at their rates.
 
     Rows are disjoint across defects; `minimum` forces at least that many (e.g. one unreadable
-    row per system even in a small chunk) as long as rows remain.
+    row per system even in a small chunk) as long as rows remain. `earlier_step`: the plan of a step
+    already written is being recalled (which meters step 0 built defective), so a clean step
+    (`no_new_defects`) does not empty it.
     """
-    if _none_planned.get():
+    if _none_planned.get() and not earlier_step:
         return {}
     rates = rates or RATES
     minimum = minimum or {}
