@@ -1,6 +1,6 @@
-"""The runner: everything a source kind does not do. It owns the producer (acks=all, idempotent),
-keys and envelopes, the DLQ, flushes, per-resource state, progress bars and the
-`connector.produced` event.
+"""The runner: everything a source kind does not do. It sends through the process's producer
+(acks=all, idempotent) and owns keys and envelopes, the DLQ, flushes, per-resource state, progress
+bars and the `connector.produced` event.
 
 State never runs ahead of Kafka: items are sent, `producer.flush()` waits for every delivery, and
 only then is the state (advanced through exactly the items sent) written, atomically. A crash
@@ -38,7 +38,7 @@ from connectors.kinds import make_source
 from connectors.records import RecordBuilder
 from hub import clock
 from hub.events import ConnectorProduced, publish_events
-from hub.kafka_clients import BatchDelivery, KafkaError, ensure_topics, make_producer
+from hub.kafka_clients import BatchDelivery, KafkaError, ensure_topics, shared_producer
 from hub.topics import events_topic
 
 log = logging.getLogger(__name__)
@@ -329,8 +329,7 @@ def run_resources(
     """
     resources = list(resources)
     ensure_topics([name for r in resources for name in topics(r)] + [events_topic()])
-    owned = producer is None
-    producer = producer or make_producer()
+    producer = producer or shared_producer()
     reports: dict[str, PassReport] = {}
     connectors: list[Connector] = []
     with make_progress(progress) as bar:
@@ -358,8 +357,6 @@ def run_resources(
         finally:
             for connector in connectors:
                 connector.release()
-            if owned:
-                producer.close()
     return list(reports.values())
 
 

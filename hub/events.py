@@ -356,23 +356,18 @@ def encode_event(event: Event | dict) -> tuple[bytes, bytes]:
 def publish_events(events: list[Event | dict], producer=None, topic: str | None = None) -> None:
     """Send events keyed by resource (so one resource's events stay ordered) and wait for delivery."""
     topic = topic or events_topic()  # read at call time: the prefix is a setting
-    from hub.kafka_clients import make_producer
+    from hub.kafka_clients import shared_producer
 
-    owned = producer is None
-    producer = producer or make_producer()
-    try:
-        futures = []
-        for event in events:
-            key, value = encode_event(event)
-            futures.append(producer.send(topic, key=key, value=value))
-        producer.flush()
-        failed = [future.exception for future in futures if future.failed()]
-        if failed:
-            raise HubError(
-                f"{len(failed)} of {len(futures)} event(s) were not written to {topic}: {failed[0]}; "
-                "send them again (their ids make a second copy harmless)",
-                kind="retriable",
-            )
-    finally:
-        if owned:
-            producer.close()
+    producer = producer or shared_producer()
+    futures = []
+    for event in events:
+        key, value = encode_event(event)
+        futures.append(producer.send(topic, key=key, value=value))
+    producer.flush()
+    failed = [future.exception for future in futures if future.failed()]
+    if failed:
+        raise HubError(
+            f"{len(failed)} of {len(futures)} event(s) were not written to {topic}: {failed[0]}; "
+            "send them again (their ids make a second copy harmless)",
+            kind="retriable",
+        )

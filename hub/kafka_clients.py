@@ -7,6 +7,10 @@ never import a client library. Each backend is imported only when first used.
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import threading
 from collections.abc import Iterable
 from typing import Literal
 
@@ -24,6 +28,8 @@ from hub.kafka_api import (  # noqa: F401  (re-exported: callers import the inte
     TopicSpec,
 )
 from hub.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 Backend = Literal["confluent", "kafka-python"]
 BACKENDS: tuple[Backend, ...] = ("confluent", "kafka-python")
@@ -50,6 +56,37 @@ def make_producer(*, backend: Backend | None = None, **overrides) -> Producer:
     """A producer (acks=all, idempotent, lz4) on the configured cluster; keyword arguments
     (kafka-python's option names) override the defaults."""
     return _module(backend)[0].make_producer(get_settings().kafka_bootstrap, **overrides)
+
+
+EXIT_FLUSH_S = 10.0
+_shared: dict[tuple, Producer] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_producer() -> Producer:
+    """The process's producer for the hub's own sends (events, the outbox, dead letters, connectors'
+    records), made on first use. An idempotent producer waits about half a second for its producer
+    id before its first delivery: paid once per process, not once per send. Flushed and closed when
+    the process exits; callers flush it, never close it. A forked child makes its own."""
+    settings = get_settings()
+    key = (os.getpid(), settings.kafka_bootstrap, settings.kafka_client)
+    with _shared_lock:
+        producer = _shared.get(key)
+        if producer is None:
+            if not _shared:
+                atexit.register(_close_shared)
+            producer = _shared[key] = make_producer()
+    return producer
+
+
+def _close_shared() -> None:
+    """At exit: callers flushed what they needed delivered; anything left gets a bounded wait."""
+    pid = os.getpid()
+    for key in [key for key in _shared if key[0] == pid]:
+        try:
+            _shared.pop(key).close(timeout=EXIT_FLUSH_S)
+        except KafkaError as exc:
+            log.warning("the process's Kafka producer closed with messages undelivered: %s", exc)
 
 
 def make_consumer(*topics: str, group_id: str | None, backend: Backend | None = None, **overrides) -> Consumer:

@@ -30,6 +30,9 @@ CONSUMER_DEFAULTS = {
     "receive.message.max.bytes": 64 * 1024 * 1024 + 512,
     "max.partition.fetch.bytes": 16 * 1024 * 1024,
     "fetch.min.bytes": 1,
+    # The broker answers a connection's requests in order, so an offset or commit query waits behind
+    # the long-polling fetch of an assigned consumer: 500 ms by default, paid on every query.
+    "fetch.wait.max.ms": 50,
     "isolation.level": "read_committed",
     "enable.partition.eof": False,
 }

@@ -23,7 +23,7 @@ import orjson
 
 from hub.errors import HubError
 from hub.events import Event, encode_event, parse_event
-from hub.kafka_clients import make_producer
+from hub.kafka_clients import shared_producer
 from hub.settings import get_settings
 from hub.topics import events_topic
 
@@ -77,18 +77,13 @@ def flush(producer=None, topic: str | None = None) -> int:
         paths = _files(folder)
         if not paths:
             return 0
-        owned = producer is None
         try:
-            producer = producer or make_producer()
-            sent, failed = _send(producer, topic, paths)
+            sent, failed = _send(producer or shared_producer(), topic, paths)
         except Exception as exc:  # the producer could not even be made or reach the cluster
             raise OutboxError(
                 f"{len(paths)} event(s) stay in {folder}: {type(exc).__name__}: {exc}; "
                 "the next flush sends them (is the broker up? hub kafka up)"
             ) from exc
-        finally:
-            if owned and producer is not None:
-                producer.close()
     if failed:
         raise OutboxError(
             f"{len(failed)} of {len(paths)} event(s) stay in {folder}: {failed[0]}; "

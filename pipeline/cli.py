@@ -145,7 +145,7 @@ def demo(
 def simulate(
     days: int = typer.Option(..., "--days", min=1, help="how many simulated days"),
     scale: str = typer.Option("tiny", "--scale", help="size of the synthetic sources: tiny | small"),
-    start: str = typer.Option("2026-11-01", "--start", help="the first simulated day (ISO date)"),
+    start: str = typer.Option(None, "--start", help="the first simulated day (ISO date; default the scenario's)"),
 ) -> None:
     """Run the platform over N simulated days against stepping stand-ins; one snapshot per day."""
     from datetime import date
@@ -153,9 +153,9 @@ def simulate(
     from pipeline import simulate as simulation  # the flows (DuckDB, Kafka clients, the gate)
 
     try:
-        first = date.fromisoformat(start)
+        first = date.fromisoformat(start) if start else simulation.DEFAULT_START
     except ValueError:
-        raise HubError(f"--start {start!r} is not an ISO date (2026-11-01)") from None
+        raise HubError(f"--start {start!r} is not an ISO date (2026-09-23)") from None
     started = time.perf_counter()
     simulation.simulate(days, scale, first, report=_print_day)
     console.print(f"simulated {days} days in {time.perf_counter() - started:.0f} s; `hub coverage` shows the trend")

@@ -5,7 +5,8 @@ Day d (1..N), clock at 10:00 Beijing time on `start + d - 1`:
 1. the stand-in source systems move one day on (`hub seed --step d --step-hours 24`: births, deaths,
    moves, registrations and cancellations, meter reads, camera and sensor events; the sensors
    publish), and the scenario's incidents happen there (`hub sources outage|restore|bad-batch|correct`);
-2. the scenario's late bindings are made through the catalogue's API path;
+2. the scenario's late bindings are made through the catalogue's API path, and its share requests
+   asked and answered by the departments' users (accounts `sim.<department>.<role>`);
 3. every bound resource that is due by its update cycle (pipeline/cycles.py) runs connect → land →
    quality gate → stage, in this process (the same functions the ingest DAGs call); then the marts
    are refreshed and the catalogue applies the events;
@@ -37,12 +38,11 @@ from hub.errors import HubError
 from hub.settings import get_settings
 from hub.timezone import LOCAL_TZ
 from pipeline import cycles
-from pipeline.scenario import DEFAULT, LateBinding, Scenario
+from pipeline.scenario import DEFAULT, DEFAULT_START, LateBinding, Scenario, ShareRequest
 
 HUB = str(Path(sys.executable).parent / "hub")
 RUN_AT = day_time(10, 0)  # the schedules' slot (Beijing time; its UTC date is the same day)
 SNAPSHOT_AT = day_time(10, 30)  # the daily job, after the day's runs
-DEFAULT_START = date(2026, 11, 1)
 SCALES = ("tiny", "small")
 
 
@@ -120,6 +120,41 @@ def bind(late: LateBinding) -> None:
             publish_event(event)
 
 
+def _user(session, department: str, role: str):
+    """The department's simulated user in `role`, made on first use."""
+    from catalog import accounts
+
+    name = f"sim.{department}.{role}"
+    try:
+        account = accounts.find_account(session, name)
+    except accounts.AuthError:
+        account = accounts.add_account(session, name, department=department, role=role, created_by="hub simulate")
+    return accounts.identity_of(account)
+
+
+def share_requests(day_number: int, scenario: Scenario, asked: dict[ShareRequest, int]) -> None:
+    """The day's share requests (an analyst of the asking department) and answers (a steward of
+    the owner), through the approval flow the CLI and the service use."""
+    from catalog import approvals
+    from catalog.db import session_scope
+    from catalog.identity import ANALYST, STEWARD
+
+    for wish in scenario.requests_on(day_number):
+        with session_scope() as session:
+            request = approvals.request_grant(
+                session,
+                _user(session, wish.department, ANALYST),
+                resource=wish.resource,
+                purpose="人口服务事项核验（模拟）",
+                valid_until=clock.now() + timedelta(days=365),
+            )
+            asked[wish] = request.id
+    for wish in scenario.answers_on(day_number):
+        with session_scope() as session:
+            owner = reader.resolve(wish.resource).provider
+            approvals.approve(session, _user(session, owner, STEWARD), asked[wish], reason="同意，按目录条件使用")
+
+
 def _check_fresh_history(start: date) -> None:
     from sqlalchemy import func, select
 
@@ -171,7 +206,8 @@ def step_sources(day_number: int, scale: str, scenario: Scenario, catalogue: Pat
     for department in scenario.outages_ending(day_number):
         _hub("sources", "restore", department, *where)
     skip = [arg for dept in sorted(scenario.down_on(day_number)) for arg in ("--skip-department", dept)]
-    _hub("seed", "--scale", scale, "--seed", str(seed), "--step", str(day_number - 1), *where, *skip, "--quiet")
+    clean = () if scenario.step_defects else ("--clean",)
+    _hub("seed", "--scale", scale, "--seed", str(seed), "--step", str(day_number - 1), *where, *skip, *clean, "--quiet")
     for department in scenario.outages_starting(day_number):
         _hub("sources", "outage", department, *where)
     for batch in scenario.corrections_on(day_number):
@@ -197,8 +233,16 @@ def run_resource(resource_id: str) -> None:
     flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed, docs=False))
 
 
+@dataclass
+class Progress:
+    """What the simulation carries from day to day."""
+
+    last_success: dict[str, date] = field(default_factory=dict)  # resource → the last day it ran
+    asked: dict[ShareRequest, int] = field(default_factory=dict)  # the scenario's requests → their ids
+
+
 def simulate_day(
-    day_number: int, day: date, scale: str, scenario: Scenario, catalogue: Path, last_success: dict[str, date]
+    day_number: int, day: date, scale: str, scenario: Scenario, catalogue: Path, progress: Progress
 ) -> DayResult:
     from pipeline import flow  # DuckDB, Kafka clients and the gate
 
@@ -209,17 +253,18 @@ def simulate_day(
             step_sources(day_number, scale, scenario, catalogue)
         for late in scenario.bindings_on(day_number):
             bind(late)
+        share_requests(day_number, scenario, progress.asked)
         result.seconds["sources"] = time.perf_counter() - started
         started = time.perf_counter()
         with reader.held():  # the day's entries do not change while its flows run
-            for resource_id in due_resources(day, last_success):
+            for resource_id in due_resources(day, progress.last_success):
                 try:
                     run_resource(resource_id)
                 except HubError as exc:
                     result.failed[resource_id] = str(exc).splitlines()[0][:200]
                     continue
                 result.ran.append(resource_id)
-                last_success[resource_id] = day
+                progress.last_success[resource_id] = day
         flow.refresh_marts()
         flow.sync_catalogue()
         result.seconds["flows"] = time.perf_counter() - started
@@ -243,12 +288,10 @@ def simulate(
     if days < 1:
         raise SimulationError(f"--days {days}: simulate at least one day")
     catalogue = prepare(scale, start, scenario)
-    last_success: dict[str, date] = {}
+    progress = Progress()
     results = []
     for day_number in range(1, days + 1):
-        result = simulate_day(
-            day_number, start + timedelta(days=day_number - 1), scale, scenario, catalogue, last_success
-        )
+        result = simulate_day(day_number, start + timedelta(days=day_number - 1), scale, scenario, catalogue, progress)
         results.append(result)
         if report:
             report(result)

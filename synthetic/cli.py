@@ -44,6 +44,9 @@ def seed(
     catalogue: Path = typer.Option(
         None, "--catalogue", help="the catalogue folder the stand-ins are built from (default catalog/seed)"
     ),
+    clean: bool = typer.Option(
+        False, "--clean", help="a later step's new and changed records carry no injected defect (simulations)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Generate every bound resource's source object and write var/sources/manifest.json."""
@@ -64,6 +67,7 @@ def seed(
         only=set(only) if only else None,
         skip_departments=set(skip_department or ()),
         step_hours=step_hours,
+        clean=clean,
         progress=progress,
     )
     total = sum(entry["records"] for entry in manifest["resources"].values())

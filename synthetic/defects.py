@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 DEFECT_NAMES = (
     "duplicate_exact",
@@ -115,18 +117,38 @@ def stochastic_count(rate: float, n: int, rng: random.Random) -> int:
     return whole + (1 if rng.random() < expected - whole else 0)
 
 
+_none_planned: ContextVar[bool] = ContextVar("synthetic_no_new_defects", default=False)
+
+
+@contextmanager
+def no_new_defects() -> Iterator[None]:
+    """Within the block no chunk is planned any defect: a step whose new and changed records are all
+    clean (a simulation's scenario injects its faults itself). What earlier steps wrote stays."""
+    token = _none_planned.set(True)
+    try:
+        yield
+    finally:
+        _none_planned.reset(token)
+
+
 def plan_defects(
     n: int,
     defects: Sequence[str],
     rng: random.Random,
     rates: Mapping[str, float] | None = None,
     minimum: Mapping[str, int] | None = None,
+    *,
+    earlier_step: bool = False,
 ) -> dict[int, str]:
     """Row index (0..n-1) → the one defect that row carries, for `defects` at their rates.
 
     Rows are disjoint across defects; `minimum` forces at least that many (e.g. one unreadable
-    row per system even in a small chunk) as long as rows remain.
+    row per system even in a small chunk) as long as rows remain. `earlier_step`: the plan of a step
+    already written is being recalled (which meters step 0 built defective), so a clean step
+    (`no_new_defects`) does not empty it.
     """
+    if _none_planned.get() and not earlier_step:
+        return {}
     rates = rates or RATES
     minimum = minimum or {}
     order = list(range(n))

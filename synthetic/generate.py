@@ -12,6 +12,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from synthetic.base import (
     SyntheticError,
     stable_seed,
 )
-from synthetic.defects import Tally
+from synthetic.defects import Tally, no_new_defects
 from synthetic.sinks import IOT_OUTBOX, dispose_engines, open_sink
 from synthetic.values import filler
 
@@ -111,17 +112,21 @@ def seed(
     only: set[str] | None = None,
     skip_departments: set[str] | None = None,
     step_hours: float | None = None,
+    clean: bool = False,
     progress: Callable[[str, int, float], None] | None = None,
 ) -> dict:
     """Generate the sources and write the manifest; returns the manifest.
 
     `step_hours` is how far each step moves the synthetic clock (1 h unless given at step 0; later
     steps keep it). `skip_departments`: systems that are down this step get no new records (an
-    outage: nothing is entered or changed there until it is back)."""
+    outage: nothing is entered or changed there until it is back). `clean`: a later step's new and
+    changed records carry no injected defect (step 0 always has them: they are the sources' ground truth)."""
     if scale not in SCALES:
         raise SyntheticError(f"scale {scale!r} is unknown; use one of {', '.join(SCALES)}")
     if step < 0:
         raise SyntheticError(f"--step {step} must be 0 (build afresh) or a positive increment")
+    if clean and step == 0:
+        raise SyntheticError("--clean is for later steps: step 0 builds the sources with their defects")
     resources = [r for r in bound_resources(catalogue_path) if only is None or r.id in only]
     if only and len(resources) != len(only):
         missing = sorted(only - {r.id for r in resources})
@@ -136,7 +141,10 @@ def seed(
     try:
         for resource in resources:
             started = time.perf_counter()
-            entry = _seed_resource(resource, scale, seed_value, step, base_as_of, entries.get(resource.id), interval)
+            with no_new_defects() if clean else nullcontext():
+                entry = _seed_resource(
+                    resource, scale, seed_value, step, base_as_of, entries.get(resource.id), interval
+                )
             entries[resource.id] = entry
             if progress:
                 progress(resource.id, entry["records"], time.perf_counter() - started)

@@ -9,7 +9,8 @@ it to a connector:
   they were, with every row the department kept.
 - **bad batch**: a nightly export rewrites some records with a value outside the item's value set
   (its cursor moves on, so the next incremental read picks them up and the quality gate fails the
-  batch); `correct` rewrites the same records with their original values, cursor moved again.
+  batch); asked again before a correction, the export writes the same wrong records again (cursor
+  moved on); `correct` rewrites them with their original values, cursor moved again.
 
 What is down or waiting for a correction is kept in `<var>/sources/incidents.json`.
 """
@@ -138,7 +139,7 @@ def bad_batch(resource_id: str, rows: int = 10, catalogue_path=None) -> dict:
     resource = _resource(resource_id, catalogue_path)
     state = _state()
     if resource_id in state["bad_batches"]:
-        raise SyntheticError(f"{resource_id} has a bad batch waiting; `hub sources correct {resource_id}` first")
+        return _export_again(resource, state["bad_batches"][resource_id])
     item = _broken_item(resource)
     table = str(resource.binding.config["table"])
     cursor = str(resource.binding.config.get("cursor_column") or DEFAULT_CURSOR)
@@ -160,6 +161,22 @@ def bad_batch(resource_id: str, rows: int = 10, catalogue_path=None) -> dict:
     state["bad_batches"][resource_id] = batch
     _save(state)
     return {"resource": resource_id, "item": item, "rows": len(picked), "value": BAD_VALUE}
+
+
+def _export_again(resource, batch: dict) -> dict:
+    """The uncorrected export runs again: the same records, still wrong, with the cursor moved on."""
+    cursor = str(resource.binding.config.get("cursor_column") or DEFAULT_CURSOR)
+    table = str(resource.binding.config["table"])
+    engine = engine_for(resource.binding.system)
+    q = engine.dialect.identifier_preparer.quote
+    stamp = iso_ts(datetime.fromisoformat(_step_time()))
+    try:
+        with engine.begin() as conn:
+            for rowid, _ in batch["rows"]:
+                conn.exec_driver_sql(f"UPDATE {q(table)} SET {q(cursor)} = ? WHERE rowid = ?", (stamp, rowid))
+    finally:
+        dispose_engines()
+    return {"resource": resource.id, "item": batch["item"], "rows": len(batch["rows"]), "value": BAD_VALUE}
 
 
 def correct(resource_id: str, catalogue_path=None) -> dict:

@@ -225,6 +225,7 @@ def _step_readings(ctx, utility: str, count: int, register_max: float, unit: str
             METER_DEFECTS,
             ctx.random(f"meterplan{first}", step=0),
             rates=METER_RATES,
+            earlier_step=True,
         )
         defective.update(first + offset for offset in plan)
     chosen = sorted({rng.randrange(count) for _ in range(wanted * 2)} - defective)[:wanted]

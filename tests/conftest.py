@@ -109,5 +109,30 @@ def kafka_backend(request, monkeypatch) -> str:
     hub_settings.reset_settings()
 
 
+_simulation = None  # sim_kit.Simulation, started once a `simulation` test is collected
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` deselected what it does
+def pytest_collection_modifyitems(config, items):
+    """`simulation` tests run last, and the simulation they share starts now in the background, so it
+    plays while the rest of the suite runs."""
+    global _simulation
+    simulated = [item for item in items if item.get_closest_marker("simulation")]
+    if not simulated or config.option.collectonly:
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("simulation")] + simulated
+    from sim_kit import Simulation
+
+    _simulation = Simulation.start()
+
+
+@pytest.fixture(scope="session")
+def simulation():
+    """The finished ten-day simulation (sim_kit): its env, home and output."""
+    return _simulation.wait()
+
+
 def pytest_sessionfinish(session, exitstatus):
+    if _simulation is not None:
+        _simulation.stop()
     shutil.rmtree(SESSION_VAR, ignore_errors=True)

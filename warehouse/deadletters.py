@@ -11,7 +11,7 @@ import base64
 import orjson
 
 from hub import clock
-from hub.kafka_clients import ensure_topics, make_producer
+from hub.kafka_clients import ensure_topics, shared_producer
 from warehouse.errors import WarehouseError
 
 MAX_DLQ_RAW = 256 << 10  # what a dead letter keeps of a value; the whole record stays in the raw topic
@@ -29,7 +29,7 @@ class DeadLetters:
     def send(self, key, value, reason: str, partition: int, offset: int, source) -> None:
         if self.producer is None:
             ensure_topics([self.topic])
-            self.producer = make_producer()
+            self.producer = shared_producer()
         dlq_key, dlq_value, headers = dead_letter_message(
             self.resource_id, self.source_topic, partition, offset, key, value, reason, source
         )
@@ -50,8 +50,9 @@ class DeadLetters:
             )
 
     def close(self) -> None:
+        """Wait for what was sent (the process's producer stays open for its next sender)."""
         if self.producer is not None:
-            self.producer.close()
+            self.producer.flush()
             self.producer = None
 
 

@@ -194,9 +194,11 @@ class _Load:
                 log.info("%s: topic %s does not exist yet: nothing to land", self.resource.id, self.topic)
                 return self.result
             tps = [TopicPartition(self.topic, p) for p in partitions]
-            consumer.assign(tps)
+            # Offsets first, then the assignment: an assigned consumer keeps a long-polling fetch in
+            # flight, and the broker answers each offset query on that connection only after it.
             starts = self._starts(consumer, tps)
             ends = consumer.end_offsets(tps)
+            consumer.assign(tps)
             self._tidy(starts)
             next_offsets = self._consume(consumer, starts, ends)
             self._wait(0)

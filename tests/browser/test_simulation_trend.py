@@ -1,23 +1,18 @@
-"""The simulated history as leadership sees it: after `hub simulate --days 10 --scale tiny` (in a fresh
-home with its own Kafka broker), the dashboard in real headless Chromium draws ten daily points with
-the outage's dip, and the PDF report's trend page shows the same. Both are kept as PNGs in
-var/test-artifacts/ (simulation-dashboard-trend.png, simulation-report-trend.png).
-
-HUB_TEST_SIMULATED_HOME=<dir> reuses the hub home of a finished ten-day simulation from 2026-11-01
-(e.g. the one tests/e2e/test_simulation.py left under pytest's tmp dir) instead of simulating again."""
+"""The simulated history as leadership sees it: after the ten simulated days the `simulation` tests
+share (tests/sim_kit.py), the dashboard in real headless Chromium draws ten daily points with the
+outage's dip, and the PDF report's trend page shows the same. Both are kept as PNGs in
+var/test-artifacts/ (simulation-dashboard-trend.png, simulation-report-trend.png)."""
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,10 +21,10 @@ pytestmark = pytest.mark.simulation
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "var" / "test-artifacts"  # where tests/browser/conftest.py keeps screenshots
-HUB = str(Path(sys.executable).parent / "hub")
 DAYS = 10
-START = date(2026, 11, 1)
-LAST_DAY_AT = "2026-11-10T10:45:00+08:00"  # after the last day's snapshot (10:30)
+START = date(2026, 9, 23)
+LAST_DAY = START + timedelta(days=DAYS - 1)
+LAST_DAY_AT = f"{LAST_DAY.isoformat()}T10:45:00+08:00"  # after the last day's snapshot (10:30)
 
 
 def _free_port() -> int:
@@ -39,29 +34,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def simulated_home(tmp_path_factory) -> Path:
-    if os.environ.get("HUB_TEST_SIMULATED_HOME"):
-        yield Path(os.environ["HUB_TEST_SIMULATED_HOME"])
-        return
-    home = tmp_path_factory.mktemp("sim-browser") / "var"
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("HUB_", "AIRFLOW"))}
-    env.update(
-        HUB_VAR_DIR=str(home),
-        HUB_KAFKA_PORT=str(_free_port()),
-        HUB_KAFKA_CONTROLLER_PORT=str(_free_port()),
-        HUB_KAFKA_LIBS_DIR=str(REPO / "var" / "kafka" / "libs"),
-        HUB_VIDEO_URL=f"http://127.0.0.1:{_free_port()}",
-        HUB_MQTT_PORT=str(_free_port()),
-        HUB_TARGET_DATE="2026-12-31",
-    )
-    command = [HUB, "simulate", "--days", str(DAYS), "--scale", "tiny", "--start", START.isoformat()]
-    try:  # the services and broker it started are stopped even if it fails or times out
-        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=5400)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-        yield home
-    finally:
-        for stop in (["sources", "down"], ["kafka", "down"]):
-            subprocess.run([HUB, *stop], env=env, capture_output=True, timeout=120)
+def simulated_home(simulation) -> Path:
+    return simulation.home
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +74,7 @@ def test_the_dashboard_draws_the_simulated_days(page, simulated_service):
     with urllib.request.urlopen(simulated_service + "/api/coverage", timeout=30) as response:
         coverage = json.load(response)
     trend = coverage["trend"]
-    assert [point["date"] for point in trend] == [f"2026-11-{day:02d}" for day in range(1, DAYS + 1)]
+    assert [point["date"] for point in trend] == [(START + timedelta(days=n)).isoformat() for n in range(DAYS)]
     aggregated = [point["aggregated"] for point in trend]
     assert min(aggregated[3:5]) < aggregated[2] and aggregated[5] > aggregated[4]  # the outage's dip, the recovery
     page.goto(simulated_service + "/")
@@ -112,7 +86,7 @@ def test_the_dashboard_draws_the_simulated_days(page, simulated_service):
 
 
 def test_the_pdf_report_shows_the_simulated_trend(simulated_home):
-    folder = simulated_home / "reports" / "2026-11-10"
+    folder = simulated_home / "reports" / LAST_DAY.isoformat()
     stored = json.loads((folder / "coverage.json").read_text(encoding="utf-8"))
     assert len(stored["trend"]) == DAYS
     pdf = folder / "report.pdf"

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-HUB = str(Path(sys.executable).parent / "hub")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from sim_kit import HUB, REPO, free_port, isolated_env  # noqa: F401 (re-exported for the e2e modules)
 
 
 def hub_json(env, *args) -> dict:

@@ -59,6 +59,12 @@ def test_a_bad_batch_is_read_by_the_next_pass_and_the_correction_restores_it(hub
     with sqlite3.connect(database) as db:
         rows = db.execute("SELECT gmsfhm, hyzk, updated_at FROM rk_czrk WHERE updated_at >= ?", (latest,)).fetchall()
     assert {key: value for key, value, _ in rows if key in original} == dict.fromkeys(original, "X")
+    stamped = {key: at for key, _, at in rows if key in original}
+    generate.seed("tiny", 7, step=1, only={"resident_population"})  # the next night
+    assert incidents.bad_batch("resident_population", rows=4) == broken  # not corrected: exported again
+    with sqlite3.connect(database) as db:
+        again = {key: (value, at) for key, value, at in db.execute("SELECT gmsfhm, hyzk, updated_at FROM rk_czrk")}
+    assert all(again[key][0] == "X" and again[key][1] > stamped[key] for key in original)
     incidents.correct("resident_population")
     with sqlite3.connect(database) as db:
         assert dict(db.execute("SELECT gmsfhm, hyzk FROM rk_czrk ORDER BY rowid LIMIT 4")) == original

@@ -46,5 +46,12 @@ def test_first_run_slot_and_catch_up():
 def test_default_scenario_reads_as_documented():
     assert [DEFAULT.down_on(day) for day in (2, 3, 5, 6)] == [set(), {"scjgj"}, {"scjgj"}, set()]
     assert DEFAULT.outages_starting(3) == ["scjgj"] and DEFAULT.outages_ending(6) == ["scjgj"]
-    assert [b.resource for b in DEFAULT.bad_batches_on(7)] == [b.resource for b in DEFAULT.corrections_on(8)]
+    assert [b.resource for b in DEFAULT.bad_batches_on(1)] == [] == [b.resource for b in DEFAULT.bad_batches_on(9)]
+    assert {day: [b.resource for b in DEFAULT.bad_batches_on(day)] for day in (2, 8)} == {
+        2: ["resident_population"],
+        8: ["resident_population"],
+    }
+    assert [b.resource for b in DEFAULT.corrections_on(9)] == ["resident_population"]
+    assert [(r.department, r.answered_on) for r in DEFAULT.requests_on(1)] == [("mzj", 6), ("wsjkj", 7)]
+    assert [r.department for r in DEFAULT.answers_on(7)] == ["wsjkj"]
     assert [b.resource for b in DEFAULT.bindings_on(6)] == ["hotline_12345"]

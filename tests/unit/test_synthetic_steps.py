@@ -119,3 +119,21 @@ def test_outbox_lines_are_mqtt_messages_on_the_bound_topics(stepped):
         and line["topic"].split("/")[2] == "pm25"
         for line in lines
     )
+
+
+def test_a_clean_step_adds_records_but_no_defect(hub_env):
+    """`hub seed --step K --clean` (what a simulation uses): the new and changed records are all clean,
+    the defects of earlier steps stay as they were; a step without it adds defects again."""
+    noisy = {"resident_population", "drone_work_orders", "police_cloud_ai_alerts", "electricity_readings"}
+
+    def defects(manifest: dict) -> dict:
+        return {rid: manifest["resources"][rid]["defects"] for rid in noisy}
+
+    start = generate.seed("tiny", 7, only=noisy, step_hours=24)
+    clean = generate.seed("tiny", 7, step=1, only=noisy, clean=True)
+    assert all(clean["resources"][rid]["records"] > start["resources"][rid]["records"] for rid in noisy)
+    assert defects(clean) == defects(start)
+    noisy_step = generate.seed("tiny", 7, step=2, only=noisy)
+    assert defects(noisy_step) != defects(clean)
+    with pytest.raises(SyntheticError, match="--clean is for later steps"):
+        generate.seed("tiny", 7, clean=True, only=noisy)
