@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from catalog import devices
 from catalog.coverage import CoveragePolicy, Status, classify
 from catalog.models import Department, Item, Resource
+from catalog.report.wording import verdict
 from catalog.service import labels
 from catalog.snapshots import coverage_report
 from catalog.store import display_name, resource_facts
@@ -120,6 +121,7 @@ def dashboard(session: Session, as_of: datetime) -> dict:
         "top_gaps": gap_rows(document, ids_by_code, item_labels(session), TOP_GAPS),
         "timeliness": timeliness_rows(document, ids_by_code, dept_ids, TOP_GAPS),
         "method_label": labels.method_label(document["projection"]["method"]),
+        "verdict": verdict(document),  # the report's words: no verdict before the minimum history
         "gap_reasons": [
             {"reason": reason, "label": labels.reason_label(reason), "count": count}
             for reason, count in reasons.most_common()

@@ -80,6 +80,7 @@ def test_the_dashboard_draws_the_simulated_days(page, simulated_service):
     page.goto(simulated_service + "/")
     page.wait_for_selector("#trend-chart svg path.series")
     assert page.locator("#trend-chart circle.dot").count() == DAYS
+    assert "达成目标" in page.inner_text("[data-testid=verdict]")  # ten days of history: a verdict
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator("#trend-chart").screenshot(path=str(ARTIFACTS / "simulation-dashboard-trend.png"))
     assert page.console_errors == []
