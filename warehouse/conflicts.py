@@ -146,7 +146,8 @@ def compute(as_of: datetime | None = None, catalogue=None) -> tuple[dict, dict]:
                     )
                     row |= {"status": "compared", "compared": result.compared, "conflicts": len(result.conflicting)}
                     row["rate"] = result.rate
-                    samples.append({**_sample_of(row), "keys": result.conflicting[:SAMPLE_KEYS]})
+                    keys = {"key_item": holder.key, "authoritative_key_item": source.key}
+                    samples.append({**_sample_of(row), **keys, "keys": result.conflicting[:SAMPLE_KEYS]})
                 rows.append(row)
     finally:
         connection.close()

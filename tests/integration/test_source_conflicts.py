@@ -6,18 +6,22 @@ and the rates are the manifest's counts over the keys compared."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from kafka_kit import drop_resource_topics, gate_and_stage
 from seed_kit import seed_catalogue
+from sqlalchemy import select
 
 from catalog.db import session_scope
+from catalog.grants import add_grant
+from catalog.models import QueryAudit
 from catalog.store import load_catalogue_into
 from connectors.runner import connect
 from hub import settings as hub_settings
 from synthetic import generate
 from warehouse import conflicts, landing
+from warehouse.access import conflict_samples
 
 pytestmark = pytest.mark.kafka
 INVOLVED = (
@@ -47,6 +51,7 @@ def checked(tmp_path_factory, kafka_bootstrap):
                 assert all(report.ok for report in connect(resource_id, progress=False)), resource_id
                 gate_and_stage(by_id[resource_id], landing.land(resource_id))
             figures, samples = conflicts.compute(catalogue=catalogue)
+            conflicts.write(figures, samples)
             yield manifest, figures, samples, catalogue
         finally:
             drop_resource_topics(INVOLVED)
@@ -92,3 +97,36 @@ def test_rates_per_department_and_item_add_up(checked):
             assert total["conflicts"] == sum(row["conflicts"] for row in part)
     assert {row["department"] for row in figures["by_department"]} >= {"zsj", "mzj", "tjj"}
     assert figures["overall"]["compared"] > 400  # the natives of 常住人口, three items
+
+
+def test_samples_show_values_only_to_who_may_read_both_resources(checked):
+    manifest, _figures, _samples, _catalogue = checked
+    truth = {(c["key"], c["item"]): c for c in manifest["resident_population"]["conflicts"]}
+
+    def resident(role: str) -> list[dict]:
+        return [s for s in conflict_samples.samples(role, user="test") if s["resource"] == "resident_population"]
+
+    for role in ("zsj", "gaj"):  # each reads its own register, not the other's 有条件共享 one
+        for sample in resident(role):
+            assert not sample["visible"] and sample["rows"] == [] and sample["count"] >= 1
+            assert "no grant" in sample["reason"]
+    with session_scope() as session:
+        until = datetime.now(timezone.utc) + timedelta(days=30)
+        add_grant(
+            session, department="gaj", resource="resident_population", purpose="一数一源核查", approved_by="zsj",
+            valid_until=until, include_pii=True,
+        )  # fmt: skip
+    seen = resident("gaj")
+    assert seen and all(sample["visible"] for sample in seen)
+    for sample in seen:
+        for row in sample["rows"]:  # in clear: the grant includes PII, and gaj owns the 数源
+            injected = truth[(row["key"], sample["item"])]
+            assert (row["value"], row["authoritative_value"]) == (injected["value"], injected["authoritative_value"])
+    as_admin = [s for s in resident("admin") if s["item"] == "xm"]
+    subjects = {key for key, _item in truth}
+    assert as_admin[0]["visible"] and as_admin[0]["rows"]  # an admin reads every resource, PII masked
+    assert all(row["key"] not in subjects and "*" in row["value"] for row in as_admin[0]["rows"])
+    with session_scope() as session:
+        looks = session.scalars(select(QueryAudit).where(QueryAudit.channel == "conflicts")).all()
+    assert len(looks) == 4 and all("resident_population.xm" in look.sql_text for look in looks)
+    assert not any(key in look.sql_text for look in looks for key in subjects)
