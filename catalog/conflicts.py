@@ -42,6 +42,23 @@ def conflicts_document(as_of: datetime) -> dict:
     return empty(f"no conflict check at or before {as_of.isoformat()}: run `hub warehouse conflicts`")
 
 
+def labelled(conflicts: dict, department_names: dict[str, str]) -> dict:
+    """The figures with each department's name beside its id: what the pages and the report show."""
+
+    def named(row: dict) -> dict:
+        row = {**row, "department_name": department_names.get(row["department"], row["department"])}
+        if "authoritative_department" in row:
+            source = row["authoritative_department"]
+            row["authoritative_department_name"] = department_names.get(source, source)
+        return row
+
+    return {
+        **conflicts,
+        "rows": [named(row) for row in conflicts["rows"]],
+        "by_department": [named(row) for row in conflicts["by_department"]],
+    }
+
+
 def department_part(conflicts: dict, department_id: str) -> dict:
     """One department's part: the base items it holds beside their 数源, and those it is the 数源 of."""
     rows = conflicts["rows"]

@@ -130,3 +130,31 @@ def test_samples_show_values_only_to_who_may_read_both_resources(checked):
         looks = session.scalars(select(QueryAudit).where(QueryAudit.channel == "conflicts")).all()
     assert len(looks) == 4 and all("resident_population.xm" in look.sql_text for look in looks)
     assert not any(key in look.sql_text for look in looks for key in subjects)
+
+
+def test_the_figures_reach_the_coverage_document_the_department_page_and_the_report(checked, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from catalog.report.data import report_data
+    from catalog.report.render import render_html
+    from catalog.service.app import create_app
+    from catalog.snapshots import coverage_report
+
+    manifest, figures, _samples, _catalogue = checked
+    now = datetime.now(timezone.utc)
+    with session_scope() as session:
+        document = coverage_report(session, now, target=0.7, target_date=now.date())
+        html = render_html(report_data(session, now), {})
+    assert document["conflicts"]["rows"] == figures["rows"] and document["conflicts"]["reason"] is None
+    assert "一数一源：与数源部门的不一致率" in html
+    monkeypatch.setenv("HUB_API_TOKEN", "a-service-token-of-the-test-run")
+    hub_settings.reset_settings()
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        api = client.get("/api/coverage").json()["conflicts"]
+        page = client.get("/departments/zsj", headers={"Accept": "text/html"}).text
+        twin = client.get("/api/departments/zsj").json()
+    assert api["overall"] == figures["overall"]
+    assert "一数一源比对" in page and "resident_population" in page
+    held = {(row["resource"], row["item"]) for row in twin["conflicts"]["held"]}
+    assert held == {("resident_population", item) for item in ("xm", "jzdz", "lxdh")}
+    assert not any(key in page for entry in manifest.values() for key in (c["key"] for c in entry.get("conflicts", [])))
