@@ -1,5 +1,7 @@
 """`hub account add|token|list|disable|whoami` and `hub grant request|approve|deny|revoke|add|list|history`.
 
+Every grant step is a `share_request.changed` event, published to hub.events before it commits.
+
 Every command but the first admin's creation runs as the caller's identity: HUB_TOKEN, else the
 token file (~/.config/hub/token, HUB_TOKEN_FILE). Mounted by pipeline/cli.py with `register(app)`.
 """
@@ -24,6 +26,7 @@ from catalog.grants import GrantError
 from catalog.identity import ADMIN, ROLES, STEWARD, Identity
 from catalog.models import Grant
 from hub import clock
+from hub.errors import HubError
 from hub.settings import get_settings
 
 account_app = typer.Typer(
@@ -48,7 +51,10 @@ def _as_caller() -> Iterator[tuple[Session, Identity]]:
     try:
         with session_scope() as session:
             yield session, accounts.current_identity(session)
-    except (GrantError, accounts.AuthError) as error:  # ApprovalError is a GrantError
+            # The steps taken go to hub.events before they commit: if Kafka does not take them,
+            # nothing is kept, so the topic stays the whole history of the share requests.
+            approvals.publish_recorded(session)
+    except (GrantError, accounts.AuthError, HubError) as error:  # ApprovalError is a GrantError
         _fail(str(error))
 
 

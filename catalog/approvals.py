@@ -1,9 +1,13 @@
-"""Requests to read 有条件共享 resources and the owner's decisions, every step kept as a GrantEvent.
+"""Share requests (共享申请) to read a resource and the owner's decisions: the commands.
 
 A department's analyst or steward requests (purpose, end date, PII or not); the steward of the
 department that provides the resource approves or denies with a reason. Reading PII in clear is a
 separate, explicit part of the approval. Only an approval makes a Grant row, and only Grant rows
 give access (warehouse.access.rights reads them through catalog.grants.rights_inputs).
+
+Each command checks who may take the step, then records it as a `share_request.changed` event:
+applied here through catalog.events (the code a replay runs, catalog.share_requests) and kept on the
+session until the entry point publishes it to hub.events before committing (`publish_recorded`).
 """
 
 from __future__ import annotations
@@ -13,14 +17,18 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from catalog.grants import GrantError, add_grant, resolve_department, revoke_grant
+from catalog.db import lock_writers
+from catalog.events import APPLIED, apply_event_with_reason
+from catalog.grants import GrantError, next_id, resolve_department
 from catalog.identity import ADMIN, STEWARD, Identity
 from catalog.models import Grant, GrantEvent, GrantRequest, Resource
+from catalog.share_requests import APPROVED, CATALOGUE, DENIED, PENDING, REQUESTED, REVOKED
 from hub import clock
+from hub.events import ShareRequestChanged
 
-PENDING, APPROVED, DENIED = "pending", "approved", "denied"
+__all__ = ["APPROVED", "CATALOGUE", "DENIED", "PENDING", "ApprovalError", "publish_recorded"]
 UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "无条件共享", "有条件共享", "不予共享"
-CATALOGUE = "catalogue"  # the decider of requests the sharing type answers at once
+RECORDED = "hub.share_request_events"  # session.info key: events applied, not yet published
 
 
 class ApprovalError(GrantError):
@@ -35,28 +43,38 @@ def _now() -> datetime:
     return clock.now()
 
 
-def _event(
-    session: Session,
-    who: Identity,
-    action: str,
-    *,
-    request: GrantRequest | None = None,
-    grant_id: int | None = None,
-    detail: str | None = None,
-    now: datetime,
-) -> None:
-    session.add(
-        GrantEvent(
-            request_id=request.id if request else None,
-            grant_id=grant_id,
-            at=now,
-            action=action,
-            actor=who.user,
-            actor_role=who.role,
-            actor_department=who.department,
-            detail=detail,
-        )
+def _change(resource: str, who: Identity, action: str, now: datetime, **fields) -> ShareRequestChanged:
+    return ShareRequestChanged.build(
+        resource,
+        ts=now,
+        action=action,
+        actor=who.user,
+        actor_role=who.role,
+        actor_department=who.department,
+        **{key: value for key, value in fields.items() if value is not None},
     )
+
+
+def _record(session: Session, *events: ShareRequestChanged) -> None:
+    """Apply the events as the catalogue consumer would; a refusal raises and nothing of them stays."""
+    for event in events:
+        outcome, reason = apply_event_with_reason(session, event)
+        if outcome != APPLIED:
+            raise ApprovalError(f"{event.payload.action} not recorded: {reason or outcome}")
+        session.info.setdefault(RECORDED, []).append(event)
+
+
+def publish_recorded(session: Session) -> int:
+    """Publish the events this session recorded to hub.events (before it commits); how many."""
+    events = session.info.pop(RECORDED, [])
+    if events:
+        from hub.events import publish_events  # the Kafka client: only when a step was taken
+        from hub.kafka_clients import ensure_topics
+        from hub.topics import events_topic
+
+        ensure_topics([events_topic()])
+        publish_events(events)
+    return len(events)
 
 
 def _resource(session: Session, id_or_code: str) -> Resource:
@@ -104,45 +122,39 @@ def request_grant(
     if not purpose.strip():
         raise ApprovalError("say what the data is for (--purpose)", status=422)
     _check_end(valid_until, now)
-    request = GrantRequest(
-        department_id=holder.id,
-        resource_id=target.id,
+    lock_writers(session)  # the id is the next free one until this transaction ends
+    request_id = next_id(session, GrantRequest)
+    requested = _change(
+        target.id,
+        who,
+        REQUESTED,
+        now,
+        request=request_id,
+        department=holder.id,
         purpose=purpose.strip(),
         pii_requested=pii,
         valid_until=valid_until,
-        requested_by=who.user,
-        requested_at=now,
-        status=PENDING,
     )
-    session.add(request)
-    session.flush()
-    _event(
-        session,
-        who,
-        "requested",
-        request=request,
-        now=now,
-        detail=f"{holder.id} → {target.id} until {valid_until.isoformat()}{', PII in clear' if pii else ''}",
-    )
-    _answer_at_once(session, who, request, target.sharing_type, now)
-    return request
+    _record(session, requested, *_answer_at_once(target, who, request_id, pii, now))
+    return session.get(GrantRequest, request_id)
 
 
-def _answer_at_once(session: Session, who: Identity, request: GrantRequest, sharing: str, now: datetime) -> None:
+def _answer_at_once(
+    target: Resource, who: Identity, request_id: int, pii: bool, now: datetime
+) -> list[ShareRequestChanged]:
     """The sharing type decides some requests itself (政务数据共享条例: no extra conditions on 无条件共享).
 
     无条件共享 is readable by every department already: the request is granted at once (PII in
     clear still needs the owner, so such a request waits like a 有条件共享 one). 不予共享 cannot
     be granted: the refusal is recorded with its reason, so the department's figures show it.
     """
-    if sharing == UNCONDITIONAL and not request.pii_requested:
-        request.status, request.decision_reason = APPROVED, f"{UNCONDITIONAL}：各部门可直接使用，无需审批"
-    elif sharing == NOT_SHARED:
-        request.status, request.decision_reason = DENIED, f"{NOT_SHARED}：依目录不予共享，不能申请"
+    if target.sharing_type == UNCONDITIONAL and not pii:
+        status, reason = APPROVED, f"{UNCONDITIONAL}：各部门可直接使用，无需审批"
+    elif target.sharing_type == NOT_SHARED:
+        status, reason = DENIED, f"{NOT_SHARED}：依目录不予共享，不能申请"
     else:
-        return
-    request.decided_by, request.decided_at = CATALOGUE, now
-    _event(session, who, request.status, request=request, detail=request.decision_reason, now=now)
+        return []
+    return [_change(target.id, who, status, now, request=request_id, decided_by=CATALOGUE, reason=reason)]
 
 
 def approve(
@@ -163,24 +175,22 @@ def approve(
     if pii and not request.pii_requested:
         raise ApprovalError(f"request #{request.id} did not ask for PII: it cannot be approved with PII", status=422)
     _check_end(request.valid_until, now, expired_request=True)
-    grant = add_grant(
-        session,
-        department=request.department_id,
-        resource=request.resource_id,
-        purpose=request.purpose,
-        approved_by=who.user,
-        valid_until=request.valid_until,
-        include_pii=bool(pii),
-        now=now,
-        request_id=request.id,
+    lock_writers(session)
+    grant_id = next_id(session, Grant)
+    decision = bool(pii) if request.pii_requested else None
+    approved = _change(
+        request.resource_id,
+        who,
+        APPROVED,
+        now,
+        request=request.id,
+        decided_by=who.user,
+        reason=reason,
+        grant=grant_id,
+        pii=decision,
     )
-    request.status, request.decided_by, request.decided_at = APPROVED, who.user, now
-    request.decision_reason, request.grant_id = reason, grant.id
-    _event(session, who, "approved", request=request, grant_id=grant.id, detail=reason, now=now)
-    if request.pii_requested:
-        request.pii_decision = APPROVED if pii else DENIED
-        _event(session, who, "pii_approved" if pii else "pii_denied", request=request, grant_id=grant.id, now=now)
-    return grant
+    _record(session, approved)
+    return session.get(Grant, grant_id)
 
 
 def deny(session: Session, who: Identity, request_id: int, *, reason: str, now: datetime | None = None) -> GrantRequest:
@@ -190,9 +200,10 @@ def deny(session: Session, who: Identity, request_id: int, *, reason: str, now: 
     _check_owner(session, who, request)
     if not reason.strip():
         raise ApprovalError("a denial needs a reason (--reason)", status=422)
-    request.status, request.decided_by, request.decided_at = DENIED, who.user, now
-    request.decision_reason = reason.strip()
-    _event(session, who, "denied", request=request, detail=reason.strip(), now=now)
+    denied = _change(
+        request.resource_id, who, DENIED, now, request=request.id, decided_by=who.user, reason=reason.strip()
+    )
+    _record(session, denied)
     return request
 
 
@@ -207,9 +218,11 @@ def revoke(
     owner = session.get(Resource, grant.resource_id).provider_id
     if not (who.is_admin or (who.role == STEWARD and who.department == owner)):
         raise ApprovalError(f"only a steward of {owner} or an admin revokes grant #{grant_id}", status=403)
-    revoke_grant(session, grant_id, now=now)
-    request = session.get(GrantRequest, grant.request_id) if grant.request_id else None
-    _event(session, who, "revoked", request=request, grant_id=grant.id, detail=reason, now=now)
+    if grant.revoked_at is None:  # revoking twice changes nothing, and says nothing twice
+        _record(
+            session,
+            _change(grant.resource_id, who, REVOKED, now, request=grant.request_id, grant=grant.id, reason=reason),
+        )
     return grant
 
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from catalog import objections
+from catalog import objections, share_requests
 from catalog.coverage import DEFAULT_QUALITY_THRESHOLD
 from catalog.errors import CatalogError
+from catalog.grants import GrantError
 from catalog.models import ConnectorRun, Landing, QualityRun, Resource, StatusChange
 from catalog.store import upsert_department, write_resource
 from hub.events import (
@@ -30,6 +31,7 @@ from hub.events import (
     ResourceRegistered,
     ResourceUpdated,
     SchemaChanged,
+    ShareRequestChanged,
 )
 
 UNBOUND, BOUND, PRODUCING, LANDING_FAILED = "unbound", "bound", "producing", "landing_failed"
@@ -193,6 +195,13 @@ def _objection_changed(session: Session, resource: Resource, event: ObjectionCha
         raise EventRejected(str(exc)) from None
 
 
+def _share_request_changed(session: Session, resource: Resource, event: ShareRequestChanged) -> None:
+    try:
+        share_requests.apply_change(session, resource, event)
+    except (share_requests.ShareRequestRefused, GrantError) as exc:  # does not fit the state: rejected
+        raise EventRejected(str(exc)) from None
+
+
 HANDLERS: dict[str, Callable[..., None]] = {
     "resource.registered": _registered,
     "resource.updated": _registered,
@@ -202,6 +211,7 @@ HANDLERS: dict[str, Callable[..., None]] = {
     "quality.completed": _quality,
     "schema.changed": _schema_changed,
     "objection.changed": _objection_changed,
+    "share_request.changed": _share_request_changed,
 }
 if set(HANDLERS) != set(EVENT_TYPES):
     raise CatalogError(f"event types without a handler: {sorted(set(EVENT_TYPES) - set(HANDLERS))}")

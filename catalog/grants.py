@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog.errors import CatalogError
 from catalog.identity import acting_identity
-from catalog.models import Department, Grant, QueryAudit, Resource
+from catalog.models import Department, Grant, GrantRequest, QueryAudit, Resource
 from catalog.store import display_name
 from hub import clock
 
@@ -46,6 +46,7 @@ def add_grant(
     include_pii: bool = False,
     now: datetime | None = None,
     request_id: int | None = None,
+    grant_id: int | None = None,
 ) -> Grant:
     """Record an approved grant; the department and resource must exist, the resource be 有条件共享.
 
@@ -70,6 +71,8 @@ def add_grant(
             "is recorded; give the last day it holds (e.g. 2026-12-31)"
         )
     grant = Grant(
+        # Ids are given, never drawn from a sequence: a replayed share_request.changed names its grant's id.
+        id=grant_id or next_id(session, Grant),
         department_id=holder.id,
         resource_id=target.id,
         purpose=purpose,
@@ -82,6 +85,11 @@ def add_grant(
     session.add(grant)
     session.flush()
     return grant
+
+
+def next_id(session: Session, model: type[Grant] | type[GrantRequest]) -> int:
+    """The id the next grant or request takes (writers hold catalog.db.lock_writers meanwhile)."""
+    return (session.scalar(select(func.max(model.id))) or 0) + 1
 
 
 def revoke_grant(session: Session, grant_id: int, *, now: datetime | None = None) -> Grant:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from catalog import shared_items
 from catalog.checks import ROW_CHECK_ROLES, SEVERITIES
 from catalog.coverage import grace_problem
 from catalog.reference import SHUNDE_DISTRICT_CODE, SHUNDE_TOWNS, USCC_ALPHABET, uscc_check_char
@@ -104,6 +105,8 @@ RULES = (
     "related",
     "check_rule",
     "check_columns",
+    "shared_item",
+    "authoritative_source",
 )
 
 MAX_ITEM_LENGTH = 1_000_000
@@ -248,6 +251,10 @@ def _lint_resources(catalogue: Catalogue, today: date) -> list[Finding]:
             for code in res.related
             if code not in codes or code == res.code
         ]
+    findings += [
+        Finding(res.file, item_line(item, field_line(res, "items")), res.code, rule, f"item {item.name!r}: {message}")
+        for res, item, rule, message in shared_items.lint(catalogue.resources)
+    ]
     findings += _duplicates(catalogue.resources, lambda r: r.id, "unique_id", "resource id")
     findings += _duplicates(catalogue.resources, lambda r: r.code, "unique_code", "resource code")
     findings += _duplicates(

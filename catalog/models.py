@@ -127,6 +127,8 @@ class Item(Base):
     key: Mapped[bool]
     pii: Mapped[str] = mapped_column(String(32))
     rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    shared: Mapped[str | None] = mapped_column(String(64))  # 一数一源: the base item held ("人口.姓名")
+    authoritative: Mapped[bool] = mapped_column(default=False)  # this resource is the item's 数源
 
     resource: Mapped[Resource] = relationship(back_populates="items")
 

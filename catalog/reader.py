@@ -155,6 +155,8 @@ def _entry(row: Resource) -> spec.Resource:
                 key=i.key,
                 pii=i.pii,
                 rules=i.rules or {},
+                shared=i.shared,
+                authoritative=bool(i.authoritative),
             )
             for i in row.items
         ],

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from catalog.conflicts import conflicts_document
 from catalog.coverage import DEFINITION_VERSION, CoveragePolicy, SnapshotPoint, compute_coverage, snapshot_point
 from catalog.devices import device_document
 from catalog.models import CoverageSnapshot
@@ -94,7 +95,8 @@ def coverage_report(
     policy = policy or CoveragePolicy.default()
     document = compute_coverage(facts, as_of, policy, target, target_date, points)
     document["scorecard"] = scorecard(session, facts, as_of, policy)
-    return {**document, "devices": device_document(as_of)}  # device level: computed by the warehouse
+    # Device level and 一数一源 conflicts: computed by the warehouse, read from the files it keeps.
+    return {**document, "devices": device_document(as_of), "conflicts": conflicts_document(as_of)}
 
 
 def report(as_of: datetime | None = None, *, url: str | None = None) -> dict:

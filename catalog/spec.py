@@ -104,6 +104,10 @@ class Item(_SeedModel):
     key: bool = False
     pii: str = "none"
     rules: ValueRules = ValueRules()
+    # 一数一源: the base item this item holds for its subject ("人口.姓名", "法人.法定代表人"; the
+    # subjects are catalog.shared_items.SUBJECTS), and whether this resource is its authoritative source.
+    shared: str | None = None
+    authoritative: bool = False
     # Kept out of the public fields so derived schemas and fingerprints never see it.
     _line: int = PrivateAttr(default=0)
 

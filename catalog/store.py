@@ -153,6 +153,7 @@ def _write_items(session: Session, resource: Resource, items) -> None:
         row.position, row.label, row.type, row.length = position, spec_item.label, spec_item.type, spec_item.length
         row.nullable, row.key, row.pii = spec_item.nullable, spec_item.key, spec_item.pii
         row.rules = spec_item.rules.model_dump(mode="json", exclude_none=True)
+        row.shared, row.authoritative = spec_item.shared, spec_item.authoritative
         wanted.append(row)
     for stale in existing.values():
         session.delete(stale)

@@ -188,6 +188,46 @@ class ObjectionChange(Payload):
     at: Moment | None = None  # default: the event's ts
 
 
+SHARE_REQUEST_ACTIONS = ("requested", "approved", "denied", "revoked")
+
+
+class ShareRequestChange(Payload):
+    """share_request.changed: one step of a share request (共享申请) for a resource, or of its grant.
+
+    `requested` carries the whole request; `approved` the grant it makes (id, PII decision) and who
+    decided (the owner's steward, or `catalogue` when the sharing type answers at once); `denied` the
+    reason; `revoked` the grant ended. Ids are the catalogue's, so a replay rebuilds the same rows.
+    """
+
+    request: Annotated[int, Field(ge=1)] | None = None  # None only when revoking a grant made without one
+    action: Literal["requested", "approved", "denied", "revoked"]
+    actor: Name
+    actor_role: Name
+    actor_department: str | None = None
+    at: Moment | None = None  # default: the event's ts
+    department: str | None = Field(None, max_length=32)  # requested: the department that asks
+    purpose: str | None = Field(None, max_length=2000)
+    pii_requested: bool | None = None
+    valid_until: Moment | None = None
+    decided_by: str | None = Field(None, max_length=64)  # approved / denied: the decider
+    reason: str | None = Field(None, max_length=2000)
+    grant: Annotated[int, Field(ge=1)] | None = None  # approved: the grant made; revoked: the grant ended
+    pii: bool | None = None  # approved: PII in clear allowed (None: not asked for)
+
+    @model_validator(mode="after")
+    def _what_each_action_needs(self) -> "ShareRequestChange":
+        needed = {
+            "requested": ("request", "department", "purpose", "pii_requested", "valid_until"),
+            "approved": ("request", "decided_by"),  # no grant when the catalogue grants 无条件共享 at once
+            "denied": ("request", "decided_by", "reason"),
+            "revoked": ("grant",),
+        }[self.action]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.action} step needs {', '.join(missing)}")
+        return self
+
+
 class SchemaChange(Payload):
     """schema.changed: source records differ from the catalogue entry (history; no status change)."""
 
@@ -273,6 +313,11 @@ class ObjectionChanged(Event):
     payload: ObjectionChange
 
 
+class ShareRequestChanged(Event):
+    type: Literal["share_request.changed"] = "share_request.changed"
+    payload: ShareRequestChange
+
+
 EVENT_MODELS: dict[str, type[Event]] = {
     model.model_fields["type"].default: model
     for model in (
@@ -284,6 +329,7 @@ EVENT_MODELS: dict[str, type[Event]] = {
         QualityCompleted,
         SchemaChanged,
         ObjectionChanged,
+        ShareRequestChanged,
     )
 }
 EVENT_TYPES = tuple(EVENT_MODELS)

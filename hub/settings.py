@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = None
     # Device-level coverage: the warehouse writes one JSON per computation here, the catalogue reads it.
     device_coverage_dir: Path | None = None
+    # 一数一源 conflict figures: the warehouse writes one JSON per computation here, the catalogue reads it.
+    source_conflicts_dir: Path | None = None
     coverage_target: float = Field(0.7, gt=0, le=1)
     target_date: date = Field(default_factory=_end_of_this_year)
     api_token: SecretStr = SecretStr(DEFAULT_API_TOKEN)
@@ -138,6 +140,7 @@ class Settings(BaseSettings):
         self.lake_dir = self.lake_dir or self.var_dir / "lake"
         self.warehouse_path = self.warehouse_path or self.var_dir / "warehouse.duckdb"
         self.device_coverage_dir = self.device_coverage_dir or self.var_dir / "device_coverage"
+        self.source_conflicts_dir = self.source_conflicts_dir or self.var_dir / "source_conflicts"
         return self
 
     @property

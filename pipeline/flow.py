@@ -93,9 +93,11 @@ def snapshot() -> dict:
     """Today's coverage snapshot (taken once a day; the only writer of snapshots) and its headline figures."""
     from catalog.snapshots import snapshot_today  # per step: see the module's docstring
     from pipeline import alerts
+    from warehouse.conflicts import refresh as check_source_conflicts
     from warehouse.devices import refresh as refresh_device_figures
 
     refresh_device_figures()  # the day's snapshot carries the device figures of this moment
+    check_source_conflicts()  # and the day's 一数一源 check (once a day: here, not per staging update)
     document = snapshot_today()
     alerted = alerts.freshness_breached(document)
     figures = {k: document[k] for k in ("as_of", "target", "overall", "weighted", "projection")}

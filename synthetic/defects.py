@@ -170,6 +170,7 @@ class Tally:
         self.key_columns = tuple(key_columns)
         self.records = 0
         self.defects: dict[str, list[str]] = defaultdict(list)
+        self.conflicts: list[dict] = []  # 一数一源 value conflicts injected (synthetic.conflicts)
 
     def identity(self, row: Mapping) -> str:
         return "|".join(_as_text(row.get(column)) for column in self.key_columns)
@@ -183,21 +184,41 @@ class Tally:
             raise ValueError(f"unknown defect {defect!r}; use one of {', '.join(DEFECT_NAMES)}")
         self.defects[defect].append(self.identity(row))
 
+    def record_conflict(
+        self, row: Mapping, *, item: str, base_item: str, value: str, authoritative_value: str | None
+    ) -> None:
+        """Note that `row` holds `value` for `base_item` where its 数源 holds `authoritative_value`."""
+        self.conflicts.append(
+            {
+                "item": item,
+                "base_item": base_item,
+                "key": self.identity(row),
+                "value": value,
+                "authoritative_value": authoritative_value,
+            }
+        )
+
     def record_identity(self, identity: str, defect: str) -> None:
         self.defects[defect].append(identity)
 
-    def merge(self, previous: Mapping[str, Iterable[str]], previous_records: int) -> None:
+    def merge(
+        self, previous: Mapping[str, Iterable[str]], previous_records: int, previous_conflicts: Iterable[dict] = ()
+    ) -> None:
         """Fold in what an earlier seed step already wrote (later steps add to it)."""
         self.records += previous_records
+        self.conflicts = [*previous_conflicts, *self.conflicts]
         for defect, identities in previous.items():
             self.defects[defect] = [*identities, *self.defects.get(defect, [])]
 
     def as_manifest(self) -> dict:
-        return {
+        manifest = {
             "records": self.records,
             "key_columns": list(self.key_columns),
             "defects": {name: list(self.defects[name]) for name in DEFECT_NAMES if self.defects.get(name)},
         }
+        if self.conflicts:  # only holders of a base item beside its 数源 have any
+            manifest["conflicts"] = list(self.conflicts)
+        return manifest
 
 
 def _as_text(value) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from catalog.selection import SEED_DIR
 from catalog.spec import load_catalogue, seed_files
 from connectors import systems
-from synthetic import drone, entities, generic, gis, iot, meters, people, video, video_clouds
+from synthetic import drone, entities, generic, gis, holders, iot, meters, people, video, video_clouds
 from synthetic.base import (
     DEFAULT_AS_OF,
     SCALES,
@@ -45,6 +45,8 @@ GENERATORS: dict[str, Generator] = {
     "migrant_registration": people.migrants,
     "market_entities": entities.market_entities,
     "individual_businesses": entities.individual_businesses,
+    "subsistence_allowance": holders.subsistence_allowance,
+    "industrial_enterprises": holders.industrial_enterprises,
     "electricity_accounts": meters.accounts,
     "electricity_readings": meters.readings,
     "water_accounts": meters.accounts,
@@ -186,12 +188,14 @@ def _seed_resource(
         updated = 0
         if ctx.updates:
             skip = {identity for ids in (previous or {}).get("defects", {}).values() for identity in ids}
+            # A later step's update must not overwrite an injected conflict (the manifest lists it).
+            skip |= {conflict["key"] for conflict in (previous or {}).get("conflicts", [])}
             mutate = MUTATORS.get(resource.id, generic.default_mutator)(ctx)
             updated = len(sink.update(ctx.updates, skip, mutate))
     finally:
         sink.close()
     if previous:
-        tally.merge(previous.get("defects", {}), previous["records"])
+        tally.merge(previous.get("defects", {}), previous["records"], previous.get("conflicts", []))
     config = resource.binding.config
     return {
         "system": resource.binding.system,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 from catalog.reference import MIGRANT_ORIGIN_COUNTY_CODES, SHUNDE_TOWNS
-from synthetic import codes, texts
+from synthetic import codes, conflicts, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
 from synthetic.defects import plan_defects
 from synthetic.generic import inject, roles, unreadable
@@ -193,14 +193,29 @@ def _defective(ctx, people: list[dict], chunk_no: int, role_map, columns, rng, e
         ),
         people,
     )
+    chosen, shared = _conflicts(ctx, people, plan, chunk_no)
+    values_rng = ctx.random(f"conflict-values{chunk_no}")
     chunk: Chunk = []
     for index, person in enumerate(people):
         row = {name: person.get(name) for name in columns}
         if extra:
             row.update(extra(person, rng, ctx))
+        if index in chosen:
+            conflicts.inject(row, chosen[index], shared[chosen[index]], person, values_rng, ctx.tally)
         serial = (ctx.step * 1_000_000 + chunk_no * CHUNK_ROWS + index) % 10_000_000
         chunk.extend(_with_defect(ctx, row, plan.get(index), role_map, rng, serial))
     return chunk
+
+
+def _conflicts(ctx, people: list[dict], plan: dict[int, str], chunk_no: int) -> tuple[dict[int, str], dict]:
+    """Rows whose base items disagree with the 数源 (户籍人口 holds the natives, so only natives are
+    comparable), chosen among rows without a defect of their own."""
+    shared = conflicts.shared_items(ctx.resource)
+    if not shared:
+        return {}, shared
+    eligible = [i for i, person in enumerate(people) if i not in plan and person["rklx"] == "户籍"]
+    first = ctx.step == 0 and chunk_no == 0
+    return conflicts.plan(eligible, shared, ctx.random(f"conflicts{chunk_no}"), at_least_one=first), shared
 
 
 def _spare_heads(plan: dict[int, str], people: list[dict]) -> dict[int, str]:

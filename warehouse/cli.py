@@ -83,6 +83,45 @@ def device_figures(as_json: bool = typer.Option(False, "--json", help="print the
     )
 
 
+@app.command("conflicts")
+def source_conflicts(
+    as_json: bool = typer.Option(False, "--json", help="print the computed figures"),
+    samples: bool = typer.Option(
+        False, "--samples", help="show the kept samples as your department may see them (no new check)"
+    ),
+    role: str | None = typer.Option(None, "--as", help="with --samples: platform admins only, as this department"),
+) -> None:
+    """一数一源: compare every holder of a base item with its 数源 on the subject key and keep the rates for the
+    catalogue (what coverage_daily runs); --samples shows which subjects conflict, within your sharing rights."""
+    import json
+
+    if samples:
+        from warehouse.access.cli import _signed_in_role
+        from warehouse.access.conflict_samples import samples as visible_samples
+
+        shown = visible_samples(_signed_in_role(role, "-- 一数一源 conflict samples"))
+        if as_json:
+            print(json.dumps(shown, ensure_ascii=False, indent=2))
+            return
+        for sample in shown:
+            head = f"{sample['base_item']} {sample['resource']}.{sample['item']} vs {sample['authoritative_resource']}"
+            console.print(f"{head}: {sample['count']} kept" + ("" if sample["visible"] else f" ({sample['reason']})"))
+            for row in sample["rows"]:
+                console.print(f"  {row['key']}: {row['value']} ≠ {row['authoritative_value']}")
+        return
+    from warehouse import conflicts  # DuckDB: not at `hub` start-up
+
+    figures, kept = conflicts.compute()
+    path = conflicts.write(figures, kept)
+    if as_json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    overall = figures["overall"]
+    console.print(
+        f"一数一源: {overall['conflicts']:,} of {overall['compared']:,} compared values differ from their 数源 "
+        f"({overall['rate']:.2%}); kept in {path}"
+    )
+
+
 @app.command("refresh-marts")
 def refresh_marts() -> None:
     """(Re)create the mart.* views whose resources are landed; say why the others wait."""

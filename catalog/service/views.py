@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog import devices
+from catalog import conflicts, devices
 from catalog.coverage import CoveragePolicy, Status, classify
 from catalog.models import Department, Item, Resource
 from catalog.report.wording import verdict
@@ -127,6 +127,7 @@ def dashboard(session: Session, as_of: datetime) -> dict:
             for reason, count in reasons.most_common()
         ],
         "devices": devices.labelled(document["devices"], {i: name for name, i in dept_ids.items()}),
+        "conflicts": conflicts.labelled(document["conflicts"], {i: name for name, i in dept_ids.items()}),
     }
 
 
@@ -216,4 +217,8 @@ def department_detail(session: Session, dept: Department, as_of: datetime) -> di
             for code, rules in (card["quality"]["failing"] if card else {}).items()
         },
         "devices": devices.department_part(document["devices"], dept.id),
+        "conflicts": conflicts.department_part(
+            conflicts.labelled(document["conflicts"], {i: name for name, i in department_ids(session).items()}),
+            dept.id,
+        ),
     }

@@ -210,3 +210,51 @@ def seeded_catalogue(hub_env):
     with session_scope() as session:
         load_catalogue_into(session, seed_catalogue(), now=datetime.now(timezone.utc))
     return seed_catalogue()
+
+
+# --- accounts on the small catalogue (helpers to drive them: people_kit.py) -------------------------
+
+
+@pytest.fixture
+def own_topics(monkeypatch) -> str:
+    """A topic prefix of this test alone (under the session's, so the session's cleanup drops its
+    topics): a replay of hub.events then reads only what this test published."""
+    import os
+    import uuid
+
+    from hub import settings as hub_settings
+
+    prefix = f"{os.environ['HUB_TOPIC_PREFIX']}{uuid.uuid4().hex[:8]}."
+    monkeypatch.setenv("HUB_TOPIC_PREFIX", prefix)
+    hub_settings.reset_settings()
+    return prefix
+
+
+@pytest.fixture
+def hub(hub_env, monkeypatch, small_catalogue, t0):
+    """The small catalogue loaded (gaj owns the 有条件共享 hjrk_jbxx), no token file."""
+    from catalog.db import session_scope
+    from catalog.store import load_catalogue_into
+    from hub import settings as hub_settings
+
+    monkeypatch.setenv("HUB_TOKEN_FILE", str(hub_env / "no-token"))
+    monkeypatch.delenv("HUB_TOKEN", raising=False)
+    hub_settings.reset_settings()
+    with session_scope() as session:
+        load_catalogue_into(session, small_catalogue, now=t0 - timedelta(days=60))
+    return hub_env
+
+
+@pytest.fixture
+def people(hub, monkeypatch) -> dict[str, str]:
+    """An admin, the steward of gaj (the 数源部门 of hjrk_jbxx), an analyst and a steward of scjgj."""
+    from people_kit import add_account
+
+    tokens = {"root": add_account(monkeypatch, None, "root", "gaj", "admin")}
+    for user, department, role in (
+        ("wang", "gaj", "steward"),
+        ("li", "scjgj", "analyst"),
+        ("zhao", "scjgj", "steward"),
+    ):
+        tokens[user] = add_account(monkeypatch, tokens["root"], user, department, role)
+    return tokens

@@ -32,8 +32,9 @@ def _app() -> typer.Typer:
 
 
 @pytest.fixture
-def hub(hub_env, monkeypatch, small_catalogue, t0):
-    """The small catalogue (gaj owns the 有条件共享 hjrk_jbxx), an empty warehouse, no token file."""
+def hub(hub_env, monkeypatch, small_catalogue, t0, kafka_bootstrap):
+    """The small catalogue (gaj owns the 有条件共享 hjrk_jbxx), an empty warehouse, no token file; the
+    broker takes the `share_request.changed` event of every grant step."""
     from catalog.store import load_catalogue_into
 
     monkeypatch.setenv("HUB_TOKEN_FILE", str(hub_env / "no-token"))

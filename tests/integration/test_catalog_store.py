@@ -45,6 +45,7 @@ CONTRACT_KEYS = {
     "devices",  # catalog.devices: device-level coverage the warehouse computes
     "problems",
     "devices",  # device-level coverage, computed by the warehouse (keys are only ever added)
+    "conflicts",  # catalog.conflicts: 一数一源 conflict rates the warehouse's daily check computes
 }
 
 

@@ -5,81 +5,25 @@ whole history (replaying it into an empty catalogue rebuilds every objection).""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
-import pytest
-import typer
+from people_kit import invoke, replay_into_empty_catalogue
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from catalog import objections
-from catalog.accounts_cli import register
 from catalog.db import session_scope
-from catalog.events import apply_events, consume
+from catalog.events import apply_events
 from catalog.models import Objection, ObjectionStep
-from catalog.objections_cli import app as objection_app
 from hub import clock
 from hub import settings as hub_settings
 from hub.events import make_event
 from hub.timezone import LOCAL_TZ
-from hub.topics import events_topic
 
-runner = CliRunner()
 RULE = "gmsfhm.resident_id"
 
 
 def local(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=LOCAL_TZ)
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    app.add_typer(objection_app, name="objection")
-    return app
-
-
-def invoke(monkeypatch, token: str, *args: str):
-    monkeypatch.setenv("HUB_TOKEN", token)
-    hub_settings.reset_settings()
-    return runner.invoke(_app(), list(args))
-
-
-@pytest.fixture
-def hub(hub_env, monkeypatch, small_catalogue, t0):
-    from catalog.store import load_catalogue_into
-
-    monkeypatch.setenv("HUB_TOKEN_FILE", str(hub_env / "no-token"))
-    monkeypatch.delenv("HUB_TOKEN", raising=False)
-    hub_settings.reset_settings()
-    with session_scope() as session:
-        load_catalogue_into(session, small_catalogue, now=t0 - timedelta(days=60))
-    return hub_env
-
-
-@pytest.fixture
-def people(hub, monkeypatch) -> dict[str, str]:
-    """An admin, the steward of gaj (the 数源部门 of hjrk_jbxx), an analyst and a steward of scjgj."""
-    tokens = {"root": _add(monkeypatch, None, "root", "gaj", "admin")}
-    for user, department, role in (
-        ("wang", "gaj", "steward"),
-        ("li", "scjgj", "analyst"),
-        ("zhao", "scjgj", "steward"),
-    ):
-        tokens[user] = _add(monkeypatch, tokens["root"], user, department, role)
-    return tokens
-
-
-def _add(monkeypatch, by, user, department, role) -> str:
-    if by is None:
-        monkeypatch.delenv("HUB_TOKEN", raising=False)
-        hub_settings.reset_settings()
-        result = runner.invoke(_app(), ["account", "add", user, "--department", department, "--role", role])
-    else:
-        result = invoke(monkeypatch, by, "account", "add", user, "--department", department, "--role", role)
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
 
 
 def _judged(at: datetime, failed: list[str], *, rows_checked: int = 100, load: str = "l") -> dict:
@@ -169,11 +113,7 @@ def test_an_analyst_objection_is_answered_step_by_step_and_replays_from_the_topi
     with session_scope() as session:
         before = _objection_state(session, objection_id)
     replay_url = new_catalog_url()
-    from catalog.store import load_catalogue_into
-
-    with session_scope(replay_url) as session:
-        load_catalogue_into(session, small_catalogue, now=t0 - timedelta(days=60))
-    consume(url=replay_url, topic=events_topic(), group_id=f"replay-{uuid.uuid4().hex[:8]}", from_beginning=True)
+    replay_into_empty_catalogue(replay_url, small_catalogue, t0)
     with session_scope(replay_url) as session:
         assert _objection_state(session, objection_id) == before
 

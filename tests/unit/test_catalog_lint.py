@@ -439,6 +439,28 @@ CASES = [
         "{household: hh, relation: yhzgx, head: yhzgx}",
         "head: yhzgx",
     ),
+    (
+        "shared_item",
+        "resources",
+        '{name: xb, label: 性别, type: C, length: 1, rules: {values: ["1", "2"]}}',
+        "{name: xb, label: 性别, type: C, length: 1, shared: 户口.性别, authoritative: true}",
+        "shared: 户口.性别",
+    ),
+    ("shared_item", "resources", "max: 999999.99}}", "max: 999999.99}, authoritative: true}", "authoritative: true"),
+    (
+        "shared_item",
+        "resources",
+        "{name: device_id, label: 设备编码,",
+        "{name: device_id, shared: 人口.姓名, label: 设备编码,",
+        "shared: 人口.姓名",
+    ),
+    (
+        "authoritative_source",
+        "resources",
+        '{name: xb, label: 性别, type: C, length: 1, rules: {values: ["1", "2"]}}',
+        "{name: xb, label: 性别, type: C, length: 1, shared: 人口.性别}",
+        "shared: 人口.性别",
+    ),
 ]
 
 
@@ -485,6 +507,26 @@ def test_rule_fires_at_the_right_line(tmp_path, rule, target, old, new, marker):
     if marker is not None:
         assert line_of(changed, marker) in {f.line for f in fired}, format_findings(fired)
     assert all(f.line >= 1 and f.message for f in findings)
+
+
+def test_a_base_item_has_one_authoritative_source(tmp_path):
+    two = edit(RESOURCES, "{name: hh, label: 户号,", "{name: hh, shared: 人口.户号, authoritative: true, label: 户号,")
+    two = edit(
+        two,
+        "{name: gmsfhm, label: 公民身份号码, type: C, length: 18, pii: id_number}",
+        "{name: gmsfhm, label: 公民身份号码, type: C, length: 18, pii: id_number, rules: {validator: resident_id}}\n"
+        "    - {name: hh, label: 户号, type: C, shared: 人口.户号, authoritative: true}",
+    )
+    findings = [f for f in lint_catalogue(write_seed(tmp_path, resources=two), today=TODAY) if f.rule != "key_item"]
+    assert [(f.rule, f.subject) for f in findings] == [
+        ("authoritative_source", "101001/00001"),
+        ("authoritative_source", "301002/00001"),
+    ]
+    one = two.replace(
+        "{name: hh, label: 户号, type: C, shared: 人口.户号, authoritative: true}",
+        "{name: hh, label: 户号, type: C, shared: 人口.户号}",
+    )
+    assert lint_catalogue(write_seed(tmp_path, resources=one), today=TODAY) == []
 
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path):

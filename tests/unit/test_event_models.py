@@ -25,6 +25,7 @@ from hub.events import (
     ResourceRegistered,
     ResourceUpdated,
     SchemaChanged,
+    ShareRequestChanged,
     decode_event,
     make_event,
     parse_event,
@@ -111,11 +112,27 @@ FULL = {  # every model with every field it has set
         reason="姓名错字",
         at=T0,
     ),
+    ShareRequestChanged: dict(
+        request=3,
+        action="approved",
+        actor="wang",
+        actor_role="steward",
+        actor_department="gaj",
+        at=T0,
+        department="scjgj",
+        purpose="核查",
+        pii_requested=True,
+        valid_until=T0 + timedelta(days=30),
+        decided_by="wang",
+        reason="同意",
+        grant=2,
+        pii=True,
+    ),
 }
 
 
 def test_there_is_one_model_per_event_type():
-    assert set(FULL) == set(EVENT_MODELS.values()) and len(EVENT_TYPES) == 8
+    assert set(FULL) == set(EVENT_MODELS.values()) and len(EVENT_TYPES) == 9
 
 
 @pytest.mark.parametrize("model", list(FULL), ids=lambda model: model.__name__)
@@ -206,6 +223,17 @@ def test_what_does_not_fit_is_refused_with_the_reason(event, reason):
     with pytest.raises(EventInvalid) as refused:
         parse_event(event)
     assert reason in str(refused.value)
+
+
+def test_a_share_request_step_must_carry_what_rebuilds_it():
+    with pytest.raises(EventInvalid, match="a requested step needs department, purpose, pii_requested, valid_until"):
+        make_event("share_request.changed", "r", request=1, action="requested", actor="li", actor_role="analyst")
+    with pytest.raises(EventInvalid, match="a denied step needs reason"):
+        make_event(
+            "share_request.changed", "r", request=1, action="denied", actor="w", actor_role="steward", decided_by="w"
+        )
+    with pytest.raises(EventInvalid, match="payload.request"):
+        make_event("share_request.changed", "r", request=0, action="revoked", actor="w", actor_role="steward", grant=1)
 
 
 def test_make_event_refuses_old_names_and_unknown_types():
