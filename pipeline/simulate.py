@@ -149,10 +149,12 @@ def share_requests(day_number: int, scenario: Scenario, asked: dict[ShareRequest
                 valid_until=clock.now() + timedelta(days=365),
             )
             asked[wish] = request.id
+            approvals.publish_recorded(session)  # on hub.events before it commits, as the CLI does
     for wish in scenario.answers_on(day_number):
         with session_scope() as session:
             owner = reader.resolve(wish.resource).provider
             approvals.approve(session, _user(session, owner, STEWARD), asked[wish], reason="同意，按目录条件使用")
+            approvals.publish_recorded(session)
 
 
 def _check_fresh_history(start: date) -> None:
