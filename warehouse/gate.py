@@ -130,7 +130,8 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
     checks: dict[str, Check] = {}
     offset = 0
     for path in pending:
-        table = _conformed(pq.read_table(path), shape)
+        raw = pq.read_table(path)
+        table = _conformed(raw, shape)
         rows = table.num_rows
         verdict = judge(
             resource,
@@ -140,7 +141,8 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
             run_name=result.run_id,
             docs=False,
         )
-        _write_verdict(resource, path, table, verdict, key_strings(resource, table), result.run_id)
+        unchanged = _passes_as_landed(raw, shape, verdict)
+        _write_verdict(resource, path, table, verdict, key_strings(resource, table), result.run_id, unchanged)
         result.rows += rows
         result.quarantined_rows += int(verdict.critical.sum())
         for name, count in verdict.repairs.items():
@@ -151,7 +153,7 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
             tally[0] += verdict.tallies[check.name][0]
             tally[1] += verdict.tallies[check.name][1]
         offset += rows
-        del table, verdict
+        del raw, table, verdict
     result.files = [lake.relative(p) for p in pending]
     result.passed_rows = result.rows - result.quarantined_rows
     result.failed_rules, result.failed_critical = rule_outcomes(
@@ -205,13 +207,30 @@ def landed_history(earlier: list[Path], needs: list[HistoryNeed], batch: pa.Tabl
     return history
 
 
+def _passes_as_landed(raw: pa.Table, shape: pa.Schema, verdict: Verdict) -> bool:
+    """Whether the passed rows are the landed file exactly: nothing quarantined, nothing repaired,
+    and the file already has the batch's shape (the usual clean load)."""
+    return (
+        not verdict.critical.any()
+        and not any(mask.any() for mask in verdict.repaired_notes.values())
+        and raw.schema.equals(shape)
+        and verdict.repaired.schema.equals(shape)
+    )
+
+
 def _write_verdict(
-    resource, landed_path: Path, landed: pa.Table, verdict: Verdict, keys: pa.Array, run_id: str
+    resource, landed_path: Path, landed: pa.Table, verdict: Verdict, keys: pa.Array, run_id: str, unchanged: bool
 ) -> None:
-    """Quarantine and findings first, passed last: the passed file is the verdict (see `_judged`)."""
+    """Quarantine and findings first, passed last: the passed file is the verdict (see `_judged`).
+    When the passed rows are the landed file unchanged, the passed file is a hard link of it (the
+    same mtime, so `_judged` holds), which saves rewriting the whole load."""
     lake.write_parquet_atomic(verdict.quarantined(landed, run_id), lake.zone_path(resource, "_quarantine", landed_path))
     lake.write_parquet_atomic(verdict.findings(keys, run_id), lake.zone_path(resource, "_findings", landed_path))
-    lake.write_parquet_atomic(verdict.passed(), lake.zone_path(resource, "_passed", landed_path))
+    passed = lake.zone_path(resource, "_passed", landed_path)
+    if unchanged:
+        lake.link_atomic(landed_path, passed)
+    else:
+        lake.write_parquet_atomic(verdict.passed(), passed)
 
 
 # --- figures and the event ------------------------------------------------------------------------
