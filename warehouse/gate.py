@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 import pyarrow as pa
@@ -48,7 +49,7 @@ from quality.judge import (
     rule_outcomes,
 )
 from quality.plan import Check
-from warehouse import lake
+from warehouse import gate_docs, lake
 from warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -82,12 +83,13 @@ def check(
     landed: Mapping | None = None,
     *,
     catalogue=None,
-    docs: bool = True,
+    docs: bool | Literal["later"] = True,
     publish: bool = True,
     producer=None,
 ) -> GateResult:
     """Judge the resource's landed files that have no verdict yet; `landed` (the load's
-    LandingResult dict) adds its DLQ records and landing repairs to the figures."""
+    LandingResult dict) adds its DLQ records and landing repairs to the figures. `docs`: build the
+    run's Data Docs page now (True), not at all (False), or note it for `gate_docs.build` ("later")."""
     resource = lake.resolve_resource(resource_id, catalogue)
     landed = dict(landed or {})
     with _gate_lock(resource):
@@ -111,7 +113,9 @@ def check(
     return result
 
 
-def _judge_files(resource, pending: list[Path], earlier: list[Path], result: GateResult, *, docs: bool) -> None:
+def _judge_files(
+    resource, pending: list[Path], earlier: list[Path], result: GateResult, *, docs: bool | Literal["later"]
+) -> None:
     """Judge the pending files one at a time (memory: one file and the batch-wide checks' columns).
 
     Checks that look across rows (one key twice, a meter's readings in order) are answered first
@@ -122,7 +126,7 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
     needs = history_needs(resource, shape.names)
     wanted.update(need.group for need in needs)
     narrow_shape = pa.schema([f for f in shape if f.name in wanted])
-    narrow = pa.concat_tables([_conformed(_read(path, narrow_shape), narrow_shape) for path in pending])
+    narrow = pa.concat_tables([conformed(_read(path, narrow_shape), narrow_shape) for path in pending])
     history = landed_history(earlier, needs, narrow)
     across = batch_masks(resource, narrow, history)
     del narrow
@@ -131,7 +135,7 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
     offset = 0
     for path in pending:
         raw = pq.read_table(path)
-        table = _conformed(raw, shape)
+        table = conformed(raw, shape)
         rows = table.num_rows
         verdict = judge(
             resource,
@@ -159,8 +163,10 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
     result.failed_rules, result.failed_critical = rule_outcomes(
         resource, list(checks.values()), {name: (failed, considered) for name, (failed, considered) in tallies.items()}
     )
-    if docs:  # the Data Docs page: Great Expectations runs the same suite over the whole batch
-        batch = pa.concat_tables([_conformed(pq.read_table(path), shape) for path in pending])
+    if docs == "later":  # one Data Docs build per DAG run (warehouse.gate_docs)
+        result.docs_path = gate_docs.defer(resource, result.run_id, pending, earlier)
+    elif docs:  # the Data Docs page: Great Expectations runs the same suite over the whole batch
+        batch = pa.concat_tables([conformed(pq.read_table(path), shape) for path in pending])
         result.docs_path = document(resource, batch, history, run_name=result.run_id)
 
 
@@ -169,7 +175,7 @@ def _read(path: Path, shape: pa.Schema) -> pa.Table:
     return pq.read_table(path, columns=[name for name in shape.names if name in present])
 
 
-def _conformed(table: pa.Table, shape: pa.Schema) -> pa.Table:
+def conformed(table: pa.Table, shape: pa.Schema) -> pa.Table:
     """`table` with the batch's columns in the batch's order; a column a file lacks is null there."""
     columns = [
         table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
