@@ -35,6 +35,7 @@ CONSUMER_DEFAULTS = {
     "enable.partition.eof": False,
 }
 MAX_POLL_RECORDS = 10_000
+_NO_ERROR = {type(None)}
 _SECOND = itemgetter(1)  # of Message.timestamp(): (type, milliseconds)
 
 
@@ -159,8 +160,9 @@ class ConfluentConsumer:
             messages = [first] if first is not None else []
             if messages and max_records > 1:
                 messages += consumer.consume(max_records - 1, 0)
-        errors = list(map(Message.error, messages))  # C-level: the usual fetch has no error at all
-        if errors.count(None) == len(errors):
+        # The usual fetch has no error at all: checked by type in C (comparing librdkafka's KafkaError
+        # to None with == raises TypeError, so `errors.count(None)` cannot be used).
+        if set(map(type, map(Message.error, messages))) <= _NO_ERROR:
             return messages
         # A busy coordinator (a broker just started) is reported as an event that librdkafka
         # recovers from by itself: skip it, as kafka-python waits it out; anything else raises.
