@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import resource as rusage
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -247,101 +248,11 @@ def phase_land(resource_json: str) -> dict:
     }
 
 
-class ConfluentForLanding:
-    """A stand-in until the confluent backend of hub.kafka_clients is merged: a confluent-kafka
-    consumer with the calls land() makes, handing over raw records in one `consume_batch` call
-    (warehouse.batches). Bench only; its own consumer group, so the kafka-python load's commits do
-    not hide the topic from it."""
-
-    def __init__(self, *topics, group_id: str, **_):
-        from confluent_kafka import Consumer
-
-        from hub.settings import get_settings
-
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": get_settings().kafka_bootstrap,
-                "group.id": f"{group_id}-bench-confluent",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "fetch.max.bytes": 64 << 20,
-                "max.partition.fetch.bytes": 16 << 20,
-            }
-        )
-        self.starts, self.positions, self.paused, self.tps, self.assigned = {}, {}, set(), {}, False
-
-    def _ctp(self, tp, offset=None):
-        from confluent_kafka import TopicPartition
-
-        return (
-            TopicPartition(tp.topic, tp.partition) if offset is None else TopicPartition(tp.topic, tp.partition, offset)
-        )
-
-    def partitions_for_topic(self, topic):
-        return set(self.consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-
-    def assign(self, tps):
-        self.tps = {tp.partition: tp for tp in tps}
-
-    def committed(self, tp):
-        offset = self.consumer.committed([self._ctp(tp)], timeout=10)[0].offset
-        return offset if offset >= 0 else None
-
-    def beginning_offsets(self, tps):
-        return {tp: self.consumer.get_watermark_offsets(self._ctp(tp), timeout=10)[0] for tp in tps}
-
-    def end_offsets(self, tps):
-        return {tp: self.consumer.get_watermark_offsets(self._ctp(tp), timeout=10)[1] for tp in tps}
-
-    def seek(self, tp, offset):
-        self.starts[tp] = self.positions[tp] = offset
-
-    def pause(self, *tps):
-        self.paused.update(tps)
-        if self.assigned and tps:
-            self.consumer.pause([self._ctp(tp) for tp in tps])
-
-    def position(self, tp):
-        return self.positions[tp]
-
-    def consume_batch(self, *, timeout_ms: int, max_records: int) -> dict:
-        from warehouse.batches import RawTuple
-
-        if not self.assigned:
-            self.consumer.assign([self._ctp(tp, self.starts[tp]) for tp in self.tps.values() if tp not in self.paused])
-            self.assigned = True
-        polled: dict = {}
-        for message in self.consumer.consume(num_messages=max_records, timeout=timeout_ms / 1000):
-            if message.error() is not None:
-                continue
-            tp = self.tps[message.partition()]
-            polled.setdefault(tp, []).append(
-                RawTuple(
-                    message.key(),
-                    message.value(),
-                    message.headers(),
-                    message.partition(),
-                    message.offset(),
-                    message.timestamp()[1],
-                )
-            )
-        for tp, records in polled.items():
-            self.positions[tp] = records[-1].offset + 1
-        return polled
-
-    def commit(self, offsets):
-        self.consumer.commit(offsets=[self._ctp(tp, meta.offset) for tp, meta in offsets.items()], asynchronous=False)
-
-    def close(self, autocommit=False):
-        self.consumer.close()
-
-
-def phase_land_confluent(resource_json: str) -> dict:
-    """land() alone over confluent-kafka (ConfluentForLanding), into its own lake."""
+def phase_land_kafka_python(resource_json: str) -> dict:
+    """land() alone with HUB_KAFKA_CLIENT=kafka-python (set by the parent), into its own lake."""
     from catalog.spec import Resource
     from warehouse import landing
 
-    landing.make_consumer = ConfluentForLanding
     resource = Resource.model_validate_json(resource_json)
     started, cpu = time.perf_counter(), time.process_time()
     result = landing.land(resource.id, catalogue=[resource])
@@ -357,7 +268,7 @@ PHASES = {
     "bare-kafka-python": phase_bare_kafka_python,
     "bare-confluent": phase_bare_confluent,
     "land": phase_land,
-    "land-confluent": phase_land_confluent,
+    "land-kafka-python": phase_land_kafka_python,
 }
 
 
@@ -417,9 +328,69 @@ def figures(records: int, bare_kp: dict, kp_rss: float, bare_cf: dict, cf_rss: f
     }
 
 
+def one_run(resource, work: Path, run: int) -> dict:
+    """Every measured phase once, each land() into a fresh lake and warehouse from offset 0."""
+    from catalog import derive
+
+    topic = derive.topics(resource)[0]
+    forget_landing_group(resource.id)
+    env = {
+        **os.environ,
+        "HUB_LAKE_DIR": str(work / f"lake-{run}"),
+        "HUB_WAREHOUSE_PATH": str(work / f"warehouse-{run}.duckdb"),
+    }
+    bare_kp, kp_rss = run_child("bare-kafka-python", topic, env)
+    bare_cf, cf_rss = run_child("bare-confluent", topic, env)
+    landed, land_rss = run_child("land", resource.model_dump_json(), env)
+    env_kp = {
+        **env,
+        "HUB_KAFKA_CLIENT": "kafka-python",
+        "HUB_LAKE_DIR": str(work / f"lake-kp-{run}"),
+        "HUB_WAREHOUSE_PATH": str(work / f"warehouse-kp-{run}.duckdb"),
+    }
+    forget_landing_group(resource.id)
+    landed_kp, land_kp_rss = run_child("land-kafka-python", resource.model_dump_json(), env_kp)
+    result = figures(bare_cf["records"], bare_kp, kp_rss, bare_cf, cf_rss, landed, land_rss)
+    kp_land_rps = landed_kp["records"] / landed_kp["seconds"]
+    result.update(land_kafka_python_rps=round(kp_land_rps))
+    result["peak_rss_mb"]["land_kafka_python"] = round(land_kp_rss, 1)
+    result["per_cpu_second"]["land_kafka_python"] = round(landed_kp["records"] / landed_kp["cpu"])
+    return result
+
+
+def forget_landing_group(resource_id: str) -> None:
+    """Delete the resource's landing group: its commits from an earlier land() would start this one at the end."""
+    from hub.kafka_clients import make_admin
+    from hub.topics import landing_group
+
+    admin = make_admin()
+    try:
+        group = landing_group(resource_id)
+        if group in set(admin.list_groups()):
+            admin.delete_groups([group])
+    finally:
+        admin.close()
+
+
+def medians(runs: list[dict]) -> dict:
+    """The median of every figure over the runs (nested dicts alike); a single run as it is."""
+    out: dict = {}
+    for name, first in runs[0].items():
+        values = [run[name] for run in runs]
+        if isinstance(first, dict):
+            out[name] = medians(values)
+        elif isinstance(first, (int, float)) and all(isinstance(v, (int, float)) for v in values):
+            middle = statistics.median(values)
+            out[name] = round(middle, 3) if isinstance(middle, float) else middle
+        else:
+            out[name] = first
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs over the one fill; medians printed")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--workers", type=int, default=2, help="producer processes for the fill")
     parser.add_argument("--keep", action="store_true", help="keep the topic and the temp lake")
@@ -437,17 +408,16 @@ def main() -> None:
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     say(broker.up())
     work = Path(tempfile.mkdtemp(prefix="hub-bench-landing-"))
-    env = {**os.environ, "HUB_LAKE_DIR": str(work / "lake"), "HUB_WAREHOUSE_PATH": str(work / "warehouse.duckdb")}
     resource = bench_resource(f"bench_landing_{uuid.uuid4().hex[:8]}")
     topic = derive.topics(resource)[0]
+    runs = []
+    load_before = os.getloadavg()[0]
     try:
         fill_s = fill(resource, args.records, args.workers)
         say(f"filled {topic} with {args.records:,} records in {fill_s:.1f} s")
-        bare_kp, kp_rss = run_child("bare-kafka-python", topic, env)
-        bare_cf, cf_rss = run_child("bare-confluent", topic, env)
-        landed, land_rss = run_child("land", resource.model_dump_json(), env)
-        env_cf = {**env, "HUB_LAKE_DIR": str(work / "lake-cf"), "HUB_WAREHOUSE_PATH": str(work / "warehouse-cf.duckdb")}
-        landed_cf, land_cf_rss = run_child("land-confluent", resource.model_dump_json(), env_cf)
+        for run in range(args.repeat):
+            runs.append(one_run(resource, work, run))
+            say(f"run {run + 1}/{args.repeat}: {json.dumps(runs[-1])}")
     finally:
         if not args.keep:
             admin = make_admin()
@@ -455,34 +425,39 @@ def main() -> None:
             admin.delete_topics([t for t in derive.topics(resource) if t in existing])
             admin.close()
             shutil.rmtree(work, ignore_errors=True)
-    result = figures(args.records, bare_kp, kp_rss, bare_cf, cf_rss, landed, land_rss)
-    cf_rps = landed_cf["records"] / landed_cf["seconds"]
-    result.update(
-        land_confluent_rps=round(cf_rps),
-        land_confluent_vs_confluent=round(cf_rps / result["bare_confluent_rps"], 3),
-    )
-    result["peak_rss_mb"]["land_confluent"] = round(land_cf_rss, 1)
-    result["per_cpu_second"]["land_confluent"] = round(landed_cf["records"] / landed_cf["cpu"])
+    result = medians(runs)
+    result.update(repeats=len(runs), load_average_at_start=load_before)
     if args.json:
         print(json.dumps(result))
         return
+    report(args.records, resource.id, result)
+
+
+def report(records: int, resource_id: str, result: dict) -> None:
     rss = result["peak_rss_mb"]
-    print(f"{args.records:,} records of {resource.id} (household_population items), one topic of 3 partitions")
-    print(f"(a) bare kafka-python consume {result['bare_kafka_python_rps']:>10,} rec/s  peak RSS {kp_rss:,.0f} MB")
-    print(f"(b) bare confluent consume    {result['bare_confluent_rps']:>10,} rec/s  peak RSS {cf_rss:,.0f} MB")
+    print(f"medians of {result['repeats']} runs, each phase in its own process")
+    print(f"{records:,} records of {resource_id} (household_population items), one topic of 3 partitions")
+    print(
+        f"(a) bare kafka-python consume {result['bare_kafka_python_rps']:>10,} rec/s  peak RSS {rss['bare_kafka_python']:,.0f} MB"
+    )
+    print(
+        f"(b) bare confluent consume    {result['bare_confluent_rps']:>10,} rec/s  peak RSS {rss['bare_confluent']:,.0f} MB"
+    )
     print(
         f"(c) land() → Parquet          {result['land_rps']:>10,} rec/s  peak RSS {rss['land_alone']:,.0f} MB "
-        f"({result['land_seconds']:.1f} s, {result['files']} files)"
+        f"({result['land_seconds']:.1f} s, {result['files']} files; HUB_KAFKA_CLIENT default)"
     )
     print(
-        f"    land / bare confluent {result['land_vs_confluent']:.2f} (target ≥ 0.5), / kafka-python {result['land_vs_kafka_python']:.2f}"
+        f"    land / bare confluent {result['land_vs_confluent']:.2f} (target ≥ 0.5), "
+        f"/ kafka-python {result['land_vs_kafka_python']:.2f}"
     )
     print(
-        f"(c') land() over confluent    {result['land_confluent_rps']:>10,} rec/s  peak RSS {land_cf_rss:,.0f} MB  "
-        f"land / bare confluent {result['land_confluent_vs_confluent']:.2f} (target ≥ 0.5; bench-only adapter)"
+        f"(c') land() over kafka-python {result['land_kafka_python_rps']:>10,} rec/s  "
+        f"peak RSS {rss['land_kafka_python']:,.0f} MB"
     )
     print(
-        f"(d) quality gate              {result['gate_rps'] or 0:>10,} rec/s  ({result['gate_seconds']:.1f} s; target ≥ 200 k)"
+        f"(d) quality gate              {result['gate_rps'] or 0:>10,} rec/s  "
+        f"({result['gate_seconds']:.1f} s; target ≥ 200 k)"
     )
     print(
         f"(e) update_staging            {result['staging_rps'] or 0:>10,} rec/s  ({result['staging_seconds']:.1f} s); "
@@ -493,7 +468,10 @@ def main() -> None:
         "records per CPU second (steadier on a shared machine): "
         + ", ".join(f"{name} {rate:,}" for name, rate in per_cpu.items() if rate)
     )
-    print(f"load average {result['load_average']:.1f} on {result['cores']} cores — other processes lower every figure")
+    print(
+        f"load average {result['load_average_at_start']:.1f} at start, {result['load_average']:.1f} (median) "
+        f"during the runs, on {result['cores']} cores — other processes lower every figure"
+    )
 
 
 if __name__ == "__main__":

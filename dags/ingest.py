@@ -61,10 +61,16 @@ def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset]):
 
             return flow.refresh_marts()
 
-        marts = refresh_marts()
+        @task(trigger_rule="all_done")  # the pages of the gates that ran, whatever became of the others
+        def data_docs() -> dict:
+            from pipeline import flow  # in the task: it loads GX, once per DAG run
+
+            return flow.data_docs()
+
+        marts, docs = refresh_marts(), data_docs()
         for resource_id in layout.resources:
-            resource_chain(resource_id, assets[resource_id], connect=not layout.micro_batch) >> marts
-        marts >> sync_catalogue()
+            resource_chain(resource_id, assets[resource_id], connect=not layout.micro_batch) >> [marts, docs]
+        [marts, docs] >> sync_catalogue()
 
     return ingest()
 
@@ -82,8 +88,9 @@ Runs {layout.schedule_label}, Beijing time (cron `{layout.cron}`, Asia/Shanghai)
 catalogue resource of domain **{layout.domain}** whose update cycle is **{layout.cycle.name}**:
 {first} (Parquet in the lake, undecodable records → `hub.dlq.<resource>`), **quality** (the gate:
 failing rows quarantined, `quality.completed` event), **stage** (DuckDB `staging.<resource>`,
-published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views and **sync_catalogue**
-applies the run's events to the catalogue so coverage reflects this run.
+published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views, **data_docs** renders the
+Data Docs pages of every quality task of the run in one build, and **sync_catalogue** applies the run's
+events to the catalogue so coverage reflects this run.
 
 By hand: `hub flow run <resource>` (one) or `hub flow run {layout.domain}` (the whole domain, every cycle).
 
@@ -112,7 +119,7 @@ def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
         def quality(landed: dict) -> dict:
             from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
-            return flow.quality_gate(resource_id, landed)
+            return flow.quality_gate(resource_id, landed, docs="later")  # data_docs builds the pages
 
         @task(outlets=[outlet])
         def stage(landed: dict, checked: dict) -> dict:

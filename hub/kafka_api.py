@@ -81,10 +81,8 @@ class RecordBatch:
 
     def next_offsets(self) -> dict[int, int]:
         """partition → the offset after its last record in the batch (what to commit once durable)."""
-        following: dict[int, int] = {}
-        for partition, offset in zip(self.partitions, self.offsets):
-            following[partition] = offset + 1
-        return following
+        last = dict(zip(self.partitions, self.offsets))  # later records overwrite earlier ones: the last
+        return {partition: offset + 1 for partition, offset in last.items()}
 
 
 class Delivery(Protocol):

@@ -44,14 +44,21 @@ def land(resource_id: str) -> dict:
     return land_topic(resource_id).to_dict()
 
 
-def quality_gate(resource_id: str, landed: dict, *, docs: bool = True) -> dict:
+def quality_gate(resource_id: str, landed: dict, *, docs: bool | str = True) -> dict:
     """The quality gate: the resource's GX suite on what landed; failing rows quarantined, the rest
     passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page unless
-    `docs` is False: `hub quality docs` renders the pages later)."""
+    `docs` is False: `hub quality docs` renders the pages later; "later": `data_docs` builds it)."""
     from warehouse.gate import check  # per step: see the module's docstring
 
     result = check(resource_id, landed, docs=docs)
     return {k: v for k, v in result.to_dict().items() if k != "files"}
+
+
+def data_docs() -> dict:
+    """Build the Data Docs pages the run's quality tasks noted (docs="later"), in one GX build."""
+    from warehouse.gate_docs import build  # per step: see the module's docstring
+
+    return build()
 
 
 def stage(resource_id: str, landed: dict, checked: dict) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 import numpy as np
@@ -211,13 +212,44 @@ def document(
 ) -> str | None:
     """Run the resource's Great Expectations suite over the repaired upserts of `landed` and store
     its Data Docs page; returns the page (relative to the docs folder). The verdict does not wait on it."""
+    return document_run(resource, landed, history, run_name=run_name, repaired=repaired).docs_path
+
+
+def document_run(
+    resource,
+    landed: pa.Table,
+    history: Mapping[str, pa.Table | None] | None = None,
+    *,
+    run_name: str | None = None,
+    repaired: pa.Table | None = None,
+    run_time: datetime | None = None,
+    build: bool = True,
+):
+    """`document`, returning the suite run (quality.suites.SuiteRun); with `build` False the result is
+    stored and its page left for one `suites.build_pages` over many runs."""
     from quality import suites  # GX is heavy to import: only a run that builds Data Docs pays for it
 
     repaired = repaired if repaired is not None else repair(resource, landed)[0]
     judged = repaired.filter(pa.array(_upserts(landed)))
     earlier = {n: repair(resource, rows)[0] if rows is not None else None for n, rows in (history or {}).items()}
-    run = suites.validate(resource, judged.to_pandas(), table=judged, history=earlier, run_name=run_name, docs=True)
-    return run.docs_path
+    return suites.validate(
+        resource,
+        judged.to_pandas(),
+        table=judged,
+        history=earlier,
+        run_name=run_name,
+        docs=True,
+        run_time=run_time,
+        build=build,
+    )
+
+
+def docs_page(resource_id: str, run_name: str, run_time: datetime) -> str:
+    """Where `document_run(..., run_name=, run_time=)` puts the page, relative to the docs folder, known
+    before GX is loaded (GX's layout: validations/<suite name as folders>/<run>/<UTC time>/<batch id>.html,
+    the batch id being the pandas data source "hub" and the resource's asset). Checked when built."""
+    moment = run_time.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"validations/hub/{resource_id}/{run_name}/{moment}/hub-{resource_id}.html"
 
 
 def rule_outcomes(

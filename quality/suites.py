@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -52,6 +53,7 @@ class SuiteRun:
     failed_checks: list[dict]  # {name, critical, failed_rows, success} for checks with failing rows
     suite_success: bool  # every critical expectation succeeded (within its `mostly`)
     docs_path: str | None = None  # this validation's page, relative to docs_dir()
+    unbuilt: tuple = ()  # GX resource identifiers of a result stored but not rendered yet (`build_pages`)
 
 
 def suite_name(resource_id: str) -> str:
@@ -136,8 +138,12 @@ def validate(
     run_name: str | None = None,
     docs: bool = True,
     table: pa.Table | None = None,
+    run_time: datetime | None = None,
+    build: bool = True,
 ) -> SuiteRun:
-    """Run the resource's suite on `frame` (one batch); `table` is the same batch as Arrow, if at hand."""
+    """Run the resource's suite on `frame` (one batch); `table` is the same batch as Arrow, if at hand.
+    With `docs`, the result is stored for Data Docs (at `run_time`, GX stamps now if None) and its page
+    rendered, unless `build` is False: then `build_pages` renders the pages of many runs at once."""
     frame = frame.reset_index(drop=True)
     table = table if table is not None else pa.Table.from_pandas(frame, preserve_index=False)
     suite = suite_for(resource, table.schema)
@@ -146,15 +152,18 @@ def validate(
     hub_expectations.ACTIVE[name] = hub_expectations.ActiveRun(checks, table, dict(history or {}))
     try:
         if docs:
-            results, docs_path = _validate_with_docs(resource, suite, frame, run_name)
+            results, docs_path, unbuilt = _validate_with_docs(resource, suite, frame, run_name, run_time, build)
         else:
+            unbuilt = ()
             results, docs_path = (
                 _batch(resource, frame).validate(suite, result_format={"result_format": "COMPLETE"}),
                 None,
             )
     finally:
         hub_expectations.ACTIVE.pop(name, None)
-    return _suite_run(results, checks, len(frame), docs_path)
+    run = _suite_run(results, checks, len(frame), docs_path)
+    run.unbuilt = unbuilt
+    return run
 
 
 def _suite_run(results, checks: Mapping[str, Check], rows: int, docs_path: str | None) -> SuiteRun:
@@ -247,9 +256,11 @@ def _batch(resource, frame: pd.DataFrame):
     return _batch_definition(resource).get_batch(batch_parameters={"dataframe": frame})
 
 
-def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | None):
+def _validate_with_docs(
+    resource, suite, frame: pd.DataFrame, run_name: str | None, run_time: datetime | None, build: bool
+):
     """Validate in memory, then store a copy without PII values (quality.docs_privacy) and render
-    its page: GX's Checkpoint would store the clear samples before any action could mask them."""
+    its page (unless not `build`): GX's Checkpoint would store the clear samples before any action could mask them."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -257,7 +268,7 @@ def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | No
     )
 
     context = _context()
-    run_id = RunIdentifier(run_name=run_name)  # GX stamps the run time
+    run_id = RunIdentifier(run_name=run_name, run_time=run_time)  # without run_time GX stamps now
     with _docs_lock():
         suite = context.suites.add_or_update(suite)
         batch = _batch(resource, frame)
@@ -269,13 +280,29 @@ def _validate_with_docs(resource, suite, frame: pd.DataFrame, run_name: str | No
             expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch.id
         )
         context.validation_results_store.set(identifier, docs_privacy.redacted(results, derive.pii_columns(resource)))
+        if not build:
+            return results, _relative_page(context, identifier, only_if_exists=False), (identifier, suite_id)
         context.build_data_docs(site_names=[SITE], resource_identifiers=[identifier, suite_id])
         docs_assets.localise(docs_dir())
-    return results, _relative_page(context, identifier)
+    return results, _relative_page(context, identifier), ()
 
 
-def _relative_page(context, identifier) -> str | None:
-    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
+def build_pages(runs: Iterable[SuiteRun]) -> int:
+    """Render the pages of results stored with `build=False` (and the index) in one Data Docs build;
+    returns how many results it rendered. One build per DAG run instead of one per quality task."""
+    runs = list(runs)
+    identifiers = list(dict.fromkeys(i for run in runs for i in run.unbuilt))
+    if not identifiers:
+        return 0
+    context = _context()
+    with _docs_lock():
+        context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers)
+        docs_assets.localise(docs_dir())
+    return sum(1 for run in runs if run.unbuilt)
+
+
+def _relative_page(context, identifier, *, only_if_exists: bool = True) -> str | None:
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE, only_if_exists=only_if_exists)
     url = urls[0].get("site_url") if urls else None
     if not url:
         return None

@@ -1,40 +1,22 @@
-"""Landing's one view of a Kafka consumer: a poll's raw records, by partition, whatever the client.
+"""Landing's one view of a Kafka poll: a `RecordBatch` (hub.kafka_api) split into per-partition columns.
 
-A raw record is any object with `key` (bytes), `value` (bytes or None), `headers` (a list of
-(name, bytes) pairs, or None), `partition`, `offset` and `timestamp`. kafka-python's
-ConsumerRecord is one as it comes; a client backend with a batch method (`consume_batch`, returning
-such records) is used through it directly. Landing's hot path reads only these attributes, in
-C-level passes over the whole list (`columns`), so what it costs per record is the client's.
+Every client backend hands a poll over as one RecordBatch (`Consumer.poll_batch`): parallel lists
+of partitions, offsets, keys, values and headers, with no object per record. Landing needs them per
+partition and cut at the load's end snapshot; `split` does that with C-level passes (slices, or
+`map` over indices when partitions interleave), so what a record costs here does not grow with N.
 """
 
 from __future__ import annotations
 
-from operator import attrgetter
-from typing import NamedTuple, Protocol
+from bisect import bisect_left
+from typing import NamedTuple
 
-
-class RawRecord(Protocol):
-    key: bytes | None
-    value: bytes | None
-    headers: list | None
-    partition: int
-    offset: int
-    timestamp: int
-
-
-class RawTuple(NamedTuple):
-    """A raw record as a client backend without record objects of its own may hand it over."""
-
-    key: bytes | None
-    value: bytes | None
-    headers: list | None
-    partition: int
-    offset: int
-    timestamp: int
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class Columns(NamedTuple):
-    """The fields of a run of raw records, one list each, aligned."""
+    """The fields of a run of raw records of one partition, one list each, aligned, offsets ascending."""
 
     keys: list
     values: list
@@ -42,33 +24,41 @@ class Columns(NamedTuple):
     offsets: list
 
 
-_KEY, _VALUE, _HEADERS, _OFFSET = attrgetter("key"), attrgetter("value"), attrgetter("headers"), attrgetter("offset")
+def split(batch, stops: dict[int, int]) -> dict[int, Columns]:
+    """partition → the batch's records of that partition with an offset below `stops[partition]`;
+    partitions not in `stops` are left out (they are not due any more)."""
+    if not len(batch):
+        return {}
+    partitions = batch.partitions
+    if partitions[0] == partitions[-1] and partitions.count(partitions[0]) == len(partitions):
+        positions = {partitions[0]: None}  # the usual poll of one partition's fetch: the whole lists
+    else:
+        column = pa.array(partitions, pa.int32())
+        positions = {p: pc.indices_nonzero(pc.equal(column, p)).to_pylist() for p in pc.unique(column).to_pylist()}
+    taken = {}
+    for partition, indices in positions.items():
+        if partition not in stops:
+            continue
+        columns = _select(batch, indices)
+        cut = _below(columns.offsets, stops[partition])
+        if cut < len(columns.offsets):
+            columns = Columns(*(field[:cut] for field in columns))
+        if columns.offsets:
+            taken[partition] = columns
+    return taken
 
 
-def poll_raw(consumer, *, timeout_ms: int, max_records: int) -> dict:
-    """One poll: {TopicPartition: [raw record, ...]} with offsets ascending in each list."""
-    batch = getattr(consumer, "consume_batch", None)
-    if batch is not None:  # a backend that hands raw records over in one call
-        return batch(timeout_ms=timeout_ms, max_records=max_records)
-    return consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+def _select(batch, indices: list[int] | None) -> Columns:
+    fields = (batch.keys, batch.values, batch.headers, batch.offsets)
+    if indices is None:
+        return Columns(*fields)
+    if indices[-1] - indices[0] + 1 == len(indices):  # one run: slices
+        return Columns(*(field[indices[0] : indices[-1] + 1] for field in fields))
+    return Columns(*(list(map(field.__getitem__, indices)) for field in fields))
 
 
-def columns(records: list) -> Columns:
-    """The keys, values, headers and offsets of `records` (map + attrgetter: no Python per record)."""
-    return Columns(
-        list(map(_KEY, records)), list(map(_VALUE, records)), list(map(_HEADERS, records)), list(map(_OFFSET, records))
-    )
-
-
-def below(records: list, stop: int) -> list:
-    """The records with an offset below `stop` (offsets ascend within a poll's list)."""
-    if not records or records[-1].offset < stop:
-        return records
-    low, high = 0, len(records)
-    while low < high:  # bisection: the cut is near the end of one list per partition and load
-        middle = (low + high) // 2
-        if records[middle].offset < stop:
-            low = middle + 1
-        else:
-            high = middle
-    return records[:low]
+def _below(offsets: list[int], stop: int) -> int:
+    """How many of the ascending `offsets` are below `stop` (the cut is near the end of one poll per load)."""
+    if not offsets or offsets[-1] < stop:
+        return len(offsets)
+    return bisect_left(offsets, stop)

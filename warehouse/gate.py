@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 import pyarrow as pa
@@ -48,7 +49,7 @@ from quality.judge import (
     rule_outcomes,
 )
 from quality.plan import Check
-from warehouse import lake
+from warehouse import gate_docs, lake
 from warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -82,12 +83,13 @@ def check(
     landed: Mapping | None = None,
     *,
     catalogue=None,
-    docs: bool = True,
+    docs: bool | Literal["later"] = True,
     publish: bool = True,
     producer=None,
 ) -> GateResult:
     """Judge the resource's landed files that have no verdict yet; `landed` (the load's
-    LandingResult dict) adds its DLQ records and landing repairs to the figures."""
+    LandingResult dict) adds its DLQ records and landing repairs to the figures. `docs`: build the
+    run's Data Docs page now (True), not at all (False), or note it for `gate_docs.build` ("later")."""
     resource = lake.resolve_resource(resource_id, catalogue)
     landed = dict(landed or {})
     with _gate_lock(resource):
@@ -111,7 +113,9 @@ def check(
     return result
 
 
-def _judge_files(resource, pending: list[Path], earlier: list[Path], result: GateResult, *, docs: bool) -> None:
+def _judge_files(
+    resource, pending: list[Path], earlier: list[Path], result: GateResult, *, docs: bool | Literal["later"]
+) -> None:
     """Judge the pending files one at a time (memory: one file and the batch-wide checks' columns).
 
     Checks that look across rows (one key twice, a meter's readings in order) are answered first
@@ -122,7 +126,7 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
     needs = history_needs(resource, shape.names)
     wanted.update(need.group for need in needs)
     narrow_shape = pa.schema([f for f in shape if f.name in wanted])
-    narrow = pa.concat_tables([_conformed(_read(path, narrow_shape), narrow_shape) for path in pending])
+    narrow = pa.concat_tables([conformed(_read(path, narrow_shape), narrow_shape) for path in pending])
     history = landed_history(earlier, needs, narrow)
     across = batch_masks(resource, narrow, history)
     del narrow
@@ -130,7 +134,8 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
     checks: dict[str, Check] = {}
     offset = 0
     for path in pending:
-        table = _conformed(pq.read_table(path), shape)
+        raw = pq.read_table(path)
+        table = conformed(raw, shape)
         rows = table.num_rows
         verdict = judge(
             resource,
@@ -140,7 +145,8 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
             run_name=result.run_id,
             docs=False,
         )
-        _write_verdict(resource, path, table, verdict, key_strings(resource, table), result.run_id)
+        unchanged = _passes_as_landed(raw, shape, verdict)
+        _write_verdict(resource, path, table, verdict, key_strings(resource, table), result.run_id, unchanged)
         result.rows += rows
         result.quarantined_rows += int(verdict.critical.sum())
         for name, count in verdict.repairs.items():
@@ -151,14 +157,16 @@ def _judge_files(resource, pending: list[Path], earlier: list[Path], result: Gat
             tally[0] += verdict.tallies[check.name][0]
             tally[1] += verdict.tallies[check.name][1]
         offset += rows
-        del table, verdict
+        del raw, table, verdict
     result.files = [lake.relative(p) for p in pending]
     result.passed_rows = result.rows - result.quarantined_rows
     result.failed_rules, result.failed_critical = rule_outcomes(
         resource, list(checks.values()), {name: (failed, considered) for name, (failed, considered) in tallies.items()}
     )
-    if docs:  # the Data Docs page: Great Expectations runs the same suite over the whole batch
-        batch = pa.concat_tables([_conformed(pq.read_table(path), shape) for path in pending])
+    if docs == "later":  # one Data Docs build per DAG run (warehouse.gate_docs)
+        result.docs_path = gate_docs.defer(resource, result.run_id, pending, earlier)
+    elif docs:  # the Data Docs page: Great Expectations runs the same suite over the whole batch
+        batch = pa.concat_tables([conformed(pq.read_table(path), shape) for path in pending])
         result.docs_path = document(resource, batch, history, run_name=result.run_id)
 
 
@@ -167,7 +175,7 @@ def _read(path: Path, shape: pa.Schema) -> pa.Table:
     return pq.read_table(path, columns=[name for name in shape.names if name in present])
 
 
-def _conformed(table: pa.Table, shape: pa.Schema) -> pa.Table:
+def conformed(table: pa.Table, shape: pa.Schema) -> pa.Table:
     """`table` with the batch's columns in the batch's order; a column a file lacks is null there."""
     columns = [
         table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
@@ -205,13 +213,30 @@ def landed_history(earlier: list[Path], needs: list[HistoryNeed], batch: pa.Tabl
     return history
 
 
+def _passes_as_landed(raw: pa.Table, shape: pa.Schema, verdict: Verdict) -> bool:
+    """Whether the passed rows are the landed file exactly: nothing quarantined, nothing repaired,
+    and the file already has the batch's shape (the usual clean load)."""
+    return (
+        not verdict.critical.any()
+        and not any(mask.any() for mask in verdict.repaired_notes.values())
+        and raw.schema.equals(shape)
+        and verdict.repaired.schema.equals(shape)
+    )
+
+
 def _write_verdict(
-    resource, landed_path: Path, landed: pa.Table, verdict: Verdict, keys: pa.Array, run_id: str
+    resource, landed_path: Path, landed: pa.Table, verdict: Verdict, keys: pa.Array, run_id: str, unchanged: bool
 ) -> None:
-    """Quarantine and findings first, passed last: the passed file is the verdict (see `_judged`)."""
+    """Quarantine and findings first, passed last: the passed file is the verdict (see `_judged`).
+    When the passed rows are the landed file unchanged, the passed file is a hard link of it (the
+    same mtime, so `_judged` holds), which saves rewriting the whole load."""
     lake.write_parquet_atomic(verdict.quarantined(landed, run_id), lake.zone_path(resource, "_quarantine", landed_path))
     lake.write_parquet_atomic(verdict.findings(keys, run_id), lake.zone_path(resource, "_findings", landed_path))
-    lake.write_parquet_atomic(verdict.passed(), lake.zone_path(resource, "_passed", landed_path))
+    passed = lake.zone_path(resource, "_passed", landed_path)
+    if unchanged:
+        lake.link_atomic(landed_path, passed)
+    else:
+        lake.write_parquet_atomic(verdict.passed(), passed)
 
 
 # --- figures and the event ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ One `land()` call is one load:
    up to them and no further;
 2. delete the files of an earlier load that renamed them but died before committing: their range
    is read again now and may be cut differently, so they must not stay next to the new files;
-3. consume in large polls into per-partition chunks (bounded by bytes: memory stays bounded
+3. consume in large polls (`poll_batch`: raw columns, no object per record) into per-partition chunks (bounded by bytes: memory stays bounded
    whatever the topic size); each full chunk is decoded in bulk (`warehouse.decode`), cast to the
    catalogue's Arrow schema after the repairs a stated rule allows (counted in `repairs`), its bad
    records go to hub.dlq.<resource> with the reason (`warehouse.deadletters`), and its good rows
@@ -151,9 +151,8 @@ class _Chunk:
         self.headers = HeaderColumns()
         self.size = 0
 
-    def take(self, records: list, stop: int) -> int:
-        """Append the raw records (warehouse.batches) below offset `stop`; returns how many were taken."""
-        taken = batches.columns(batches.below(records, stop))
+    def take(self, taken: batches.Columns) -> int:
+        """Append one poll's records of this partition (warehouse.batches); returns how many."""
         self.values += taken.values
         self.keys += taken.keys
         self.offsets += taken.offsets
@@ -265,16 +264,14 @@ class _Load:
         chunks: dict = {}
         taken_total, last_progress = 0, time.monotonic()
         while due and (self.max_records is None or taken_total < self.max_records):
-            polled = batches.poll_raw(consumer, timeout_ms=POLL_MS, max_records=self._poll_limit(taken_total))
-            for tp, records in polled.items():
-                if tp not in due:
-                    continue
+            batch = consumer.poll_batch(self._poll_limit(taken_total), POLL_MS / 1000)
+            stops = {tp.partition: ends[tp] for tp in due}
+            for partition, columns in (batches.split(batch, stops) if batch is not None else {}).items():
+                tp = TopicPartition(self.topic, partition)
                 chunk = chunks.setdefault(tp, _Chunk())
-                taken = chunk.take(records, ends[tp])
-                if taken:
-                    next_offsets[tp] = chunk.offsets[-1] + 1
-                    taken_total += taken
-                    last_progress = time.monotonic()
+                taken_total += chunk.take(columns)
+                next_offsets[tp] = chunk.offsets[-1] + 1
+                last_progress = time.monotonic()
                 if chunk.size >= CHUNK_BYTES:
                     self._submit(tp, chunks.pop(tp))
             for tp in list(due):

@@ -20,7 +20,7 @@ from test_landing_poison import GOOD, T0, _read_all, headers, make_resource
 from catalog import derive
 from catalog.spec import Resource
 from hub.envelope import Record, encode
-from hub.kafka_clients import ensure_topics, make_consumer, make_producer
+from hub.kafka_clients import RecordBatch, ensure_topics, make_consumer, make_producer
 from hub.topics import landing_group
 from warehouse import batches, lake, landing
 
@@ -101,20 +101,31 @@ def test_bad_records_scattered_among_good_ones_each_go_their_own_way(kafka_boots
     consumer.close()
 
 
-def test_the_raw_record_view_cuts_a_poll_at_the_end_snapshot():
-    class Raw:
-        def __init__(self, offset):
-            self.key, self.value, self.headers, self.partition, self.offset, self.timestamp = (
-                b"k",
-                b"{}",
-                None,
-                0,
-                offset,
-                0,
-            )
-
-    records = [Raw(offset) for offset in range(10, 20)]
-    assert [r.offset for r in batches.below(records, 15)] == [10, 11, 12, 13, 14]
-    assert batches.below(records, 10) == [] and batches.below(records, 99) is records
-    taken = batches.columns(records[:3])
-    assert taken.offsets == [10, 11, 12] and taken.values == [b"{}"] * 3 and taken.headers == [None] * 3
+def test_the_raw_record_view_splits_a_poll_by_partition_and_cuts_it_at_the_end_snapshot():
+    # Partition 0 in two runs around partition 1 (interleaved), partition 2 not due any more.
+    parts = [0, 0, 1, 1, 1, 0, 0, 2]
+    offs = [10, 11, 5, 6, 7, 12, 13, 40]
+    batch = RecordBatch(
+        "t",
+        partitions=parts,
+        offsets=offs,
+        timestamps=[0] * 8,
+        keys=[f"k{p}-{o}".encode() for p, o in zip(parts, offs)],
+        values=[b"{}"] * 8,
+        headers=[[]] * 8,
+    )
+    taken = batches.split(batch, {0: 13, 1: 99})
+    assert set(taken) == {0, 1}
+    assert taken[0].offsets == [10, 11, 12] and taken[0].keys == [b"k0-10", b"k0-11", b"k0-12"]
+    assert taken[1].offsets == [5, 6, 7] and taken[1].values == [b"{}"] * 3 and taken[1].headers == [[]] * 3
+    assert batches.split(batch, {0: 10}) == {}  # nothing below the stop
+    one = RecordBatch(
+        "t",
+        partitions=[2, 2],
+        offsets=[1, 2],
+        timestamps=[0, 0],
+        keys=[None, None],
+        values=[b"{}", b"{}"],
+        headers=[[], []],
+    )
+    assert batches.split(one, {2: 2})[2].offsets == [1]

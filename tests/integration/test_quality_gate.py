@@ -222,3 +222,38 @@ def test_an_event_the_broker_did_not_take_is_sent_by_the_next_gate_run(kafka_boo
     again = gate.check(resource.id, catalogue=[resource], docs=False)
     assert again.rows == 0  # the files were judged before the broker failed
     assert outbox.kept() == []  # sent by this run, then forgotten
+
+
+def test_data_docs_noted_by_the_gate_are_built_once_at_the_page_its_event_named(kafka_bootstrap, hub_env):
+    from quality import suites
+    from warehouse import gate_docs
+
+    resource = make_resource()
+    produce(resource, [person(n) for n in range(30)] + [person(900, xb="9")])
+    landed = landing.land(resource.id, catalogue=[resource])
+    checked = gate.check(resource.id, landed.to_dict(), catalogue=[resource], docs="later", publish=False)
+    page = suites.docs_dir() / checked.docs_path
+    assert checked.docs_path.startswith(f"validations/hub/{resource.id}/{checked.run_id}/")
+    assert not page.exists() and len(gate_docs.pending()) == 1  # noted, not built: no GX in the gate
+
+    built = gate_docs.build(catalogue=[resource])
+
+    assert built == {"pages": 1, "dropped": []} and gate_docs.pending() == []
+    text = page.read_text()  # the page the event named, with the run's failing rule on it
+    assert checked.run_id in text and "xb" in text
+    assert gate_docs.build(catalogue=[resource]) == {"pages": 0, "dropped": []}  # nothing waits any more
+
+
+def test_a_noted_page_whose_landed_files_were_replaced_is_dropped(kafka_bootstrap, hub_env):
+    from warehouse import gate_docs
+
+    resource = make_resource()
+    produce(resource, [person(n) for n in range(5)])
+    landed = landing.land(resource.id, catalogue=[resource])
+    gate.check(resource.id, landed.to_dict(), catalogue=[resource], docs="later", publish=False)
+    for landed_file in lake.list_files(resource):  # as a crashed landing's tidy-up would
+        landed_file.path.unlink()
+
+    built = gate_docs.build(catalogue=[resource])
+
+    assert built["pages"] == 0 and len(built["dropped"]) == 1 and gate_docs.pending() == []

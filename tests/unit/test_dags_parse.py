@@ -220,6 +220,18 @@ def test_realtime_dags_land_without_connecting(parsed):
     assert bag.dags["ingest_video_daily"].get_task("camera_devices.connect")
 
 
+def test_each_ingest_dag_builds_its_data_docs_once_after_every_quality_task(parsed):
+    bag, _ = parsed
+    for dag_id, dag in bag.dags.items():
+        if not dag_id.startswith("ingest_"):
+            continue
+        docs = dag.get_task("data_docs")
+        qualities = [task for task in dag.tasks if task.task_id.endswith(".quality")]
+        assert qualities and all(docs.task_id in task.get_flat_relative_ids(upstream=False) for task in qualities)
+        assert "sync_catalogue" in docs.downstream_task_ids, dag_id
+        assert sum(task.task_id.endswith("data_docs") for task in dag.tasks) == 1, dag_id
+
+
 def test_a_cycle_changed_in_the_catalogue_moves_the_resource_at_the_next_parse(tmp_path, monkeypatch):
     from hub import settings as hub_settings
 
