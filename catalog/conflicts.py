@@ -8,9 +8,9 @@ those who may read the rows.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
+from datetime import datetime
 
+from hub.files import newest_json_at
 from hub.settings import get_settings
 
 
@@ -30,14 +30,8 @@ def empty(reason: str) -> dict:
 
 def conflicts_document(as_of: datetime) -> dict:
     """The newest conflict computation at or before `as_of` (UTC file names sort in time order)."""
-    folder = get_settings().source_conflicts_dir
-    limit = as_of.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + ".json"
-    files = sorted(path for path in folder.glob("*.json") if path.name <= limit) if folder.is_dir() else []
-    for path in reversed(files):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a file being replaced or damaged: the one before stands
+    document = newest_json_at(get_settings().source_conflicts_dir, as_of)
+    if document is not None:
         return {**document, "reason": None}
     return empty(f"no conflict check at or before {as_of.isoformat()}: run `hub warehouse conflicts`")
 

@@ -6,9 +6,9 @@ never opens the warehouse itself, so the layers stay one-way and reading still w
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
+from datetime import datetime
 
+from hub.files import newest_json_at
 from hub.settings import get_settings
 
 ONLINE_TARGET = 0.9  # the district's target for the online rate of monitoring points
@@ -35,14 +35,8 @@ def empty(reason: str) -> dict:
 
 def device_document(as_of: datetime) -> dict:
     """The newest device computation at or before `as_of` (UTC file names sort in time order)."""
-    folder = get_settings().device_coverage_dir
-    limit = as_of.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + ".json"
-    files = sorted(path for path in folder.glob("*.json") if path.name <= limit) if folder.is_dir() else []
-    for path in reversed(files):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a file being replaced or damaged: the one before stands
+    document = newest_json_at(get_settings().device_coverage_dir, as_of)
+    if document is not None:
         return {**document, "reason": None}
     return empty(f"no device figures computed at or before {as_of.isoformat()}: run `hub warehouse devices`")
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
@@ -93,3 +95,22 @@ def _write_all(fd: int, content: bytes) -> None:
     view = memoryview(content)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def newest_json_at(folder: Path, at: datetime) -> dict | None:
+    """The newest JSON document in `folder` stamped at or before `at`, or None. Files are named by
+    their UTC time (`stamp_name`), so names sort in time order; a file being replaced or damaged is
+    skipped and the one before stands."""
+    limit = stamp_name(at)
+    files = sorted(path for path in folder.glob("*.json") if path.name <= limit) if folder.is_dir() else []
+    for path in reversed(files):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def stamp_name(at: datetime) -> str:
+    """A file name that sorts in time order: the UTC time to the microsecond."""
+    return at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + ".json"

@@ -138,45 +138,25 @@ def bad_batch(resource_id: str, rows: int = 10, catalogue_path=None) -> dict:
     """Rewrite `rows` records of the resource with a value outside the item's set; returns what was broken."""
     resource = _resource(resource_id, catalogue_path)
     state = _state()
-    if resource_id in state["bad_batches"]:
-        return _export_again(resource, state["bad_batches"][resource_id])
+    waiting = state["bad_batches"].get(resource_id)
+    if waiting is not None:  # the uncorrected export runs again: the same records, still wrong
+        _rewrite(resource, waiting["item"], [(rowid, BAD_VALUE) for rowid, _ in waiting["rows"]])
+        return {"resource": resource_id, "item": waiting["item"], "rows": len(waiting["rows"]), "value": BAD_VALUE}
     item = _broken_item(resource)
     table = str(resource.binding.config["table"])
-    cursor = str(resource.binding.config.get("cursor_column") or DEFAULT_CURSOR)
     engine = engine_for(resource.binding.system)
     q = engine.dialect.identifier_preparer.quote
-    stamp = iso_ts(datetime.fromisoformat(_step_time()))
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             picked = conn.exec_driver_sql(
                 f"SELECT rowid, {q(item)} FROM {q(table)} WHERE {q(item)} IS NOT NULL ORDER BY rowid LIMIT ?", (rows,)
             ).all()
-            for rowid, _ in picked:
-                conn.exec_driver_sql(
-                    f"UPDATE {q(table)} SET {q(item)} = ?, {q(cursor)} = ? WHERE rowid = ?", (BAD_VALUE, stamp, rowid)
-                )
     finally:
         dispose_engines()
-    batch = {"item": item, "rows": [[rowid, value] for rowid, value in picked], "at": stamp}
-    state["bad_batches"][resource_id] = batch
+    _rewrite(resource, item, [(rowid, BAD_VALUE) for rowid, _ in picked])
+    state["bad_batches"][resource_id] = {"item": item, "rows": [[rowid, value] for rowid, value in picked]}
     _save(state)
     return {"resource": resource_id, "item": item, "rows": len(picked), "value": BAD_VALUE}
-
-
-def _export_again(resource, batch: dict) -> dict:
-    """The uncorrected export runs again: the same records, still wrong, with the cursor moved on."""
-    cursor = str(resource.binding.config.get("cursor_column") or DEFAULT_CURSOR)
-    table = str(resource.binding.config["table"])
-    engine = engine_for(resource.binding.system)
-    q = engine.dialect.identifier_preparer.quote
-    stamp = iso_ts(datetime.fromisoformat(_step_time()))
-    try:
-        with engine.begin() as conn:
-            for rowid, _ in batch["rows"]:
-                conn.exec_driver_sql(f"UPDATE {q(table)} SET {q(cursor)} = ? WHERE rowid = ?", (stamp, rowid))
-    finally:
-        dispose_engines()
-    return {"resource": resource.id, "item": batch["item"], "rows": len(batch["rows"]), "value": BAD_VALUE}
 
 
 def correct(resource_id: str, catalogue_path=None) -> dict:
@@ -186,6 +166,15 @@ def correct(resource_id: str, catalogue_path=None) -> dict:
     batch = state["bad_batches"].get(resource_id)
     if batch is None:
         raise SyntheticError(f"{resource_id} has no bad batch to correct")
+    _rewrite(resource, batch["item"], batch["rows"])
+    del state["bad_batches"][resource_id]
+    _save(state)
+    return {"resource": resource_id, "item": batch["item"], "rows": len(batch["rows"])}
+
+
+def _rewrite(resource, item: str, values) -> None:
+    """Set `item` of the rows (rowid, value) and move their cursor to the synthetic now, so the next
+    incremental read picks them up."""
     table = str(resource.binding.config["table"])
     cursor = str(resource.binding.config.get("cursor_column") or DEFAULT_CURSOR)
     engine = engine_for(resource.binding.system)
@@ -193,13 +182,9 @@ def correct(resource_id: str, catalogue_path=None) -> dict:
     stamp = iso_ts(datetime.fromisoformat(_step_time()))
     try:
         with engine.begin() as conn:
-            for rowid, value in batch["rows"]:
+            for rowid, value in values:
                 conn.exec_driver_sql(
-                    f"UPDATE {q(table)} SET {q(batch['item'])} = ?, {q(cursor)} = ? WHERE rowid = ?",
-                    (value, stamp, rowid),
+                    f"UPDATE {q(table)} SET {q(item)} = ?, {q(cursor)} = ? WHERE rowid = ?", (value, stamp, rowid)
                 )
     finally:
         dispose_engines()
-    del state["bad_batches"][resource_id]
-    _save(state)
-    return {"resource": resource_id, "item": batch["item"], "rows": len(batch["rows"])}

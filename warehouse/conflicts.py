@@ -20,12 +20,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from catalog.shared_items import Holder, holders, subject_of
 from hub import clock
-from hub.files import write_atomic
+from hub.files import newest_json_at, stamp_name, write_atomic
 from hub.settings import get_settings
 from quality.normalise import RESIDENT_ID_REPAIRS, get_normaliser
 from quality.rules import is_valid_mobile
@@ -205,7 +205,7 @@ def write(figures: dict, samples: dict) -> Path:
     folder = conflicts_dir()
     (folder / "samples").mkdir(parents=True, exist_ok=True)
     moment = datetime.fromisoformat(figures["computed_at"])
-    name = moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + ".json"  # sorts in time order
+    name = stamp_name(moment)
     # The keys identify people: the samples file is its owner's only (the access layer reads it).
     sample_path = write_atomic(folder / "samples" / name, json.dumps(samples, ensure_ascii=False).encode())
     sample_path.chmod(0o600)
@@ -218,10 +218,8 @@ def write(figures: dict, samples: dict) -> Path:
 
 def latest_samples(as_of: datetime | None = None) -> dict:
     """The newest kept samples at or before `as_of` (empty when none)."""
-    folder = conflicts_dir() / "samples"
-    limit = (as_of or clock.now()).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + ".json"
-    files = sorted(p for p in folder.glob("*.json") if p.name <= limit) if folder.is_dir() else []
-    return json.loads(files[-1].read_text(encoding="utf-8")) if files else {"computed_at": None, "samples": []}
+    found = newest_json_at(conflicts_dir() / "samples", as_of or clock.now())
+    return found if found is not None else {"computed_at": None, "samples": []}
 
 
 def refresh(as_of: datetime | None = None) -> Path:

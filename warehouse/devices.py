@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from catalog import derive
@@ -30,7 +30,7 @@ from catalog.coverage import CoveragePolicy
 from catalog.reference import SHUNDE_TOWNS
 from catalog.systems import VIDEO_CLOUDS
 from hub import clock
-from hub.files import write_atomic
+from hub.files import stamp_name, write_atomic
 from hub.settings import get_settings
 from warehouse import lake, store
 
@@ -230,8 +230,7 @@ def write(document: dict) -> Path:
     folder = coverage_dir()
     folder.mkdir(parents=True, exist_ok=True)
     moment = datetime.fromisoformat(document["computed_at"])
-    name = moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + ".json"  # sorts in time order
-    path = write_atomic(folder / name, json.dumps(document, ensure_ascii=False, indent=1).encode())
+    path = write_atomic(folder / stamp_name(moment), json.dumps(document, ensure_ascii=False, indent=1).encode())
     for stale in sorted(folder.glob("*.json"))[:-KEEP_FILES]:
         stale.unlink(missing_ok=True)
     return path
