@@ -59,7 +59,8 @@ def make_producer(*, backend: Backend | None = None, **overrides) -> Producer:
 
 
 EXIT_FLUSH_S = 10.0
-_shared: dict[tuple, Producer] = {}
+SWITCH_FLUSH_S = 1.0
+_shared: dict[tuple, Producer] = {}  # at most one: (pid, bootstrap, backend) → producer
 _shared_lock = threading.Lock()
 
 
@@ -67,7 +68,8 @@ def shared_producer() -> Producer:
     """The process's producer for the hub's own sends (events, the outbox, dead letters, connectors'
     records), made on first use. An idempotent producer waits about half a second for its producer
     id before its first delivery: paid once per process, not once per send. Flushed and closed when
-    the process exits; callers flush it, never close it. A forked child makes its own."""
+    the process exits; callers flush it, never close it. A forked child makes its own, and a process
+    pointed at another cluster or backend (tests) retires the old one rather than keep it retrying."""
     settings = get_settings()
     key = (os.getpid(), settings.kafka_bootstrap, settings.kafka_client)
     with _shared_lock:
@@ -75,18 +77,21 @@ def shared_producer() -> Producer:
         if producer is None:
             if not _shared:
                 atexit.register(_close_shared)
+            _close_shared(SWITCH_FLUSH_S)
             producer = _shared[key] = make_producer()
     return producer
 
 
-def _close_shared() -> None:
-    """At exit: callers flushed what they needed delivered; anything left gets a bounded wait."""
+def _close_shared(timeout: float = EXIT_FLUSH_S) -> None:
+    """Close this process's shared producer; callers flushed what they needed delivered, anything
+    left gets a bounded wait."""
     pid = os.getpid()
     for key in [key for key in _shared if key[0] == pid]:
         try:
-            _shared.pop(key).close(timeout=EXIT_FLUSH_S)
+            _shared.pop(key).close(timeout=timeout)
         except KafkaError as exc:
             log.warning("the process's Kafka producer closed with messages undelivered: %s", exc)
+    _shared.clear()  # a parent's producer is not this (forked) process's to close
 
 
 def make_consumer(*topics: str, group_id: str | None, backend: Backend | None = None, **overrides) -> Consumer:
