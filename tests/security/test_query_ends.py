@@ -61,7 +61,14 @@ def _start_hub_sql(var: Path, sql: str) -> subprocess.Popen:
     }
     env.pop("HUB_CATALOG_URL", None)
     return subprocess.Popen(
-        [str(HUB), "sql", "--as", "mzj", "-c", sql], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [str(HUB), "sql", "--as", "mzj", "-c", sql],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A terminal's foreground job takes Ctrl-C; a test run may ignore SIGINT by then (a child
+        # inherits an ignored signal, and Python then installs no KeyboardInterrupt): start as a shell would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -104,7 +111,12 @@ def test_ctrl_c_stops_the_query_cleanly_and_audits_it_as_interrupted(seeded):
     process = _start_hub_sql(seeded, LONG_QUERY)
     worker = _worker_of(process)
     process.send_signal(signal.SIGINT)  # what the terminal sends to the foreground `hub sql`
-    _out, err = process.communicate(timeout=30)
+    try:
+        _out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        process.kill()
+        raise AssertionError(f"hub sql did not stop on SIGINT; its signal masks: {status[-400:]}") from None
     assert process.returncode == 130 and "interrupted" in err
     assert "terminate called" not in err and "Traceback" not in err and "FATAL" not in err
     assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
