@@ -4,6 +4,9 @@ Fills a fresh topic with N realistic records of one resource (the seed's househo
 items under a throw-away id), then measures, each in its own child process (peak RSS of each):
   (a) a bare kafka-python consume with the hub's consumer settings — read each value, nothing else;
   (b) a bare confluent-kafka (librdkafka) consume with the same fetch sizes — the same;
+  (b') the same reading each record's headers too: what any landing must read. confluent-kafka
+      builds the headers' Python list of (str, bytes) tuples with the GIL held, so in one process
+      this, not (b), is the ceiling of land();
   (c) land() with the configured client: Kafka → decode → Parquet, then (d) the quality gate on the
       landed rows and (e) update_staging into DuckDB, each timed apart.
 Prints records/s of each, land / bare confluent (target ≥ 0.5), gate records/s (target ≥ 200 k);
@@ -183,8 +186,9 @@ def phase_bare_kafka_python(topic: str) -> dict:
     return {"records": seen, "seconds": seconds, "cpu": cpu}
 
 
-def phase_bare_confluent(topic: str) -> dict:
-    """confluent-kafka (librdkafka) straight, the same fetch sizes and isolation: read each value."""
+def phase_bare_confluent(topic: str, *, with_headers: bool = False) -> dict:
+    """confluent-kafka (librdkafka) straight, the same fetch sizes and isolation: read each value
+    (and, `with_headers`, its headers too: what any landing must read, the floor of its cost)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     from hub.settings import get_settings
@@ -208,6 +212,8 @@ def phase_bare_confluent(topic: str) -> dict:
         for message in consumer.consume(num_messages=20_000, timeout=1.0):
             if message.error() is None:
                 message.value()
+                if with_headers:
+                    message.headers()
                 seen += 1
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     consumer.close()
@@ -267,6 +273,7 @@ def phase_land_kafka_python(resource_json: str) -> dict:
 PHASES = {
     "bare-kafka-python": phase_bare_kafka_python,
     "bare-confluent": phase_bare_confluent,
+    "bare-confluent-headers": lambda topic: phase_bare_confluent(topic, with_headers=True),
     "land": phase_land,
     "land-kafka-python": phase_land_kafka_python,
 }
@@ -341,6 +348,7 @@ def one_run(resource, work: Path, run: int) -> dict:
     }
     bare_kp, kp_rss = run_child("bare-kafka-python", topic, env)
     bare_cf, cf_rss = run_child("bare-confluent", topic, env)
+    bare_cfh, _ = run_child("bare-confluent-headers", topic, env)
     landed, land_rss = run_child("land", resource.model_dump_json(), env)
     env_kp = {
         **env,
@@ -352,7 +360,12 @@ def one_run(resource, work: Path, run: int) -> dict:
     landed_kp, land_kp_rss = run_child("land-kafka-python", resource.model_dump_json(), env_kp)
     result = figures(bare_cf["records"], bare_kp, kp_rss, bare_cf, cf_rss, landed, land_rss)
     kp_land_rps = landed_kp["records"] / landed_kp["seconds"]
-    result.update(land_kafka_python_rps=round(kp_land_rps))
+    cfh_rps = bare_cfh["records"] / bare_cfh["seconds"]
+    result.update(
+        land_kafka_python_rps=round(kp_land_rps),
+        bare_confluent_headers_rps=round(cfh_rps),
+        land_vs_confluent_headers=round(result["land_rps"] / cfh_rps, 3),
+    )
     result["peak_rss_mb"]["land_kafka_python"] = round(land_kp_rss, 1)
     result["per_cpu_second"]["land_kafka_python"] = round(landed_kp["records"] / landed_kp["cpu"])
     return result
@@ -444,12 +457,16 @@ def report(records: int, resource_id: str, result: dict) -> None:
         f"(b) bare confluent consume    {result['bare_confluent_rps']:>10,} rec/s  peak RSS {rss['bare_confluent']:,.0f} MB"
     )
     print(
+        f"(b') … reading headers too   {result['bare_confluent_headers_rps']:>10,} rec/s  "
+        f"(what any landing must read: {result['bare_confluent_headers_rps'] / result['bare_confluent_rps']:.2f} × (b))"
+    )
+    print(
         f"(c) land() → Parquet          {result['land_rps']:>10,} rec/s  peak RSS {rss['land_alone']:,.0f} MB "
         f"({result['land_seconds']:.1f} s, {result['files']} files; HUB_KAFKA_CLIENT default)"
     )
     print(
         f"    land / bare confluent {result['land_vs_confluent']:.2f} (target ≥ 0.5), "
-        f"/ kafka-python {result['land_vs_kafka_python']:.2f}"
+        f"/ (b') {result['land_vs_confluent_headers']:.2f}, / kafka-python {result['land_vs_kafka_python']:.2f}"
     )
     print(
         f"(c') land() over kafka-python {result['land_kafka_python_rps']:>10,} rec/s  "

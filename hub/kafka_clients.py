@@ -76,15 +76,15 @@ def shared_producer() -> Producer:
         producer = _shared.get(key)
         if producer is None:
             if not _shared:
-                atexit.register(_close_shared)
-            _close_shared(SWITCH_FLUSH_S)
+                atexit.register(close_shared_producer)
+            close_shared_producer(SWITCH_FLUSH_S)
             producer = _shared[key] = make_producer()
     return producer
 
 
-def _close_shared(timeout: float = EXIT_FLUSH_S) -> None:
-    """Close this process's shared producer; callers flushed what they needed delivered, anything
-    left gets a bounded wait."""
+def close_shared_producer(timeout: float = EXIT_FLUSH_S) -> None:
+    """Close this process's shared producer (at exit, or when a process is done with a cluster);
+    callers flushed what they needed delivered, anything left gets a bounded wait."""
     pid = os.getpid()
     for key in [key for key in _shared if key[0] == pid]:
         try:

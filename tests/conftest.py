@@ -30,7 +30,8 @@ for _derived in ("HUB_CATALOG_URL", "HUB_LAKE_DIR", "HUB_WAREHOUSE_PATH"):
 # The broker and its jars stay the repository's (`hub kafka up` / `make test` put them there).
 os.environ.setdefault("HUB_KAFKA_LIBS_DIR", str(REPO / "var" / "kafka" / "libs"))
 
-from hub import settings as hub_settings  # noqa: E402 (after the environment above is set)
+from hub import kafka_clients  # noqa: E402 (after the environment above is set)
+from hub import settings as hub_settings  # noqa: E402
 
 # Airflow reads its configuration once, at import: point it at a test home before anything imports it.
 os.environ.setdefault("AIRFLOW_HOME", str(REPO / "var" / "airflow-test"))
@@ -105,6 +106,7 @@ def kafka_backend(request, monkeypatch) -> str:
     monkeypatch.setenv("HUB_KAFKA_CLIENT", request.param)
     hub_settings.reset_settings()
     yield request.param
+    kafka_clients.close_shared_producer(kafka_clients.SWITCH_FLUSH_S)  # else it keeps polling metadata
     monkeypatch.delenv("HUB_KAFKA_CLIENT")
     hub_settings.reset_settings()
 

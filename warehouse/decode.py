@@ -29,7 +29,7 @@ Repairs = dict[str, list[int]]  # normaliser name → indices of the rows it rep
 
 MAX_RECORD_BYTES = 1 << 20  # Kafka's default message size limit: bigger values are refused, not parsed
 SUB_BATCH = 1024
-_BLOCK_SIZE = 8 << 20  # must exceed the longest line; MAX_RECORD_BYTES guarantees that
+_BLOCK_SIZE = 2 << 20  # must exceed the longest line; MAX_RECORD_BYTES guarantees that
 # A time with a zone: ...T08:00[:00[.123]] followed by Z, +08, +0800 or +08:00.
 _ZONED = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 _ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -144,7 +144,7 @@ def _read_ndjson(count: int, data: bytes, parsing: pa.Schema) -> pa.Table | None
     try:
         table = pj.read_json(
             io.BytesIO(data),
-            read_options=pj.ReadOptions(block_size=_BLOCK_SIZE, use_threads=False),
+            read_options=pj.ReadOptions(block_size=_BLOCK_SIZE, use_threads=True),
             parse_options=pj.ParseOptions(
                 explicit_schema=parsing, unexpected_field_behavior="ignore", newlines_in_values=False
             ),

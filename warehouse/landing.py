@@ -6,11 +6,13 @@ One `land()` call is one load:
    up to them and no further;
 2. delete the files of an earlier load that renamed them but died before committing: their range
    is read again now and may be cut differently, so they must not stay next to the new files;
-3. consume in large polls (`poll_batch`: raw columns, no object per record) into per-partition chunks (bounded by bytes: memory stays bounded
-   whatever the topic size); each full chunk is decoded in bulk (`warehouse.decode`), cast to the
-   catalogue's Arrow schema after the repairs a stated rule allows (counted in `repairs`), its bad
-   records go to hub.dlq.<resource> with the reason (`warehouse.deadletters`), and its good rows
-   are written as one zstd Parquet file through a temp name and a rename;
+3. consume in large polls (`poll_batch`: raw columns, no object per record); a writer thread
+   decodes each poll's records of a partition in bulk as they come (`warehouse.decode`), cast to
+   the catalogue's Arrow schema after the repairs a stated rule allows (counted in `repairs`),
+   sends the bad records to hub.dlq.<resource> with the reason (`warehouse.deadletters`), and
+   gathers the good rows per partition until a file's worth (bounded by value bytes: memory stays
+   bounded whatever the topic size) is written as one zstd Parquet file through a temp name and a
+   rename;
 4. flush the DLQ producer, write the load's manifest, commit the offsets, mark the manifest
    committed.
 `update_staging` (warehouse.store) and `publish_landing_event` (warehouse.events) are separate
@@ -52,8 +54,8 @@ from warehouse.errors import WarehouseError
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 32 << 20  # value bytes per file (≈ 50-150 k records of a few hundred bytes)
-BUFFER_BYTES = 64 << 20  # value bytes buffered over all partitions before the largest is written
-IN_FLIGHT = 1  # chunks being written while the next one fills
+BUFFER_BYTES = 64 << 20  # value bytes decoded and waiting over all partitions before the largest is written
+IN_FLIGHT = 2  # polls queued at the writer while the next one is read
 POLL_MS = 1000
 POLL_RECORDS = 20_000  # records per poll at most
 STALL_SECONDS = 60.0  # no progress for this long while records are due: the broker is gone
@@ -141,28 +143,25 @@ def _report_failure(resource, load_id: str, exc: Exception) -> None:
         log.exception("could not publish landing.failed for %s", resource.id)
 
 
-class _Chunk:
-    """The records of one partition waiting to become one file (header values kept as bytes)."""
+class _Part:
+    """The decoded records of one partition waiting to become one file: the good rows of each poll,
+    the offsets they cover (rejected records included) and the value bytes they came from."""
 
-    __slots__ = ("values", "keys", "headers", "offsets", "size")
+    __slots__ = ("tables", "first", "last", "size")
 
-    def __init__(self) -> None:
-        self.values, self.keys, self.offsets = [], [], []
-        self.headers = HeaderColumns()
+    def __init__(self, first: int) -> None:
+        self.tables: list[pa.Table] = []
+        self.first = self.last = first
         self.size = 0
 
-    def take(self, taken: batches.Columns) -> int:
-        """Append one poll's records of this partition (warehouse.batches); returns how many."""
-        self.values += taken.values
-        self.keys += taken.keys
-        self.offsets += taken.offsets
-        self.headers.extend(taken.headers)
-        self.size += sum(map(len, filter(None, taken.values)))
-        return len(taken.values)
+    def add(self, table: pa.Table, last: int, size: int) -> None:
+        if table.num_rows:
+            self.tables.append(table)
+        self.last, self.size = last, self.size + size
 
 
 class _Load:
-    """One run of land(): consume → chunks → files → DLQ → commit."""
+    """One run of land(): consume → decode per poll (writer thread) → files → DLQ → commit."""
 
     def __init__(self, resource, load_id: str, max_records: int | None) -> None:
         self.resource = resource
@@ -178,10 +177,13 @@ class _Load:
         self.committed: dict = {}
         self.undeclared: set[str] = set()
         self.schemas: set[str] = set()
-        # One writer thread: decoding and Parquet writing run in Arrow without the GIL, so they
-        # overlap the consumer's pure-Python record parsing. One chunk in flight bounds memory.
+        # One writer thread decodes each poll as it comes and writes the files, so decoding overlaps
+        # the consumer from the first poll on (Arrow and librdkafka run without the GIL). Its tasks
+        # run in order; `parts` is the writer's alone. IN_FLIGHT polls waiting bound the memory.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"land-{resource.id}")
         self.in_flight: deque[Future] = deque()
+        self.parts: dict[TopicPartition, _Part] = {}
+        self.failed = False
 
     def run(self) -> LandingResult:
         consumer = make_consumer(
@@ -261,34 +263,29 @@ class _Load:
         for tp, start in starts.items():
             consumer.seek(tp, start)
         consumer.pause(*[tp for tp in starts if tp not in due])
-        chunks: dict = {}
         taken_total, last_progress = 0, time.monotonic()
         while due and (self.max_records is None or taken_total < self.max_records):
             batch = consumer.poll_batch(self._poll_limit(taken_total), POLL_MS / 1000)
             stops = {tp.partition: ends[tp] for tp in due}
             for partition, columns in (batches.split(batch, stops) if batch is not None else {}).items():
                 tp = TopicPartition(self.topic, partition)
-                chunk = chunks.setdefault(tp, _Chunk())
-                taken_total += chunk.take(columns)
-                next_offsets[tp] = chunk.offsets[-1] + 1
+                taken_total += len(columns.offsets)
+                next_offsets[tp] = columns.offsets[-1] + 1
                 last_progress = time.monotonic()
-                if chunk.size >= CHUNK_BYTES:
-                    self._submit(tp, chunks.pop(tp))
+                self._submit(self._decode, tp, columns)
             for tp in list(due):
                 # Past the end snapshot (transaction markers can move the position without records).
                 if consumer.position(tp) >= ends[tp] or next_offsets[tp] >= ends[tp]:
                     next_offsets[tp] = max(next_offsets[tp], min(consumer.position(tp), ends[tp]))
                     due.discard(tp)
                     consumer.pause(tp)
-            self._bound_memory(chunks)
             if due and time.monotonic() - last_progress > STALL_SECONDS:
                 raise WarehouseError(
                     f"landing {self.resource.id}: no records from {self.topic} for "
                     f"{STALL_SECONDS:.0f} s although some are due; is the broker up?",
                     kind="retriable",
                 )
-        for tp in sorted(chunks, key=lambda t: t.partition):
-            self._submit(tp, chunks.pop(tp))
+        self._submit(self._write_all)
         return next_offsets
 
     def _poll_limit(self, taken_total: int) -> int:
@@ -296,39 +293,48 @@ class _Load:
             return POLL_RECORDS
         return max(1, min(POLL_RECORDS, self.max_records - taken_total))
 
-    def _bound_memory(self, chunks: dict) -> None:
-        while chunks and sum(c.size for c in chunks.values()) > BUFFER_BYTES:
-            tp = max(chunks, key=lambda t: chunks[t].size)
-            self._submit(tp, chunks.pop(tp))
-
-    def _submit(self, tp: TopicPartition, chunk: _Chunk) -> None:
+    def _submit(self, task, *args) -> None:
         self._wait(IN_FLIGHT - 1)
-        self.in_flight.append(self.writer.submit(self._write, tp, chunk))
+        self.in_flight.append(self.writer.submit(self._guarded, task, *args))
+
+    def _guarded(self, task, *args) -> None:
+        """Run a writer task unless an earlier one failed: the load fails then (at the next `_wait`),
+        and nothing after the failure may be written as if the records before it had landed."""
+        if self.failed:
+            return
+        try:
+            task(*args)
+        except BaseException:
+            self.failed = True
+            raise
 
     def _wait(self, at_most: int) -> None:
-        """Block until at most `at_most` chunks are still being written; re-raises a writer's error."""
+        """Block until at most `at_most` writer tasks are still queued; re-raises a writer's error."""
         while len(self.in_flight) > at_most:
             self.in_flight.popleft().result()
 
-    def _write(self, tp: TopicPartition, chunk: _Chunk) -> None:
-        """Decode one chunk, dead-letter its bad records and write its good rows as one file."""
-        if not chunk.offsets:
-            return
-        items, rejects, repaired = decode.decode_values(chunk.values, self.items)
-        headers = chunk.headers.decode()
-        envelope, envelope_rejects = decode.envelope_columns(headers, tp.partition, chunk.offsets)
+    # --- the writer thread ------------------------------------------------------------------------
+
+    def _decode(self, tp: TopicPartition, taken: batches.Columns) -> None:
+        """Decode one poll's records of a partition, dead-letter the bad ones and add the good rows
+        to the partition's next file; write the files that are full."""
+        header_columns = HeaderColumns()
+        header_columns.extend(taken.headers)
+        headers = header_columns.decode()
+        items, rejects, repaired = decode.decode_values(taken.values, self.items)
+        envelope, envelope_rejects = decode.envelope_columns(headers, tp.partition, taken.offsets)
         for index, reason in decode.required_nulls(items, self.items, self.keys, envelope["_op"]).items():
             rejects.setdefault(index, reason)
         for index, reason in envelope_rejects.items():  # a broken envelope is the first thing to fix
             rejects[index] = reason
         for index in sorted(rejects):
             self.dead_letters.send(
-                chunk.keys[index],
-                chunk.values[index],
+                taken.keys[index],
+                taken.values[index],
                 rejects[index],
                 tp.partition,
-                chunk.offsets[index],
-                chunk.headers.source[index],
+                taken.offsets[index],
+                header_columns.source[index],
             )
         table = pa.Table.from_arrays([*items.columns, *envelope.values()], schema=self.schema)
         if rejects:
@@ -336,20 +342,34 @@ class _Load:
             for index in rejects:
                 keep[index] = False
             table = table.filter(pa.array(keep))
-        first, last = chunk.offsets[0], chunk.offsets[-1]
-        self._note(tp.partition, first, last, table, len(rejects), chunk, headers.schemas)
+        self._note(tp.partition, taken, table, len(rejects), headers.schemas)
         self._count_repairs(repaired, rejects)
-        if table.num_rows:
-            path = lake.file_path(self.resource, self.topic, tp.partition, first, last, self.day)
-            lake.write_parquet_atomic(table, path)
+        part = self.parts.get(tp) or self.parts.setdefault(tp, _Part(taken.offsets[0]))
+        part.add(table, taken.offsets[-1], sum(map(len, filter(None, taken.values))))
+        if part.size >= CHUNK_BYTES:
+            self._write(tp)
+        while sum(p.size for p in self.parts.values()) > BUFFER_BYTES:
+            self._write(max(self.parts, key=lambda t: self.parts[t].size))
+
+    def _write(self, tp: TopicPartition) -> None:
+        """Write a partition's waiting rows as one file, named by the offsets it covers."""
+        part = self.parts.pop(tp)
+        if part.tables:
+            path = lake.file_path(self.resource, self.topic, tp.partition, part.first, part.last, self.day)
+            lake.write_parquet_atomic(pa.concat_tables(part.tables), path)
             self.result.files.append(lake.relative(path))
-        del items, envelope, table
+        del part
         _return_freed_memory()
 
+    def _write_all(self) -> None:
+        for tp in sorted(self.parts, key=lambda t: t.partition):
+            self._write(tp)
+
     def _note(
-        self, partition: int, first: int, last: int, table: pa.Table, rejected: int, chunk: _Chunk, schemas: set[str]
+        self, partition: int, taken: batches.Columns, table: pa.Table, rejected: int, schemas: frozenset[str]
     ) -> None:
         result = self.result
+        first, last = taken.offsets[0], taken.offsets[-1]
         span = result.offsets.setdefault(str(partition), [first, last])
         span[0], span[1] = min(span[0], first), max(span[1], last)
         result.rows += table.num_rows
@@ -358,7 +378,7 @@ class _Load:
             latest = pc.max(table.column("_event_time")).as_py()
             result.max_event_time = max(filter(None, (result.max_event_time, latest)), default=None)
         self.schemas |= schemas
-        self.undeclared |= decode.undeclared_fields(chunk.values[:1], self.items.names)
+        self.undeclared |= decode.undeclared_fields(taken.values[:1], self.items.names)
 
     def _count_repairs(self, repaired: decode.Repairs, rejects: decode.Rejects) -> None:
         """Add the repaired rows that landed: a row dead-lettered for another item counts as a DLQ row only."""
@@ -403,7 +423,7 @@ class _Load:
 
 
 def _return_freed_memory() -> None:
-    """Hand freed heap back to the OS after a chunk: millions of small values freed in the middle of
+    """Hand freed heap back to the OS after a file: millions of small values freed in the middle of
     the C heap otherwise stay in the RSS (glibc trims only its top), which is most of a long load's growth."""
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:
