@@ -1,8 +1,8 @@
 """Connector throughput per source kind, against a bare produce loop of the very same pre-encoded
 messages (key, value, headers) with the fast backend (confluent-kafka), in the same run, with the same
 producer settings; the kafka-python backend's figures are printed beside (its connector and its bare
-send loop). For the HTTP and MQTT kinds the source's own ceiling is printed too: the source read,
-conformed and encoded with no Kafka at all (the most the connector could do, however fast Kafka is).
+send loop). For every kind the source's own ceiling is printed too: the source read, conformed and
+encoded with no Kafka at all (the most the connector could do, however fast Kafka is).
 
 The sources are the synthetic departments' systems, seeded at the chosen scale into a throwaway
 HUB_VAR_DIR (one core resource per kind). Each connector writes to a topic of its own (a renamed
@@ -221,9 +221,7 @@ def bench_kind(kind: str, resource, repeat: int, backend: str) -> dict:
         bench_topics.append(bare_topic)
         bare_rates.append(len(messages) / bare_seconds)
         bare_cpu.append(bare_cpu_s / len(messages) * 1e6)
-    ceiling = None
-    if kind in ("http", "mqtt"):
-        ceiling = statistics.median(source_ceiling(kind, resource) for _ in range(repeat))
+    ceiling = statistics.median(source_ceiling(kind, resource) for _ in range(repeat))
     return {
         "kind": kind,
         "backend": backend,
@@ -285,7 +283,7 @@ def print_table(results: list[dict]) -> None:
     )
     print("ratio = connector / bare confluent (the fast backend's bare loop, same kind, same run)")
     print("cpu µs/rec = this process's CPU time per record (the MQTT broker and the video service run apart)")
-    print("source ceiling = the source read + conformed + encoded with no Kafka (HTTP, MQTT)")
+    print("source ceiling = the source read + conformed + encoded with no Kafka")
     print(
         f"{'kind':<6}{'backend':<14}{'records':>9}{'dlq':>5}{'connector rec/s':>17}{'bare rec/s':>12}"
         f"{'ratio':>7}{'cpu µs/rec':>12}{'bare cpu µs':>12}{'source ceiling':>16}  runs"
