@@ -1,11 +1,12 @@
-"""The whole flow through Airflow at one scale: every ingest DAG, then coverage_daily, timed.
+"""The whole flow through Airflow at one scale: every ingest DAG, quality_docs, then coverage_daily, timed.
 
 In its own var folder and topic prefix (nothing of the demo or of anyone sharing the broker is
 touched): loads the catalogue, seeds the sources at `--scale` (timed apart; skipped when that
 folder already holds a seed of the scale, unless --reseed), starts the video API and Mosquitto on
 free ports and publishes the sensors' telemetry, then runs each ingest DAG (ids read from Airflow's
-DagBag, tagged `ingest`) and coverage_daily with `airflow dags test`, one child process each;
-`--parallel N` runs N ingest DAGs side by side, as the scheduler does (coverage_daily comes after).
+DagBag, tagged `ingest`), quality_docs (the Data Docs of every gate, once, as the scheduler starts it
+on their verdicts) and coverage_daily with `airflow dags test`, one child process each; `--parallel N`
+runs N ingest DAGs side by side, as the scheduler does (quality_docs and coverage_daily come after).
 Prints the wall time of the flow, the records landed (Parquet rows + dead letters), records/s,
 the peak RSS of each DAG's process tree, and the time per stage (connect, land, gate, stage: the
 sum of those tasks' durations as Airflow recorded them).
@@ -211,6 +212,7 @@ def main() -> None:
 
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
             list(pool.map(test_dag, dag_ids))  # re-raises the first failure
+        test_dag("quality_docs")  # the Data Docs of every gate, once: the scheduler starts it on their verdicts
         test_dag("coverage_daily")  # after every ingest DAG, as its schedule intends
         wall = time.perf_counter() - flow_started
     finally:
@@ -224,7 +226,10 @@ def main() -> None:
         records=records,
         records_per_second=round(records / wall),
         dlq_records=counted["dlq"],
-        stage_seconds={k: round(v, 1) for k, v in stage_seconds(var_dir / "airflow" / "airflow.db", dag_ids).items()},
+        stage_seconds={
+            k: round(v, 1)
+            for k, v in stage_seconds(var_dir / "airflow" / "airflow.db", [*dag_ids, "quality_docs"]).items()
+        },
         ingest_dags=dag_ids,
         parallel=args.parallel,
         load_average=os.getloadavg()[0],
@@ -235,7 +240,7 @@ def main() -> None:
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in figures["stage_seconds"].items())
     print(
         f"scale {args.scale}: {records:,} records ({counted['dlq']:,} to DLQs) through {len(dag_ids)} ingest DAGs "
-        f"+ coverage_daily in {wall:.1f} s = {records / wall:,.0f} records/s ({args.parallel} DAG(s) at a time)"
+        f"+ quality_docs + coverage_daily in {wall:.1f} s = {records / wall:,.0f} records/s ({args.parallel} DAG(s) at a time)"
     )
     print(f"time per stage (sum of task durations): {stages}")
     print(f"peak RSS per process (MB): {figures['processes']}")

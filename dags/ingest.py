@@ -20,7 +20,16 @@ from airflow.sdk import Asset, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from pipeline import alerts
-from pipeline.layout import LOCAL_TZ_NAME, IngestDag, StagingAsset, catalogue_snapshot, ingest_dags, staging_assets
+from pipeline.layout import (
+    LOCAL_TZ_NAME,
+    QUALITY_VERDICTS_NAME,
+    QUALITY_VERDICTS_URI,
+    IngestDag,
+    StagingAsset,
+    catalogue_snapshot,
+    ingest_dags,
+    staging_assets,
+)
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -61,16 +70,10 @@ def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset]):
 
             return flow.refresh_marts()
 
-        @task(trigger_rule="all_done")  # the pages of the gates that ran, whatever became of the others
-        def data_docs() -> dict:
-            from pipeline import flow  # in the task: it loads GX, once per DAG run
-
-            return flow.data_docs()
-
-        marts, docs = refresh_marts(), data_docs()
+        marts = refresh_marts()
         for resource_id in layout.resources:
-            resource_chain(resource_id, assets[resource_id], connect=not layout.micro_batch) >> [marts, docs]
-        [marts, docs] >> sync_catalogue()
+            resource_chain(resource_id, assets[resource_id], connect=not layout.micro_batch) >> marts
+        marts >> sync_catalogue()
 
     return ingest()
 
@@ -88,9 +91,10 @@ Runs {layout.schedule_label}, Beijing time (cron `{layout.cron}`, Asia/Shanghai)
 catalogue resource of domain **{layout.domain}** whose update cycle is **{layout.cycle.name}**:
 {first} (Parquet in the lake, undecodable records → `hub.dlq.<resource>`), **quality** (the gate:
 failing rows quarantined, `quality.completed` event), **stage** (DuckDB `staging.<resource>`,
-published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views, **data_docs** renders the
-Data Docs pages of every quality task of the run in one build, and **sync_catalogue** applies the run's
-events to the catalogue so coverage reflects this run.
+published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views and **sync_catalogue**
+applies the run's events to the catalogue so coverage reflects this run. Each quality task updates the
+`quality_verdicts` Asset: the **quality_docs** DAG then renders the Data Docs pages of every gate that
+ran since its last build, this run's included, in one build.
 
 By hand: `hub flow run <resource>` (one) or `hub flow run {layout.domain}` (the whole domain, every cycle).
 
@@ -100,6 +104,7 @@ Resources:
 
 def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
     outlet = Asset(name=asset.name, uri=asset.uri, group=asset.department, extra=asset.extra)
+    verdicts = Asset(name=QUALITY_VERDICTS_NAME, uri=QUALITY_VERDICTS_URI, group="quality")
 
     @task_group(group_id=resource_id, tooltip=asset.name)
     def chain():
@@ -115,11 +120,11 @@ def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
 
             return flow.land(resource_id)
 
-        @task
+        @task(outlets=[verdicts])
         def quality(landed: dict) -> dict:
             from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
-            return flow.quality_gate(resource_id, landed, docs="later")  # data_docs builds the pages
+            return flow.quality_gate(resource_id, landed, docs="later")  # quality_docs builds the pages
 
         @task(outlets=[outlet])
         def stage(landed: dict, checked: dict) -> dict:

@@ -47,7 +47,7 @@ def land(resource_id: str) -> dict:
 def quality_gate(resource_id: str, landed: dict, *, docs: bool | str = True) -> dict:
     """The quality gate: the resource's GX suite on what landed; failing rows quarantined, the rest
     passed to staging; publishes quality.completed (pass rate, failed rules, Data Docs page unless
-    `docs` is False: `hub quality docs` renders the pages later; "later": `data_docs` builds it)."""
+    `docs` is False: `hub quality docs` renders the pages later; "later": the quality_docs DAG builds it)."""
     from warehouse.gate import check  # per step: see the module's docstring
 
     result = check(resource_id, landed, docs=docs)
@@ -55,7 +55,7 @@ def quality_gate(resource_id: str, landed: dict, *, docs: bool | str = True) -> 
 
 
 def data_docs() -> dict:
-    """Build the Data Docs pages the run's quality tasks noted (docs="later"), in one GX build."""
+    """Build the Data Docs pages every quality task since the last build noted (docs="later"), in one GX build."""
     from warehouse.gate_docs import build  # per step: see the module's docstring
 
     return build()

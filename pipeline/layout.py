@@ -49,6 +49,10 @@ CYCLES = {
     )
 }
 COVERAGE_CRON = "0 7 * * *"  # coverage_daily: after the night's ingests, before the working day
+# The Asset every quality task updates (its verdict, and a Data Docs job noted for later): the
+# quality_docs DAG is scheduled on it, so one build serves every gate that ran since the last one.
+QUALITY_VERDICTS_NAME = "quality_verdicts"
+QUALITY_VERDICTS_URI = "hub://quality/verdicts"
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ __all__ = [
     "CYCLES",
     "DOMAIN_TITLES",
     "LOCAL_TZ_NAME",
+    "QUALITY_VERDICTS_NAME",
+    "QUALITY_VERDICTS_URI",
     "IngestDag",
     "StagingAsset",
     "all_bound_resources",

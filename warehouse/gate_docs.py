@@ -1,12 +1,13 @@
-"""Data Docs once per DAG run: the quality gate notes what to document, one task documents it all.
+"""Data Docs once per build: the quality gate notes what to document, one task documents it all.
 
 Building a run's Data Docs page means loading Great Expectations (seconds), running the resource's
 suite over the batch, storing the result and rendering the site: done in every quality task, that
 was the largest fixed cost of a task. So a gate run with `docs="later"` only writes a small job
 (`defer`): the resource, the gate run, its landed files and those judged before it, and the page
 the result will have (its path is fixed by the run's name and time, so the quality.completed event
-can carry it now). `build` then, once per DAG run, validates every waiting job in one process and
-renders all their pages in one Data Docs build. The verdict never waits on any of this.
+can carry it now). `build` then (the quality_docs DAG, on the Asset every quality task updates)
+validates every waiting job in one process and renders all their pages in one Data Docs build. The
+verdict never waits on any of this.
 
 A job whose landed files a crashed landing removed is dropped (that range is judged again under new
 names, with a job of its own); a build that dies leaves its jobs, and the next one redoes them (the
@@ -59,7 +60,9 @@ def pending() -> list[Path]:
 
 def build(catalogue=None) -> dict:
     """Validate every waiting job and render all their pages in one Data Docs build."""
-    from quality import suites  # GX: loaded here, once per DAG run, not by each quality task
+    if not pending():  # GX takes seconds to load: not for a build with nothing to do
+        return {"pages": 0, "dropped": []}
+    from quality import suites  # GX: loaded here, once per build, not by each quality task
 
     folder = pending_dir()
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,12 +13,13 @@ from pipeline.airflow_api import AirflowApi, admin_password
 
 
 def _dags() -> list[str]:
-    """The seed's ingest DAGs (one per domain and cycle) and coverage_daily, as the demo runs them."""
+    """The seed's ingest DAGs (one per domain and cycle), quality_docs (started by their gates' verdicts)
+    and coverage_daily, as the demo runs them."""
     from catalog.selection import SEED_DIR
     from catalog.spec import load_catalogue
     from pipeline.layout import ingest_dags
 
-    return [layout.dag_id for layout in ingest_dags(load_catalogue(SEED_DIR))] + ["coverage_daily"]
+    return [layout.dag_id for layout in ingest_dags(load_catalogue(SEED_DIR))] + ["quality_docs", "coverage_daily"]
 
 
 DAGS = _dags()

@@ -43,7 +43,7 @@ SEED_INGEST_DAGS = {
     "ingest_iot_realtime",
     "ingest_drone_daily",
 }
-EXPECTED = SEED_INGEST_DAGS | {"coverage_daily"}
+EXPECTED = SEED_INGEST_DAGS | {"coverage_daily", "quality_docs"}
 
 
 def _load_seed(changes: dict[str, str] | None = None) -> None:
@@ -220,16 +220,20 @@ def test_realtime_dags_land_without_connecting(parsed):
     assert bag.dags["ingest_video_daily"].get_task("camera_devices.connect")
 
 
-def test_each_ingest_dag_builds_its_data_docs_once_after_every_quality_task(parsed):
+def test_data_docs_are_built_once_for_every_gate_since_the_last_build_not_per_ingest_run(parsed):
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
+
     bag, _ = parsed
-    for dag_id, dag in bag.dags.items():
-        if not dag_id.startswith("ingest_"):
-            continue
-        docs = dag.get_task("data_docs")
+    docs = bag.dags["quality_docs"]
+    assert isinstance(docs.timetable, AssetTriggeredTimetable)
+    scheduled_on = docs.timetable.asset_condition
+    assert scheduled_on.uri == "hub://quality/verdicts"
+    assert [task.task_id for task in docs.tasks] == ["data_docs"] and docs.max_active_runs == 1
+    for dag_id in SEED_INGEST_DAGS:
+        dag = bag.dags[dag_id]
+        assert not any(task.task_id.endswith("data_docs") for task in dag.tasks), dag_id
         qualities = [task for task in dag.tasks if task.task_id.endswith(".quality")]
-        assert qualities and all(docs.task_id in task.get_flat_relative_ids(upstream=False) for task in qualities)
-        assert "sync_catalogue" in docs.downstream_task_ids, dag_id
-        assert sum(task.task_id.endswith("data_docs") for task in dag.tasks) == 1, dag_id
+        assert qualities and all([a.uri for a in task.outlets] == [scheduled_on.uri] for task in qualities), dag_id
 
 
 def test_a_cycle_changed_in_the_catalogue_moves_the_resource_at_the_next_parse(tmp_path, monkeypatch):
