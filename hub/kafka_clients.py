@@ -70,8 +70,7 @@ def shared_producer() -> Producer:
     id before its first delivery: paid once per process, not once per send. Flushed and closed when
     the process exits; callers flush it, never close it. A forked child makes its own, and a process
     pointed at another cluster or backend (tests) retires the old one rather than keep it retrying."""
-    settings = get_settings()
-    key = (os.getpid(), settings.kafka_bootstrap, settings.kafka_client)
+    key = _shared_key()
     with _shared_lock:
         producer = _shared.get(key)
         if producer is None:
@@ -80,6 +79,19 @@ def shared_producer() -> Producer:
             close_shared_producer(SWITCH_FLUSH_S)
             producer = _shared[key] = make_producer()
     return producer
+
+
+def _shared_key() -> tuple:
+    settings = get_settings()
+    return (os.getpid(), settings.kafka_bootstrap, settings.kafka_client)
+
+
+def retire_stale_producer() -> None:
+    """Close the shared producer if the settings now name another cluster or backend than it serves
+    (a process done with a cluster that may go away): it would keep retrying a stopped broker."""
+    with _shared_lock:
+        if _shared and _shared_key() not in _shared:
+            close_shared_producer(SWITCH_FLUSH_S)
 
 
 def close_shared_producer(timeout: float = EXIT_FLUSH_S) -> None:

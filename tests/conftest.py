@@ -111,6 +111,13 @@ def kafka_backend(request, monkeypatch) -> str:
     hub_settings.reset_settings()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_producer_left_on_another_cluster():
+    """A module that ran its own broker leaves no shared producer retrying it for the rest of the run."""
+    yield
+    kafka_clients.retire_stale_producer()
+
+
 _simulation = None  # sim_kit.Simulation, started once a `simulation` test is collected
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hub import broker
+from hub import broker, kafka_clients
 from hub.envelope import Record, decode, encode
 from hub.kafka_clients import ensure_topics, list_topics, make_consumer, make_producer
 from hub.settings import get_settings, reset_settings
@@ -37,6 +37,7 @@ def private_broker(tmp_path_factory):
         print(broker.up())
         yield get_settings().kafka_bootstrap
     finally:
+        kafka_clients.close_shared_producer(kafka_clients.SWITCH_FLUSH_S)  # before its broker goes
         print(broker.down())
         patch.undo()
         reset_settings()
