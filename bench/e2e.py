@@ -4,8 +4,8 @@ In its own var folder and topic prefix (nothing of the demo or of anyone sharing
 touched): loads the catalogue, seeds the sources at `--scale` (timed apart; skipped when that
 folder already holds a seed of the scale, unless --reseed), starts the video API and Mosquitto on
 free ports and publishes the sensors' telemetry, then runs each ingest DAG (ids read from Airflow's
-DagBag, tagged `ingest`), quality_docs (the Data Docs of every gate, once, as the scheduler starts it
-on their verdicts) and coverage_daily with `airflow dags test`, one child process each; `--parallel N`
+DagBag, tagged `ingest`), quality_docs (the Data Docs of every gate, in one build, as its next
+half-hour run does) and coverage_daily with `airflow dags test`, one child process each; `--parallel N`
 runs N ingest DAGs side by side, as the scheduler does (quality_docs and coverage_daily come after).
 Prints the wall time of the flow, the records landed (Parquet rows + dead letters), records/s,
 the peak RSS of each DAG's process tree, and the time per stage (connect, land, gate, stage: the
@@ -212,7 +212,7 @@ def main() -> None:
 
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
             list(pool.map(test_dag, dag_ids))  # re-raises the first failure
-        test_dag("quality_docs")  # the Data Docs of every gate, once: the scheduler starts it on their verdicts
+        test_dag("quality_docs")  # the Data Docs of every gate above, in one build (its next half-hour run)
         test_dag("coverage_daily")  # after every ingest DAG, as its schedule intends
         wall = time.perf_counter() - flow_started
     finally:

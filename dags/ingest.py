@@ -20,16 +20,7 @@ from airflow.sdk import Asset, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from pipeline import alerts
-from pipeline.layout import (
-    LOCAL_TZ_NAME,
-    QUALITY_VERDICTS_NAME,
-    QUALITY_VERDICTS_URI,
-    IngestDag,
-    StagingAsset,
-    catalogue_snapshot,
-    ingest_dags,
-    staging_assets,
-)
+from pipeline.layout import LOCAL_TZ_NAME, IngestDag, StagingAsset, catalogue_snapshot, ingest_dags, staging_assets
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -92,9 +83,9 @@ catalogue resource of domain **{layout.domain}** whose update cycle is **{layout
 {first} (Parquet in the lake, undecodable records → `hub.dlq.<resource>`), **quality** (the gate:
 failing rows quarantined, `quality.completed` event), **stage** (DuckDB `staging.<resource>`,
 published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views and **sync_catalogue**
-applies the run's events to the catalogue so coverage reflects this run. Each quality task updates the
-`quality_verdicts` Asset: the **quality_docs** DAG then renders the Data Docs pages of every gate that
-ran since its last build, this run's included, in one build.
+applies the run's events to the catalogue so coverage reflects this run. Each quality task notes its
+Data Docs page (named in its event at once); the **quality_docs** DAG renders every noted page of
+every DAG in one build, each half hour.
 
 By hand: `hub flow run <resource>` (one) or `hub flow run {layout.domain}` (the whole domain, every cycle).
 
@@ -104,7 +95,6 @@ Resources:
 
 def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
     outlet = Asset(name=asset.name, uri=asset.uri, group=asset.department, extra=asset.extra)
-    verdicts = Asset(name=QUALITY_VERDICTS_NAME, uri=QUALITY_VERDICTS_URI, group="quality")
 
     @task_group(group_id=resource_id, tooltip=asset.name)
     def chain():
@@ -120,7 +110,7 @@ def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
 
             return flow.land(resource_id)
 
-        @task(outlets=[verdicts])
+        @task
         def quality(landed: dict) -> dict:
             from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 

@@ -1,8 +1,8 @@
 """`hub demo`: the main job on this machine, step by step, with the same commands a person would type.
 
 Kafka → catalogue → source systems → Airflow (`airflow standalone`: scheduler, DAG processor, UI) →
-every ingest DAG triggered through its REST API and run by the scheduler (quality_docs following the
-gates' verdicts, an Asset) → coverage_daily →
+every ingest DAG triggered through its REST API and run by the scheduler → quality_docs (the gates'
+Data Docs) → coverage_daily →
 coverage → leadership report. Each task's log is in the Airflow UI. Then, unless `--once`, the
 Airflow UI and the catalogue service stay up (with Kafka) until Ctrl-C.
 """
@@ -24,10 +24,9 @@ from hub import clock
 from hub.errors import HubError
 from hub.settings import REPO_ROOT, get_settings
 from pipeline import airflow_local
-from pipeline.airflow_api import FINISHED, AirflowApi, admin_password
+from pipeline.airflow_api import AirflowApi, admin_password
 from pipeline.layout import ingest_dags
 from pipeline.simulate import DEFAULT_START, SNAPSHOT_AT, at
-from warehouse import gate_docs
 
 console = Console(stderr=True, soft_wrap=True)
 HUB = str(Path(sys.executable).parent / "hub")
@@ -52,23 +51,6 @@ def _run_dag(api: AirflowApi, dag_id: str) -> float:
     elapsed = time.monotonic() - started
     console.print(f"  [green]✓[/] {dag_id:<22} {elapsed:6.1f} s   {len(tasks)} tasks   run {run_id}")
     return elapsed
-
-
-def _wait_for_data_docs(api: AirflowApi, timeout_s: float = 900) -> None:
-    """Until the quality_docs runs the gates' verdicts started have built every page they noted."""
-    started = time.monotonic()
-    quiet = 0  # polls in a row with nothing waiting: a verdict's run may still be on its way
-    while quiet < 3:
-        if time.monotonic() - started > timeout_s:
-            raise HubError(f"quality_docs did not build the Data Docs within {timeout_s:.0f} s; see the Airflow UI")
-        runs = api.runs("quality_docs")
-        failed = [run["dag_run_id"] for run in runs if run["state"] == "failed"]
-        if failed:
-            raise HubError(f"quality_docs run(s) {', '.join(failed)} failed; see the Airflow UI")
-        busy = gate_docs.pending() or any(run["state"] not in FINISHED for run in runs)
-        quiet = 0 if busy else quiet + 1
-        time.sleep(2)
-    console.print(f"  [green]✓[/] {'quality_docs':<22} {time.monotonic() - started:6.1f} s   {len(runs)} run(s)")
 
 
 def start_airflow() -> tuple[subprocess.Popen, AirflowApi]:
@@ -110,10 +92,9 @@ def run_flow(scale: str = "small", airflow: tuple[subprocess.Popen, AirflowApi] 
     _hub("streams", "catch-up")  # the 实时 DAGs land what streams delivered: one pass stands in for them here
     process, api = airflow or start_airflow()
     try:
-        api.wait_for_dag("quality_docs")  # unpaused first: the gates' verdicts start it, as every night
         for layout in ingest_dags():
             _run_dag(api, layout.dag_id)
-        _wait_for_data_docs(api)
+        _run_dag(api, "quality_docs")  # the Data Docs of every gate above, in one build
         _run_dag(api, "coverage_daily")
     finally:
         if airflow is None:

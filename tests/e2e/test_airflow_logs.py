@@ -13,8 +13,7 @@ from pipeline.airflow_api import AirflowApi, admin_password
 
 
 def _dags() -> list[str]:
-    """The seed's ingest DAGs (one per domain and cycle), quality_docs (started by their gates' verdicts)
-    and coverage_daily, as the demo runs them."""
+    """The seed's ingest DAGs (one per domain and cycle), quality_docs and coverage_daily, as the demo runs them."""
     from catalog.selection import SEED_DIR
     from catalog.spec import load_catalogue
     from pipeline.layout import ingest_dags
