@@ -14,6 +14,7 @@ from hub.settings import REPO_ROOT, get_settings
 from hub.timezone import LOCAL_TZ_NAME
 
 DAGS_FOLDER = REPO_ROOT / "dags"
+LOCAL_SETTINGS_FOLDER = Path(__file__).resolve().parent / "airflow_settings"  # airflow_local_settings.py
 
 
 def airflow_home() -> Path:
@@ -44,9 +45,12 @@ def airflow_env(home: Path | None = None, dags_folder: Path | None = None) -> di
         # nineteen of them together lock SQLite's metadata database ("Database error" on triggers).
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
         AIRFLOW__API__EXPOSE_CONFIG="False",
-        # Tasks import the hub's packages; standalone starts its parts as `airflow` subprocesses.
+        # Tasks import the hub's packages; standalone starts its parts as `airflow` subprocesses; the
+        # scheduler preloads the tasks' modules (airflow_settings/airflow_local_settings.py).
         PATH=venv_bin + os.pathsep + env.get("PATH", ""),
-        PYTHONPATH=str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
+        PYTHONPATH=os.pathsep.join(
+            [str(REPO_ROOT), str(LOCAL_SETTINGS_FOLDER), *filter(None, [env.get("PYTHONPATH")])]
+        ),
     )
     return env
 
