@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     export_keep_hours: float = Field(24.0, gt=0, description="how long the workspace keeps an export's file")
     mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
     airflow_port: int = Field(8080, ge=1, le=65535, description="the local Airflow UI and API (hub demo)")
+    # Airflow's default (32 tasks at once) puts a hundred resources' tasks on two cores together, each
+    # holding its rows: slower, and at Shunde's size (a land task peaks at ~1.2 GB) more than the RAM.
+    airflow_parallelism: int = Field(
+        default_factory=lambda: 2 * (os.cpu_count() or 1),
+        ge=1,
+        description="tasks the local Airflow scheduler runs at once (default: twice the cores)",
+    )
     # Alerts (pipeline/alerts.py) and the report's delivery (hub report send): a webhook and/or a mail server.
     alert_webhook: AnyHttpUrl | None = Field(None, description="URL that receives a JSON POST per alert")
     smtp_host: str | None = Field(None, description="mail server for alerts and the report; unset: no mail")

@@ -25,7 +25,8 @@ def airflow_env(home: Path | None = None, dags_folder: Path | None = None) -> di
     """The environment every `airflow` subprocess gets: our home, our DAGs, no examples, the venv on PATH."""
     home = home or airflow_home()
     venv_bin = str(Path(sys.executable).parent)
-    port = get_settings().airflow_port
+    settings = get_settings()
+    port = settings.airflow_port
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(home),
@@ -39,6 +40,7 @@ def airflow_env(home: Path | None = None, dags_folder: Path | None = None) -> di
         AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="60",
         AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder or DAGS_FOLDER),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__PARALLELISM=str(settings.airflow_parallelism),  # HUB_AIRFLOW_PARALLELISM
         AIRFLOW__CORE__DEFAULT_TIMEZONE=LOCAL_TZ_NAME,  # schedules and the UI in Beijing time
         # Paused until someone starts them (the demo, one at a time; a user in the UI): unpaused at
         # creation, every cron DAG would run its latest interval at once on the first parse, and
