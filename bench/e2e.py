@@ -6,17 +6,21 @@ folder already holds a seed of the scale, unless --reseed), starts the video API
 free ports and publishes the sensors' telemetry, then runs each ingest DAG (ids read from Airflow's
 DagBag, tagged `ingest`), quality_docs (the Data Docs of every gate, in one build, as its next
 half-hour run does) and coverage_daily with `airflow dags test`, one child process each; `--parallel N`
-runs N ingest DAGs side by side, as the scheduler does (quality_docs and coverage_daily come after).
+runs N ingest DAGs side by side (quality_docs and coverage_daily come after); `--scheduler` runs them
+through Airflow's own scheduler instead (`airflow standalone`, LocalExecutor, HUB_AIRFLOW_PARALLELISM
+tasks at once), every ingest DAG started at once as the night's crons start them.
 Prints the wall time of the flow, the records landed (Parquet rows + dead letters), records/s,
 the peak RSS of each DAG's process tree, and the time per stage (connect, land, gate, stage: the
 sum of those tasks' durations as Airflow recorded them).
 
-    .venv/bin/python bench/e2e.py --scale tiny|small|medium|full [--parallel N] [--json] [--reseed] [--keep-topics]
+    .venv/bin/python bench/e2e.py --scale tiny|small|medium|full [--parallel N | --scheduler] [--json] [--reseed]
+        [--keep-topics]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +28,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -66,6 +71,53 @@ def run(command: list[str], env: dict, *, log: Path | None = None) -> tuple[floa
         raise SystemExit(f"`{' '.join(command)}` failed (exit {code}){f'; see {log}' if log else ''}")
     # Linux: a reaped child's ru_maxrss is the largest of it and the descendants it reaped (KiB).
     return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def scheduler_flow(dag_ids: list[str], say) -> dict[str, float]:
+    """Every ingest DAG through Airflow's own scheduler (`airflow standalone`, the LocalExecutor), all
+    started at once as their night's crons start them, then quality_docs, then coverage_daily.
+    Returns the peak RSS (MB) of the largest process and of the whole Airflow tree, sampled each second."""
+    import psutil
+
+    from pipeline import airflow_local
+    from pipeline.demo import start_airflow
+
+    process, api = start_airflow()
+    peaks = {"largest_process": 0.0, "airflow_tree": 0.0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        root = psutil.Process(process.pid)
+        while not stop.wait(1.0):
+            sizes = []
+            for member in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    sizes.append(member.memory_info().rss / 2**20)
+            peaks["largest_process"] = max(peaks["largest_process"], max(sizes, default=0))
+            peaks["airflow_tree"] = max(peaks["airflow_tree"], sum(sizes))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        runs = {}
+        for dag_id in dag_ids:  # unpaused: the scheduler starts the latest interval of each
+            api.wait_for_dag(dag_id)
+        for dag_id in dag_ids:
+            runs[dag_id] = api.scheduled_run(dag_id) or api.trigger(dag_id)
+        for dag_id, run_id in runs.items():
+            state = api.wait_for_run(dag_id, run_id)
+            say(f"  {dag_id:<32} {state}")
+            if state != "success":
+                raise SystemExit(f"{dag_id} run {run_id} {state}; see the Airflow UI at {airflow_local.api_url()}")
+        for dag_id in ("quality_docs", "coverage_daily"):
+            api.wait_for_dag(dag_id)
+            api.run_to_completion(dag_id)
+            say(f"  {dag_id:<32} success")
+    finally:
+        stop.set()
+        sampler.join()
+        airflow_local.stop(process)
+    return peaks
 
 
 def ingest_dags(env: dict) -> list[str]:
@@ -152,6 +204,11 @@ def main() -> None:
     parser.add_argument(
         "--parallel", type=int, default=1, help="ingest DAGs run side by side, as the scheduler runs them (default 1)"
     )
+    parser.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="run the DAGs through Airflow's scheduler (airflow standalone), all at once, not `dags test`",
+    )
     args = parser.parse_args()
     say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
 
@@ -163,6 +220,7 @@ def main() -> None:
         "HUB_TOPIC_PREFIX": prefix,
         "HUB_VIDEO_URL": f"http://127.0.0.1:{free_port()}",
         "HUB_MQTT_PORT": str(free_port()),
+        "HUB_AIRFLOW_PORT": str(free_port()),  # --scheduler: not a demo's 8080
         "AIRFLOW_HOME": str(var_dir / "airflow"),
     }
     sys.path.insert(0, str(REPO))
@@ -210,10 +268,15 @@ def main() -> None:
             figures["processes"][dag_id] = round(rss)
             say(f"  {dag_id:<32} {seconds:7.1f} s   peak RSS {rss:,.0f} MB")
 
-        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-            list(pool.map(test_dag, dag_ids))  # re-raises the first failure
-        test_dag("quality_docs")  # the Data Docs of every gate above, in one build (its next half-hour run)
-        test_dag("coverage_daily")  # after every ingest DAG, as its schedule intends
+        if args.scheduler:
+            peaks = scheduler_flow(dag_ids, say)
+            figures["processes"]["airflow (largest process)"] = round(peaks["largest_process"])
+            figures["processes"]["airflow (whole tree)"] = round(peaks["airflow_tree"])
+        else:
+            with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+                list(pool.map(test_dag, dag_ids))  # re-raises the first failure
+            test_dag("quality_docs")  # the Data Docs of every gate above, in one build (its next half-hour run)
+            test_dag("coverage_daily")  # after every ingest DAG, as its schedule intends
         wall = time.perf_counter() - flow_started
     finally:
         run([HUB, "sources", "down"], env)
@@ -232,6 +295,7 @@ def main() -> None:
         },
         ingest_dags=dag_ids,
         parallel=args.parallel,
+        scheduler=args.scheduler,
         load_average=os.getloadavg()[0],
     )
     if args.json:
@@ -240,7 +304,7 @@ def main() -> None:
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in figures["stage_seconds"].items())
     print(
         f"scale {args.scale}: {records:,} records ({counted['dlq']:,} to DLQs) through {len(dag_ids)} ingest DAGs "
-        f"+ quality_docs + coverage_daily in {wall:.1f} s = {records / wall:,.0f} records/s ({args.parallel} DAG(s) at a time)"
+        f"+ quality_docs + coverage_daily in {wall:.1f} s = {records / wall:,.0f} records/s ({'through the scheduler' if args.scheduler else f'{args.parallel} DAG(s) at a time'})"
     )
     print(f"time per stage (sum of task durations): {stages}")
     print(f"peak RSS per process (MB): {figures['processes']}")
