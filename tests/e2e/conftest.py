@@ -15,7 +15,7 @@ def demo(tmp_path_factory):
     home = tmp_path_factory.mktemp("hub-home")
     # Airflow not on 8080 either: a demo may be serving there.
     env = isolated_env(home, AIRFLOW_HOME=str(home / "airflow"), HUB_AIRFLOW_PORT=str(free_port()))
-    # About 17 min alone; the session's simulation (tests/sim_kit.py) plays beside it on the same 2 cores.
+    # About 11 min alone (2026-12-06, small); the session's simulation (tests/sim_kit.py) plays beside it on the same 2 cores.
     run = subprocess.run([HUB, "demo", "--once"], env=env, capture_output=True, text=True, timeout=2700)
     try:
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
