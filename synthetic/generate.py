@@ -31,6 +31,7 @@ from synthetic.base import (
     stable_seed,
 )
 from synthetic.defects import Tally, no_new_defects
+from synthetic.replay import shared_streams
 from synthetic.sinks import IOT_OUTBOX, dispose_engines, open_sink
 from synthetic.values import filler
 
@@ -141,15 +142,16 @@ def seed(
         _clear_sources(resources)
     entries = dict(previous.get("resources", {}) if previous else {})
     try:
-        for resource in resources:
-            started = time.perf_counter()
-            with no_new_defects() if clean else nullcontext():
-                entry = _seed_resource(
-                    resource, scale, seed_value, step, base_as_of, entries.get(resource.id), interval
-                )
-            entries[resource.id] = entry
-            if progress:
-                progress(resource.id, entry["records"], time.perf_counter() - started)
+        with shared_streams():
+            for resource in resources:
+                started = time.perf_counter()
+                with no_new_defects() if clean else nullcontext():
+                    entry = _seed_resource(
+                        resource, scale, seed_value, step, base_as_of, entries.get(resource.id), interval
+                    )
+                entries[resource.id] = entry
+                if progress:
+                    progress(resource.id, entry["records"], time.perf_counter() - started)
     finally:
         dispose_engines()
     manifest = {

@@ -17,6 +17,7 @@ from synthetic import codes, conflicts, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
 from synthetic.defects import plan_defects
 from synthetic.generic import inject, roles, unreadable
+from synthetic.replay import replayed
 from synthetic.values import not_a_placeholder
 
 SMALL_PEOPLE, FULL_PEOPLE = 20_000, 3_230_000
@@ -108,6 +109,10 @@ def _origin_address(county: str, rng: random.Random) -> tuple[str, str]:
 
 def households(seed: int, step: int, today: date, target: int) -> Iterator[list[dict]]:
     """The population as households of person dicts (one stream shared by all registers)."""
+    return replayed("households", (seed, step, today, target), lambda: _households(seed, step, today, target))
+
+
+def _households(seed: int, step: int, today: date, target: int) -> Iterator[list[dict]]:
     rng = random.Random(stable_seed(seed, "population", step))
     towns = tuple(SHUNDE_TOWNS)
     made, number = 0, (0 if step == 0 else STEP_HOUSEHOLD_BASE + (step % 40) * 1_000_000)
