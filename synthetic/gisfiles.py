@@ -15,6 +15,8 @@ import struct
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from quality import geo
 
 CRS_URN = "urn:ogc:def:crs:EPSG::{}"
@@ -47,6 +49,31 @@ def project_4547(lon: float, lat: float) -> tuple[float, float]:
     """CGCS2000 lon/lat (degrees) → EPSG:4547 (easting, northing) metres, to the millimetre."""
     easting, northing = geo.project_4547(lon, lat)
     return round(float(easting), 3), round(float(northing), 3)
+
+
+class Projector:
+    """Points waiting for EPSG:4547, projected together when a chunk is done: one numpy call per
+    point costs ~90 µs, one call per chunk well under 1 µs a point, with the very same floats."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[list, bool]] = []
+
+    def defer(self, lon: float, lat: float, *, swapped: bool = False) -> list:
+        """A [lon, lat] list that `flush` turns into [easting, northing] ([northing, easting] if swapped)."""
+        pair = [lon, lat]
+        self._pending.append((pair, swapped))
+        return pair
+
+    def flush(self) -> None:
+        """Project every deferred pair in place (as `project_4547`: metres to the millimetre)."""
+        if not self._pending:
+            return
+        pairs = [pair for pair, _ in self._pending]
+        eastings, northings = geo.project_4547(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+        for (pair, swapped), easting, northing in zip(self._pending, eastings.tolist(), northings.tolist()):
+            easting, northing = round(easting, 3), round(northing, 3)
+            pair[:] = (northing, easting) if swapped else (easting, northing)
+        self._pending = []
 
 
 def crs_member(epsg: int) -> dict:
