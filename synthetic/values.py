@@ -7,6 +7,7 @@ a named validator, an allowed-values list, a regex, the PII kind, the pinyin-ini
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -74,11 +75,18 @@ def moment_between(rng: random.Random, start: datetime, end: datetime) -> dateti
 
 def from_regex(pattern: str, rng: random.Random) -> str:
     """A string matching `pattern` (literals, classes, repeats, groups, alternation); checked."""
+    parsed, matches = _compiled(pattern)
     for _ in range(20):
-        text = _emit(_sre_parse.parse(pattern), rng)
-        if re.fullmatch(pattern, text):
+        text = _emit(parsed, rng)
+        if matches(text):
             return text
     raise ValueError(f"cannot generate a value for regex {pattern!r}: simplify it or add `values`")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str):
+    # Parsed once per pattern, not once per value (parsing was half of a generated row's time).
+    return _sre_parse.parse(pattern), re.compile(pattern).fullmatch
 
 
 def _emit(parsed, rng: random.Random) -> str:
