@@ -228,10 +228,16 @@ def _spare_heads(plan: dict[int, str], people: list[dict]) -> dict[int, str]:
     unreadable head would leave its members headless (orphans), and a lowercase x on an ID whose
     check character is not X would need another sequence number — another person's ID."""
     fits = {"unreadable_row": lambda p: p.get("yhzgx") != HEAD, "id_lowercase_x": lambda p: p["gmsfhm"].endswith("X")}
+    # The first free fitting row, as a scan from 0 finds it, but resumed where the last scan for the
+    # same defect stopped (rows before it were taken or do not fit) unless a row was freed before it.
+    resume = dict.fromkeys(fits, 0)
     for index, defect in sorted(plan.items()):
         if defect in fits and not fits[defect](people[index]):
-            spare = next((i for i in range(len(people)) if i not in plan and fits[defect](people[i])), None)
+            fit = fits[defect]
+            spare = next((i for i in range(resume[defect], len(people)) if i not in plan and fit(people[i])), None)
+            resume[defect] = len(people) if spare is None else spare
             del plan[index]
+            resume = {name: min(at, index) for name, at in resume.items()}
             if spare is not None:
                 plan[spare] = defect
     return plan
