@@ -13,13 +13,14 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from catalog.selection import SEED_DIR
 from catalog.spec import load_catalogue, seed_files
 from connectors import systems
-from synthetic import drone, entities, generic, gis, holders, iot, meters, people, video, video_clouds
+from synthetic import drone, entities, generic, gis, holders, iot, meters, parallel, people, video, video_clouds
 from synthetic.base import (
     DEFAULT_AS_OF,
     SCALES,
@@ -117,13 +118,16 @@ def seed(
     step_hours: float | None = None,
     clean: bool = False,
     progress: Callable[[str, int, float], None] | None = None,
+    workers: int | None = None,
 ) -> dict:
     """Generate the sources and write the manifest; returns the manifest.
 
     `step_hours` is how far each step moves the synthetic clock (1 h unless given at step 0; later
     steps keep it). `skip_departments`: systems that are down this step get no new records (an
     outage: nothing is entered or changed there until it is back). `clean`: a later step's new and
-    changed records carry no injected defect (step 0 always has them: they are the sources' ground truth)."""
+    changed records carry no injected defect (step 0 always has them: they are the sources' ground truth).
+    `workers`: processes building sources side by side (default: one at tiny and small, two above);
+    the sources are the same bytes whatever the number."""
     if scale not in SCALES:
         raise SyntheticError(f"scale {scale!r} is unknown; use one of {', '.join(SCALES)}")
     if step < 0:
@@ -141,19 +145,10 @@ def seed(
     if step == 0:
         _clear_sources(resources)
     entries = dict(previous.get("resources", {}) if previous else {})
-    try:
-        with shared_streams():
-            for resource in resources:
-                started = time.perf_counter()
-                with no_new_defects() if clean else nullcontext():
-                    entry = _seed_resource(
-                        resource, scale, seed_value, step, base_as_of, entries.get(resource.id), interval
-                    )
-                entries[resource.id] = entry
-                if progress:
-                    progress(resource.id, entry["records"], time.perf_counter() - started)
-    finally:
-        dispose_engines()
+    job = SeedJob(catalogue_path, scale, seed_value, step, base_as_of, interval, clean)
+    previous_entries = {r.id: entries[r.id] for r in resources if r.id in entries}
+    for resource_id, entry in parallel.run(seed_group, job, resources, previous_entries, workers, progress):
+        entries[resource_id] = entry
     manifest = {
         "seed": seed_value,
         "scale": scale,
@@ -165,6 +160,50 @@ def seed(
     }
     _write_json(systems.manifest_path(), manifest)
     return manifest
+
+
+@dataclass(frozen=True)
+class SeedJob:
+    """What every resource of one `seed` call shares (sent to worker processes as is)."""
+
+    catalogue_path: str | Path | None
+    scale: str
+    seed_value: int
+    step: int
+    base_as_of: datetime
+    interval: timedelta
+    clean: bool
+
+
+def seed_group(
+    job: SeedJob,
+    resource_ids: list[str],
+    previous_entries: dict[str, dict],
+    progress: Callable[[str, int, float], None] | None = None,
+) -> list[tuple[str, dict, float]]:
+    """Seed the resources in order in this process; (id, manifest entry, seconds) of each."""
+    resources = {r.id: r for r in bound_resources(job.catalogue_path)}
+    done = []
+    try:
+        with shared_streams():
+            for resource_id in resource_ids:
+                started = time.perf_counter()
+                with no_new_defects() if job.clean else nullcontext():
+                    entry = _seed_resource(
+                        resources[resource_id],
+                        job.scale,
+                        job.seed_value,
+                        job.step,
+                        job.base_as_of,
+                        previous_entries.get(resource_id),
+                        job.interval,
+                    )
+                done.append((resource_id, entry, time.perf_counter() - started))
+                if progress:
+                    progress(resource_id, entry["records"], done[-1][2])
+    finally:
+        dispose_engines()
+    return done
 
 
 def _seed_resource(
