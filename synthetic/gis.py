@@ -195,6 +195,9 @@ def buildings(ctx: ResourceContext) -> Iterator[Chunk]:
     epsg, clock = int(ctx.resource.binding.config.get("crs", 4547)), _clock(ctx, total)
     role_map = roles(ctx.resource) | {"date": "jgrq"}
     projector = Projector()
+    # Parcels already modelled, by index: two in three buildings stand on a parcel drawn before
+    # (at full scale 0.8 M buildings on 0.3 M parcels, ~100 MB).
+    standing_on: dict[int, Parcel] = {}
     for first in range(0, total, CHUNK_ROWS):
         size = min(CHUNK_ROWS, total - first)
         plan = plan_defects(
@@ -204,7 +207,8 @@ def buildings(ctx: ResourceContext) -> Iterator[Chunk]:
         for offset in range(size):
             index = first_index + first + offset
             rng = ctx.random(f"building{index}")
-            p = parcel(ctx.seed, rng.randrange(parcel_count))
+            drawn = rng.randrange(parcel_count)
+            p = standing_on.get(drawn) or standing_on.setdefault(drawn, parcel(ctx.seed, drawn))
             use = {"0701": "住宅", "0702": "住宅", "0601": "工业", "0501": "商业", "0801": "公共服务"}[p.land_use[0]]
             floors = (
                 rng.randint(3, 7)

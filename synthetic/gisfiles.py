@@ -81,6 +81,10 @@ def crs_member(epsg: int) -> dict:
     return {"type": "name", "properties": {"name": CRS_URN.format(epsg)}}
 
 
+#: What json.dumps(…, ensure_ascii=False, separators=(",", ":")) builds anew for every call.
+_FEATURE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 class GeoJsonWriter:
     """A FeatureCollection streamed to `path` (written to a temp name, renamed on close)."""
 
@@ -98,7 +102,7 @@ class GeoJsonWriter:
             body = {"type": "Feature", "properties": feature["properties"]}
             if "geometry" in feature:
                 body["geometry"] = feature["geometry"]
-            self.out.write((",\n" if self.count else "") + json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+            self.out.write((",\n" if self.count else "") + _FEATURE_JSON.encode(body))
             self.count += 1
             added += 1
         return added
@@ -152,12 +156,13 @@ def envelope(geometry: dict) -> tuple[float, float, float, float]:
     return min(xs), max(xs), min(ys), max(ys)
 
 
-def gpkg_geometry(geometry: dict, srs_id: int) -> bytes:
-    """GeoPackage binary: magic 'GP', version 0, flags (little endian, xy envelope unless a point)."""
+def gpkg_geometry(geometry: dict, srs_id: int, box: tuple[float, float, float, float] | None = None) -> bytes:
+    """GeoPackage binary: magic 'GP', version 0, flags (little endian, xy envelope unless a point);
+    `box` is the geometry's envelope if the caller has it already."""
     if geometry["type"] == "Point":
         return b"GP" + struct.pack("<BBi", 0, 0b00000001, srs_id) + wkb(geometry)
     flags = 0b00000011  # envelope type 1 ([minx, maxx, miny, maxy]) + little-endian header
-    return b"GP" + struct.pack("<BBi4d", 0, flags, srs_id, *envelope(geometry)) + wkb(geometry)
+    return b"GP" + struct.pack("<BBi4d", 0, flags, srs_id, *(box or envelope(geometry))) + wkb(geometry)
 
 
 class GpkgWriter:
@@ -202,8 +207,9 @@ class GpkgWriter:
             geometry = feature.get("geometry")
             blob = feature.get("geom_blob")
             if blob is None and geometry is not None:
-                blob = gpkg_geometry(geometry, self.epsg)
-                min_x, max_x, min_y, max_y = envelope(geometry)
+                box = envelope(geometry)
+                blob = gpkg_geometry(geometry, self.epsg, box)
+                min_x, max_x, min_y, max_y = box
                 self.extent = [
                     min(self.extent[0], min_x),
                     min(self.extent[1], min_y),
