@@ -95,17 +95,29 @@ def square(lon: float, lat: float, side_m: float, angle: float, stretch: float =
 
 
 def _geometry(
-    kind: str, ring_or_point, epsg: int, defect: str | None, rng: random.Random, projector: Projector | None = None
+    kind: str,
+    ring_or_point,
+    epsg: int,
+    defect: str | None,
+    rng: random.Random,
+    projector: Projector | None = None,
+    shifter: Projector | None = None,
 ) -> dict:
     """The geometry in the file's CRS, with a coordinate defect applied where planned. With a
-    `projector`, EPSG:4547 positions are filled in when it is flushed (before the chunk is written)."""
+    `projector` (EPSG:4547) or a `shifter` (GCJ-02), positions are filled in when it is flushed,
+    before the chunk is written."""
     points = [ring_or_point] if kind == "Point" else list(ring_or_point)
+    positions = None
     if defect == "coord_outside_box":
         shift = (rng.uniform(0.6, 1.0), rng.uniform(-0.4, 0.4))
         points = [(x + shift[0], y + shift[1]) for x, y in points]
+    elif defect == "coord_gcj02" and shifter is not None and epsg != 4547:
+        positions = [shifter.defer(x, y) for x, y in points]  # nothing else applies to these
     elif defect == "coord_gcj02":
         points = [tuple(round(v, 7) for v in wgs84_to_gcj02(x, y)) for x, y in points]
-    if epsg == 4547 and projector is not None and defect != "coord_null_island":
+    if positions is not None:
+        pass
+    elif epsg == 4547 and projector is not None and defect != "coord_null_island":
         positions = [projector.defer(x, y, swapped=defect == "coord_swapped") for x, y in points]
     else:
         if epsg == 4547:
@@ -261,7 +273,7 @@ def addresses(ctx: ResourceContext) -> Iterator[Chunk]:
     """标准地址: door-plate points (collected with a phone app, hence the GCJ-02 ones)."""
     _base, first_index, total = _counts(ctx)
     epsg, clock = int(ctx.resource.binding.config.get("crs", 4490)), _clock(ctx, total)
-    projector = Projector()
+    projector, shifter = Projector(), Projector(wgs84_to_gcj02, 7)
     for first in range(0, total, CHUNK_ROWS):
         size = min(CHUNK_ROWS, total - first)
         surveys = []
@@ -278,9 +290,8 @@ def addresses(ctx: ResourceContext) -> Iterator[Chunk]:
             defect = plan.get(offset)
             # The point as the collector's phone placed it (GPS error), the register's survey exact.
             collected = gps_fix(ctx.random(f"address-gps{index}"), lon, lat)
-            geometry = _geometry(
-                "Point", collected, epsg, defect if defect and defect.startswith("coord_") else None, rng
-            )
+            coord_defect = defect if defect and defect.startswith("coord_") else None
+            geometry = _geometry("Point", collected, epsg, coord_defect, rng, shifter=shifter)
             row = {
                 "dzbm": f"{town9}{road:03d}{number:04d}{block:03d}{index:08d}",
                 "bzdz": f"广东省佛山市顺德区{SHUNDE_TOWNS[town9]}{texts.ROADS[road]}{number}号{block}座",
@@ -299,7 +310,9 @@ def addresses(ctx: ResourceContext) -> Iterator[Chunk]:
             surveys.append((row, projector.defer(lon, lat)))
             batch.append((row, defect))
         projector.flush()
+        shifter.flush()
         for row, (easting, northing) in surveys:
+            row["longitude"], row["latitude"] = row["geometry"]["coordinates"]  # shifted ones are known now
             row["zbx"], row["zby"] = round(easting, 2), round(northing, 2)
         yield _emit(ctx, batch, "bzdz")
 
