@@ -34,6 +34,7 @@ from synthetic.base import (
 from synthetic.defects import Tally, no_new_defects
 from synthetic.replay import shared_streams
 from synthetic.sinks import IOT_OUTBOX, dispose_engines, open_sink
+from synthetic.sqlstore import DEFAULT_CURSOR
 from synthetic.values import filler
 
 Generator = Callable[[ResourceContext], Iterator[Chunk]]
@@ -219,7 +220,10 @@ def _seed_resource(
     sink = open_sink(ctx)
     try:
         generator = GENERATORS.get(resource.id)
-        fill = filler(resource, ctx.as_of, stable_seed(seed_value, resource.id, step, "fill")) if generator else None
+        # The SQL sink stamps the cursor column itself: the filler need not build a value for it.
+        cursor = {str(resource.binding.config.get("cursor_column") or DEFAULT_CURSOR)} if kind == "sql" else set()
+        fill_seed = stable_seed(seed_value, resource.id, step, "fill")
+        fill = filler(resource, ctx.as_of, fill_seed, overwritten=cursor) if generator else None
         for chunk in (generator or generic.generate)(ctx):
             if not chunk:
                 continue  # nothing this time (e.g. no meter due for a read): no empty file or statement

@@ -60,7 +60,9 @@ def groups(resources: list) -> list[list[str]]:
 
 def run(seed_group: Callable, job, resources: list, previous: dict, workers: int | None, progress: Progress | None):
     """(id, manifest entry) of every resource, in the given order; `seed_group(job, ids, previous,
-    progress)` seeds one group in the calling process (a module-level function: workers import it)."""
+    progress)` seeds one group in the calling process (a module-level function: workers import it).
+    Workers are spawned, so a script calling `seed` with more than one must do so under
+    `if __name__ == "__main__":` (the `hub` CLI and bench/seed.py do)."""
     workers = default_workers(job.scale) if workers is None else max(1, workers)
     planned = groups(resources)
     if workers == 1 or len(planned) == 1:

@@ -11,7 +11,7 @@ import functools
 import math
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 
 from catalog.reference import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
@@ -254,6 +254,22 @@ _PII_MAKERS: dict[str, Maker] = {
 }
 
 
+def _drawing_only(item, as_of: datetime) -> Maker | None:
+    """For a value thrown away after it is made: a maker that draws from rng exactly as
+    `maker_for(item, as_of)` does and returns None, or None if that maker is not `_by_type`'s time."""
+    rules = item.rules
+    if item.type != "T" or rules.values or _VALIDATOR_MAKERS.get(rules.validator or "") or rules.regex:
+        return None
+    if _PII_MAKERS.get(item.pii or "none"):
+        return None
+    seconds = max(1, int((as_of - (as_of - timedelta(days=365))).total_seconds()))  # as moment_between
+
+    def draw(rng: random.Random, n: int) -> None:
+        rng.randrange(seconds)
+
+    return draw
+
+
 def _by_type(item, as_of: datetime) -> Maker:
     name, kind, rules = item.name, item.type, item.rules
     low = rules.min if rules.min is not None else 0.0
@@ -322,8 +338,9 @@ def _fit(text: str, length: int | None) -> str:
     return text[:length] if length else text
 
 
-def filler(resource, as_of: datetime, seed: int) -> Callable[[dict], dict]:
-    """Fill the items a hand-made generator did not set (the catalogue may add items later)."""
+def filler(resource, as_of: datetime, seed: int, overwritten: Collection[str] = ()) -> Callable[[dict], dict]:
+    """Fill the items a hand-made generator did not set (the catalogue may add items later).
+    `overwritten`: items the sink sets anyway (the SQL cursor); they get None where that draws the same."""
     rng = random.Random(seed)
     makers: dict[str, Maker] = {}
     epsg = (resource.binding.config.get("crs") if resource.binding else None) or 4490
@@ -331,7 +348,8 @@ def filler(resource, as_of: datetime, seed: int) -> Callable[[dict], dict]:
         if item.name == "crs":
             makers[item.name] = lambda rng, n: f"EPSG:{epsg}"
         else:
-            makers[item.name] = maker_for(item, as_of)
+            skipped = _drawing_only(item, as_of) if item.name in overwritten else None
+            makers[item.name] = skipped or maker_for(item, as_of)
     names = [item.name for item in resource.items if item.name not in ("geometry", "geom", "geom_wkt")]
 
     def fill(row: dict) -> dict:
