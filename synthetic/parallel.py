@@ -15,24 +15,29 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 Progress = Callable[[str, int, float], None]
 
-#: Rough relative cost of the hand-made generators (seconds at medium scale, where a generated
-#: resource takes about half a second): the heavy groups start first so that no worker is left
-#: with one long group at the end. A wrong hint costs balance, never correctness.
+#: Rough cost of the heavy resources, in seconds of a full-scale seed (bench/seed.py --scale full),
+#: where a generated resource takes about five: the heavy groups start first so that no worker is
+#: left with one long group at the end. A wrong hint costs balance, never correctness.
 COST_HINTS = {
-    "resident_population": 8.0,
-    "household_population": 4.0,
-    "migrant_registration": 5.0,
-    "subsistence_allowance": 1.0,
-    "electricity_readings": 4.0,
-    "water_readings": 3.0,
-    "gas_readings": 1.5,
-    "buildings": 2.5,
-    "standard_addresses": 2.5,
-    "camera_devices": 2.5,
-    "market_entities": 2.0,
-    "individual_businesses": 1.2,
+    "standard_addresses": 195.0,
+    "buildings": 180.0,
+    "electricity_readings": 160.0,
+    "water_readings": 160.0,
+    "household_population": 145.0,
+    "resident_population": 80.0,
+    "gas_readings": 70.0,
+    "migrant_registration": 57.0,
+    "land_parcels": 43.0,
+    "subsistence_allowance": 24.0,
+    "water_accounts": 23.0,
+    "individual_businesses": 23.0,
+    "electricity_accounts": 20.0,
+    "camera_devices": 18.0,
+    "market_entities": 10.0,
+    "camera_status": 10.0,
+    "manhole_covers": 9.0,
 }
-GENERATED_COST = 0.5
+GENERATED_COST = 5.0
 
 
 def default_workers(scale: str) -> int:
