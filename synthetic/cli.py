@@ -47,6 +47,9 @@ def seed(
     clean: bool = typer.Option(
         False, "--clean", help="a later step's new and changed records carry no injected defect (simulations)"
     ),
+    workers: int = typer.Option(
+        None, "--workers", help="processes building sources side by side (default 1 at tiny/small, else 2)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Generate every bound resource's source object and write var/sources/manifest.json."""
@@ -69,6 +72,7 @@ def seed(
         step_hours=step_hours,
         clean=clean,
         progress=progress,
+        workers=workers,
     )
     total = sum(entry["records"] for entry in manifest["resources"].values())
     console.print(

@@ -4,11 +4,15 @@ sources hold. Valid codes come from `catalog.reference`'s makers, so sources and
 
 from __future__ import annotations
 
+import operator
 import random
 from datetime import date
 
 from catalog.reference import (
     RESIDENT_ID_CHECK_CHARS as ID_CHECKS,
+)
+from catalog.reference import (
+    RESIDENT_ID_WEIGHTS as ID_WEIGHTS,
 )
 from catalog.reference import (
     USCC_ALPHABET as USCC_CHARS,
@@ -24,16 +28,29 @@ from catalog.reference import (
 CAMERA_INDUSTRIES = ("00", "01", "04", "05", "08", "09", "11")
 CAMERA_TYPES = ("131", "132", "132", "132", "118", "111")
 CAMERA_NETWORKS = ("0", "1", "5", "6", "6", "7", "8")
+_ID_WEIGHTS_OFFSET = 48 * sum(ID_WEIGHTS)
 
 
 def id_check(first17: str) -> str:
     """GB 11643-1999 check character of the first 17 digits."""
-    return resident_id_check_char(first17)
+    if not (isinstance(first17, str) and len(first17) == 17 and first17.isascii() and first17.isdigit()):
+        return resident_id_check_char(first17)  # which says what is wrong
+    return _id_check(first17)
 
 
 def resident_id(address_code: str, birth: date, sequence: int) -> str:
     """An 18-character resident ID; `sequence` 0–999 (odd = male)."""
-    return make_resident_id(address_code, birth, sequence)
+    valid = isinstance(address_code, str) and len(address_code) == 6 and address_code.isascii()
+    if not (valid and address_code.isdigit() and 0 <= sequence <= 999):
+        return make_resident_id(address_code, birth, sequence)  # which says what is wrong
+    first17 = f"{address_code}{birth.year:04d}{birth.month:02d}{birth.day:02d}{sequence:03d}"
+    return first17 + _id_check(first17)
+
+
+def _id_check(first17: str) -> str:
+    # `resident_id_check_char` without its checks and per-digit int(), for 17 ASCII digits:
+    # Σ (code − 48) · w = Σ code · w − 48 Σ w. A population of millions makes an ID per person.
+    return ID_CHECKS[(sum(map(operator.mul, first17.encode(), ID_WEIGHTS)) - _ID_WEIGHTS_OFFSET) % 11]
 
 
 def wrong_id_check(first17: str) -> str:

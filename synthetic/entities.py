@@ -16,6 +16,7 @@ from synthetic import codes, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
 from synthetic.defects import plan_defects
 from synthetic.generic import inject, roles, unreadable
+from synthetic.replay import replayed
 
 SMALL_ENTITIES, FULL_ENTITIES = 3_000, 400_000
 FORMS = (("企业", "91", 0.40), ("个体", "92", 0.58), ("农专", "93", 0.02))
@@ -62,6 +63,10 @@ def _capital(form: str, rng: random.Random) -> float:
 
 def entity_stream(seed: int, step: int, today: date, target: int) -> Iterator[dict]:
     """Every market entity of one step, in registration order (shared by both registers)."""
+    return replayed("market_entities", (seed, step, today, target), lambda: _entities(seed, step, today, target))
+
+
+def _entities(seed: int, step: int, today: date, target: int) -> Iterator[dict]:
     rng = random.Random(stable_seed(seed, "market_entities", step))
     weights = [weight for *_, weight in INDUSTRIES]
     for _ in range(target):

@@ -13,13 +13,14 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from catalog.selection import SEED_DIR
 from catalog.spec import load_catalogue, seed_files
 from connectors import systems
-from synthetic import drone, entities, generic, gis, holders, iot, meters, people, video, video_clouds
+from synthetic import drone, entities, generic, gis, holders, iot, meters, parallel, people, video, video_clouds
 from synthetic.base import (
     DEFAULT_AS_OF,
     SCALES,
@@ -31,7 +32,9 @@ from synthetic.base import (
     stable_seed,
 )
 from synthetic.defects import Tally, no_new_defects
+from synthetic.replay import shared_streams
 from synthetic.sinks import IOT_OUTBOX, dispose_engines, open_sink
+from synthetic.sqlstore import DEFAULT_CURSOR
 from synthetic.values import filler
 
 Generator = Callable[[ResourceContext], Iterator[Chunk]]
@@ -116,13 +119,16 @@ def seed(
     step_hours: float | None = None,
     clean: bool = False,
     progress: Callable[[str, int, float], None] | None = None,
+    workers: int | None = None,
 ) -> dict:
     """Generate the sources and write the manifest; returns the manifest.
 
     `step_hours` is how far each step moves the synthetic clock (1 h unless given at step 0; later
     steps keep it). `skip_departments`: systems that are down this step get no new records (an
     outage: nothing is entered or changed there until it is back). `clean`: a later step's new and
-    changed records carry no injected defect (step 0 always has them: they are the sources' ground truth)."""
+    changed records carry no injected defect (step 0 always has them: they are the sources' ground truth).
+    `workers`: processes building sources side by side (default: one at tiny and small, two above);
+    the sources are the same bytes whatever the number."""
     if scale not in SCALES:
         raise SyntheticError(f"scale {scale!r} is unknown; use one of {', '.join(SCALES)}")
     if step < 0:
@@ -140,18 +146,10 @@ def seed(
     if step == 0:
         _clear_sources(resources)
     entries = dict(previous.get("resources", {}) if previous else {})
-    try:
-        for resource in resources:
-            started = time.perf_counter()
-            with no_new_defects() if clean else nullcontext():
-                entry = _seed_resource(
-                    resource, scale, seed_value, step, base_as_of, entries.get(resource.id), interval
-                )
-            entries[resource.id] = entry
-            if progress:
-                progress(resource.id, entry["records"], time.perf_counter() - started)
-    finally:
-        dispose_engines()
+    job = SeedJob(catalogue_path, scale, seed_value, step, base_as_of, interval, clean)
+    previous_entries = {r.id: entries[r.id] for r in resources if r.id in entries}
+    for resource_id, entry in parallel.run(seed_group, job, resources, previous_entries, workers, progress):
+        entries[resource_id] = entry
     manifest = {
         "seed": seed_value,
         "scale": scale,
@@ -163,6 +161,50 @@ def seed(
     }
     _write_json(systems.manifest_path(), manifest)
     return manifest
+
+
+@dataclass(frozen=True)
+class SeedJob:
+    """What every resource of one `seed` call shares (sent to worker processes as is)."""
+
+    catalogue_path: str | Path | None
+    scale: str
+    seed_value: int
+    step: int
+    base_as_of: datetime
+    interval: timedelta
+    clean: bool
+
+
+def seed_group(
+    job: SeedJob,
+    resource_ids: list[str],
+    previous_entries: dict[str, dict],
+    progress: Callable[[str, int, float], None] | None = None,
+) -> list[tuple[str, dict, float]]:
+    """Seed the resources in order in this process; (id, manifest entry, seconds) of each."""
+    resources = {r.id: r for r in bound_resources(job.catalogue_path)}
+    done = []
+    try:
+        with shared_streams():
+            for resource_id in resource_ids:
+                started = time.perf_counter()
+                with no_new_defects() if job.clean else nullcontext():
+                    entry = _seed_resource(
+                        resources[resource_id],
+                        job.scale,
+                        job.seed_value,
+                        job.step,
+                        job.base_as_of,
+                        previous_entries.get(resource_id),
+                        job.interval,
+                    )
+                done.append((resource_id, entry, time.perf_counter() - started))
+                if progress:
+                    progress(resource_id, entry["records"], done[-1][2])
+    finally:
+        dispose_engines()
+    return done
 
 
 def _seed_resource(
@@ -178,7 +220,10 @@ def _seed_resource(
     sink = open_sink(ctx)
     try:
         generator = GENERATORS.get(resource.id)
-        fill = filler(resource, ctx.as_of, stable_seed(seed_value, resource.id, step, "fill")) if generator else None
+        # The SQL sink stamps the cursor column itself: the filler need not build a value for it.
+        cursor = {str(resource.binding.config.get("cursor_column") or DEFAULT_CURSOR)} if kind == "sql" else set()
+        fill_seed = stable_seed(seed_value, resource.id, step, "fill")
+        fill = filler(resource, ctx.as_of, fill_seed, overwritten=cursor) if generator else None
         for chunk in (generator or generic.generate)(ctx):
             if not chunk:
                 continue  # nothing this time (e.g. no meter due for a read): no empty file or statement

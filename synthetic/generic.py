@@ -13,6 +13,7 @@ from connectors import systems
 from synthetic import codes, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext
 from synthetic.defects import RATES, plan_defects
+from synthetic.gisfiles import Projector
 from synthetic.values import TOWNS as _TOWNS
 from synthetic.values import maker_for
 
@@ -180,6 +181,7 @@ def generate(ctx: ResourceContext) -> Iterator[Chunk]:
     keys = ctx.key_columns()
     seen: set[tuple] = set()
     first = ctx.previous_records
+    projector = Projector()
     for start in range(0, total, CHUNK_ROWS):
         size = min(CHUNK_ROWS, total - start)
         plan = plan_defects(size, defects, ctx.random(f"plan{start}"), rates={**RATES, **rates})
@@ -187,8 +189,9 @@ def generate(ctx: ResourceContext) -> Iterator[Chunk]:
         for offset in range(size):
             row = _unique_row(makers, keys, seen, rng, first + start + offset)
             if resource.binding.kind == "file":
-                _with_geometry(ctx, row, rng)
+                _with_geometry(ctx, row, rng, projector)
             chunk.extend(_finish(row, plan.get(offset), ctx, role_map, rng))
+        projector.flush()
         yield chunk
 
 
@@ -208,7 +211,7 @@ def key_maker(item, resource):
     return None
 
 
-def _with_geometry(ctx: ResourceContext, row: dict, rng: random.Random) -> dict:
+def _with_geometry(ctx: ResourceContext, row: dict, rng: random.Random, projector: Projector) -> dict:
     from synthetic.gis import generic_geometry  # gis builds on this module
 
     town9 = next(
@@ -219,7 +222,7 @@ def _with_geometry(ctx: ResourceContext, row: dict, rng: random.Random) -> dict:
         ),
         _TOWNS[0],
     )
-    row["geometry"] = generic_geometry(ctx.resource, row, rng, town9[:9])
+    row["geometry"] = generic_geometry(ctx.resource, row, rng, town9[:9], projector)
     return row
 
 

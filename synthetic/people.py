@@ -17,6 +17,7 @@ from synthetic import codes, conflicts, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, stable_seed
 from synthetic.defects import plan_defects
 from synthetic.generic import inject, roles, unreadable
+from synthetic.replay import replayed
 from synthetic.values import not_a_placeholder
 
 SMALL_PEOPLE, FULL_PEOPLE = 20_000, 3_230_000
@@ -108,6 +109,10 @@ def _origin_address(county: str, rng: random.Random) -> tuple[str, str]:
 
 def households(seed: int, step: int, today: date, target: int) -> Iterator[list[dict]]:
     """The population as households of person dicts (one stream shared by all registers)."""
+    return replayed("households", (seed, step, today, target), lambda: _households(seed, step, today, target))
+
+
+def _households(seed: int, step: int, today: date, target: int) -> Iterator[list[dict]]:
     rng = random.Random(stable_seed(seed, "population", step))
     towns = tuple(SHUNDE_TOWNS)
     made, number = 0, (0 if step == 0 else STEP_HOUSEHOLD_BASE + (step % 40) * 1_000_000)
@@ -223,10 +228,16 @@ def _spare_heads(plan: dict[int, str], people: list[dict]) -> dict[int, str]:
     unreadable head would leave its members headless (orphans), and a lowercase x on an ID whose
     check character is not X would need another sequence number — another person's ID."""
     fits = {"unreadable_row": lambda p: p.get("yhzgx") != HEAD, "id_lowercase_x": lambda p: p["gmsfhm"].endswith("X")}
+    # The first free fitting row, as a scan from 0 finds it, but resumed where the last scan for the
+    # same defect stopped (rows before it were taken or do not fit) unless a row was freed before it.
+    resume = dict.fromkeys(fits, 0)
     for index, defect in sorted(plan.items()):
         if defect in fits and not fits[defect](people[index]):
-            spare = next((i for i in range(len(people)) if i not in plan and fits[defect](people[i])), None)
+            fit = fits[defect]
+            spare = next((i for i in range(resume[defect], len(people)) if i not in plan and fit(people[i])), None)
+            resume[defect] = len(people) if spare is None else spare
             del plan[index]
+            resume = {name: min(at, index) for name, at in resume.items()}
             if spare is not None:
                 plan[spare] = defect
     return plan

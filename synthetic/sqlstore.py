@@ -74,7 +74,10 @@ class SqlTable:
             return 0
         for row in rows:
             row[self.cursor] = iso_ts(clock.next())
-        values = [tuple(self._sql_value(row.get(c), c) for c in self.columns) for row in rows]
+        if self.is_sqlite:  # sqlite3 binds bool as the integer it is and keeps bytes: nothing to convert
+            values = [tuple(map(row.get, self.columns)) for row in rows]
+        else:
+            values = [tuple(self._sql_value(row.get(c), c) for c in self.columns) for row in rows]
         marks = ", ".join([self.mark] * len(self.columns))
         names = ", ".join(self.q(c) for c in self.columns)
         with self.engine.begin() as conn:

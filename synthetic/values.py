@@ -7,10 +7,11 @@ a named validator, an allowed-values list, a regex, the PII kind, the pinyin-ini
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 
 from catalog.reference import SHUNDE_TOWN_CENTRES, SHUNDE_TOWNS
@@ -74,11 +75,62 @@ def moment_between(rng: random.Random, start: datetime, end: datetime) -> dateti
 
 def from_regex(pattern: str, rng: random.Random) -> str:
     """A string matching `pattern` (literals, classes, repeats, groups, alternation); checked."""
+    emit, matches = _compiled(pattern)
     for _ in range(20):
-        text = _emit(_sre_parse.parse(pattern), rng)
-        if re.fullmatch(pattern, text):
+        text = emit(rng)
+        if matches(text):
             return text
     raise ValueError(f"cannot generate a value for regex {pattern!r}: simplify it or add `values`")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str):
+    # Parsed and turned into an emitter once per pattern, not once per value (parsing and building
+    # each class's choices were most of a generated row's time); it draws exactly as `_emit` does.
+    return _emitter(_sre_parse.parse(pattern)), re.compile(pattern).fullmatch
+
+
+def _emitter(parsed) -> Callable[[random.Random], str]:
+    """`_emit(parsed, rng)` as a function of rng, with the fixed parts worked out once."""
+    parts = [_op_emitter(op, arg) for op, arg in parsed]
+    parts = [part for part in parts if part is not None]
+    return lambda rng: "".join([part(rng) for part in parts])
+
+
+def _op_emitter(op, arg) -> Callable[[random.Random], str] | None:
+    if op is _sre.LITERAL:
+        char = chr(arg)
+        return lambda rng: char
+    if op is _sre.IN:
+        if all(item_op in (_sre.LITERAL, _sre.RANGE) for item_op, _ in arg):
+            choices = _class_choices(arg)  # no draw while building: the same list every time
+            return lambda rng: rng.choice(choices)
+        return lambda rng: _from_class(arg, rng)
+    if op is _sre.ANY:
+        return lambda rng: rng.choice(_DIGITS + _UPPER)
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT):
+        low, high, sub = arg
+        high = low + 3 if high is _sre.MAXREPEAT else high
+        emit_sub = _emitter(sub)
+        return lambda rng: "".join([emit_sub(rng) for _ in range(rng.randint(low, high))])
+    if op is _sre.SUBPATTERN:
+        return _emitter(arg[-1])
+    if op is _sre.BRANCH:
+        branches = [_emitter(branch) for branch in arg[1]]
+        return lambda rng: rng.choice(branches)(rng)
+    if op is _sre.CATEGORY:
+        return lambda rng: _from_category(arg, rng)
+    return None
+
+
+def _class_choices(items) -> list[str]:
+    choices: list[str] = []
+    for op, arg in items:
+        if op is _sre.LITERAL:
+            choices.append(chr(arg))
+        elif op is _sre.RANGE:
+            choices.extend(chr(c) for c in range(arg[0], min(arg[1], arg[0] + 200) + 1))
+    return choices
 
 
 def _emit(parsed, rng: random.Random) -> str:
@@ -202,6 +254,22 @@ _PII_MAKERS: dict[str, Maker] = {
 }
 
 
+def _drawing_only(item, as_of: datetime) -> Maker | None:
+    """For a value thrown away after it is made: a maker that draws from rng exactly as
+    `maker_for(item, as_of)` does and returns None, or None if that maker is not `_by_type`'s time."""
+    rules = item.rules
+    if item.type != "T" or rules.values or _VALIDATOR_MAKERS.get(rules.validator or "") or rules.regex:
+        return None
+    if _PII_MAKERS.get(item.pii or "none"):
+        return None
+    seconds = max(1, int((as_of - (as_of - timedelta(days=365))).total_seconds()))  # as moment_between
+
+    def draw(rng: random.Random, n: int) -> None:
+        rng.randrange(seconds)
+
+    return draw
+
+
 def _by_type(item, as_of: datetime) -> Maker:
     name, kind, rules = item.name, item.type, item.rules
     low = rules.min if rules.min is not None else 0.0
@@ -270,8 +338,9 @@ def _fit(text: str, length: int | None) -> str:
     return text[:length] if length else text
 
 
-def filler(resource, as_of: datetime, seed: int) -> Callable[[dict], dict]:
-    """Fill the items a hand-made generator did not set (the catalogue may add items later)."""
+def filler(resource, as_of: datetime, seed: int, overwritten: Collection[str] = ()) -> Callable[[dict], dict]:
+    """Fill the items a hand-made generator did not set (the catalogue may add items later).
+    `overwritten`: items the sink sets anyway (the SQL cursor); they get None where that draws the same."""
     rng = random.Random(seed)
     makers: dict[str, Maker] = {}
     epsg = (resource.binding.config.get("crs") if resource.binding else None) or 4490
@@ -279,7 +348,8 @@ def filler(resource, as_of: datetime, seed: int) -> Callable[[dict], dict]:
         if item.name == "crs":
             makers[item.name] = lambda rng, n: f"EPSG:{epsg}"
         else:
-            makers[item.name] = maker_for(item, as_of)
+            skipped = _drawing_only(item, as_of) if item.name in overwritten else None
+            makers[item.name] = skipped or maker_for(item, as_of)
     names = [item.name for item in resource.items if item.name not in ("geometry", "geom", "geom_wkt")]
 
     def fill(row: dict) -> dict:

@@ -20,7 +20,7 @@ from quality.geo import wgs84_to_gcj02
 from synthetic import codes, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
 from synthetic.defects import plan_defects
-from synthetic.gisfiles import project_4547
+from synthetic.gisfiles import Projector, project_4547
 from synthetic.values import gps_fix, point_near_town
 
 SMALL_CAMERAS, FULL_CAMERAS = 1000, 60_000
@@ -119,7 +119,8 @@ def malformed_id(seed: int, c: Camera) -> str:
     return codes.malformed_camera_id(c.device_id, random.Random(stable_seed(seed, "camera-malformed", c.index)))
 
 
-def _device_row(c: Camera, defect: str | None, rng: random.Random) -> dict:
+def _device_row(c: Camera, defect: str | None, rng: random.Random, *, surveyed: bool = True) -> dict:
+    """A device catalogue row; `surveyed=False` leaves zbx / zby for `with_surveys` to fill."""
     maker, models = rng.choice(MAKERS)
     ptz = rng.choice((1, 2, 3, 3, 3, 4))
     # The installer's GPS fix of the camera (the 一机一档 survey below is exact).
@@ -150,8 +151,19 @@ def _device_row(c: Camera, defect: str | None, rng: random.Random) -> dict:
         "ptz_type": ptz,
         # The installation survey of the camera registry (一机一档), EPSG:4547: the reference that shows
         # a position placed on a web map (GCJ-02) and labelled WGS84.
-        **dict(zip(("zbx", "zby"), (round(v, 2) for v in project_4547(c.lon, c.lat)))),
+        **dict(zip(("zbx", "zby"), (round(v, 2) for v in project_4547(c.lon, c.lat)) if surveyed else (None, None))),
     }
+
+
+def with_surveys(rows: list[tuple[dict, Camera]]) -> Chunk:
+    """The rows with zbx / zby, their camera's survey, filled in one projection for the chunk (a
+    projection per row was a third of a device row's time); the rows as written."""
+    projector = Projector()
+    positions = [projector.defer(c.lon, c.lat) for _row, c in rows]
+    projector.flush()
+    for (row, _c), (easting, northing) in zip(rows, positions):
+        row["zbx"], row["zby"] = round(easting, 2), round(northing, 2)
+    return [row for row, _c in rows]
 
 
 def _step_changes(ctx: ResourceContext, count: int) -> tuple[list[int], list[tuple[int, datetime, str, str]]]:
@@ -197,10 +209,10 @@ def devices(ctx: ResourceContext) -> Iterator[Chunk]:
     unreadable_at = ctx.random("unreadable").randrange(count)
     position = 0
     for first in range(0, count, CHUNK_ROWS):
-        chunk: Chunk = []
+        chunk: list[tuple[dict, Camera]] = []
         for index in range(first, min(count, first + CHUNK_ROWS)):
             c, defect = camera(ctx.seed, index, ctx.base_as_of), plan.get(index)
-            row = _device_row(c, defect, ctx.random(f"device{index}"))
+            row = _device_row(c, defect, ctx.random(f"device{index}"), surveyed=False)
             if defect == "camera_id_malformed":
                 row["device_id"] = malformed_id(ctx.seed, c)
             rows = [row]
@@ -214,8 +226,8 @@ def devices(ctx: ResourceContext) -> Iterator[Chunk]:
                 row["device_id"] = None
                 ctx.tally.record_identity(f"#{position + 1}", "unreadable_row")
             position += len(rows)
-            chunk.extend(rows)
-        yield chunk
+            chunk.extend((each, c) for each in rows)
+        yield with_surveys(chunk)
 
 
 def status_events(ctx: ResourceContext) -> Iterator[Chunk]:

@@ -23,7 +23,7 @@ from synthetic import codes, texts
 from synthetic.base import CHUNK_ROWS, Chunk, ResourceContext, iso_ts_seconds, stable_seed
 from synthetic.defects import plan_defects
 from synthetic.values import point_near_town
-from synthetic.video import Camera, _device_row, _event_chunks, camera_plan, malformed_id
+from synthetic.video import Camera, _device_row, _event_chunks, camera_plan, malformed_id, with_surveys
 
 REPORTING_SHARE = 0.96  # channels with a keepalive in the last day; the rest fell silent 26 h – 6 d ago
 UNREGISTERED_SHARE = 0.005  # channels that report but are not in the catalogue
@@ -141,10 +141,10 @@ def devices(ctx: ResourceContext) -> Iterator[Chunk]:
     unreadable_at = ctx.random("unreadable").randrange(count)
     position = 0
     for first in range(0, count, CHUNK_ROWS):
-        chunk: Chunk = []
+        chunk: list[tuple[dict, Camera]] = []
         for index in range(first, min(count, first + CHUNK_ROWS)):
             c, defect = channel(ctx.seed, system, index, ctx.base_as_of), plan.get(index)
-            row = _device_row(c, defect, ctx.random(f"device{index}"))
+            row = _device_row(c, defect, ctx.random(f"device{index}"), surveyed=False)
             if defect == "camera_id_malformed":
                 row["device_id"] = malformed_id(ctx.seed, c)
             rows = [row, dict(row)] if defect == "duplicate_exact" else [row]
@@ -157,8 +157,8 @@ def devices(ctx: ResourceContext) -> Iterator[Chunk]:
                 row["device_id"] = None
                 ctx.tally.record_identity(f"#{position + 1}", "unreadable_row")
             position += len(rows)
-            chunk.extend(rows)
-        yield chunk
+            chunk.extend((each, c) for each in rows)
+        yield with_surveys(chunk)
 
 
 def _unregistered(ctx: ResourceContext, count: int) -> list[Camera]:

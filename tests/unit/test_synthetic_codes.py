@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from catalog.reference import SHUNDE_TOWNS
+from catalog.reference import SHUNDE_TOWNS, CodeError, make_resident_id, resident_id_check_char
 from quality.normalise import resident_id_upper_x
 from quality.rules import (
     is_valid_camera_id,
@@ -31,6 +31,22 @@ TODAY = date(2026, 11, 20)
 def test_standard_test_vectors():
     assert codes.id_check("11010519491231002") == "X"
     assert codes.uscc_check("91440300708461136") == "T"
+
+
+def test_resident_ids_are_the_reference_makers_and_bad_input_is_refused_alike():
+    rng = random.Random(5)
+    for _ in range(5_000):
+        area = rng.choice(("440606", "440681", "440623", "430521", "110105"))
+        birth = date(rng.randrange(1900, 2027), rng.randrange(1, 13), rng.randrange(1, 29))
+        sequence = rng.randrange(1000)
+        made = codes.resident_id(area, birth, sequence)
+        assert made == make_resident_id(area, birth, sequence)
+        assert codes.id_check(made[:17]) == resident_id_check_char(made[:17])
+    for area, sequence in (("44060", 1000), ("4406O6", 1), ("440606", -1), ("４４０６０６", 1)):
+        with pytest.raises(CodeError):
+            codes.resident_id(area, date(1990, 1, 1), sequence)
+    with pytest.raises(CodeError):
+        codes.id_check("1101051949123100")
 
 
 def test_valid_codes_pass_the_quality_rules():

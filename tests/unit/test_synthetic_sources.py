@@ -83,6 +83,15 @@ def test_same_seed_gives_identical_sources_and_another_seed_does_not(hub_env, so
     assert all(other[rid] != first[rid] for rid in CORE)
 
 
+def test_two_workers_write_the_same_bytes_as_one_process(hub_env, seeded_tiny):
+    generate.seed("tiny", 11, workers=2)
+    written = sorted(p.relative_to(hub_env) for p in (hub_env / "sources").rglob("*") if p.is_file())
+    expected = sorted(p.relative_to(seeded_tiny) for p in (seeded_tiny / "sources").rglob("*") if p.is_file())
+    assert written == expected
+    for path in written:
+        assert (hub_env / path).read_bytes() == (seeded_tiny / path).read_bytes(), path
+
+
 def _is_unreadable(resource, row: dict) -> bool:
     from connectors.kinds.geometry import geojson_to_wkt, gpkg_to_wkt
 
