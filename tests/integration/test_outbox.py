@@ -57,8 +57,11 @@ def test_a_kept_event_survives_a_failed_send_and_the_next_flush_sends_it(
     # kafka-python must not wait for the version probe or for metadata; librdkafka never blocks a send.
     blocking = {"api_version": (3, 7), "max_block_ms": 2000} if kafka_backend == "kafka-python" else {}
     unreachable = make_producer(request_timeout_ms=2000, delivery_timeout_ms=3000, **blocking)
-    with pytest.raises(outbox.OutboxError, match="stay in") as failed:
-        outbox.flush(unreachable, topic)
+    try:
+        with pytest.raises(outbox.OutboxError, match="stay in") as failed:
+            outbox.flush(unreachable, topic)
+    finally:
+        unreachable.close(timeout=0)  # else it retries the closed port for the rest of the run
     assert failed.value.kind == "retriable"
     assert [e["id"] for e in outbox.kept(topic)] == [e.id for e in events]  # nothing lost
     assert _read_with(kafka_bootstrap, monkeypatch, topic) == []
