@@ -175,9 +175,10 @@ def landed_records(airflow_db: Path, dag_ids: list[str]) -> dict[str, int]:
 def clear_flow_state(var_dir: Path) -> None:
     """Remove what an earlier run left beside the seeded sources (lake, warehouse, connector state,
     catalogue, Airflow's DB, the telemetry's published mark and the broker's sessions), so a run on a
-    kept seed lands the whole seed again instead of an incremental with nothing new."""
+    kept seed lands the whole seed again instead of an incremental with nothing new. The local Kafka
+    broker's folder stays: it may be running (each run's topics have a prefix of their own)."""
     sources = var_dir / "sources"
-    leftovers = [e for e in var_dir.iterdir() if e.name not in ("sources", "bench-logs")]
+    leftovers = [e for e in var_dir.iterdir() if e.name not in ("sources", "bench-logs", "kafka")]  # a live broker
     leftovers += [sources / "iot_outbox.published", sources / "mosquitto" / "data"]
     for entry in leftovers:
         if entry.is_dir():
