@@ -84,6 +84,7 @@ def scheduler_flow(dag_ids: list[str], say) -> dict[str, float]:
 
     process, api = start_airflow()
     peaks = {"largest_process": 0.0, "airflow_tree": 0.0}
+    cpu: dict[int, tuple[str, float]] = {}  # pid → (part, CPU seconds of it and the children it reaped)
     stop = threading.Event()
 
     def sample() -> None:
@@ -93,6 +94,13 @@ def scheduler_flow(dag_ids: list[str], say) -> dict[str, float]:
             for member in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
                     sizes.append(member.memory_info().rss / 2**20)
+                    part = airflow_part(" ".join(member.cmdline()))
+                    if part:  # a task in flight is left out: its worker counts it once reaped
+                        times = member.cpu_times()
+                        cpu[member.pid] = (
+                            part,
+                            times.user + times.system + times.children_user + times.children_system,
+                        )
             peaks["largest_process"] = max(peaks["largest_process"], max(sizes, default=0))
             peaks["airflow_tree"] = max(peaks["airflow_tree"], sum(sizes))
 
@@ -117,7 +125,26 @@ def scheduler_flow(dag_ids: list[str], say) -> dict[str, float]:
         stop.set()
         sampler.join()
         airflow_local.stop(process)
-    return peaks
+    parts: dict[str, float] = defaultdict(float)
+    for part, seconds in cpu.values():
+        parts[part] += seconds
+    return {**peaks, "cpu_seconds": {part: round(seconds, 1) for part, seconds in sorted(parts.items())}}
+
+
+AIRFLOW_PARTS = {  # a marker in the command line → the part of `airflow standalone` it is
+    "LocalExecutor": "executor workers and their tasks",
+    "api_server": "API server (REST and task execution API)",
+    "airflow scheduler": "scheduler",
+    "airflow dag-processor": "DAG processor and its parses",
+    "airflow triggerer": "triggerer",
+    "airflow standalone": "standalone",
+    "serve-logs": "log servers",
+}
+
+
+def airflow_part(command: str) -> str | None:
+    """The part of `airflow standalone` a process is, from its command line; None for a running task."""
+    return next((part for marker, part in AIRFLOW_PARTS.items() if marker in command), None)
 
 
 def ingest_dags(env: dict) -> list[str]:
@@ -170,6 +197,18 @@ def landed_records(airflow_db: Path, dag_ids: list[str]) -> dict[str, int]:
     finally:
         connection.close()
     return {"rows": rows, "dlq": dlq}
+
+
+def ingest_run_seconds(airflow_db: Path) -> float:
+    """From the first ingest DAG run's start to the last one's end, as Airflow recorded them."""
+    connection = sqlite3.connect(airflow_db)
+    try:
+        first, last = connection.execute(
+            "SELECT min(julianday(start_date)), max(julianday(end_date)) FROM dag_run WHERE dag_id LIKE 'ingest_%'"
+        ).fetchone()
+    finally:
+        connection.close()
+    return (last - first) * 86400 if first and last else 0.0
 
 
 def clear_flow_state(var_dir: Path) -> None:
@@ -273,6 +312,7 @@ def main() -> None:
             peaks = scheduler_flow(dag_ids, say)
             figures["processes"]["airflow (largest process)"] = round(peaks["largest_process"])
             figures["processes"]["airflow (whole tree)"] = round(peaks["airflow_tree"])
+            figures["airflow_cpu_seconds"] = peaks["cpu_seconds"]
         else:
             with ThreadPoolExecutor(max_workers=args.parallel) as pool:
                 list(pool.map(test_dag, dag_ids))  # re-raises the first failure
@@ -295,6 +335,7 @@ def main() -> None:
             for k, v in stage_seconds(var_dir / "airflow" / "airflow.db", [*dag_ids, "quality_docs"]).items()
         },
         ingest_dags=dag_ids,
+        ingest_run_seconds=round(ingest_run_seconds(var_dir / "airflow" / "airflow.db"), 1),
         parallel=args.parallel,
         scheduler=args.scheduler,
         load_average=os.getloadavg()[0],
@@ -309,6 +350,9 @@ def main() -> None:
     )
     print(f"time per stage (sum of task durations): {stages}")
     print(f"peak RSS per process (MB): {figures['processes']}")
+    if args.scheduler:
+        print(f"CPU seconds per part of Airflow: {figures['airflow_cpu_seconds']}")
+        print(f"ingest DAG runs, first start to last end (Airflow's record): {figures['ingest_run_seconds']:.1f} s")
     print(f"load average {figures['load_average']:.1f} on {figures['cores']} cores")
 
 

@@ -18,6 +18,9 @@ from hub.errors import HubError
 
 FINISHED = ("success", "failed")
 POLL_S = 2.0
+# Waits before asking again when Airflow answers "Database error": on SQLite a write (unpausing a DAG,
+# say) loses to a busy scheduler now and then (seen unpausing quality_docs after nineteen ingest runs).
+BUSY_RETRY_S = (0.5, 1.0, 2.0, 4.0)
 
 
 class AirflowApiError(HubError):
@@ -67,6 +70,11 @@ class AirflowApi:
 
     def _json(self, method: str, path: str, **kwargs) -> dict:
         answer = self._call(method, path, **kwargs)
+        for wait_s in BUSY_RETRY_S:  # SQLite's metadata DB was locked by the scheduler: try again
+            if answer.status_code != 500 or "Database error" not in answer.text:
+                break
+            time.sleep(wait_s)
+            answer = self._call(method, path, **kwargs)
         if answer.status_code >= 400:
             raise AirflowApiError(f"{method} /api/v2{path} answered {answer.status_code}: {answer.text[:500]}")
         return answer.json()
