@@ -10,8 +10,8 @@ runs N ingest DAGs side by side (quality_docs and coverage_daily come after); `-
 through Airflow's own scheduler instead (`airflow standalone`, LocalExecutor, HUB_AIRFLOW_PARALLELISM
 tasks at once), every ingest DAG started at once as the night's crons start them.
 Prints the wall time of the flow, the records landed (Parquet rows + dead letters), records/s,
-the peak RSS of each DAG's process tree, and the time per stage (connect, land, gate, stage: the
-sum of those tasks' durations as Airflow recorded them).
+the peak RSS of each DAG's process tree, and the time per stage: connect and load as the sum of those
+tasks' durations (Airflow's record), land, gate and stage as the load tasks timed their steps.
 
     .venv/bin/python bench/e2e.py --scale tiny|small|medium|full [--parallel N | --scheduler] [--json] [--reseed]
         [--keep-topics]
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 REPO = Path(__file__).resolve().parents[1]
 HUB = str(Path(sys.executable).parent / "hub")
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-STAGES = {"connect": "connect", "land": "land", "quality": "gate", "stage": "stage"}
+TASKS = {"connect": "connect", "load": "load task (land + gate + stage + Airflow's share)"}
 LIST_DAGS = """
 import json
 import os
@@ -155,48 +155,60 @@ def ingest_dags(env: dict) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def latest_runs(connection: sqlite3.Connection, dag_ids: list[str]) -> list[tuple[str, str]]:
+    """(dag id, run id) of each DAG's latest run."""
+    found = []
+    for dag_id in dag_ids:
+        run = connection.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", [dag_id])
+        found += [(dag_id, run_id) for (run_id,) in run.fetchall()]
+    return found
+
+
+def load_results(connection: sqlite3.Connection, dag_ids: list[str]) -> list[dict]:
+    """The results (XComs) of the load tasks in each DAG's latest run: each step's figures and seconds."""
+    results = []
+    for dag_id, run_id in latest_runs(connection, dag_ids):
+        found = connection.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND key = 'return_value' AND task_id LIKE '%.load'",
+            [dag_id, run_id],
+        )
+        for (value,) in found.fetchall():
+            result = json.loads(value) if isinstance(value, (str, bytes)) else value
+            results.append(json.loads(result) if isinstance(result, str) else result)  # JSON of JSON
+    return results
+
+
 def stage_seconds(airflow_db: Path, dag_ids: list[str]) -> dict[str, float]:
-    """Per stage, the summed duration of its tasks in the latest run of each DAG (Airflow's record)."""
+    """Per stage, the summed duration of its tasks in the latest run of each DAG (Airflow's record);
+    land, gate and stage are the seconds each load task timed for its steps (its result)."""
     totals: dict[str, float] = defaultdict(float)
     connection = sqlite3.connect(airflow_db)
     try:
-        for dag_id in dag_ids:
-            run_id = connection.execute(
-                "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", [dag_id]
-            ).fetchone()
-            if run_id is None:
-                continue
+        for dag_id, run_id in latest_runs(connection, dag_ids):
             rows = connection.execute(
-                "SELECT task_id, duration FROM task_instance WHERE dag_id = ? AND run_id = ?", [dag_id, run_id[0]]
+                "SELECT task_id, duration FROM task_instance WHERE dag_id = ? AND run_id = ?", [dag_id, run_id]
             ).fetchall()
             for task_id, duration in rows:
-                stage = STAGES.get(task_id.rsplit(".", 1)[-1], "other")
-                totals[stage] += float(duration or 0)
+                totals[TASKS.get(task_id.rsplit(".", 1)[-1], "other")] += float(duration or 0)
+        for result in load_results(connection, dag_ids):
+            for step, seconds in result["seconds"].items():
+                totals[step] += seconds
     finally:
         connection.close()
     return dict(totals)
 
 
 def landed_records(airflow_db: Path, dag_ids: list[str]) -> dict[str, int]:
-    """Rows landed and records dead-lettered, from the land tasks' results (their XComs)."""
-    rows = dlq = 0
+    """Rows landed and records dead-lettered, from the load tasks' results."""
     connection = sqlite3.connect(airflow_db)
     try:
-        for dag_id in dag_ids:
-            found = connection.execute(
-                "SELECT x.value FROM xcom x WHERE x.dag_id = ? AND x.key = 'return_value' AND x.task_id LIKE '%.land' "
-                "AND x.run_id = (SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
-                [dag_id, dag_id],
-            ).fetchall()
-            for (value,) in found:
-                result = json.loads(value) if isinstance(value, (str, bytes)) else value
-                if isinstance(result, str):  # stored as a JSON string of JSON
-                    result = json.loads(result)
-                rows += int(result.get("rows") or 0)
-                dlq += int(result.get("dlq_rows") or 0)
+        landed = [result["landed"] for result in load_results(connection, dag_ids)]
     finally:
         connection.close()
-    return {"rows": rows, "dlq": dlq}
+    return {
+        "rows": sum(int(r.get("rows") or 0) for r in landed),
+        "dlq": sum(int(r.get("dlq_rows") or 0) for r in landed),
+    }
 
 
 def ingest_run_seconds(airflow_db: Path) -> float:

@@ -30,6 +30,13 @@ STEPS = {  # the modules each pipeline.flow step imports inside itself
     "land": ["pipeline.flow", "warehouse.landing"],
     "quality": ["pipeline.flow", "warehouse.gate"],
     "stage": ["pipeline.flow", "warehouse.events", "warehouse.landing", "warehouse.store"],
+    "load (land, quality, stage in one task)": [
+        "pipeline.flow",
+        "warehouse.landing",
+        "warehouse.gate",
+        "warehouse.events",
+        "warehouse.store",
+    ],
     "sync_catalogue": ["pipeline.flow", "catalog.events"],
     "everything (before: flow imported every step)": [
         "connectors.runner",

@@ -1,9 +1,10 @@
 """Ingest DAGs, one per domain and update cycle (ingest_utility_monthly, ingest_iot_realtime, …): for
-each bound catalogue resource, connect → land → quality gate → staging (an Airflow Asset) — then
-the catalogue applies the events the run published. Each runs on its cycle's cron in Beijing time.
+each bound catalogue resource, a `connect` task (source → Kafka) and a `load` task (land → quality
+gate → staging, an Airflow Asset) — then the catalogue applies the events the run published. Each
+runs on its cycle's cron in Beijing time.
 
-实时 resources get a micro-batch DAG every 15 minutes: land → quality → stage, with no connect,
-because their connectors run continuously under the streams supervisor (`hub streams up`).
+实时 resources get a micro-batch DAG every 15 minutes: `load` only, with no connect, because their
+connectors run continuously under the streams supervisor (`hub streams up`).
 
 Thin wiring only. At parse time this file reads the catalogue's snapshot file (no connection) to lay
 out the DAGs and one task group per bound resource, so a cycle changed in the catalogue moves the
@@ -33,7 +34,7 @@ DEFAULT_ARGS = {
 
 def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset]):
     """The ingest DAG of one domain and update cycle."""
-    steps = "land → quality → stage" if layout.micro_batch else "connect → land → quality → stage"
+    steps = "load (land → quality → stage)" if layout.micro_batch else "connect, load (land → quality → stage)"
 
     @dag(
         dag_id=layout.dag_id,
@@ -72,18 +73,19 @@ def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset]):
 def _doc(layout: IngestDag, assets: dict[str, StagingAsset]) -> str:
     listed = "\n".join(f"- `{rid}` {assets[rid].name}, {assets[rid].department}" for rid in layout.resources)
     first = (
-        "**land** what the long-running connector delivered to Kafka `hub.raw.<resource>` (`hub streams "
-        "status` shows each stream and its lag)"
+        "**load** lands what the long-running connector delivered to Kafka `hub.raw.<resource>` (`hub "
+        "streams status` shows each stream and its lag)"
         if layout.micro_batch
-        else "**connect** (source → Kafka `hub.raw.<resource>`), **land**"
+        else "**connect** reads the source into Kafka `hub.raw.<resource>`; **load** lands it"
     )
     return f"""### Ingest {layout.title} ({layout.dag_id})
 Runs {layout.schedule_label}, Beijing time (cron `{layout.cron}`, Asia/Shanghai), for every bound
 catalogue resource of domain **{layout.domain}** whose update cycle is **{layout.cycle.name}**:
-{first} (Parquet in the lake, undecodable records → `hub.dlq.<resource>`), **quality** (the gate:
-failing rows quarantined, `quality.completed` event), **stage** (DuckDB `staging.<resource>`,
-published as an Asset). Then **refresh_marts** rebuilds the `mart.*` views and **sync_catalogue**
-applies the run's events to the catalogue so coverage reflects this run. Each quality task notes its
+{first} (Parquet in the lake, undecodable records → `hub.dlq.<resource>`), runs the quality gate
+(failing rows quarantined, `quality.completed` event) and merges what passed into DuckDB
+`staging.<resource>` (published as an Asset); its log has a line per step and its result each step's
+figures and seconds. Then **refresh_marts** rebuilds the `mart.*` views and **sync_catalogue**
+applies the run's events to the catalogue so coverage reflects this run. Each gate notes its
 Data Docs page (named in its event at once); the **quality_docs** DAG renders every noted page of
 every DAG in one build, each half hour.
 
@@ -94,6 +96,10 @@ Resources:
 
 
 def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
+    """The resource's tasks: connect (its source system → Kafka), then load (land → quality → stage,
+    one task: each was a task of its own, and Airflow's fixed cost of a task, ≈ 1.5 s of CPU between
+    the scheduler, the execution API and the task's process, came to more than the work at small
+    scale). A source that is down fails `connect`; anything of ours fails `load`."""
     outlet = Asset(name=asset.name, uri=asset.uri, group=asset.department, extra=asset.extra)
 
     @task_group(group_id=resource_id, tooltip=asset.name)
@@ -104,26 +110,13 @@ def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
 
             return flow.connect(resource_id)
 
-        @task
-        def land(connected: dict | None = None) -> dict:
-            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
-
-            return flow.land(resource_id)
-
-        @task
-        def quality(landed: dict) -> dict:
-            from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
-
-            return flow.quality_gate(resource_id, landed, docs="later")  # quality_docs builds the pages
-
         @task(outlets=[outlet])
-        def stage(landed: dict, checked: dict) -> dict:
+        def load(connected: dict | None = None) -> dict:
             from pipeline import flow  # in the task: it loads DuckDB, Kafka and the gate, not for the parser
 
-            return flow.stage(resource_id, landed, checked)
+            return flow.load(resource_id, docs="later")  # quality_docs builds the Data Docs pages
 
-        landed = land(connect_source.override(task_id="connect")()) if connect else land()
-        return stage(landed, quality(landed))
+        return load(connect_source.override(task_id="connect")()) if connect else load()
 
     return chain()
 

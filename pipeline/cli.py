@@ -107,8 +107,8 @@ def flow_run(
             console.print(f"{resource_id}: its stream delivers continuously (`hub streams status`); landing only")
         else:
             flow.connect(resource_id)
-        landed = flow.land(resource_id)
-        staged = flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed))
+        loaded = flow.load(resource_id)
+        landed, staged = loaded["landed"], loaded["staged"]
         console.print(
             f"{resource_id}: {landed['rows']} rows landed, {landed['dlq_rows']} to the DLQ, "
             f"{staged['quarantined_rows']} quarantined, {staged['merged_rows']} merged into staging"

@@ -88,7 +88,9 @@ def run_flow(scale: str = "small", airflow: tuple[subprocess.Popen, AirflowApi] 
     _hub("sources", "up")
     _hub("connect", "iot", "--prepare")  # MQTT sessions first, so the broker keeps what sensors send
     _hub("sources", "publish")
-    _step("4. Ingest through Airflow's scheduler: connect → land → quality gate → staging, per bound resource")
+    _step(
+        "4. Ingest through Airflow's scheduler: connect, then load (land → quality gate → staging), per bound resource"
+    )
     _hub("streams", "catch-up")  # the 实时 DAGs land what streams delivered: one pass stands in for them here
     process, api = airflow or start_airflow()
     try:

@@ -13,9 +13,13 @@ loads Kafka, Arrow and the lake only (`python -X importtime -c "from pipeline im
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import asdict, is_dataclass
 
 from hub.errors import HubError
+
+log = logging.getLogger(__name__)
 
 
 def _plain(result) -> dict:
@@ -76,6 +80,35 @@ def stage(resource_id: str, landed: dict, checked: dict) -> dict:
         "pass_rate": checked.get("pass_rate"),
         "quarantined_rows": checked.get("quarantined_rows"),
     }
+
+
+def load(resource_id: str, *, docs: bool | str = True) -> dict:
+    """land → quality gate → stage of one resource, one step after the other (an ingest DAG's `load`
+    task). A retry of the whole is safe: the gate judges every landed file without a verdict and
+    staging merges every passed file not applied yet, whatever attempt landed them. Only the figures
+    of an attempt that failed midway are not in the retry's (its dead letters stay counted in the DLQ).
+    Returns each step's result and its seconds."""
+    seconds: dict[str, float] = {}
+    landed = _timed(seconds, "land", land, resource_id)
+    log.info("land: %s rows to the lake, %s to the DLQ (%.1f s)", landed["rows"], landed["dlq_rows"], seconds["land"])
+    checked = _timed(seconds, "gate", quality_gate, resource_id, landed, docs=docs)
+    log.info(
+        "quality gate: pass rate %s, %s rows quarantined (%.1f s)",
+        checked.get("pass_rate"),
+        checked.get("quarantined_rows"),
+        seconds["gate"],
+    )
+    staged = _timed(seconds, "stage", stage, resource_id, landed, checked)
+    log.info("stage: %s staging rows changed (%.1f s)", staged["merged_rows"], seconds["stage"])
+    return {"resource": resource_id, "landed": landed, "quality": checked, "staged": staged, "seconds": seconds}
+
+
+def _timed(seconds: dict[str, float], step: str, function, *args, **kwargs):
+    started = time.perf_counter()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        seconds[step] = round(time.perf_counter() - started, 3)
 
 
 def refresh_marts() -> list[str]:

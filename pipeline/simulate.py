@@ -226,13 +226,12 @@ def due_resources(day: date, last_success: dict[str, date]) -> list[str]:
 
 
 def run_resource(resource_id: str) -> None:
-    """connect → land → quality gate → stage, as an ingest DAG's task group does. The gate renders no
+    """connect, then load (land → quality gate → stage), as an ingest DAG's task group does. The gate renders no
     Data Docs page per simulated run (the slowest part of it; `hub quality docs` renders them after)."""
     from pipeline import flow  # DuckDB, Kafka clients and the gate: loaded once, on the first day
 
     flow.connect(resource_id)
-    landed = flow.land(resource_id)
-    flow.stage(resource_id, landed, flow.quality_gate(resource_id, landed, docs=False))
+    flow.load(resource_id, docs=False)
 
 
 @dataclass

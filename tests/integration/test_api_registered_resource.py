@@ -115,7 +115,7 @@ def test_an_api_registered_resource_gets_tasks_runs_follows_its_binding_and_reti
     body = entry(resource_id, "grid_people_a")
     created = client.post("/api/resources", json=body, headers=AUTH)
     assert created.status_code == 201, created.text
-    assert ingest_tasks(resource_id) == {f"{resource_id}.{step}" for step in ("connect", "land", "quality", "stage")}
+    assert ingest_tasks(resource_id) == {f"{resource_id}.{step}" for step in ("connect", "load")}
     assert client.get("/api/coverage").json()["overall"]["total"] == total + 1
 
     assert run_flow(resource_id) == {f"R{n:05d}" for n in range(40)}
