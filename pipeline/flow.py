@@ -87,7 +87,16 @@ def load(resource_id: str, *, docs: bool | str = True) -> dict:
     task). A retry of the whole is safe: the gate judges every landed file without a verdict and
     staging merges every passed file not applied yet, whatever attempt landed them. Only the figures
     of an attempt that failed midway are not in the retry's (its dead letters stay counted in the DLQ).
-    Returns each step's result and its seconds."""
+    Returns each step's result and its seconds. The catalogue is read once for the three steps
+    (each read it again: ≈ 0.12 s a read on the seed catalogue, of ≈ 0.7 s for the three steps of a
+    small resource)."""
+    from catalog import reader
+
+    with reader.held():
+        return _load(resource_id, docs)
+
+
+def _load(resource_id: str, docs: bool | str) -> dict:
     seconds: dict[str, float] = {}
     landed = _timed(seconds, "land", land, resource_id)
     log.info("land: %s rows to the lake, %s to the DLQ (%.1f s)", landed["rows"], landed["dlq_rows"], seconds["land"])
@@ -113,12 +122,14 @@ def _timed(seconds: dict[str, float], step: str, function, *args, **kwargs):
 
 def refresh_marts() -> list[str]:
     """Rebuild the mart.* views over what staging now holds (a mart without its resources is skipped),
-    and the device-level figures the catalogue's coverage document reads."""
+    and the device-level figures the catalogue's coverage document reads (one catalogue read for both)."""
+    from catalog import reader
     from warehouse.devices import refresh as refresh_device_figures  # per step: see the module's docstring
     from warehouse.marts import refresh_marts as refresh
 
-    built = refresh()
-    refresh_device_figures()
+    with reader.held():
+        built = refresh()
+        refresh_device_figures()
     return built
 
 
