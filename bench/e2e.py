@@ -126,7 +126,7 @@ def scheduler_flow(dag_ids: list[str], say) -> dict:
             if dag_id == "quality_docs":
                 figures["flow_seconds"], started = time.perf_counter() - started, time.perf_counter()
             api.wait_for_dag(dag_id)
-            api.run_to_completion(dag_id)
+            runs[dag_id] = api.run_to_completion(dag_id)[0]
             say(f"  {dag_id:<32} success")
         figures["docs_seconds"] = time.perf_counter() - started
     finally:
@@ -137,7 +137,8 @@ def scheduler_flow(dag_ids: list[str], say) -> dict:
     for part, seconds in cpu.values():
         parts[part] += seconds
     figures["cpu_seconds"] = {part: round(seconds, 1) for part, seconds in sorted(parts.items())}
-    figures["ingest_run_seconds"] = run_span(airflow_local.airflow_home() / "airflow.db", runs)
+    figures["runs"] = list(runs.items())
+    figures["ingest_run_seconds"] = run_span(airflow_local.airflow_home() / "airflow.db", figures["runs"][:-2])
     return figures
 
 
@@ -165,19 +166,23 @@ def ingest_dags(env: dict) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def latest_runs(connection: sqlite3.Connection, dag_ids: list[str]) -> list[tuple[str, str]]:
+def latest_runs(airflow_db: Path, dag_ids: list[str]) -> list[tuple[str, str]]:
     """(dag id, run id) of each DAG's latest run."""
-    found = []
-    for dag_id in dag_ids:
-        run = connection.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", [dag_id])
-        found += [(dag_id, run_id) for (run_id,) in run.fetchall()]
+    connection = sqlite3.connect(airflow_db)
+    try:
+        found = []
+        for dag_id in dag_ids:
+            run = connection.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", [dag_id])
+            found += [(dag_id, run_id) for (run_id,) in run.fetchall()]
+    finally:
+        connection.close()
     return found
 
 
-def load_results(connection: sqlite3.Connection, dag_ids: list[str]) -> list[dict]:
-    """The results (XComs) of the load tasks in each DAG's latest run: each step's figures and seconds."""
+def load_results(connection: sqlite3.Connection, runs: list[tuple[str, str]]) -> list[dict]:
+    """The results (XComs) of the load tasks in these DAG runs: each step's figures and seconds."""
     results = []
-    for dag_id, run_id in latest_runs(connection, dag_ids):
+    for dag_id, run_id in runs:
         found = connection.execute(
             "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND key = 'return_value' AND task_id LIKE '%.load'",
             [dag_id, run_id],
@@ -188,19 +193,19 @@ def load_results(connection: sqlite3.Connection, dag_ids: list[str]) -> list[dic
     return results
 
 
-def stage_seconds(airflow_db: Path, dag_ids: list[str]) -> dict[str, float]:
-    """Per stage, the summed duration of its tasks in the latest run of each DAG (Airflow's record);
+def stage_seconds(airflow_db: Path, runs: list[tuple[str, str]]) -> dict[str, float]:
+    """Per stage, the summed duration of its tasks in these DAG runs (Airflow's record);
     land, gate and stage are the seconds each load task timed for its steps (its result)."""
     totals: dict[str, float] = defaultdict(float)
     connection = sqlite3.connect(airflow_db)
     try:
-        for dag_id, run_id in latest_runs(connection, dag_ids):
+        for dag_id, run_id in runs:
             rows = connection.execute(
                 "SELECT task_id, duration FROM task_instance WHERE dag_id = ? AND run_id = ?", [dag_id, run_id]
             ).fetchall()
             for task_id, duration in rows:
                 totals[TASKS.get(task_id.rsplit(".", 1)[-1], "other")] += float(duration or 0)
-        for result in load_results(connection, dag_ids):
+        for result in load_results(connection, runs):
             for step, seconds in result["seconds"].items():
                 totals[step] += seconds
     finally:
@@ -208,11 +213,11 @@ def stage_seconds(airflow_db: Path, dag_ids: list[str]) -> dict[str, float]:
     return dict(totals)
 
 
-def landed_records(airflow_db: Path, dag_ids: list[str]) -> dict[str, int]:
+def landed_records(airflow_db: Path, runs: list[tuple[str, str]]) -> dict[str, int]:
     """Rows landed and records dead-lettered, from the load tasks' results."""
     connection = sqlite3.connect(airflow_db)
     try:
-        landed = [result["landed"] for result in load_results(connection, dag_ids)]
+        landed = [result["landed"] for result in load_results(connection, runs)]
     finally:
         connection.close()
     return {
@@ -221,7 +226,7 @@ def landed_records(airflow_db: Path, dag_ids: list[str]) -> dict[str, int]:
     }
 
 
-def run_span(airflow_db: Path, runs: dict[str, str]) -> float:
+def run_span(airflow_db: Path, runs: list[tuple[str, str]]) -> float:
     """From the first of these DAG runs' start to the last one's end, as Airflow recorded them."""
     connection = sqlite3.connect(airflow_db)
     try:
@@ -230,7 +235,7 @@ def run_span(airflow_db: Path, runs: dict[str, str]) -> float:
                 "SELECT julianday(start_date), julianday(end_date) FROM dag_run WHERE dag_id = ? AND run_id = ?",
                 [dag_id, run_id],
             ).fetchone()
-            for dag_id, run_id in runs.items()
+            for dag_id, run_id in runs
         ]
     finally:
         connection.close()
@@ -353,7 +358,10 @@ def main() -> None:
         run([HUB, "sources", "down"], env)
         if not args.keep_topics:
             _drop_topics(env, prefix)
-    counted = landed_records(var_dir / "airflow" / "airflow.db", dag_ids)
+    airflow_db = var_dir / "airflow" / "airflow.db"
+    # The runs timed: under the scheduler a 实时 DAG's next slot may have started another run since.
+    runs = timed["runs"] if args.scheduler else latest_runs(airflow_db, [*dag_ids, "coverage_daily", "quality_docs"])
+    counted = landed_records(airflow_db, runs)
     records = counted["rows"] + counted["dlq"]
     figures.update(
         wall_seconds=round(wall, 1),
@@ -362,7 +370,7 @@ def main() -> None:
         dlq_records=counted["dlq"],
         stage_seconds={
             k: round(v, 1)
-            for k, v in stage_seconds(var_dir / "airflow" / "airflow.db", [*dag_ids, "quality_docs"]).items()
+            for k, v in stage_seconds(airflow_db, [run for run in runs if run[0] != "coverage_daily"]).items()
         },
         ingest_dags=dag_ids,
         docs_seconds=round(docs, 1),
