@@ -28,6 +28,17 @@ def _end_of_this_year() -> date:
     return date(clock.local_today().year, 12, 31)
 
 
+TASK_MEMORY_BYTES = 2 * 2**30  # what one ingest task may hold at Shunde's size (a full-scale land peaks below it)
+
+
+def default_parallelism() -> int:
+    """Tasks the local Airflow runs at once: four per core, as a task is half waiting (on Kafka, on the
+    warehouse's writer, on Airflow's execution API), and no more than the RAM holds at 2 GiB a task.
+    Airflow's own 32 put every resource of a DAG on two cores together, each holding its rows."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1, min(4 * (os.cpu_count() or 1), memory // TASK_MEMORY_BYTES))
+
+
 class Settings(BaseSettings):
     """Every knob of the hub. Each field is documented in the README's settings table."""
 
@@ -100,12 +111,10 @@ class Settings(BaseSettings):
     export_keep_hours: float = Field(24.0, gt=0, description="how long the workspace keeps an export's file")
     mart_min_group: int = Field(5, ge=1, description="k: mart rows of groups smaller than this are dropped")
     airflow_port: int = Field(8080, ge=1, le=65535, description="the local Airflow UI and API (hub demo)")
-    # Airflow's default (32 tasks at once) puts a hundred resources' tasks on two cores together, each
-    # holding its rows: slower, and at Shunde's size (a land task peaks at ~1.2 GB) more than the RAM.
     airflow_parallelism: int = Field(
-        default_factory=lambda: 2 * (os.cpu_count() or 1),
+        default_factory=lambda: default_parallelism(),
         ge=1,
-        description="tasks the local Airflow scheduler runs at once (default: twice the cores)",
+        description="tasks the local Airflow scheduler runs at once (default: 4 per core, 1 per 2 GiB of RAM at most)",
     )
     # Alerts (pipeline/alerts.py) and the report's delivery (hub report send): a webhook and/or a mail server.
     alert_webhook: AnyHttpUrl | None = Field(None, description="URL that receives a JSON POST per alert")

@@ -75,3 +75,19 @@ def test_a_bad_mqtt_port_is_reported_with_its_variable(monkeypatch):
     monkeypatch.setenv("HUB_MQTT_PORT", "70000")
     with pytest.raises(ConfigError, match="HUB_MQTT_PORT"):
         get_settings()
+
+
+def test_airflow_runs_four_tasks_per_core_as_far_as_the_memory_holds_two_gib_each(monkeypatch):
+    from hub import settings
+
+    pages = {"SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(settings.os, "sysconf", lambda name: pages.get(name) or pages["pages"])
+    monkeypatch.setattr(settings.os, "cpu_count", lambda: 2)
+    pages["pages"] = 24 * 2**30 // 4096  # 24 GiB: the cores decide
+    assert settings.default_parallelism() == 8
+    pages["pages"] = 6 * 2**30 // 4096  # 6 GiB: three tasks of 2 GiB
+    assert settings.default_parallelism() == 3
+    pages["pages"] = 2**30 // 4096  # less than one task's memory: still one task
+    assert settings.default_parallelism() == 1
+    monkeypatch.setenv("HUB_AIRFLOW_PARALLELISM", "5")
+    assert settings.Settings().airflow_parallelism == 5
