@@ -91,6 +91,7 @@ def scheduler_flow(dag_ids: list[str], say) -> dict:
     process, api = start_airflow()
     figures: dict = {"airflow_up_seconds": time.perf_counter() - started, "largest_process": 0.0, "airflow_tree": 0.0}
     cpu: dict[int, tuple[str, float]] = {}  # pid → (part, CPU seconds of it and the children it reaped)
+    peak: dict[str, float] = defaultdict(float)  # a part of Airflow, or "task <its id>" → peak RSS (MB)
     stop = threading.Event()
 
     def sample() -> None:
@@ -100,7 +101,10 @@ def scheduler_flow(dag_ids: list[str], say) -> dict:
             for member in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
                     sizes.append(member.memory_info().rss / 2**20)
-                    part = airflow_part(" ".join(member.cmdline()))
+                    command = " ".join(member.cmdline())
+                    part = airflow_part(command)
+                    name = part or f"task {command.rsplit(' ', 1)[-1]}"  # a task: `airflow worker -- <its id>`
+                    peak[name] = max(peak[name], sizes[-1])
                     if part:  # a task in flight is left out: its worker counts it once reaped
                         times = member.cpu_times()
                         total = times.user + times.system + times.children_user + times.children_system
@@ -137,6 +141,7 @@ def scheduler_flow(dag_ids: list[str], say) -> dict:
     for part, seconds in cpu.values():
         parts[part] += seconds
     figures["cpu_seconds"] = {part: round(seconds, 1) for part, seconds in sorted(parts.items())}
+    figures["largest_processes"] = named_peaks(airflow_local.airflow_home() / "airflow.db", peak)
     figures["runs"] = list(runs.items())
     figures["ingest_run_seconds"] = run_span(airflow_local.airflow_home() / "airflow.db", figures["runs"][:-2])
     return figures
@@ -151,6 +156,24 @@ AIRFLOW_PARTS = {  # a marker in the command line → the part of `airflow stand
     "airflow standalone": "standalone",
     "serve-logs": "log servers",
 }
+
+
+def named_peaks(airflow_db: Path, peak: dict[str, float], top: int = 6) -> dict[str, int]:
+    """The `top` largest peaks, a task's named `dag_id / task_id` from Airflow's record of its id."""
+    connection = sqlite3.connect(airflow_db)
+    try:
+        named = {}
+        for name, megabytes in sorted(peak.items(), key=lambda item: -item[1])[:top]:
+            if name.startswith("task "):
+                found = connection.execute(
+                    "SELECT dag_id, task_id FROM task_instance WHERE id = ?",  # stored without dashes
+                    [name.removeprefix("task ").replace("-", "")],
+                ).fetchone()
+                name = " / ".join(found) if found else name
+            named[name] = round(megabytes)
+    finally:
+        connection.close()
+    return named
 
 
 def airflow_part(command: str) -> str | None:
@@ -345,6 +368,7 @@ def main() -> None:
             figures["processes"]["airflow (largest process)"] = round(timed["largest_process"])
             figures["processes"]["airflow (whole tree)"] = round(timed["airflow_tree"])
             figures["airflow_cpu_seconds"] = timed["cpu_seconds"]
+            figures["largest_processes"] = timed["largest_processes"]
             figures["airflow_up_seconds"] = round(timed["airflow_up_seconds"], 1)
             figures["ingest_run_seconds"] = round(timed["ingest_run_seconds"], 1)
         else:
@@ -392,6 +416,7 @@ def main() -> None:
     print(f"peak RSS per process (MB): {figures['processes']}")
     if args.scheduler:
         print(f"CPU seconds per part of Airflow: {figures['airflow_cpu_seconds']}")
+        print(f"the largest processes, peak RSS (MB): {figures['largest_processes']}")
         print(
             f"Airflow up in {figures['airflow_up_seconds']:.1f} s (not in the flow's time); the ingest DAG runs, "
             f"first start to last end (Airflow's record): {figures['ingest_run_seconds']:.1f} s"

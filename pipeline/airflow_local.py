@@ -38,6 +38,10 @@ def airflow_env(home: Path | None = None, dags_folder: Path | None = None) -> di
         # A task's supervisor calls that API; on SQLite behind a busy scheduler an answer can take
         # longer than the 5 s default, and a task killed for it has an empty log.
         AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="60",
+        # One scheduler here. Airflow takes a scheduler whose heartbeat is 30 s late for dead and resets
+        # its tasks, even when it is that scheduler itself: at full scale, eight tasks on two cores kept
+        # its heartbeat 37–66 s late, and 40 running tasks were killed and retried.
+        AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="600",
         AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder or DAGS_FOLDER),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__PARALLELISM=str(settings.airflow_parallelism),  # HUB_AIRFLOW_PARALLELISM
