@@ -104,7 +104,9 @@ def scheduler_flow(dag_ids: list[str], say) -> dict:
                     sizes.append(member.memory_info().rss / 2**20)
                     command = " ".join(member.cmdline())
                     part = airflow_part(command)
-                    task = TASK_PROCESS.match(command)  # a task and its supervisor: `airflow worker -- <its id>`
+                    task = TASK_PROCESS.search(
+                        f"{command} {member.name()}"
+                    )  # a task and its supervisor: `airflow worker -- <its id>`
                     name = part or (f"task {task.group(1)}" if task else member.name())
                     peak[name] = max(peak[name], sizes[-1])
                     if part:  # a task in flight is left out: its worker counts it once reaped
@@ -149,7 +151,7 @@ def scheduler_flow(dag_ids: list[str], say) -> dict:
     return figures
 
 
-TASK_PROCESS = re.compile(r"airflow worker -- ([0-9a-f-]{36})$")
+TASK_PROCESS = re.compile(r"airflow worker -- ([0-9a-f-]{36})")
 AIRFLOW_PARTS = {  # a marker in the command line → the part of `airflow standalone` it is
     "LocalExecutor": "executor workers and their tasks",
     "api_server": "API server (REST and task execution API)",
