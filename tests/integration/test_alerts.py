@@ -23,11 +23,11 @@ def _task_context(error: Exception) -> dict:
     # What Airflow hands a task's on_failure_callback: the task instance, the run and the exception.
     ti = SimpleNamespace(
         dag_id="ingest_population",
-        task_id="household_population.quality",
+        task_id="household_population.load",
         run_id="manual__2026-12-06T01:00:00+00:00",
         map_index=-1,
         try_number=3,
-        log_url="http://127.0.0.1:8080/dags/ingest_population/runs/x/tasks/household_population.quality",
+        log_url="http://127.0.0.1:8080/dags/ingest_population/runs/x/tasks/household_population.load",
     )
     return {"ti": ti, "dag_run": SimpleNamespace(run_id=ti.run_id, dag_id=ti.dag_id), "exception": error}
 
@@ -36,12 +36,12 @@ def test_a_failed_task_is_mailed_and_posted(smtp_server, webhook, on_call):  # n
     alerts.task_failed(_task_context(RuntimeError("gate could not read var/lake")))
     recipients, message = smtp_server.wait_for(1)[0]
     assert sorted(recipients) == ["lead@shunde.example", "oncall@shunde.example"]
-    assert "任务失败 ingest_population.household_population.quality" in message["Subject"]
+    assert "任务失败 ingest_population.household_population.load" in message["Subject"]
     body = message.get_content()
     assert "第 3 次尝试" in body and "RuntimeError: gate could not read var/lake" in body and "/tasks/" in body
     (post,) = webhook.posts
     assert post["path"] == "/hooks/hub" and post["json"]["kind"] == "task_failed"
-    assert post["json"]["facts"]["task_id"] == "household_population.quality"
+    assert post["json"]["facts"]["task_id"] == "household_population.load"
 
 
 def test_a_failed_dag_run_is_alerted(smtp_server, webhook, on_call):  # noqa: F811
