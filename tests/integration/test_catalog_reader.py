@@ -61,3 +61,16 @@ def test_an_unknown_id_says_where_it_looked(loaded):
 
 def test_no_snapshot_before_the_first_load_is_an_empty_catalogue(hub_env):
     assert reader.snapshot().resources == []
+
+
+def test_a_held_catalogue_is_read_once_even_when_held_again_inside(loaded, monkeypatch):
+    reads = []
+    read = reader._read
+    monkeypatch.setattr(reader, "_read", lambda session: reads.append(1) or read(session))
+    with reader.held() as day:  # a simulated day
+        with reader.held() as one_load:  # each of its flows' load task
+            assert one_load is day and reader.catalogue() is day
+        assert reader.catalogue() is day
+    assert len(reads) == 1
+    reader.catalogue()  # outside, the database again
+    assert len(reads) == 2
