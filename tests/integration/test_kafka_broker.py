@@ -47,6 +47,7 @@ def produce_keyed(topic: str, count: int, start: int = 0, producer=None) -> None
     owned = producer is None
     producer = producer or make_producer()
     moment = datetime.now(timezone.utc)
+    futures = []
     for n in range(start, start + count):
         record = Record(
             key=f"k{n:07d}".encode(),
@@ -57,8 +58,10 @@ def produce_keyed(topic: str, count: int, start: int = 0, producer=None) -> None
             schema="v1",
         )
         key, value, headers = encode(record)
-        producer.send(topic, key=key, value=value, headers=headers)
+        futures.append(producer.send(topic, key=key, value=value, headers=headers))
     producer.flush()
+    failed = [f.exception for f in futures if f.failed()]
+    assert not failed, f"{len(failed)} of {count} sends failed, the first: {failed[0]!r}"
     if owned:
         producer.close()
 
@@ -112,7 +115,7 @@ def test_consumers_commit_only_when_told(kafka_bootstrap, unique_topic):
 
 def test_broker_restart_while_producing_loses_nothing(private_broker, unique_topic):
     ensure_topics([unique_topic], partitions=3)
-    producer = make_producer()
+    producer = make_producer(delivery_timeout_ms=600_000)  # a JVM restart on a busy 2-core runner may take minutes
     total, half = 20_000, 10_000
     produce_keyed(unique_topic, half, producer=producer)
     restarted = threading.Event()
