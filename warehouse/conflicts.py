@@ -16,26 +16,29 @@ warehouse.access.conflict_samples to show to those allowed to read the rows.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from catalog.shared_items import Holder, holders, subject_of
 from hub import clock
 from hub.files import newest_json_at, stamp_name, write_atomic
 from hub.settings import get_settings
 from quality.normalise import RESIDENT_ID_REPAIRS, get_normaliser
-from quality.rules import is_valid_mobile
-from quality.text import is_intact_text
+from quality.rules import mobile_mask
+from quality.text import intact_text_mask
 from warehouse import lake, store
 
 DEFINITION_VERSION = "conflicts-2026.1"
 SAMPLE_KEYS = 20  # conflicting keys kept per holder and item
 KEEP_FILES = 500
-_SPACE = re.compile(r"\s+")
+BATCH_ROWS = 250_000  # rows normalised at a time
+#: White space as Python's `\s` knows it (RE2's `\s` is ASCII only): dropped before comparing.
+_SPACE = r"[\s\x0b\x1c-\x1f\x{85}\pZ]+"
 _KEY_REPAIRS = {"人口": RESIDENT_ID_REPAIRS, "法人": ("halfwidth",)}
 
 
@@ -46,32 +49,57 @@ def conflicts_dir() -> Path:
 # --- the comparison (pure) ------------------------------------------------------------------------
 
 
-def comparable(value, kind: str = "text") -> str | None:
-    """The value as compared, or None when it cannot be (missing, or damaged beyond repair)."""
-    if value is None:
-        return None
-    text = str(value)
+def comparable_values(values, kind: str = "text") -> pa.Array:
+    """The values as compared (a string array); null where one cannot be (missing, or damaged beyond
+    repair). Vectorised: the repairs, white space and the intact-text and mobile checks run in Arrow."""
+    text = _as_text(values)
     for name in ("mojibake_gbk", "halfwidth"):
-        text = get_normaliser(name).row(text)[0]
-    text = _SPACE.sub("", text)
-    if not text or not is_intact_text(text):
-        return None
+        text = get_normaliser(name).vectorised(text)[0]
+    text = _without_space(text)
+    usable = intact_text_mask(text) & pc.fill_null(pc.greater(pc.utf8_length(text), 0), False).to_numpy(
+        zero_copy_only=False
+    )
     if kind == "mobile":
-        text = text.removeprefix("+86") if len(text) > 11 else text
-        text = text.removeprefix("86") if len(text) > 11 else text
-        return text if is_valid_mobile(text) else None
-    return text
+        for prefix in ("+86", "86"):
+            strip = pc.and_(pc.greater(pc.utf8_length(text), 11), pc.starts_with(text, prefix))
+            text = pc.if_else(strip, pc.utf8_slice_codeunits(text, len(prefix)), text)
+        usable &= mobile_mask(text)
+    return pc.if_else(pa.array(usable), text, pa.nulls(len(text), pa.string()))
+
+
+def subject_keys(values, subject: str) -> pa.Array:
+    """The subjects' keys as joined on: repaired as the gate repairs them, upper case; null when empty."""
+    text = _as_text(values)
+    for name in _KEY_REPAIRS[subject]:
+        text = get_normaliser(name).vectorised(text)[0]
+    text = pc.utf8_upper(_without_space(text))
+    return pc.if_else(pc.equal(text, ""), pa.nulls(len(text), pa.string()), text)
+
+
+def comparable(value, kind: str = "text") -> str | None:
+    """One value as compared, or None (see comparable_values)."""
+    return comparable_values([value], kind)[0].as_py()
 
 
 def subject_key(value, subject: str) -> str | None:
-    """The subject's key as joined on: repaired as the gate repairs it, upper case; None when empty."""
-    if value is None:
-        return None
-    text = str(value)
-    for name in _KEY_REPAIRS[subject]:
-        text = get_normaliser(name).row(text)[0]
-    text = _SPACE.sub("", text).upper()
-    return text or None
+    """One subject's key as joined on, or None (see subject_keys)."""
+    return subject_keys([value], subject)[0].as_py()
+
+
+def _as_text(values) -> pa.StringArray:
+    """Any column as strings, as str() writes them; None stays null."""
+    if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+        values = pa.array([None if v is None else str(v) for v in values], pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values if values.type == pa.string() else pc.cast(values, pa.string())
+
+
+def _without_space(text: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(text, _SPACE, "")
+
+
+Rows = pa.Table | pa.RecordBatchReader  # two columns: the subject's key, the item's value
 
 
 @dataclass(frozen=True)
@@ -84,22 +112,34 @@ class Comparison:
         return round(len(self.conflicting) / self.compared, 6) if self.compared else 0.0
 
 
-def compare(authoritative: Iterable[tuple], holder: Iterable[tuple], *, subject: str, kind: str = "text") -> Comparison:
-    """Compare (key, value) rows of a holder with the 数源's. A key is compared when both hold a usable
-    value for it (a 数源 key with two different values is ambiguous and left out); it conflicts when
-    any of the holder's values differs from the 数源's."""
-    truth: dict[str, set[str]] = defaultdict(set)
-    for key, value in authoritative:
-        key, value = subject_key(key, subject), comparable(value, kind)
-        if key is not None and value is not None:
-            truth[key].add(value)
-    held: dict[str, set[str]] = defaultdict(set)
-    for key, value in holder:
-        key, value = subject_key(key, subject), comparable(value, kind)
-        if key is not None and value is not None and len(truth.get(key, ())) == 1:
-            held[key].add(value)
-    conflicting = sorted(key for key, values in held.items() if values - truth[key])
-    return Comparison(len(held), conflicting)
+def compare(authoritative: Rows, holder: Rows, *, subject: str, kind: str = "text") -> Comparison:
+    """Compare a holder's (key, value) columns with the 数源's. A key is compared when both hold a
+    usable value for it (a 数源 key with two different values is ambiguous and left out); it
+    conflicts when any of the holder's values differs from the 数源's. The sets are DuckDB's, in
+    bounded memory."""
+    scratch = store.connect_scratch()
+    try:
+        scratch.register("truth", _usable(authoritative, subject, kind))
+        scratch.register("held", _usable(holder, subject, kind))
+        [(compared, conflicting)] = scratch.execute("""
+            WITH single AS (
+                SELECT key, min(value) AS truth FROM truth GROUP BY key HAVING min(value) = max(value))
+            SELECT count(DISTINCT key), coalesce(list(DISTINCT key ORDER BY key) FILTER (value <> truth), [])
+            FROM held JOIN single USING (key)""").fetchall()
+    finally:
+        scratch.close()
+    return Comparison(compared, conflicting)
+
+
+def _usable(rows: Rows, subject: str, kind: str) -> pa.Table:
+    """(key, value), normalised, without the rows that cannot be compared. Normalised a batch at a
+    time: the repairs' working copies stay the size of a batch, not of the resource."""
+    parts = [pa.table({"key": pa.array([], pa.string()), "value": pa.array([], pa.string())})]
+    batches = rows.to_batches(max_chunksize=BATCH_ROWS) if isinstance(rows, pa.Table) else rows
+    for batch in batches:
+        keys, values = subject_keys(batch.column(0), subject), comparable_values(batch.column(1), kind)
+        parts.append(pa.table({"key": keys, "value": values}).filter(pc.and_(pc.is_valid(keys), pc.is_valid(values))))
+    return pa.concat_tables(parts)
 
 
 # --- over staging -----------------------------------------------------------------------------------
@@ -110,10 +150,12 @@ def _staged(connection) -> set[str]:
     return {name for (name,) in connection.execute(query).fetchall()}
 
 
-def _rows(connection, resource_id: str, key: str, item: str) -> list[tuple]:
+def _rows(connection, resource_id: str, key: str, item: str) -> pa.RecordBatchReader:
     quoted = ", ".join('"' + name.replace('"', '""') + '"' for name in (key, item))
     table = '"staging"."' + resource_id.replace('"', '""') + '"'
-    return connection.execute(f"SELECT {quoted} FROM {table}").fetchall()
+    return (
+        connection.cursor().sql(f"SELECT {quoted} FROM {table}").to_arrow_reader(BATCH_ROWS)
+    )  # one each: both stay open
 
 
 def _kind(resources: dict, holder: Holder) -> str:

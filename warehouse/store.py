@@ -58,6 +58,14 @@ def connect_reader(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
 
+def connect_scratch() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the writer's memory limit and spill directory: for set work over
+    Arrow tables (joins, distinct) that must stay bounded on a resource of millions of rows."""
+    connection = duckdb.connect(":memory:")
+    _configure(connection)
+    return connection
+
+
 @contextlib.contextmanager
 def writer(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to a copy of the warehouse that replaces it atomically on success.

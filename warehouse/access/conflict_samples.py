@@ -13,6 +13,9 @@ import getpass
 import time
 from datetime import datetime
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from catalog import grants as catalog_grants
 from catalog.db import session_scope
 from catalog.shared_items import subject_of
@@ -72,16 +75,15 @@ def _values(sample: dict, holder: Decision, source: Decision, key: bytes) -> lis
 def _read(resource_id: str, key_column: str, item: str, subject: str, wanted: set[str]) -> dict[str, str]:
     connection = store.connect_reader()
     try:
-        rows = connection.execute(
-            f"SELECT {ident(key_column)}, {ident(item)} FROM staging.{ident(resource_id)}"
-        ).fetchall()
+        rows = connection.sql(f"SELECT {ident(key_column)}, {ident(item)} FROM staging.{ident(resource_id)}")
+        table = rows.to_arrow_table()
     finally:
         connection.close()
+    keys = conflicts.subject_keys(table.column(0), subject)
+    kept = pc.and_(pc.is_in(keys, value_set=pa.array(sorted(wanted), pa.string())), pc.is_valid(table.column(1)))
     found = {}
-    for key, value in rows:
-        normalised = conflicts.subject_key(key, subject)
-        if normalised in wanted and value is not None:
-            found.setdefault(normalised, str(value))
+    for key, value in zip(keys.filter(kept).to_pylist(), table.column(1).filter(kept).to_pylist()):
+        found.setdefault(key, str(value))
     return found
 
 
