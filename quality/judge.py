@@ -224,9 +224,11 @@ def document_run(
     repaired: pa.Table | None = None,
     run_time: datetime | None = None,
     build: bool = True,
+    markers: Mapping[str, str] | None = None,
 ):
     """`document`, returning the suite run (quality.suites.SuiteRun); with `build` False the result is
-    stored and its page left for one `suites.build_pages` over many runs."""
+    stored and its page left for one `suites.build_pages` over many runs. `markers` are shown on the
+    page (its "Batch Markers"), e.g. that the batch is a sample."""
     from quality import suites  # GX is heavy to import: only a run that builds Data Docs pays for it
 
     repaired = repaired if repaired is not None else repair(resource, landed)[0]
@@ -241,6 +243,7 @@ def document_run(
         docs=True,
         run_time=run_time,
         build=build,
+        markers=markers,
     )
 
 

@@ -140,6 +140,7 @@ def validate(
     table: pa.Table | None = None,
     run_time: datetime | None = None,
     build: bool = True,
+    markers: Mapping[str, str] | None = None,
 ) -> SuiteRun:
     """Run the resource's suite on `frame` (one batch); `table` is the same batch as Arrow, if at hand.
     With `docs`, the result is stored for Data Docs (at `run_time`, GX stamps now if None) and its page
@@ -152,7 +153,9 @@ def validate(
     hub_expectations.ACTIVE[name] = hub_expectations.ActiveRun(checks, table, dict(history or {}))
     try:
         if docs:
-            results, docs_path, unbuilt = _validate_with_docs(resource, suite, frame, run_name, run_time, build)
+            results, docs_path, unbuilt = _validate_with_docs(
+                resource, suite, frame, run_name, run_time, build, markers
+            )
         else:
             unbuilt = ()
             results, docs_path = (
@@ -257,7 +260,7 @@ def _batch(resource, frame: pd.DataFrame):
 
 
 def _validate_with_docs(
-    resource, suite, frame: pd.DataFrame, run_name: str | None, run_time: datetime | None, build: bool
+    resource, suite, frame: pd.DataFrame, run_name: str | None, run_time: datetime | None, build: bool, markers=None
 ):
     """Validate in memory, then store a copy without PII values (quality.docs_privacy) and render
     its page (unless not `build`): GX's Checkpoint would store the clear samples before any action could mask them."""
@@ -275,6 +278,8 @@ def _validate_with_docs(
         results = batch.validate(suite, result_format={"result_format": "COMPLETE"})
         results.meta["run_id"] = run_id
         results.meta["validation_time"] = run_id.run_time
+        if markers:
+            results.meta["batch_markers"] = dict(markers)
         suite_id = ExpectationSuiteIdentifier(name=suite.name)
         identifier = ValidationResultIdentifier(
             expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch.id

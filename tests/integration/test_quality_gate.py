@@ -244,6 +244,23 @@ def test_data_docs_noted_by_the_gate_are_built_once_at_the_page_its_event_named(
     assert gate_docs.build(catalogue=[resource]) == {"pages": 0, "dropped": []}  # nothing waits any more
 
 
+def test_a_batch_beyond_the_docs_rows_is_documented_on_a_labelled_sample(kafka_bootstrap, hub_env, monkeypatch):
+    from quality import suites
+    from warehouse import gate_docs
+
+    monkeypatch.setattr(gate_docs, "DOCS_ROWS", 10)
+    resource = make_resource()
+    produce(resource, [person(n) for n in range(40)])
+    landed = landing.land(resource.id, catalogue=[resource])
+    checked = gate.check(resource.id, landed.to_dict(), catalogue=[resource], docs="later", publish=False)
+
+    assert gate_docs.build(catalogue=[resource])["pages"] == 1
+    text = (suites.docs_dir() / checked.docs_path).read_text()
+    assert "a sample:" in text and "of 40 rows" in text and "1 of 4 hash buckets" in text
+    assert "the gate judged every row" in text
+    assert checked.passed_rows == 40  # the verdict is over every row, whatever the page shows
+
+
 def test_a_noted_page_whose_landed_files_were_replaced_is_dropped(kafka_bootstrap, hub_env):
     from warehouse import gate_docs
 
