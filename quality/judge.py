@@ -46,6 +46,9 @@ FINDINGS_SCHEMA = pa.schema(
 )
 
 
+BATCH_WIDE_ROWS = 1_000_000  # rows the batch-wide checks answer at a time, when whole groups allow
+
+
 class HistoryNeed(NamedTuple):
     """Earlier rows a row-set check wants: `columns` of the rows whose `group` value is in the batch."""
 
@@ -142,16 +145,59 @@ def batch_masks(
     resource, batch: pa.Table, history: Mapping[str, pa.Table | None] | None = None
 ) -> dict[str, np.ndarray]:
     """Per batch-wide check, the failing rows over the whole batch (its `batch_columns` suffice):
-    they look across rows (one key twice, a meter's readings in order), so files cannot answer alone."""
+    they look across rows (one key twice, a meter's readings in order), so files cannot answer alone.
+
+    A batch beyond BATCH_WIDE_ROWS is answered a part at a time when one column keeps every check's
+    rows together (the meter of the meter checks, which is also in the key): each part holds whole
+    meters, so the masks are those of the whole batch, and the sorts' working copies stay bounded."""
+    checks = [check for check in _checks(resource, batch.column_names) if _batch_wide(check)]
+    parts = -(-batch.num_rows // BATCH_WIDE_ROWS)
+    column = _partition_column(checks) if parts > 1 else None
+    if column is None:
+        return _batch_masks(resource, checks, batch, history)
+    dictionary = pc.unique(batch.column(column))
+    part_of = _parts(batch.column(column), dictionary, parts)
+    masks = {check.name: np.zeros(batch.num_rows, dtype=bool) for check in checks}
+    for part in range(parts):
+        rows = np.flatnonzero(part_of == part)
+        earlier = {
+            name: None
+            if rows_before is None
+            else rows_before.filter(_parts(rows_before.column(column), dictionary, parts) == part)
+            for name, rows_before in (history or {}).items()
+        }
+        for name, mask in _batch_masks(resource, checks, batch.take(rows), earlier).items():
+            masks[name][rows] = mask
+    return masks
+
+
+def _batch_masks(resource, checks: list[Check], batch: pa.Table, history) -> dict[str, np.ndarray]:
     upserts = _upserts(batch)
     judged = repair(resource, batch)[0].filter(pa.array(upserts))
     earlier = {name: repair(resource, rows)[0] if rows is not None else None for name, rows in (history or {}).items()}
-    masks = {
-        check.name: failing_mask(check, judged, earlier.get(check.name))
-        for check in _checks(resource, batch.column_names)
-        if _batch_wide(check)
-    }
-    return _spread(masks, upserts)
+    return _spread({check.name: failing_mask(check, judged, earlier.get(check.name)) for check in checks}, upserts)
+
+
+def _partition_column(checks: list[Check]) -> str | None:
+    """The column every batch-wide check keeps together: in each unique key, the group of each
+    row-set check; None when there is none (the batch is then answered whole)."""
+    candidates = None
+    for check in checks:
+        row_check = ROW_CHECKS.get(check.kind)
+        if check.kind == "unique_key":
+            together = set(check.columns)
+        elif row_check is not None and row_check.group:
+            together = {check.params["roles"][row_check.group]}
+        else:
+            continue  # a row check that looks at one row at a time
+        candidates = together if candidates is None else candidates & together
+    return sorted(candidates)[0] if candidates else None
+
+
+def _parts(values, dictionary: pa.Array, parts: int) -> np.ndarray:
+    """A part number per value (its place in `dictionary` modulo `parts`; null and unknown values: 0)."""
+    index = pc.fill_null(pc.index_in(values, value_set=dictionary), 0)
+    return index.to_numpy(zero_copy_only=False) % parts
 
 
 def judge(

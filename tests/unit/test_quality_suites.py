@@ -185,3 +185,42 @@ def test_a_gx_config_torn_by_a_killed_run_is_set_aside_and_the_suite_still_runs(
     run = suites.validate(resource, table.to_pandas(), table=table, run_name="load-2", docs=True)
     assert run.suite_success and "load-2" in run.docs_path
     assert [p.name.startswith("great_expectations.yml.broken-") for p in config.parent.glob("*.broken-*")] == [True]
+
+
+def test_a_large_batch_answered_a_part_at_a_time_gets_the_masks_of_the_whole(monkeypatch):
+    from quality import judge
+
+    resource = seed_resource("electricity_readings")
+    reading = {"account_no": "1000000001", "unit": "kWh", "read_type": "auto", "updated_at": T0}
+    rows = []
+    for meter in range(60):
+        value = 100.0
+        for k in range(8):
+            if meter % 4 == 0:  # a rollback at the 4th read, a spike at the 6th
+                value += {3: -40.0, 5: 5000.0}.get(k, 100.0)
+            elif meter % 7:  # every 7th meter is stuck
+                value += 100.0
+            rows.append(
+                {
+                    **reading,
+                    "meter_id": f"1000000{meter:05d}",
+                    "reading_time": T0 + timedelta(days=30 * k),
+                    "cumulative_value": value,
+                }
+            )
+    rows += rows[:5]  # the same key twice
+    table = landed(resource, rows[::-1])  # a meter's readings out of order, across the parts
+    columns = ["meter_id", "reading_time", "cumulative_value", "meter_event"]
+    history = {"meter_rollback": landed(resource, rows[:40]).select(columns)}
+
+    whole = judge.batch_masks(resource, table, history)
+    monkeypatch.setattr(judge, "BATCH_WIDE_ROWS", 50)
+    in_parts = judge.batch_masks(resource, table, history)
+
+    checks = [c for c in plan_checks(resource) if judge._batch_wide(c)]
+    assert judge._partition_column(checks) == "meter_id"
+    assert whole.keys() == in_parts.keys() and all((whole[n] == in_parts[n]).all() for n in whole)
+    assert all(whole[name].any() for name in ("meter_rollback", "meter_spike", "meter_stuck")), {
+        n: int(m.sum()) for n, m in whole.items()
+    }
+    assert any(m.any() for n, m in whole.items() if n not in ("meter_rollback", "meter_spike", "meter_stuck"))
