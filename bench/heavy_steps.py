@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the hub's packages before bench/quality.py
+
 STEPS = ("conflicts", "gate", "stage", "docs")
 
 
