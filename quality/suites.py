@@ -192,11 +192,6 @@ def _suite_run(results, checks: Mapping[str, Check], rows: int, docs_path: str |
 _CONTEXTS: dict[Path, object] = {}
 
 
-def load_context() -> None:
-    """Load GX and the project now (seconds), e.g. before forking processes that validate."""
-    _context()
-
-
 def _context():
     """The file-backed GX project under var/quality (one per var dir and process)."""
     import great_expectations as gx  # GX takes seconds to import: only when a suite runs or docs build

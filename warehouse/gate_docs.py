@@ -17,7 +17,6 @@ same run name and time give the same result key and page).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 from catalog import derive
 from hub import clock
 from hub.files import exclusive_lock, write_atomic
+from hub.memory import return_freed_memory
 from hub.settings import get_settings
 from quality.judge import docs_page
 from warehouse import lake
@@ -70,12 +70,12 @@ def build(catalogue=None) -> dict:
 
     folder = pending_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    suites.load_context()  # GX and its project, loaded once: each job's process starts with them
     with exclusive_lock(folder / ".lock"):  # two DAG runs finishing at once: one builds, the other waits
         runs, done, dropped = [], [], []
         for path in pending():
             job = orjson.loads(path.read_bytes())
-            run = _in_own_process(_document, job, catalogue)
+            run = _document(job, catalogue)
+            return_freed_memory()  # the job's batch and GX's work on it are gone
             if run is None:
                 dropped.append(job["run_id"])
             else:
@@ -85,14 +85,6 @@ def build(catalogue=None) -> dict:
         for path in done:  # only after the build: a build that dies leaves its jobs for the next one
             path.unlink(missing_ok=True)
     return {"pages": len(runs), "dropped": dropped}
-
-
-def _in_own_process(function, *args):
-    """`function(*args)` in a process forked for it: what a batch's validation leaves in the heap (GX's
-    and pandas' caches, fragments) goes back to the OS when it ends, so a build of forty pages holds
-    one page's memory at a time, not the sum (4.7 GB at full scale before)."""
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        return pool.apply(function, args)
 
 
 def _document(job: dict, catalogue):

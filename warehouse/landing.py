@@ -25,7 +25,6 @@ catalogue applies each once).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import logging
 import os
@@ -47,6 +46,7 @@ from catalog import derive
 from hub import clock, outbox
 from hub.envelope import HeaderColumns
 from hub.kafka_clients import make_consumer
+from hub.memory import return_freed_memory
 from hub.topics import landing_group
 from warehouse import batches, deadletters, decode, lake
 from warehouse.errors import WarehouseError
@@ -359,7 +359,7 @@ class _Load:
             lake.write_parquet_atomic(pa.concat_tables(part.tables), path)
             self.result.files.append(lake.relative(path))
         del part
-        _return_freed_memory()
+        return_freed_memory()  # a long load's growth was mostly freed values left in the heap
 
     def _write_all(self) -> None:
         for tp in sorted(self.parts, key=lambda t: t.partition):
@@ -420,24 +420,6 @@ class _Load:
             result.repairs or "none",
             result.load_id,
         )
-
-
-def _return_freed_memory() -> None:
-    """Hand freed heap back to the OS after a file: millions of small values freed in the middle of
-    the C heap otherwise stay in the RSS (glibc trims only its top), which is most of a long load's growth."""
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS, musl): nothing to trim
-        return None
-
-
-_LIBC = _load_libc()
 
 
 def crash_point(name: str) -> None:
