@@ -164,6 +164,7 @@ def validate(
             )
     finally:
         hub_expectations.ACTIVE.pop(name, None)
+        _forget_batches()
     run = _suite_run(results, checks, len(frame), docs_path)
     run.unbuilt = unbuilt
     return run
@@ -257,6 +258,17 @@ def _batch_definition(resource):
 
 def _batch(resource, frame: pd.DataFrame):
     return _batch_definition(resource).get_batch(batch_parameters={"dataframe": frame})
+
+
+def _forget_batches() -> None:
+    """Drop the batches GX's pandas engine keeps after a validation, with their metrics. It keeps
+    each batch id's frame (one per resource) for the life of the process, and the Data Docs build
+    validates every noted run in one process: ~73 MB more per 200 k-row resource, 4.7 GB at full
+    scale. No public call clears them; the engine is the data source's cached one."""
+    engine = _context().data_sources.get(DATASOURCE).get_execution_engine()
+    engine.batch_manager.reset_batch_cache()
+    engine.batch_manager.batch_data_cache.clear()
+    engine._metric_cache.clear()
 
 
 def _validate_with_docs(

@@ -3,8 +3,10 @@ for row, fails only on critical checks beyond the threshold, and leaves Data Doc
 
 from __future__ import annotations
 
+import gc
 from datetime import date, datetime, timedelta, timezone
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from seed_kit import seed_catalogue
@@ -173,6 +175,18 @@ def test_data_docs_show_each_resource_and_run(var_dir):
     page = (suites.docs_dir() / run.docs_path).read_text()
     assert "load-1" in run.docs_path and "xb" in page
     assert suites.suite_docs_path(first.id) == "expectations/hub/resident_population.html"
+
+
+def test_a_process_validating_many_resources_keeps_none_of_their_batches(var_dir):
+    """The Data Docs build validates every noted run in one process: GX must not keep each
+    resource's frame (it did, one per batch id, 4.7 GB at full scale)."""
+    base = seed_resource("resident_population")
+    table = landed(base, [person(n % 300) for n in range(1_237)])
+    for n in range(3):
+        resource = base.model_copy(update={"id": f"people_{n}"})
+        suites.validate(resource, table.to_pandas(), table=table, run_name=f"load-{n}", docs=True, build=False)
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o) == 1_237] == []
 
 
 def test_a_gx_config_torn_by_a_killed_run_is_set_aside_and_the_suite_still_runs(var_dir):
