@@ -220,6 +220,16 @@ def test_realtime_dags_land_without_connecting(parsed):
     assert bag.dags["ingest_video_daily"].get_task("camera_devices.connect")
 
 
+def test_realtime_tasks_go_before_every_nightly_task_when_slots_are_scarce(parsed):
+    bag, _ = parsed
+    dags = [bag.dags[dag_id] for dag_id in SEED_INGEST_DAGS]
+    # A nightly task's weight is its own plus its downstream tasks': at most its DAG's sum.
+    nightly = max(sum(t.priority_weight for t in dag.tasks) for dag in dags if not dag.dag_id.endswith("_realtime"))
+    realtime = [task for dag in dags if dag.dag_id.endswith("_realtime") for task in dag.tasks]
+    assert {str(getattr(task.weight_rule, "value", task.weight_rule)) for task in realtime} == {"absolute"}
+    assert min(task.priority_weight for task in realtime) > nightly
+
+
 def test_a_batch_resource_is_connect_then_one_load_task_before_the_marts(parsed):
     bag, _ = parsed
     dag = bag.dags["ingest_utility_monthly"]
