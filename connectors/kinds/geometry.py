@@ -11,6 +11,8 @@ import math
 import re
 import struct
 
+import orjson
+
 from connectors.errors import UnreadableRow
 
 TYPE_NAMES = {
@@ -94,8 +96,14 @@ class _WkbReader:
             raise GeometryError(f"WKB claims {count} points but only {len(self.data) - self.offset} bytes remain")
         if not count:
             return "EMPTY"
-        texts = list(map(repr, self.take(f"{endian}{count * dims}d")))
-        # One C-level join per sequence, not one per coordinate (the GIS drop's hot path).
+        flat = self.take(f"{endian}{count * dims}d")
+        # orjson writes the same shortest round-trip digits as repr, ten times faster (the GIS drop's
+        # hot path); it only writes some values differently: exponents, below 1e-4, NaN (null).
+        raw = orjson.dumps(flat)
+        if b"e" in raw or b"n" in raw or b"0.0000" in raw:  # 1e+16, null, 0.00001 (repr: 1e-05)
+            texts = list(map(repr, flat))
+        else:
+            texts = raw[1:-1].decode().split(",")
         return "(" + ", ".join(map(" ".join, zip(*(texts[d::dims] for d in range(dims))))) + ")"
 
     def _body(self, type_code: int, endian: str, dims: int) -> str:
