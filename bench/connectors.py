@@ -155,7 +155,7 @@ def bare_send(messages: list[tuple[bytes, bytes, list]], backend: str) -> tuple[
 
 def source_ceiling(kind: str, resource) -> float:
     """Records/s of reading the source, conforming and encoding, with no Kafka (MQTT: acked at once)."""
-    from connectors.base import SourceRecord
+    from connectors.base import Conformed, SourceRecord
     from connectors.kinds import make_source
     from connectors.records import RecordBuilder
 
@@ -170,7 +170,10 @@ def source_ceiling(kind: str, resource) -> float:
     count, started = 0, time.perf_counter()
     try:
         for item in source.read({}):
-            if type(item) is SourceRecord:
+            if type(item) is Conformed:  # rows the source's database conformed: only the envelope is left
+                builder.encode_conformed(item.rows)
+                count += len(item.rows)
+            elif type(item) is SourceRecord:
                 try:
                     builder.encode(item)
                 except Exception:  # a row for the DLQ: read all the same

@@ -1,7 +1,8 @@
 """What a source kind promises the runner, and the runner's persisted per-resource state.
 
 A source *declares*: `read(state)` yields `SourceRecord`s (a dict of item values with its position),
-`Unreadable`s (the raw bytes and why they cannot be read) or `Advance`s (a position without a row),
+`Unreadable`s (the raw bytes and why they cannot be read), `Advance`s (a position without a row) or
+`Conformed` batches (rows whose record value the source's database already built),
 and `advance(state, position)` says how a position moves the state. The runner *acts*: it sends
 each item, advances a pending copy of the state through it, and saves that copy only after
 `producer.flush()` confirmed every send. So a source never has to know about Kafka, and its saved
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +56,18 @@ class Advance:
     position: Any
 
 
-SourceItem = SourceRecord | Unreadable | Advance
+@dataclass(slots=True)
+class Conformed:
+    """Rows the source conformed itself, exactly as the runner would have (the SQL kind lets SQLite
+    build the JSON of rows whose values already have their items' types). Each row is a tuple
+    (value as JSON text, business key text, event-time item's text or None, change time text, …);
+    `position_of(row)` is the position that moves past it."""
+
+    rows: list[tuple]
+    position_of: Callable[[tuple], Any]
+
+
+SourceItem = SourceRecord | Unreadable | Advance | Conformed
 
 
 @runtime_checkable
@@ -128,6 +140,22 @@ def parse_time(text) -> datetime | None:
             return None
     # The sources write local (Beijing) time; a timestamp without an offset means +08:00.
     return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
+
+
+# Items that say when a row last changed, by the sources' naming habits (更新时间 = gxsj).
+CHANGE_TIME_ITEMS = ("updated_at", "gxsj", "ts")
+
+
+def event_time_item(resource) -> str | None:
+    """The item that carries a record's event time: binding.config["event_time_item"] if set, else
+    the first key item of type T (a reading's time, a status event's ts), else a change-time item."""
+    binding = getattr(resource, "binding", None)
+    configured = (binding.config or {}).get("event_time_item") if binding is not None else None
+    if configured:
+        return configured
+    times = [item for item in resource.items if item.type == "T"]
+    keyed = next((item.name for item in times if item.key), None)
+    return keyed or next((item.name for item in times if item.name in CHANGE_TIME_ITEMS), None)
 
 
 # ---- persisted state -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from decimal import Decimal
 import orjson
 
 from catalog.derive import key_columns, schema_fingerprint
-from connectors.base import SourceRecord, parse_time
+from connectors.base import SourceRecord, event_time_item, parse_time
 from connectors.errors import UnreadableRow
 from connectors.kinds.sqlite_text import BadText, portable_json
 from hub import clock
@@ -111,22 +111,6 @@ _CONFORM: dict[str, tuple[tuple[type, ...], Callable]] = {
 }
 
 
-# Items that say when a row last changed, by the sources' naming habits (更新时间 = gxsj).
-CHANGE_TIME_ITEMS = ("updated_at", "gxsj", "ts")
-
-
-def event_time_item(resource) -> str | None:
-    """The item that carries a record's event time: binding.config["event_time_item"] if set, else
-    the first key item of type T (a reading's time, a status event's ts), else a change-time item."""
-    binding = getattr(resource, "binding", None)
-    configured = (binding.config or {}).get("event_time_item") if binding is not None else None
-    if configured:
-        return configured
-    times = [item for item in resource.items if item.type == "T"]
-    keyed = next((item.name for item in times if item.key), None)
-    return keyed or next((item.name for item in times if item.name in CHANGE_TIME_ITEMS), None)
-
-
 class RecordBuilder:
     """Builds the envelope of one resource's records; `encode(item)` raises UnreadableRow."""
 
@@ -165,16 +149,17 @@ class RecordBuilder:
         return "|".join(parts).encode()
 
     def event_time(self, value: dict, item: SourceRecord) -> datetime:
-        if self.event_item is not None:
-            moment = parse_time(value.get(self.event_item))
-            if moment is not None:
-                return moment
-        return parse_time(item.event_time) or clock.now()
+        return _row_time(value.get(self.event_item) if self.event_item else None, item.event_time)
 
     def encode(self, item: SourceRecord) -> tuple[bytes, bytes, list]:
         """(key, value, headers) of one source row; raises UnreadableRow."""
         value = self.conform(item.value)
         return self._envelope(self.key(value), value, self.event_time(value, item), item.op)
+
+    def encode_conformed(self, rows: list[tuple]) -> list[tuple[bytes, bytes, list]]:
+        """(key, value, headers) of rows the source conformed itself (`connectors.base.Conformed`)."""
+        headers = self._envelope.headers
+        return [(row[1].encode(), row[0].encode(), headers(_row_time(row[2], row[3]))) for row in rows]
 
     def dlq_message(self, raw, reason: str) -> tuple[bytes, bytes, list]:
         """(key, value, headers) of a DLQ message carrying the raw row (text, or base64 if not UTF-8)."""
@@ -198,6 +183,12 @@ class RecordBuilder:
             ("hub-dlq-encoding", encoding.encode()),
         ]
         return self.source_label.encode(), value, headers
+
+
+def _row_time(event, changed) -> datetime:
+    """A record's event time: its event-time item's value if that is a time, else the source's change
+    time, else now."""
+    return (event is not None and parse_time(event)) or parse_time(changed) or clock.now()
 
 
 def raw_as_text(raw) -> tuple[str, str]:

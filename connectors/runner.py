@@ -32,13 +32,14 @@ from rich.text import Text
 from catalog import reader
 from catalog.derive import topics
 from catalog.systems import SYSTEM_DOMAINS
-from connectors.base import Advance, ResourceLock, SourceRecord, Unreadable, load_state, save_state
+from connectors.base import Advance, Conformed, ResourceLock, SourceRecord, Unreadable, load_state, save_state
 from connectors.errors import ConnectorError, DeliveryFailed, UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
 from hub import clock
 from hub.events import ConnectorProduced, publish_events
 from hub.kafka_clients import BatchDelivery, KafkaError, ensure_topics, shared_producer
+from hub.memory import long_lived_objects_frozen
 from hub.topics import events_topic
 
 log = logging.getLogger(__name__)
@@ -184,12 +185,17 @@ class Connector:
 
     def run_pass(self, limit: int | None = None) -> PassReport:
         """Read what is new, send it, checkpoint; on an error, checkpoint what was delivered and raise."""
+        with long_lived_objects_frozen():
+            return self._pass(limit)
+
+    def _pass(self, limit: int | None) -> PassReport:
         report = self.last_report = PassReport(self.resource.id)
         self._batch, self._futures = [], []  # a failed pass's leftovers: this pass re-reads from the state
         started = last_save = time.monotonic()
         pending = copy.deepcopy(self.state["source"])
         task = self._start_task()
-        encode, advance, raw_topic = self.builder.encode, self.source.advance, self.raw_topic
+        encode, encode_conformed = self.builder.encode, self.builder.encode_conformed
+        advance, raw_topic = self.source.advance, self.raw_topic
         if self.source.acks_deliveries:
             send = self._send
         else:
@@ -204,21 +210,32 @@ class Connector:
         try:
             for item in items:
                 kind = type(item)
-                if kind is SourceRecord:
-                    try:
-                        message = encode(item)
-                    except UnreadableRow as exc:
-                        self._send_dlq(item.value, str(exc), item.position)
+                if kind is Conformed:
+                    rows = (
+                        item.rows
+                        if limit is None
+                        else item.rows[: limit - report.produced - report.dlq - produced - dlq]
+                    )
+                    for message in encode_conformed(rows):
+                        send(raw_topic, message, None)
+                    produced += len(rows)
+                    advance(pending, item.position_of(rows[-1]))
+                else:
+                    if kind is SourceRecord:
+                        try:
+                            message = encode(item)
+                        except UnreadableRow as exc:
+                            self._send_dlq(item.value, str(exc), item.position)
+                            dlq += 1
+                        else:
+                            send(raw_topic, message, item.position)
+                            produced += 1
+                    elif kind is Unreadable:
+                        self._send_dlq(item.raw, item.reason, item.position)
                         dlq += 1
-                    else:
-                        send(raw_topic, message, item.position)
-                        produced += 1
-                elif kind is Unreadable:
-                    self._send_dlq(item.raw, item.reason, item.position)
-                    dlq += 1
-                elif kind is not Advance:
-                    raise ConnectorError(f"source kind {self.source.kind!r} yielded {item!r}, not a source item")
-                advance(pending, item.position)
+                    elif kind is not Advance:
+                        raise ConnectorError(f"source kind {self.source.kind!r} yielded {item!r}, not a source item")
+                    advance(pending, item.position)
                 if produced + dlq >= next_look:
                     next_look = produced + dlq + LOOK_EVERY
                     self._update_task(task, report, produced, dlq)

@@ -97,19 +97,22 @@ class Encoder:
     def __call__(
         self, key: bytes, value: dict, event_time: datetime, op: str = "upsert"
     ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        return key, orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), self.headers(event_time, op)
+
+    def headers(self, event_time: datetime, op: str = "upsert") -> list[tuple[str, bytes]]:
+        """The headers of one record (its value may be JSON built elsewhere, e.g. by the source's database)."""
         op_header = self._ops.get(op)
         if op_header is None:
             raise BadHeader(f"op {op!r} of resource {self._resource[1].decode()!r} is not one of {OPS}")
         if event_time.tzinfo is None:
             raise BadHeader(f"event time of resource {self._resource[1].decode()!r} must be timezone-aware")
-        headers = [
+        return [
             self._resource,
             op_header,
             ("hub-event-time", event_time.isoformat().encode()),
             self._source,
             self._schema,
         ]
-        return key, orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), headers
 
 
 def decode_headers(headers) -> dict[str, str]:

@@ -1,8 +1,12 @@
-"""Handing freed memory back to the operating system between large steps of one process."""
+"""The process's memory between and during large steps: freed heap handed back to the operating
+system, and the cyclic collector kept off the objects that live for the whole process."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -13,6 +17,20 @@ def return_freed_memory() -> None:
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+@contextlib.contextmanager
+def long_lived_objects_frozen() -> Iterator[None]:
+    """Freeze what is alive now (imported modules, the catalogue, clients) out of the cyclic collector
+    for a hot loop. A loop that allocates millions of short-lived containers triggers full
+    collections, and each one walks every object the process holds: measured at a fifth of a SQL
+    connector's time. Unlike pausing the collector, the loop's own cyclic garbage is still
+    collected; what was frozen is handed back to it afterwards."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _load_libc():

@@ -8,6 +8,11 @@ What keyset paging cannot see, by design: rows whose cursor is NULL, and a row w
 cursor value *below* the watermark (a source must keep its cursor non-decreasing, as the contract
 says). Without a rowid or primary key, two rows with the same cursor and the same key items (exact
 duplicates) that straddle a chunk boundary are read as one.
+
+On SQLite, a resource with a business key is read the fast way (`sqlite_json`): SQLite builds the
+JSON and the key of each row whose values already have their items' types, and the runner only
+wraps them (`Conformed`); the other rows of the chunk are read again in full and conformed in Python.
+Other databases, and resources without a key, are conformed in Python row by row.
 """
 
 from __future__ import annotations
@@ -16,13 +21,19 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from connectors.base import BaseSource, SourceItem, SourceRecord
+from connectors.base import BaseSource, Conformed, SourceItem, SourceRecord, event_time_item
 from connectors.errors import BindingError, SourceUnavailable
+from connectors.kinds.sqlite_json import conformed_columns
 from connectors.kinds.sqlite_text import TextDecoder
 from connectors.systems import source_url
 
 DEFAULT_CURSOR = "updated_at"
 _CURSOR, _AFTER = "__hub_cursor", "__hub_after"
+
+
+def _position(row) -> tuple:
+    """The position after a conformed row: (value, key, event time, cursor, rowid)."""
+    return row[3], row[4]
 
 
 class SqlSource(BaseSource):
@@ -81,13 +92,18 @@ class SqlSource(BaseSource):
                 )
         table = sa.table(self.table_name, *(sa.column(name) for name in wanted))
         selected = [table.c[item.name] for item in self.items]
-        cursor = table.c[self.cursor_name]
-        self._query = (table, cursor, breakers, selected)
+        self._conformed = None
+        if engine.dialect.name == "sqlite":
+            self._conformed = conformed_columns(self.resource, table)
+            event = event_time_item(self.resource)
+            if self._conformed is not None:
+                self._conformed.append(table.c[event] if event is not None and event in table.c else sa.null())
+        self._query = (table, table.c[self.cursor_name], breakers, selected)
 
-    def _statement(self, state: dict, count: bool = False):
+    def _statement(self, state: dict, count: bool = False, selected: list | None = None):
         if self._query is None:
             self._build_query()
-        table, cursor, breakers, selected = self._query
+        table, cursor, breakers, items = self._query
         where = cursor.is_not(None)
         if state.get("cursor") is not None:
             after = state["after"] if len(breakers) > 1 else [state["after"]]
@@ -96,7 +112,11 @@ class SqlSource(BaseSource):
             )
         if count:
             return sa.select(sa.func.count()).select_from(table).where(where)
-        columns = [*selected, cursor.label(_CURSOR), *[b.label(f"{_AFTER}{i}") for i, b in enumerate(breakers)]]
+        columns = [
+            *(selected or items),
+            cursor.label(_CURSOR),
+            *[b.label(f"{_AFTER}{i}") for i, b in enumerate(breakers)],
+        ]
         return sa.select(*columns).select_from(table).where(where).order_by(cursor, *breakers).limit(self.batch_size)
 
     def estimate(self, state: dict) -> int | None:
@@ -135,18 +155,46 @@ class SqlSource(BaseSource):
 
     def read(self, state: dict) -> Iterator[SourceItem]:
         position = {"cursor": state.get("cursor"), "after": state.get("after")}
-        names = [item.name for item in self.items]
-        width = len(names)
+        if self._query is None:
+            self._build_query()
+        conformed = self._conformed
+        width = len(conformed) if conformed else len(self.items)
         while True:
-            rows = self._chunk(self._statement(position))
-            single = len(self._query[2]) == 1
-            for row in rows:
-                after = row[width + 1] if single else list(row[width + 1 :])
-                # The cursor is the change time; the runner parses it only if no item gives the event time.
-                yield SourceRecord(dict(zip(names, row)), (row[width], after), row[width])
+            rows = self._chunk(self._statement(position, selected=conformed))
+            yield from self._conformed_items(rows) if conformed else self._records(rows, width)
             if len(rows) < self.batch_size:
                 return
-            position = {"cursor": rows[-1][width], "after": after}
+            position = {"cursor": rows[-1][width], "after": self._after(rows[-1], width)}
+
+    def _after(self, row, width: int):
+        return row[width + 1] if len(self._query[2]) == 1 else list(row[width + 1 :])
+
+    def _records(self, rows, width: int) -> Iterator[SourceRecord]:
+        names = [item.name for item in self.items]
+        for row in rows:
+            # The cursor is the change time; the runner parses it only if no item gives the event time.
+            yield SourceRecord(dict(zip(names, row)), (row[width], self._after(row, width)), row[width])
+
+    def _conformed_items(self, rows) -> Iterator[SourceItem]:
+        """The chunk in order: runs of rows SQLite conformed, and between them the rows it could not,
+        read again in full for the runner to conform (or to send to the DLQ)."""
+        again = [row[4] for row in rows if type(row[0]) is not str]  # NULL, or BadText: not UTF-8
+        by_rowid = {}
+        if again:
+            _table, _cursor, breakers, _items = self._query
+            full = self._chunk(self._statement({}).where(breakers[0].in_(again)))
+            by_rowid = {record.position[1]: record for record in self._records(full, len(self.items))}
+        run = []
+        for row in rows:
+            if type(row[0]) is str:
+                run.append(row)
+                continue
+            if run:
+                yield Conformed(run, _position)
+                run = []
+            yield by_rowid[row[4]]
+        if run:
+            yield Conformed(run, _position)
 
     def close(self) -> None:
         if self._engine is not None:

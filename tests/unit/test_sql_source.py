@@ -1,12 +1,15 @@
 """The sql kind against a real SQLite file: keyset paging through ties, resume from a position,
-and rows with text that is not UTF-8 (as TEXT or as a BLOB) reaching the runner as rejectable values."""
+rows with text that is not UTF-8 (as TEXT or as a BLOB) reaching the runner as rejectable values,
+and the rows SQLite conforms itself giving the very records Python's conforming gives."""
 
+import math
 import sqlite3
 from types import SimpleNamespace
 
+import orjson
 import pytest
 
-from connectors.base import SourceRecord
+from connectors.base import Conformed, SourceRecord
 from connectors.errors import BindingError, UnreadableRow
 from connectors.kinds.sql import SqlSource
 from connectors.records import RecordBuilder
@@ -46,30 +49,35 @@ def db(tmp_path, monkeypatch):
     reset_settings()
 
 
-def read_all(source, state):
-    items = []
-    for found in source.read(dict(state)):
-        items.append(found)
-        source.advance(state, found.position)
-    return items
+def read_all(source, state, limit=None):
+    """Each row read from `state` on, as the runner takes it: a SourceRecord, or a row SQLite
+    conformed (value JSON, key, event time, cursor, rowid); `state` advances past each."""
+    found = []
+    for item in source.read(dict(state)):
+        rows = item.rows if isinstance(item, Conformed) else [item]
+        for row in rows:
+            found.append(row)
+            source.advance(state, item.position_of(row) if isinstance(item, Conformed) else item.position)
+            if len(found) == limit:
+                return found
+    return found
+
+
+def value_of(row) -> dict:
+    return row.value if isinstance(row, SourceRecord) else orjson.loads(row[0])
 
 
 def test_pages_through_ties_and_resumes_without_gaps_or_repeats(db):
     source = SqlSource(RESOURCE, RESOURCE.binding)
     state: dict = {}
-    first = []
-    for found in source.read({}):  # stop inside the tie of five rows sharing one cursor value
-        first.append(found)
-        source.advance(state, found.position)
-        if len(first) == 4:
-            break
+    first = read_all(source, state, limit=4)  # stop inside the tie of five rows sharing one cursor value
     assert state["cursor"] == "2026-11-20T08:00:00.000+08:00"
     rest = read_all(source, state)
-    assert [f.value["bh"] for f in first + rest] == [f"B{i}" for i in range(8)]
+    assert [value_of(f)["bh"] for f in first + rest] == [f"B{i}" for i in range(8)]
     assert read_all(source, state) == []
     db.execute("INSERT INTO t VALUES ('B8', 'x', 8, '2026-11-20T10:00:00.000+08:00')")
     db.commit()
-    assert [f.value["bh"] for f in read_all(source, state)] == ["B8"]
+    assert [value_of(f)["bh"] for f in read_all(source, state)] == ["B8"]
     assert source.estimate(state) == 0
     source.close()
 
@@ -81,12 +89,13 @@ def test_text_that_is_not_utf8_becomes_a_rejected_value(db):
     source = SqlSource(RESOURCE, RESOURCE.binding)
     builder = RecordBuilder(RESOURCE, "population_db.t")
     found = read_all(source, {})
-    assert len(found) == 10 and all(isinstance(f, SourceRecord) for f in found)
+    # B0's sl is a real zero (−0.0 cannot be told in SQL): Python conforms it, as it does the two bad texts.
+    assert [isinstance(f, SourceRecord) for f in found] == [True] + [False] * 7 + [True] * 2
     with pytest.raises(UnreadableRow, match="mc .* not valid UTF-8 text .*0xb3 at 0"):
         builder.encode(found[8])
     with pytest.raises(UnreadableRow, match="mc .* bytes that are not UTF-8"):
         builder.encode(found[9])
-    builder.encode(found[7])  # its neighbours stay readable
+    assert builder.encode_conformed([found[7]])  # its neighbours stay readable
     source.close()
 
 
@@ -99,3 +108,95 @@ def test_missing_table_or_column_is_a_binding_error(db):
     extra = SimpleNamespace(**{**vars(RESOURCE), "items": RESOURCE.items + [item("zz")]})
     with pytest.raises(BindingError, match="lacks column.*zz"):
         list(SqlSource(extra, RESOURCE.binding).read({}))
+
+
+# Every kind of value a department's SQLite holds, per item type: those SQLite can conform exactly,
+# and those only Python can (or that must go to the DLQ), each in its own row.
+EDGES = {
+    "C": ["名字", "", None, 'a\nb"\\\x01\u2028😀', 5, 2.5, b"utf8 blob", b"\xff\xfe", "BAD-GBK"],
+    "N": [7, None, 123.45, 0.1 + 0.2, 0.0, -0.0, 1e20, 1e-05, 2.5e-300, 1 / 3, "12.5", "", "abc", math.inf],
+    "I": [3, None, 3.0, 3.5, "7", -(2**62)],
+    "L": [1, 0, None, "true", "是", 2],
+    "T": ["2026-11-20T08:00:00.000+08:00", "2026-11-20 08:00:00", "2026-11-20T08:00:00Z", "garbage", None],
+    "K": ["K", 42, "", None, 4.5],
+}
+MIXED = SimpleNamespace(
+    id="t_sql_mixed",
+    file="t.yaml",
+    line=1,
+    items=[item("bh", key=True), item("xh", "I", key=True), item("mc"), item("sl", "N"), item("js", "I")]
+    + [item("yx", "L"), item("sj", "T")],
+    binding=SimpleNamespace(
+        kind="sql",
+        system="population_db",
+        config={"table": "m", "cursor_column": "updated_at", "batch_size": 7, "event_time_item": "sj"},
+    ),
+)
+
+
+def mixed_rows():
+    """One row per edge value (the other values plain), each row its own cursor value."""
+    plain = {"bh": "B", "xh": 1, "mc": "名", "sl": 1.5, "js": 2, "yx": 1, "sj": "2026-11-20 09:00:00"}
+    columns = {"C": "mc", "N": "sl", "I": "js", "L": "yx", "T": "sj", "K": "bh"}
+    rows = []
+    for kind, values in EDGES.items():
+        for value in values:
+            row = {**plain, columns[kind]: value}
+            if kind == "K" and isinstance(value, int):
+                row["xh"] = value
+            rows.append(row)
+    for number, row in enumerate(rows):
+        row["bh"] = f"{row['bh']}{number}" if isinstance(row["bh"], str) and row["bh"] else row["bh"]
+        row["updated_at"] = f"2026-11-21T00:{number // 60:02d}:{number % 60:02d}.000+08:00"
+    return rows
+
+
+def records(source, builder) -> list:
+    """What the runner sends for each row: (key, value, headers), or the DLQ reason."""
+    sent = []
+    for found in read_all(source, {}):
+        if not isinstance(found, SourceRecord):
+            sent.append(builder.encode_conformed([found])[0])
+            continue
+        try:
+            sent.append(builder.encode(found))
+        except UnreadableRow as exc:
+            sent.append(str(exc))
+    return [
+        (message[0], orjson.loads(message[1]), message[2]) if isinstance(message, tuple) else message
+        for message in sent
+    ]
+
+
+def typed(value):
+    """A JSON value with its Python type (1 and 1.0, 0.0 and -0.0 told apart)."""
+    if isinstance(value, dict):
+        return {name: typed(v) for name, v in value.items()}
+    return (type(value).__name__, math.copysign(1, value) if isinstance(value, float) else None, value)
+
+
+def test_sqlite_conforms_exactly_the_rows_python_would_leave_as_they_are(db, monkeypatch):
+    db.execute(
+        "CREATE TABLE m (bh TEXT, xh INTEGER, mc TEXT, sl REAL, js INTEGER, yx INTEGER, sj TEXT, updated_at TEXT)"
+    )
+    for row in mixed_rows():
+        values = [row[name] for name in ("bh", "xh", "mc", "sl", "js", "yx", "sj", "updated_at")]
+        if row["mc"] == "BAD-GBK":
+            db.execute("INSERT INTO m VALUES (?, ?, CAST(x'b3c2' AS TEXT), ?, ?, ?, ?, ?)", values[:2] + values[3:])
+        else:
+            db.execute("INSERT INTO m VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+    db.commit()
+    builder = RecordBuilder(MIXED, "population_db.m")
+    conformed = SqlSource(MIXED, MIXED.binding)
+    fast = records(conformed, builder)
+    by_sqlite = sum(1 for row in read_all(conformed, {}) if not isinstance(row, SourceRecord))
+    monkeypatch.setattr("connectors.kinds.sql.conformed_columns", lambda resource, table: None)
+    slow = records(SqlSource(MIXED, MIXED.binding), builder)
+
+    assert len(fast) == len(slow) == sum(map(len, EDGES.values()))
+    for number, (one, other) in enumerate(zip(fast, slow, strict=True)):
+        if isinstance(other, str):
+            assert one == other, f"row {number}: the DLQ reason differs"
+        else:
+            assert (one[0], typed(one[1]), one[2]) == (other[0], typed(other[1]), other[2]), f"row {number}"
+    assert by_sqlite >= 20 and len(fast) - by_sqlite >= 15, "both ways were taken, each by many rows"
