@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
 import orjson
 
 from catalog.derive import key_columns, schema_fingerprint
-from connectors.base import SourceRecord, event_time_item, parse_time
+from connectors.base import Conformed, SourceItem, SourceRecord, Unreadable, event_time_item, parse_time
 from connectors.errors import UnreadableRow
 from connectors.kinds.sqlite_text import BadText, portable_json
 from hub import clock
@@ -160,6 +160,21 @@ class RecordBuilder:
         """(key, value, headers) of rows the source conformed itself (`connectors.base.Conformed`)."""
         headers = self._envelope.headers
         return [(row[1].encode(), row[0].encode(), headers(_row_time(row[2], row[3]))) for row in rows]
+
+    def messages(self, items: Iterable[SourceItem]) -> Iterator[tuple[bytes, bytes, list] | UnreadableRow]:
+        """What the runner sends for each item a source read, in order: (key, value, headers), or the
+        UnreadableRow of a row it sends to the DLQ. For tools and checks; the runner has its own loop."""
+        for item in items:
+            kind = type(item)
+            if kind is Conformed:
+                yield from self.encode_conformed(item.rows)
+            elif kind is SourceRecord:
+                try:
+                    yield self.encode(item)
+                except UnreadableRow as exc:
+                    yield exc
+            elif kind is Unreadable:
+                yield UnreadableRow(item.reason)
 
     def dlq_message(self, raw, reason: str) -> tuple[bytes, bytes, list]:
         """(key, value, headers) of a DLQ message carrying the raw row (text, or base64 if not UTF-8)."""

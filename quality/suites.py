@@ -264,8 +264,16 @@ def _forget_batches() -> None:
     """Drop the batches GX's pandas engine keeps after a validation, with their metrics. It keeps
     each batch id's frame (one per resource) for the life of the process, and the Data Docs build
     validates every noted run in one process: ~73 MB more per 200 k-row resource, 4.7 GB at full
-    scale. No public call clears them; the engine is the data source's cached one."""
-    engine = _context().data_sources.get(DATASOURCE).get_execution_engine()
+    scale. No public call clears them; the engine is the data source's cached one. A run that failed
+    before its first batch may have no data source yet: nothing to drop, and its own error stands."""
+    context = _CONTEXTS.get(_project_dir())
+    try:
+        source = context.data_sources.get(DATASOURCE) if context is not None else None
+    except (LookupError, KeyError, ValueError):  # failed before its first batch was made
+        source = None
+    if source is None:
+        return
+    engine = source.get_execution_engine()
     engine.batch_manager.reset_batch_cache()
     engine.batch_manager.batch_data_cache.clear()
     engine._metric_cache.clear()

@@ -19,7 +19,6 @@ import pytest
 from seed_kit import seed_catalogue
 
 from catalog import derive
-from connectors.base import SourceRecord
 from connectors.errors import UnreadableRow
 from connectors.kinds import make_source
 from connectors.records import RecordBuilder
@@ -100,13 +99,10 @@ def landed(resource) -> tuple[pa.Table, list[str]]:
     source, builder = make_source(resource), RecordBuilder(resource, "test")
     values, keys = [], []
     try:
-        for item in source.read({}):
-            if not isinstance(item, SourceRecord):
-                continue
-            try:
-                key, value, _headers = builder.encode(item)
-            except UnreadableRow:
+        for message in builder.messages(source.read({})):
+            if isinstance(message, UnreadableRow):
                 continue  # the DLQ's case, not the rules'
+            key, value, _headers = message
             values.append(value)
             keys.append(key.decode())
     finally:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import orjson
 import pytest
 
 from connectors.errors import SourceUnavailable
 from connectors.kinds.sql import SqlSource
+from connectors.records import RecordBuilder
 from synthetic import generate, incidents
 from synthetic.base import SyntheticError
 
@@ -25,11 +27,13 @@ def _resource(resource_id):
     return next(r for r in generate.bound_resources() if r.id == resource_id)
 
 
-def _read_all(resource_id) -> list[dict]:
+def _read_all(resource_id) -> list[dict | str]:
+    """Each row's record value, or why it goes to the DLQ."""
     resource = _resource(resource_id)
     source = SqlSource(resource, resource.binding)
     try:
-        return [item.value for item in source.read({})]
+        messages = RecordBuilder(resource, "test").messages(source.read({}))
+        return [orjson.loads(m[1]) if isinstance(m, tuple) else str(m) for m in messages]
     finally:
         source.close()
 

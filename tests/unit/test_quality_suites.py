@@ -190,6 +190,20 @@ def test_a_process_validating_many_resources_keeps_none_of_their_batches(var_dir
     assert [o for o in gc.get_objects() if type(o) is pd.DataFrame and len(o) == 1_237] == []
 
 
+def test_a_run_that_fails_before_its_first_batch_fails_with_its_own_error(var_dir, monkeypatch):
+    """The clean-up of GX's batches must not raise over the error (a new project has no data source yet)."""
+    resource = seed_resource("resident_population")
+    table = landed(resource, [person(n) for n in range(5)])
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(suites, "_validate_with_docs", disk_full)
+    with pytest.raises(OSError, match="No space left") as raised:
+        suites.validate(resource, table.to_pandas(), table=table, run_name="load-1", docs=True)
+    assert raised.value.__context__ is None, "the clean-up after the failure raised again"
+
+
 def test_a_gx_config_torn_by_a_killed_run_is_set_aside_and_the_suite_still_runs(var_dir):
     resource = seed_resource("resident_population")
     table = landed(resource, [person(n) for n in range(5)])

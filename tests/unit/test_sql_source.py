@@ -153,18 +153,9 @@ def mixed_rows():
 
 def records(source, builder) -> list:
     """What the runner sends for each row: (key, value, headers), or the DLQ reason."""
-    sent = []
-    for found in read_all(source, {}):
-        if not isinstance(found, SourceRecord):
-            sent.append(builder.encode_conformed([found])[0])
-            continue
-        try:
-            sent.append(builder.encode(found))
-        except UnreadableRow as exc:
-            sent.append(str(exc))
     return [
-        (message[0], orjson.loads(message[1]), message[2]) if isinstance(message, tuple) else message
-        for message in sent
+        (message[0], orjson.loads(message[1]), message[2]) if isinstance(message, tuple) else str(message)
+        for message in builder.messages(source.read({}))
     ]
 
 
