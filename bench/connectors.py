@@ -8,8 +8,11 @@ The sources are the synthetic departments' systems, seeded at the chosen scale i
 HUB_VAR_DIR (one core resource per kind). Each connector writes to a topic of its own (a renamed
 copy of the resource), so the bench never touches the demo's topics; its topics are deleted after.
 
-    .venv/bin/python bench/connectors.py [--scale medium] [--kinds sql,file,http,mqtt] [--repeat 3]
+    .venv/bin/python bench/connectors.py [--scale medium] [--kinds sql,sql-py,file,http,mqtt] [--repeat 3]
                                          [--backends confluent,kafka-python] [--keep]
+
+`sql-py` is the SQL kind's baseline in the same run: the same table with `conform_in_database: false`,
+every row conformed in Python instead of by SQLite.
 
 The connector's rate counts everything it does: reading the source, conforming, keying, encoding,
 sending, flushing and saving state. MQTT: all seeded IoT telemetry waits in the connector's
@@ -87,6 +90,8 @@ def bench_copy(resource, kind: str):
     config = dict(resource.binding.config)
     if kind == "mqtt":
         config.update(idle_s=MQTT_IDLE_S, topic_filter=MQTT_FILTER)
+    if kind == "sql-py":
+        config.update(conform_in_database=False)
     binding = resource.binding.model_copy(update={"config": config})
     return resource.model_copy(update={"id": f"bench_{kind}_{uuid.uuid4().hex[:8]}", "binding": binding})
 
@@ -244,13 +249,14 @@ def bench_kind(kind: str, resource, repeat: int, backend: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="medium", choices=("tiny", "small", "medium", "full"))
-    parser.add_argument("--kinds", default="sql,file,http,mqtt")
+    parser.add_argument("--kinds", default="sql,sql-py,file,http,mqtt", help="sql-py: the SQL kind conformed in Python")
     parser.add_argument("--repeat", type=int, default=3, help="passes per kind; medians are printed")
     parser.add_argument("--sql-resource", default=RESOURCES["sql"], help="the SQL resource to read")
     parser.add_argument("--backends", default="confluent,kafka-python", help="Kafka client backends, fast first")
     parser.add_argument("--keep", action="store_true", help="keep the bench topics and the seeded sources")
     args = parser.parse_args()
     RESOURCES["sql"] = args.sql_resource
+    RESOURCES["sql-py"] = RESOURCES["sql"]  # the SQL kind's baseline: every row conformed in Python
     kinds = [k for k in args.kinds.split(",") if k]
     from hub import broker
 

@@ -12,7 +12,8 @@ duplicates) that straddle a chunk boundary are read as one.
 On SQLite, a resource with a business key is read the fast way (`sqlite_json`): SQLite builds the
 JSON and the key of each row whose values already have their items' types, and the runner only
 wraps them (`Conformed`); the other rows of the chunk are read again in full and conformed in Python.
-Other databases, and resources without a key, are conformed in Python row by row.
+Other databases, resources without a key, and bindings with `conform_in_database: false` (the
+baseline of `bench/connectors.py`) are conformed in Python row by row.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class SqlSource(BaseSource):
         table = sa.table(self.table_name, *(sa.column(name) for name in wanted))
         selected = [table.c[item.name] for item in self.items]
         self._conformed = None
-        if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite" and self.config.get("conform_in_database", True):
             self._conformed = conformed_columns(self.resource, table)
             event = event_time_item(self.resource)
             if self._conformed is not None:

@@ -166,7 +166,7 @@ def typed(value):
     return (type(value).__name__, math.copysign(1, value) if isinstance(value, float) else None, value)
 
 
-def test_sqlite_conforms_exactly_the_rows_python_would_leave_as_they_are(db, monkeypatch):
+def test_sqlite_conforms_exactly_the_rows_python_would_leave_as_they_are(db):
     db.execute(
         "CREATE TABLE m (bh TEXT, xh INTEGER, mc TEXT, sl REAL, js INTEGER, yx INTEGER, sj TEXT, updated_at TEXT)"
     )
@@ -181,8 +181,10 @@ def test_sqlite_conforms_exactly_the_rows_python_would_leave_as_they_are(db, mon
     conformed = SqlSource(MIXED, MIXED.binding)
     fast = records(conformed, builder)
     by_sqlite = sum(1 for row in read_all(conformed, {}) if not isinstance(row, SourceRecord))
-    monkeypatch.setattr("connectors.kinds.sql.conformed_columns", lambda resource, table: None)
-    slow = records(SqlSource(MIXED, MIXED.binding), builder)
+    in_python = SimpleNamespace(
+        **{**vars(MIXED.binding), "config": {**MIXED.binding.config, "conform_in_database": False}}
+    )
+    slow = records(SqlSource(MIXED, in_python), builder)
 
     assert len(fast) == len(slow) == sum(map(len, EDGES.values()))
     for number, (one, other) in enumerate(zip(fast, slow, strict=True)):
