@@ -93,7 +93,9 @@ def bench_copy(resource, kind: str):
     if kind == "sql-py":
         config.update(conform_in_database=False)
     binding = resource.binding.model_copy(update={"config": config})
-    return resource.model_copy(update={"id": f"bench_{kind}_{uuid.uuid4().hex[:8]}", "binding": binding})
+    return resource.model_copy(
+        update={"id": f"bench_{kind.replace('-', '_')}_{uuid.uuid4().hex[:8]}", "binding": binding}
+    )
 
 
 def read_messages(topic: str) -> list[tuple[bytes, bytes, list]]:
@@ -294,7 +296,7 @@ def print_table(results: list[dict]) -> None:
     print("cpu µs/rec = this process's CPU time per record (the MQTT broker and the video service run apart)")
     print("source ceiling = the source read + conformed + encoded with no Kafka")
     print(
-        f"{'kind':<6}{'backend':<14}{'records':>9}{'dlq':>5}{'connector rec/s':>17}{'bare rec/s':>12}"
+        f"{'kind':<7}{'backend':<14}{'records':>9}{'dlq':>5}{'connector rec/s':>17}{'bare rec/s':>12}"
         f"{'ratio':>7}{'cpu µs/rec':>12}{'bare cpu µs':>12}{'source ceiling':>16}  runs"
     )
     fast_bare = {r["kind"]: r["bare_rate"] for r in results if r["backend"] == "confluent"}
@@ -302,7 +304,7 @@ def print_table(results: list[dict]) -> None:
         bare = fast_bare.get(r["kind"], r["bare_rate"])
         ceiling = f"{r['ceiling']:>16,.0f}" if r["ceiling"] else f"{'':>16}"
         print(
-            f"{r['kind']:<6}{r['backend']:<14}{r['records']:>9,}{r['dlq']:>5,}{r['connector_rate']:>17,.0f}"
+            f"{r['kind']:<7}{r['backend']:<14}{r['records']:>9,}{r['dlq']:>5,}{r['connector_rate']:>17,.0f}"
             f"{r['bare_rate']:>12,.0f}{r['connector_rate'] / bare:>7.2f}"
             f"{r['connector_cpu_us']:>12.1f}{r['bare_cpu_us']:>12.1f}{ceiling}  {r['runs']}"
         )
