@@ -46,7 +46,9 @@ def _configure_logging() -> None:
 def connect(
     target: str = typer.Argument(..., help="a resource id, a domain (population, gis, …) or 'all'"),
     follow: bool = typer.Option(False, "--follow", help="keep reading new data until interrupted"),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="stop each resource after N records (state is saved)"),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="stop each resource after N records (state is saved)"
+    ),
     poll: float = typer.Option(5.0, "--poll", help="seconds between passes with --follow"),
     prepare: bool = typer.Option(
         False, "--prepare", help="only create the MQTT sessions, so the broker keeps what sensors publish"
