@@ -24,14 +24,11 @@ catalogue applies each once).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -46,7 +43,7 @@ from catalog import derive
 from hub import clock, outbox
 from hub.envelope import HeaderColumns
 from hub.kafka_clients import make_consumer
-from hub.memory import return_freed_memory
+from hub.memory import cyclic_gc_paused, return_freed_memory
 from hub.topics import landing_group
 from warehouse import batches, deadletters, decode, lake
 from warehouse.errors import WarehouseError
@@ -100,7 +97,7 @@ def land(resource_id: str, *, catalogue=None, max_records: int | None = None) ->
     """Land what the resource's raw topic holds now (at most `max_records`) as Parquet files."""
     resource = lake.resolve_resource(resource_id, catalogue)
     load_id = f"{resource.id}-{clock.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    with lake.resource_lock(resource), _cyclic_gc_paused():  # LandingBusy is raised as it is
+    with lake.resource_lock(resource), cyclic_gc_paused():  # LandingBusy is raised as it is
         try:
             return _Load(resource, load_id, max_records).run()
         except Exception as exc:
@@ -109,21 +106,6 @@ def land(resource_id: str, *, catalogue=None, max_records: int | None = None) ->
                 raise
             kind = "retriable" if isinstance(exc, (KafkaError, OSError)) else "fatal"
             raise WarehouseError(f"landing {resource.id} failed ({load_id}): {exc}", kind=kind) from exc
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a load. The consumer's record batches outlive the
-    young generations, so full collections run often, and each one walks every object the process
-    has imported (pyarrow, duckdb, pydantic …): measured at ~15 % of landing CPU. A load makes
-    almost no cyclic garbage (about a thousand objects per 300 k records), so nothing piles up."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _report_failure(resource, load_id: str, exc: Exception) -> None:

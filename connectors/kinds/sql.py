@@ -172,9 +172,11 @@ class SqlSource(BaseSource):
 
     def _records(self, rows, width: int) -> Iterator[SourceRecord]:
         names = [item.name for item in self.items]
+        single = len(self._query[2]) == 1
         for row in rows:
+            after = row[width + 1] if single else list(row[width + 1 :])
             # The cursor is the change time; the runner parses it only if no item gives the event time.
-            yield SourceRecord(dict(zip(names, row)), (row[width], self._after(row, width)), row[width])
+            yield SourceRecord(dict(zip(names, row)), (row[width], after), row[width])
 
     def _conformed_items(self, rows) -> Iterator[SourceItem]:
         """The chunk in order: runs of rows SQLite conformed, and between them the rows it could not,
