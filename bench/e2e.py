@@ -274,9 +274,12 @@ def clear_flow_state(var_dir: Path) -> None:
     """Remove what an earlier run left beside the seeded sources (lake, warehouse, connector state,
     catalogue, Airflow's DB, the telemetry's published mark and the broker's sessions), so a run on a
     kept seed lands the whole seed again instead of an incremental with nothing new. The local Kafka
-    broker's folder stays: it may be running (each run's topics have a prefix of their own)."""
+    broker's folder stays: it may be running (each run's topics have a prefix of their own). So do the
+    tasks' seconds of the earlier run (pipeline.task_costs), as a platform that runs each night has
+    its last night's: the DAGs weigh their tasks by them."""
     sources = var_dir / "sources"
-    leftovers = [e for e in var_dir.iterdir() if e.name not in ("sources", "bench-logs", "kafka")]  # a live broker
+    kept = ("sources", "bench-logs", "kafka", "task_seconds")  # kafka: a live broker
+    leftovers = [e for e in var_dir.iterdir() if e.name not in kept]
     leftovers += [sources / "iot_outbox.published", sources / "mosquitto" / "data"]
     for entry in leftovers:
         if entry.is_dir():
@@ -358,6 +361,13 @@ def main() -> None:
     figures["setup_seconds"] = round(time.perf_counter() - started, 1)
     say(f"catalogue, sources up, telemetry published, Airflow DB migrated in {figures['setup_seconds']:.1f} s")
 
+    known = len(list((var_dir / "task_seconds").glob("*.*")))
+    figures["task_seconds_known"] = known
+    say(
+        f"task weights from {known} tasks' seconds of an earlier run (longest first)"
+        if known
+        else "no earlier run's task seconds: Airflow's own task weights (a first night)"
+    )
     try:
         dag_ids = ingest_dags(env)
         flow_started = time.perf_counter()

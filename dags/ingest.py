@@ -20,7 +20,7 @@ import pendulum
 from airflow.sdk import Asset, dag, get_parsing_context, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from pipeline import alerts
+from pipeline import alerts, task_costs
 from pipeline.layout import LOCAL_TZ_NAME, IngestDag, StagingAsset, catalogue_snapshot, ingest_dags, staging_assets
 
 DEFAULT_ARGS = {
@@ -36,7 +36,7 @@ DEFAULT_ARGS = {
 MICRO_BATCH_ARGS = {**DEFAULT_ARGS, "priority_weight": 100, "weight_rule": "absolute"}
 
 
-def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset]):
+def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset], weights: dict[str, tuple[int, int]]):
     """The ingest DAG of one domain and update cycle."""
     steps = "load (land → quality → stage)" if layout.micro_batch else "connect, load (land → quality → stage)"
 
@@ -68,7 +68,10 @@ def ingest_dag(layout: IngestDag, assets: dict[str, StagingAsset]):
 
         marts = refresh_marts()
         for resource_id in layout.resources:
-            resource_chain(resource_id, assets[resource_id], connect=not layout.micro_batch) >> marts
+            chain = resource_chain(
+                resource_id, assets[resource_id], connect=not layout.micro_batch, weights=weights.get(resource_id)
+            )
+            chain >> marts
         marts >> sync_catalogue()
 
     return ingest()
@@ -99,11 +102,13 @@ Resources:
 {listed}"""
 
 
-def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
+def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool, weights: tuple[int, int] | None):
     """The resource's tasks: connect (its source system → Kafka), then load (land → quality → stage,
     one task: each was a task of its own, and Airflow's fixed cost of a task, ≈ 1.5 s of CPU between
     the scheduler, the execution API and the task's process, came to more than the work at small
-    scale). A source that is down fails `connect`; anything of ours fails `load`."""
+    scale). A source that is down fails `connect`; anything of ours fails `load`. `weights`: the
+    tasks' absolute priority weights from the last night's seconds (None: Airflow's own)."""
+    connect_weight, load_weight = weights or (None, None)
     outlet = Asset(name=asset.name, uri=asset.uri, group=asset.department, extra=asset.extra)
 
     @task_group(group_id=resource_id, tooltip=asset.name)
@@ -120,9 +125,16 @@ def resource_chain(resource_id: str, asset: StagingAsset, *, connect: bool):
 
             return flow.load(resource_id, docs="later")  # quality_docs builds the Data Docs pages
 
-        return load(connect_source.override(task_id="connect")()) if connect else load()
+        if not connect:
+            return load()
+        connected = connect_source.override(task_id="connect", **_weighed(connect_weight))()
+        return load.override(**_weighed(load_weight))(connected)
 
     return chain()
+
+
+def _weighed(weight: int | None) -> dict:
+    return {} if weight is None else {"priority_weight": weight, "weight_rule": "absolute"}
 
 
 _CATALOGUE = catalogue_snapshot()
@@ -131,6 +143,9 @@ _ASSETS = staging_assets(_CATALOGUE)
 # and building the other DAGs too (their ≈ 100 task groups) cost every task ≈ 0.3 s. The DAG
 # processor and `airflow dags test` name none, and get them all.
 _WANTED = get_parsing_context().dag_id
-for _layout in ingest_dags(_CATALOGUE):
+_LAYOUTS = ingest_dags(_CATALOGUE)
+# Across every batch DAG, as the scheduler weighs their tasks against each other.
+_WEIGHTS = task_costs.priority_weights(rid for layout in _LAYOUTS if not layout.micro_batch for rid in layout.resources)
+for _layout in _LAYOUTS:
     if _WANTED in (None, _layout.dag_id):
-        globals()[_layout.dag_id] = ingest_dag(_layout, _ASSETS)
+        globals()[_layout.dag_id] = ingest_dag(_layout, _ASSETS, _WEIGHTS)

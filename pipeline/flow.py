@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, is_dataclass
 
 from hub.errors import HubError
+from pipeline import task_costs
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +30,18 @@ def _plain(result) -> dict:
 
 
 def connect(resource_id: str) -> dict:
-    """Read what is new in the resource's source into Kafka; fails if the connector could not run."""
+    """Read what is new in the resource's source into Kafka; fails if the connector could not run.
+    Notes its seconds for the next night's task weights (pipeline.task_costs)."""
     from connectors.runner import connect as run_connector  # per step: see the module's docstring
 
+    started = time.perf_counter()
     reports = run_connector(resource_id, progress=False)
     failed = [r for r in reports if not r.ok]
     if failed:
         raise HubError(
             f"connector of {resource_id} failed: {failed[0].error}", kind=failed[0].error_kind or "retriable"
         )
+    task_costs.note(resource_id, "connect", time.perf_counter() - started)
     return {"resource": resource_id, "passes": [_plain(r) for r in reports]}
 
 
@@ -87,13 +91,16 @@ def load(resource_id: str, *, docs: bool | str = True) -> dict:
     task). A retry of the whole is safe: the gate judges every landed file without a verdict and
     staging merges every passed file not applied yet, whatever attempt landed them. Only the figures
     of an attempt that failed midway are not in the retry's (its dead letters stay counted in the DLQ).
-    Returns each step's result and its seconds. The catalogue is read once for the three steps
+    Returns each step's result and its seconds, and notes their sum for the next night's task weights
+    (pipeline.task_costs). The catalogue is read once for the three steps
     (each read it again: ≈ 0.12 s a read on the seed catalogue, of ≈ 0.7 s for the three steps of a
     small resource)."""
     from catalog import reader
 
     with reader.held():
-        return _load(resource_id, docs)
+        loaded = _load(resource_id, docs)
+    task_costs.note(resource_id, "load", sum(loaded["seconds"].values()))
+    return loaded
 
 
 def _load(resource_id: str, docs: bool | str) -> dict:

@@ -32,6 +32,19 @@ def test_every_dag_ran_through_airflow_and_succeeded(demo):
     }
 
 
+def test_each_connect_and_load_noted_its_seconds_for_the_next_nights_weights(demo):
+    _, home, _ = demo
+    with sqlite3.connect(home / "airflow" / "airflow.db") as db:
+        ran = {
+            task_id
+            for (task_id,) in db.execute("SELECT task_id FROM task_instance WHERE state = 'success'")
+            if task_id.endswith((".connect", ".load"))
+        }
+    noted = {path.name: float(path.read_text()) for path in (home / "task_seconds").iterdir()}
+    assert ran and set(noted) >= ran
+    assert all(seconds > 0 for seconds in noted.values())
+
+
 def test_coverage_follows_from_the_evidence(demo):
     env, home, _ = demo
     document = hub_json(env, "coverage", "--json")

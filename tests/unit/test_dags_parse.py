@@ -241,6 +241,45 @@ def test_a_batch_resource_is_connect_then_one_load_task_before_the_marts(parsed)
     assert steps == {"connect", "load", "refresh_marts", "sync_catalogue"}
 
 
+def _weight(dag, task) -> int:
+    """The weight the scheduler sorts the task by: its own (absolute) or its own and every downstream task's."""
+    if str(getattr(task.weight_rule, "value", task.weight_rule)) == "absolute":
+        return task.priority_weight
+    return task.priority_weight + sum(dag.get_task(t).priority_weight for t in task.get_flat_relative_ids())
+
+
+def test_after_a_night_the_longest_chains_go_first_and_realtime_still_before_them(loaded_catalogue):
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from pipeline import task_costs
+
+    for (resource_id, step), seconds in {
+        ("electricity_readings", "connect"): 516.4,
+        ("electricity_readings", "load"): 177.6,
+        ("schools", "connect"): 11.1,
+        ("schools", "load"): 14.8,
+    }.items():
+        task_costs.note(resource_id, step, seconds)
+    try:
+        bag = DagBag(dag_folder=str(DAGS / "ingest.py"))
+    finally:
+        shutil.rmtree(task_costs.folder())
+    weight = {
+        task.task_id: _weight(dag, task) for dag in bag.dags.values() for task in dag.tasks if "." in task.task_id
+    }
+
+    chain = ["electricity_readings.connect", "electricity_readings.load", "schools.connect", "schools.load"]
+    assert [weight[t] for t in chain] == sorted((weight[t] for t in chain), reverse=True) == [12, 10, 7, 6]
+    assert weight["gas_readings.connect"] == 12  # never run: as the longest that did
+    nightly, realtime = (
+        [_weight(d, t) for d in bag.dags.values() if d.dag_id.endswith("_realtime") is rt for t in d.tasks]
+        for rt in (False, True)
+    )
+    assert min(realtime) > max(nightly)
+
+
 def test_a_task_parses_only_its_own_dag(loaded_catalogue, monkeypatch):
     """Airflow names the DAG a task belongs to while the task's process parses the file; the file then
     builds that DAG only (every task used to build all nineteen)."""
