@@ -43,6 +43,10 @@ def airflow_env(home: Path | None = None, dags_folder: Path | None = None) -> di
         # its tasks, even when it is that scheduler itself: at full scale, eight tasks on two cores kept
         # its heartbeat 37–66 s late, and 40 running tasks were killed and retried.
         AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="600",
+        # Every DAG run that is due is created in one scheduler loop (Airflow's default: 10 a loop), so
+        # the tasks are weighed all together: with 19 due at once, the first loop's 10 runs took every
+        # slot and the longest chain (electricity_readings, 12th) waited 110 s for one.
+        AIRFLOW__SCHEDULER__MAX_DAGRUNS_TO_CREATE_PER_LOOP="64",
         AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder or DAGS_FOLDER),
         # Each round of parsing builds every ingest DAG from the catalogue: at the default 30 s the DAG
         # processor took 141 CPU-seconds of a 1,145 s full-scale run on two cores (≈ 3.8 s a round).

@@ -9,11 +9,15 @@ from pipeline.airflow_local import airflow_env
 
 READ = """
 from airflow.configuration import conf
-print(conf.getint("scheduler", "scheduler_health_check_threshold"), conf.getint("core", "parallelism"))
+print(
+    conf.getint("scheduler", "scheduler_health_check_threshold"),
+    conf.getint("core", "parallelism"),
+    conf.getint("scheduler", "max_dagruns_to_create_per_loop"),
+)
 """
 
 
-def test_a_late_scheduler_heartbeat_does_not_reset_the_running_tasks(tmp_path, monkeypatch):
+def test_a_late_heartbeat_resets_no_task_and_a_nights_runs_are_weighed_together(tmp_path, monkeypatch):
     monkeypatch.setenv("HUB_AIRFLOW_PARALLELISM", "6")
     from hub.settings import reset_settings
 
@@ -23,7 +27,9 @@ def test_a_late_scheduler_heartbeat_does_not_reset_the_running_tasks(tmp_path, m
     finally:
         reset_settings()
     out = subprocess.run([sys.executable, "-c", READ], env=env, capture_output=True, text=True, timeout=180, check=True)
-    threshold, parallelism = map(int, out.stdout.strip().splitlines()[-1].split())
+    threshold, parallelism, runs_per_loop = map(int, out.stdout.strip().splitlines()[-1].split())
     # Airflow's 30 s took our one scheduler for dead when its heartbeat was late under load, and reset its tasks.
     assert threshold >= 300
     assert parallelism == 6
+    # A night's runs are created in one loop and weighed together (Airflow's 10 a loop split the 19).
+    assert runs_per_loop >= 19

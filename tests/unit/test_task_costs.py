@@ -33,12 +33,26 @@ def test_a_connect_weighs_its_chain_and_a_resource_never_run_counts_as_the_longe
     assert weights["new_resource"] == (12, 10)
 
 
-def test_the_last_run_replaces_the_one_before_and_a_mangled_figure_is_ignored(hub_env):
-    task_costs.note("schools", "connect", 11.1)
-    task_costs.note("schools", "connect", 300.0)
-    (task_costs.folder() / "schools.load").write_text("a lot\n")
+def test_a_figure_is_kept_through_jitter_and_replaced_when_the_size_changes(hub_env):
+    """A changed figure may change a weight, and so the DAG's version: jitter under load must not."""
+    task_costs.note("electricity_readings", "connect", 516.4)
+    task_costs.note("electricity_readings", "connect", 636.0)  # a busier night
+    task_costs.note("electricity_readings", "connect", 300.0)  # a quieter one
+    assert task_costs.last_seconds(["electricity_readings"]) == {("electricity_readings", "connect"): 516.4}
 
-    assert task_costs.last_seconds(["schools"]) == {("schools", "connect"): 300.0}
+    task_costs.note("electricity_readings", "connect", 41.0)  # the first night's full load done: increments now
+    assert task_costs.last_seconds(["electricity_readings"]) == {("electricity_readings", "connect"): 41.0}
+    task_costs.note("electricity_readings", "connect", 90.0)
+    assert task_costs.last_seconds(["electricity_readings"]) == {("electricity_readings", "connect"): 90.0}
+
+
+def test_a_mangled_figure_is_ignored_and_replaced(hub_env):
+    (task_costs.folder()).mkdir(parents=True)
+    (task_costs.folder() / "schools.load").write_text("a lot\n")
+    assert task_costs.last_seconds(["schools"]) == {}
+
+    task_costs.note("schools", "load", 14.8)
+    assert task_costs.last_seconds(["schools"]) == {("schools", "load"): 14.8}
 
 
 def test_only_the_two_steps_are_noted(hub_env):
