@@ -12,9 +12,9 @@ Each task notes its seconds in a file of its own (`var/task_seconds/<resource>.<
 side by side, and a file per task needs no lock. The DAG file reads them while it is parsed (files
 only, as a parse may). A figure changes a weight, and so makes a new version of its DAG, at the DAG
 processor's next parse, mid-night too: a figure is therefore kept until a run takes more than twice
-or less than half of it (a night's jitter under load, 516 s one night and 636 s the next, is not a
-change of size; a first load followed by nightly increments is), and a weight is a log-scale bucket,
-×1.78 a step.
+or less than half of it and differs from it by more than a minute (a night's jitter under load, 516 s
+one night and 636 s the next, or 5 s and 12 s for a small table, is not a change of size; a first
+load followed by nightly increments is), and a weight is a log-scale bucket, ×1.78 a step.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from hub.settings import get_settings
 
 STEPS = ("connect", "load")
 BUCKETS_PER_DECADE = 4
-SETTLED = 2.0  # a figure is replaced by a run that took more than SETTLED× or less than 1/SETTLED of it
+# A figure is replaced by a run that took more than SETTLED× or less than 1/SETTLED of it, and differs
+# from it by more than SETTLED_S: small tasks' seconds double and halve with what runs beside them.
+SETTLED, SETTLED_S = 2.0, 60.0
 
 
 def folder() -> Path:
@@ -37,11 +39,11 @@ def folder() -> Path:
 
 def note(resource_id: str, step: str, seconds: float) -> None:
     """Record what a step that succeeded took (a failed one's seconds say nothing of its work),
-    unless it is within a factor SETTLED of the figure kept."""
+    unless it is within a factor SETTLED or SETTLED_S seconds of the figure kept."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
     kept = last_seconds([resource_id]).get((resource_id, step))
-    if kept is None or not kept / SETTLED <= seconds <= kept * SETTLED:
+    if kept is None or (abs(seconds - kept) > SETTLED_S and not kept / SETTLED <= seconds <= kept * SETTLED):
         write_atomic(folder() / f"{resource_id}.{step}", f"{seconds:.1f}\n".encode())
 
 

@@ -42,8 +42,16 @@ def test_a_figure_is_kept_through_jitter_and_replaced_when_the_size_changes(hub_
 
     task_costs.note("electricity_readings", "connect", 41.0)  # the first night's full load done: increments now
     assert task_costs.last_seconds(["electricity_readings"]) == {("electricity_readings", "connect"): 41.0}
-    task_costs.note("electricity_readings", "connect", 90.0)
-    assert task_costs.last_seconds(["electricity_readings"]) == {("electricity_readings", "connect"): 90.0}
+    task_costs.note("electricity_readings", "connect", 90.0)  # twice as long, but by less than a minute
+    assert task_costs.last_seconds(["electricity_readings"]) == {("electricity_readings", "connect"): 41.0}
+    task_costs.note("electricity_readings", "connect", 120.0)
+    assert task_costs.last_seconds(["electricity_readings"]) == {("electricity_readings", "connect"): 120.0}
+
+
+def test_a_small_tasks_seconds_doubling_under_load_change_no_weight(hub_env):
+    task_costs.note("death_certificates", "load", 5.1)
+    task_costs.note("death_certificates", "load", 12.4)  # measured in the full run: eight tasks on two cores
+    assert task_costs.priority_weights(["death_certificates"])["death_certificates"][1] == task_costs.weight(5.1)
 
 
 def test_a_mangled_figure_is_ignored_and_replaced(hub_env):
