@@ -1,11 +1,12 @@
 """What each resource's `connect` and `load` took the last time they ran, so that the next night
 starts the longest work first.
 
-A night's crons start every batch DAG at once, with more tasks than the scheduler has slots, and the
-scheduler hands the slots out by priority weight. With Airflow's own weights (every connect alike) the
-order was the DAGs': at full scale the 516-s connect of electricity_readings got its slot 3 min
-into the night, behind ninety connects of seconds each, and its load ended the night alone on one
-core. The ingest DAG file weighs each task by the work left on its resource's chain, from these
+A night's crons start the batch DAGs within the hour (each domain at its minute; `bench/e2e.py` starts
+them all at once), with more tasks than the scheduler has slots, and the scheduler hands the slots out
+by priority weight. With Airflow's own weights (every connect alike) the order was the DAGs': at full
+scale the 516-s connect of electricity_readings got its slot 3 min into the night, behind ninety
+connects of seconds each, and its load ended the night alone on one core (1,015.8 s; longest first,
+899.0 and 900.3 s on the same seed). The ingest DAG file weighs each task by the work left on its resource's chain, from these
 figures (the longest-processing-time-first rule of list scheduling).
 
 Each task notes its seconds in a file of its own (`var/task_seconds/<resource>.<step>`): tasks run
