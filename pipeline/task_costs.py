@@ -6,8 +6,8 @@ them all at once), with more tasks than the scheduler has slots, and the schedul
 by priority weight. With Airflow's own weights (every connect alike) the order was the DAGs': at full
 scale the 516-s connect of electricity_readings got its slot 3 min into the night, behind ninety
 connects of seconds each, and its load ended the night alone on one core (1,015.8 s; longest first,
-899.0 and 900.3 s on the same seed). The ingest DAG file weighs each task by the work left on its resource's chain, from these
-figures (the longest-processing-time-first rule of list scheduling).
+899.0 and 900.3 s on the same seed). The ingest DAG file weighs each task by the work left on its
+resource's chain, from these figures (the longest-processing-time-first rule of list scheduling).
 
 Each task notes its seconds in a file of its own (`var/task_seconds/<resource>.<step>`): tasks run
 side by side, and a file per task needs no lock. The DAG file reads them while it is parsed (files
@@ -38,24 +38,27 @@ def folder() -> Path:
     return get_settings().var_dir / "task_seconds"
 
 
+def _kept(resource_id: str, step: str) -> float | None:
+    """The figure kept for the step; None if it never ran (or someone mangled the file)."""
+    with contextlib.suppress(OSError, ValueError):
+        return float((folder() / f"{resource_id}.{step}").read_text())
+    return None
+
+
 def note(resource_id: str, step: str, seconds: float) -> None:
     """Record what a step that succeeded took (a failed one's seconds say nothing of its work),
     unless it is within a factor SETTLED or SETTLED_S seconds of the figure kept."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
-    kept = last_seconds([resource_id]).get((resource_id, step))
+    kept = _kept(resource_id, step)
     if kept is None or (abs(seconds - kept) > SETTLED_S and not kept / SETTLED <= seconds <= kept * SETTLED):
         write_atomic(folder() / f"{resource_id}.{step}", f"{seconds:.1f}\n".encode())
 
 
 def last_seconds(resource_ids) -> dict[tuple[str, str], float]:
     """(resource, step) → the seconds its last successful run took, for the steps that ran before."""
-    known = {}
-    for resource_id in resource_ids:
-        for step in STEPS:
-            with contextlib.suppress(OSError, ValueError):  # never ran, or a file someone mangled
-                known[resource_id, step] = float((folder() / f"{resource_id}.{step}").read_text())
-    return known
+    figures = {(rid, step): _kept(rid, step) for rid in resource_ids for step in STEPS}
+    return {key: seconds for key, seconds in figures.items() if seconds is not None}
 
 
 def weight(seconds: float) -> int:
