@@ -115,6 +115,9 @@ PASS_RATE_NOTE = (
     "一条关键检查在不合格行不超过 1 − 质量阈值（资源页所示，默认 95%）时判为通过，所以两者可以不同。</div>"
 )
 _BODY = re.compile(r"(<body[^>]*>)")
+# GX writes its icon's path one folder short on validation pages (it counts the suite's dots, not the
+# page's depth): every page gets it from its own depth.
+_GX_ICON = re.compile(r'href="(?:\.{1,2}/)*static/images/favicon\.ico"')
 _EXTERNAL = re.compile(r'(?:src|href)="(https?://[^"]+)"')
 
 
@@ -165,6 +168,7 @@ def localise(docs_dir: Path, vendor_dir: Path = VENDOR_DIR) -> list[str]:
         html = page.read_text(encoding="utf-8")
         prefix = "../" * (len(page.relative_to(docs_dir).parts) - 1)
         localised = _GX_LINK.sub('href="#"', _GX_LOGO.sub("", html))
+        localised = _GX_ICON.sub(f'href="{prefix}static/images/favicon.ico"', localised)
         if 'data-hub="pass-rate-note"' not in localised:
             localised = _BODY.sub(lambda found: found.group(1) + PASS_RATE_NOTE, localised, count=1)
         for url, (package, name) in CDN_FILES.items():
