@@ -6,10 +6,11 @@ One `land()` call is one load:
    up to them and no further;
 2. delete the files of an earlier load that renamed them but died before committing: their range
    is read again now and may be cut differently, so they must not stay next to the new files;
-3. consume in large polls (`poll_batch`: raw columns, no object per record); a writer thread
-   decodes each poll's records of a partition in bulk as they come (`warehouse.decode`), cast to
-   the catalogue's Arrow schema after the repairs a stated rule allows (counted in `repairs`),
-   sends the bad records to hub.dlq.<resource> with the reason (`warehouse.deadletters`), and
+3. consume in large polls (`poll_batch`: raw columns, no object per record); decoder threads
+   decode each poll's records of a partition in bulk as they come (`warehouse.decode`), cast to
+   the catalogue's Arrow schema after the repairs a stated rule allows (counted in `repairs`);
+   a writer thread takes the decoded polls in order, sends the bad records to
+   hub.dlq.<resource> with the reason (`warehouse.deadletters`), and
    gathers the good rows per partition until a file's worth (bounded by value bytes: memory stays
    bounded whatever the topic size) is written as one zstd Parquet file through a temp name and a
    rename;
@@ -52,7 +53,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 32 << 20  # value bytes per file (≈ 50-150 k records of a few hundred bytes)
 BUFFER_BYTES = 64 << 20  # value bytes decoded and waiting over all partitions before the largest is written
-IN_FLIGHT = 2  # polls queued at the writer while the next one is read
+DECODERS = 2  # polls decoded side by side: one waits for the GIL while the other parses without it
+IN_FLIGHT = 2  # polls decoded or queued at the writer while the next one is read
 POLL_MS = 1000
 POLL_RECORDS = 20_000  # records per poll at most
 STALL_SECONDS = 60.0  # no progress for this long while records are due: the broker is gone
@@ -159,10 +161,12 @@ class _Load:
         self.committed: dict = {}
         self.undeclared: set[str] = set()
         self.schemas: set[str] = set()
-        # One writer thread decodes each poll as it comes and writes the files, so decoding overlaps
-        # the consumer from the first poll on (Arrow and librdkafka run without the GIL). Its tasks
-        # run in order; `parts` is the writer's alone. IN_FLIGHT polls waiting bound the memory.
+        # Decoder threads decode each poll as it comes, so decoding overlaps the consumer from the
+        # first poll on (Arrow and librdkafka run without the GIL); one writer thread takes the
+        # decoded polls in order and writes the files: `parts` is the writer's alone. IN_FLIGHT
+        # polls read and not yet added bound the memory.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"land-{resource.id}")
+        self.decoder = ThreadPoolExecutor(max_workers=DECODERS, thread_name_prefix=f"decode-{resource.id}")
         self.in_flight: deque[Future] = deque()
         self.parts: dict[TopicPartition, _Part] = {}
         self.failed = False
@@ -188,6 +192,7 @@ class _Load:
             self._finish(consumer, next_offsets)
         finally:
             self.writer.shutdown(wait=True, cancel_futures=True)
+            self.decoder.shutdown(wait=True, cancel_futures=True)
             consumer.close(autocommit=False)
             self.dead_letters.close()
         return self.result
@@ -254,7 +259,8 @@ class _Load:
                 taken_total += len(columns.offsets)
                 next_offsets[tp] = columns.offsets[-1] + 1
                 last_progress = time.monotonic()
-                self._submit(self._decode, tp, columns)
+                self._wait(IN_FLIGHT - 1)  # before its decode starts, not only before its turn to be added
+                self._submit(self._add, tp, columns, self.decoder.submit(self._decode, columns))
             for tp in list(due):
                 # Past the end snapshot (transaction markers can move the position without records).
                 if consumer.position(tp) >= ends[tp] or next_offsets[tp] >= ends[tp]:
@@ -295,15 +301,20 @@ class _Load:
         while len(self.in_flight) > at_most:
             self.in_flight.popleft().result()
 
-    # --- the writer thread ------------------------------------------------------------------------
+    # --- the decoder and writer threads -----------------------------------------------------------
 
-    def _decode(self, tp: TopicPartition, taken: batches.Columns) -> None:
-        """Decode one poll's records of a partition, dead-letter the bad ones and add the good rows
-        to the partition's next file; write the files that are full."""
+    def _decode(self, taken: batches.Columns) -> tuple:
+        """A decoder thread's part of a poll: the header columns (raw and decoded), and the values
+        as the catalogue's columns with their rejects and repairs."""
         header_columns = HeaderColumns()
         header_columns.extend(taken.headers)
-        headers = header_columns.decode()
-        items, rejects, repaired = decode.decode_values(taken.values, self.items)
+        return header_columns, header_columns.decode(), *decode.decode_values(taken.values, self.items)
+
+    def _add(self, tp: TopicPartition, taken: batches.Columns, decoded: Future) -> None:
+        """The writer's part of a poll of a partition, once `decoded` (a `_decode`) is done:
+        dead-letter the bad records, add the good rows to the partition's next file, write the files
+        that are full."""
+        header_columns, headers, items, rejects, repaired = decoded.result()
         envelope, envelope_rejects = decode.envelope_columns(headers, tp.partition, taken.offsets)
         for index, reason in decode.required_nulls(items, self.items, self.keys, envelope["_op"]).items():
             rejects.setdefault(index, reason)

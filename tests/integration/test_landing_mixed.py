@@ -22,7 +22,8 @@ from catalog.spec import Resource
 from hub.envelope import Record, encode
 from hub.kafka_clients import RecordBatch, ensure_topics, make_consumer, make_producer
 from hub.topics import landing_group
-from warehouse import batches, lake, landing
+from warehouse import batches, decode, lake, landing
+from warehouse.errors import WarehouseError
 
 CREATED: list[str] = []
 BAD = {  # value (None: a tombstone), header overrides, a phrase of the DLQ reason
@@ -99,6 +100,57 @@ def test_bad_records_scattered_among_good_ones_each_go_their_own_way(kafka_boots
     ends = consumer.end_offsets(tps)
     assert {tp.partition: consumer.committed(tp) for tp in tps} == {tp.partition: ends[tp] for tp in tps}
     consumer.close()
+
+
+@pytest.mark.kafka
+def test_a_decode_failing_in_the_middle_fails_the_load_and_the_next_load_lands_every_record_once(
+    kafka_bootstrap, hub_env, monkeypatch
+):
+    """Polls are decoded side by side (decoder threads) and added in order by the writer: a decoder's
+    error fails the load at once and nothing is committed; the next run lands every record once."""
+    monkeypatch.setattr(landing, "CHUNK_BYTES", 20_000)  # files are written before the failing poll
+    monkeypatch.setattr(landing, "POLL_RECORDS", 100)
+    resource = _resource()
+    topic, _ = derive.topics(resource)
+    ensure_topics([topic], partitions=3)
+    producer = make_producer(backend="kafka-python")
+    keys = set()
+    for n in range(1500):
+        row = {**GOOD, "gmsfhm": f"44060619900101{n:04d}"}
+        keys.add(row["gmsfhm"])
+        key, value, hdrs = encode(Record(key=key_of(row), value=row, resource=resource.id, event_time=T0))
+        producer.send(topic, key=key, value=value, headers=hdrs, partition=n % 3)
+    producer.flush()
+    producer.close()
+    decode_values, calls = decode.decode_values, []
+
+    def failing_at_the_seventh_poll(values, items):
+        calls.append(len(values))
+        if len(calls) == 7:
+            raise RuntimeError("decoder failed")
+        return decode_values(values, items)
+
+    monkeypatch.setattr(decode, "decode_values", failing_at_the_seventh_poll)
+    with pytest.raises(WarehouseError, match="decoder failed") as failed:
+        landing.land(resource.id, catalogue=[resource])
+    assert failed.value.kind == "fatal"  # our own failure, not the source's or the broker's
+    consumer = make_consumer(group_id=landing_group(resource.id))
+    tps = [TopicPartition(topic, p) for p in range(3)]
+    assert [consumer.committed(tp) for tp in tps] == [None, None, None]
+    consumer.close()
+    assert len(calls) < 15  # the load stopped at the failure, it did not decode the topic to its end
+
+    monkeypatch.setattr(decode, "decode_values", decode_values)
+    landing.land(resource.id, catalogue=[resource])
+    # The files the failed load renamed before the failure stay (the next load starts after them,
+    # as after a kill); with the next load's, every record is in the lake once.
+    files = lake.list_files(resource)
+    landed = [key for file in files for key in pq.read_table(file.path).column("gmsfhm").to_pylist()]
+    assert sorted(landed) == sorted(keys)
+
+
+def key_of(row: dict) -> bytes:
+    return row["gmsfhm"].encode()
 
 
 def test_the_raw_record_view_splits_a_poll_by_partition_and_cuts_it_at_the_end_snapshot():
