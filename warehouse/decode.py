@@ -144,7 +144,9 @@ def _read_ndjson(count: int, data: bytes, parsing: pa.Schema) -> pa.Table | None
     try:
         table = pj.read_json(
             io.BytesIO(data),
-            read_options=pj.ReadOptions(block_size=_BLOCK_SIZE, use_threads=True),
+            # Landing parses polls on its decoder threads side by side: Arrow's pool would only add
+            # hand-overs (measured: 135 k → 145 k rec/s through land() without it).
+            read_options=pj.ReadOptions(block_size=_BLOCK_SIZE, use_threads=False),
             parse_options=pj.ParseOptions(
                 explicit_schema=parsing, unexpected_field_behavior="ignore", newlines_in_values=False
             ),
