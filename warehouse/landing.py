@@ -54,9 +54,9 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 32 << 20  # value bytes per file (≈ 50-150 k records of a few hundred bytes)
 BUFFER_BYTES = 64 << 20  # value bytes decoded and waiting over all partitions before the largest is written
 DECODERS = 2  # polls decoded side by side: one waits for the GIL while the other parses without it
-IN_FLIGHT = 2  # polls decoded or queued at the writer while the next one is read
+IN_FLIGHT = 3  # polls decoded or queued at the writer while the next one is read
 POLL_MS = 1000
-POLL_RECORDS = 20_000  # records per poll at most
+POLL_RECORDS = 5_000  # records per poll at most: shorter holds of the GIL by the consumer (20 k: 7 % slower)
 STALL_SECONDS = 60.0  # no progress for this long while records are due: the broker is gone
 CRASH_ENV = "HUB_LANDING_CRASH_AT"  # test hook: after_rename | after_commit | after_staging
 
