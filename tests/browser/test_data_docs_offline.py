@@ -80,5 +80,5 @@ def test_data_docs_load_nothing_from_outside_and_draw_their_tables(page, service
     assert elsewhere == [], elsewhere
     assert failed == [], failed
     assert page.evaluate("typeof window.jQuery") == "function"
-    assert missing == [], missing  # /favicon.ico too: the docs name no icon, the service answers 204
+    assert missing == [], missing  # the icon too: each page names it at its own depth (docs_assets.localise)
     assert page.console_errors == [], "\n".join(page.console_errors)

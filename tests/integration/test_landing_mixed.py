@@ -118,7 +118,7 @@ def test_a_decode_failing_in_the_middle_fails_the_load_and_the_next_load_lands_e
     for n in range(1500):
         row = {**GOOD, "gmsfhm": f"44060619900101{n:04d}"}
         keys.add(row["gmsfhm"])
-        key, value, hdrs = encode(Record(key=key_of(row), value=row, resource=resource.id, event_time=T0))
+        key, value, hdrs = encode(Record(key=row["gmsfhm"].encode(), value=row, resource=resource.id, event_time=T0))
         producer.send(topic, key=key, value=value, headers=hdrs, partition=n % 3)
     producer.flush()
     producer.close()
@@ -147,10 +147,6 @@ def test_a_decode_failing_in_the_middle_fails_the_load_and_the_next_load_lands_e
     files = lake.list_files(resource)
     landed = [key for file in files for key in pq.read_table(file.path).column("gmsfhm").to_pylist()]
     assert sorted(landed) == sorted(keys)
-
-
-def key_of(row: dict) -> bytes:
-    return row["gmsfhm"].encode()
 
 
 def test_the_raw_record_view_splits_a_poll_by_partition_and_cuts_it_at_the_end_snapshot():
