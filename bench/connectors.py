@@ -178,8 +178,8 @@ def source_ceiling(kind: str, resource) -> float:
     try:
         for item in source.read({}):
             if type(item) is Conformed:  # rows the source's database conformed: only the envelope is left
-                builder.encode_conformed(item.rows)
-                count += len(item.rows)
+                builder.encode_conformed(item)
+                count += len(item)
             elif type(item) is SourceRecord:
                 try:
                     builder.encode(item)

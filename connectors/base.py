@@ -59,12 +59,26 @@ class Advance:
 @dataclass(slots=True)
 class Conformed:
     """Rows the source conformed itself, exactly as the runner would have (the SQL kind lets SQLite
-    build the JSON of rows whose values already have their items' types). Each row is a tuple
-    (value as JSON text, business key text, event-time item's text or None, change time text, …);
-    `position_of(row)` is the position that moves past it."""
+    build the record of rows whose values already have their items' types), as columns of one
+    length: `keys` and `values` (UTF-8: the business key and the record's JSON) and `event_times`
+    (the text of the hub-event-time header, or b"" where the runner must work it out from
+    `times_of(i)`: the event-time item's value and the change time of row i). `position_of(i)` is
+    the position that moves past row i."""
 
-    rows: list[tuple]
-    position_of: Callable[[tuple], Any]
+    keys: list[bytes]
+    values: list[bytes]
+    event_times: list[bytes]
+    times_of: Callable[[int], tuple]
+    position_of: Callable[[int], Any]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def head(self, count: int) -> Conformed:
+        """The first `count` rows (the same row numbers, so the same `times_of` and `position_of`)."""
+        return Conformed(
+            self.keys[:count], self.values[:count], self.event_times[:count], self.times_of, self.position_of
+        )
 
 
 SourceItem = SourceRecord | Unreadable | Advance | Conformed

@@ -156,10 +156,12 @@ class RecordBuilder:
         value = self.conform(item.value)
         return self._envelope(self.key(value), value, self.event_time(value, item), item.op)
 
-    def encode_conformed(self, rows: list[tuple]) -> list[tuple[bytes, bytes, list]]:
+    def encode_conformed(self, item: Conformed) -> list[tuple[bytes, bytes, list]]:
         """(key, value, headers) of rows the source conformed itself (`connectors.base.Conformed`)."""
-        headers = self._envelope.headers
-        return [(row[1].encode(), row[0].encode(), headers(_row_time(row[2], row[3]))) for row in rows]
+        times = item.event_times
+        if b"" in times:  # rows whose event time the source left to Python
+            times = [text or _row_time(*item.times_of(n)).isoformat().encode() for n, text in enumerate(times)]
+        return list(zip(item.keys, item.values, self._envelope.headers_at(times), strict=True))
 
     def messages(self, items: Iterable[SourceItem]) -> Iterator[tuple[bytes, bytes, list] | UnreadableRow]:
         """What the runner sends for each item a source read, in order: (key, value, headers), or the
@@ -167,7 +169,7 @@ class RecordBuilder:
         for item in items:
             kind = type(item)
             if kind is Conformed:
-                yield from self.encode_conformed(item.rows)
+                yield from self.encode_conformed(item)
             elif kind is SourceRecord:
                 try:
                     yield self.encode(item)

@@ -138,6 +138,11 @@ class Connector:
         if len(self._batch) >= SEND_BATCH:
             self._hand_over()
 
+    def _queue_all(self, messages: list[tuple[bytes, bytes, list]]) -> None:
+        self._batch += messages
+        if len(self._batch) >= SEND_BATCH:
+            self._hand_over()
+
     def _hand_over(self) -> None:
         """Send the queued batch; its one delivery handle is checked at the next checkpoint."""
         if not self._batch:
@@ -198,8 +203,13 @@ class Connector:
         advance, raw_topic = self.source.advance, self.raw_topic
         if self.source.acks_deliveries:
             send = self._send
+
+            def send_all(messages):
+                for message in messages:
+                    send(raw_topic, message, None)
         else:
             queue = self._queue
+            send_all = self._queue_all
 
             def send(_topic, message, _position):
                 queue(message)
@@ -211,15 +221,11 @@ class Connector:
             for item in items:
                 kind = type(item)
                 if kind is Conformed:
-                    rows = (
-                        item.rows
-                        if limit is None
-                        else item.rows[: limit - report.produced - report.dlq - produced - dlq]
-                    )
-                    for message in encode_conformed(rows):
-                        send(raw_topic, message, None)
-                    produced += len(rows)
-                    advance(pending, item.position_of(rows[-1]))
+                    if limit is not None:
+                        item = item.head(limit - report.produced - report.dlq - produced - dlq)
+                    send_all(encode_conformed(item))
+                    produced += len(item)
+                    advance(pending, item.position_of(len(item) - 1))
                 else:
                     if kind is SourceRecord:
                         try:

@@ -114,6 +114,12 @@ class Encoder:
             self._schema,
         ]
 
+    def headers_at(self, event_times: list[bytes]) -> list[list[tuple[str, bytes]]]:
+        """The headers of many upserts, one per event time given as its header text (written by the
+        source's database as `datetime.isoformat` would)."""
+        resource, op, source, schema = self._resource, self._ops["upsert"], self._source, self._schema
+        return [[resource, op, ("hub-event-time", text), source, schema] for text in event_times]
+
 
 def decode_headers(headers) -> dict[str, str]:
     """The hub headers of a message as text; raises MissingHeader / BadHeader."""

@@ -6,12 +6,17 @@ row where every value is like that and the business key is whole, SQLite builds 
 (`json_object`) and its key itself, and Python only wraps them in the envelope. A real in a number
 item qualifies when SQLite's JSON text of it (15 significant digits) reads back as the same double.
 
-Every other row (a BLOB in a TEXT column, text in a number column, an empty key part, a real that
-needs 17 digits, a zero that may be −0.0) gets NULL as its JSON: the source reads it again and the
-runner conforms it in Python. So each conforming rule stays defined once, in `connectors.records`,
-and this module only says when it is the identity. Text that is not UTF-8 cannot be told in SQL: the
-fetch of its chunk fails, the chunk is read again with `TextDecoder`, and the row's JSON comes back as
-`BadText`, which the source also sends the slow way.
+Every other row (a BLOB in a TEXT column, text in a number column, an empty key part or one with a
+line break, a real that needs 17 digits, a zero that may be −0.0) gets NULL as its JSON: the source
+reads it again and the runner conforms it in Python. So each conforming rule stays defined once, in
+`connectors.records`, and this module only says when it is the identity. Text that is not UTF-8
+cannot be told in SQL: the source finds it in the chunk's values and sends that row the slow way.
+
+SQLite also writes the hub-event-time header of a row whose time is in one of the common ISO-8601
+layouts (`event_time_text`: the very text `datetime.isoformat` gives), and NULL for any other, which
+Python then parses. And it hands a whole chunk over at once (`chunk_columns`): each column of the
+chunk as one text, its rows joined by line breaks, so reading a chunk is one call that runs outside
+the GIL (the source reads ahead on a thread of its own) instead of one Python tuple per row.
 """
 
 from __future__ import annotations
@@ -23,13 +28,31 @@ import sqlalchemy as sa
 from catalog.derive import key_columns
 
 NUMBER_TYPES = ("N", "F", "B")
+TEXT_TYPES = ("C", "D", "T")
 # SQLite's JSON writes a REAL with this format (json.c: "%!0.15g").
 REAL_IN_JSON = "%!.15g"
 
 
-def _exact(item, column):
-    """(the SQL test that conforming leaves the value as it is, the value to put in the JSON)."""
+def affinity(declared: str) -> str:
+    """The column affinity SQLite gives a declared type (its rules, in their order)."""
+    declared = declared.upper()
+    if "INT" in declared:
+        return "integer"
+    if any(word in declared for word in ("CHAR", "CLOB", "TEXT")):
+        return "text"
+    if "BLOB" in declared or not declared:
+        return "blob"
+    if any(word in declared for word in ("REAL", "FLOA", "DOUB")):
+        return "real"
+    return "numeric"
+
+
+def _exact(item, column, text_column: bool):
+    """(the SQL test that conforming leaves the value as it is, the value to put in the JSON).
+    `text_column`: the column has text affinity, so SQLite stored any number written to it as text."""
     storage = sa.func.typeof(column)
+    if text_column and item.type in TEXT_TYPES:
+        return storage != "blob", column
     if item.type in NUMBER_TYPES:
         same_double = sa.cast(sa.func.printf(REAL_IN_JSON, column), sa.REAL) == column
         return sa.or_(storage.in_(("integer", "null")), sa.and_(storage == "real", column != 0, same_double)), column
@@ -44,23 +67,107 @@ def _exact(item, column):
 def _key_part(column):
     """The key part as `RecordBuilder.key` writes it (text as it is, an integer in decimal), and its test."""
     storage = sa.func.typeof(column)
-    whole = sa.or_(sa.and_(storage == "text", column != ""), storage == "integer")
-    return whole, sa.cast(column, sa.Text)
+    # A line break would split the key across the chunk's lines (`chunk_columns`): such a key goes the slow way.
+    text = sa.and_(storage == "text", column != "", sa.func.instr(column, "\n") == 0)
+    return sa.or_(text, storage == "integer"), sa.cast(column, sa.Text)
 
 
-def conformed_columns(resource, table) -> list | None:
-    """[the record's JSON (NULL when Python must conform the row), its business key] as select
-    expressions over `table`; None when the resource declares no key (its key is a hash of the
-    conformed value, made in Python)."""
+def conformed_columns(resource, table, affinities: dict[str, str], event) -> list | None:
+    """[the record's JSON (NULL when Python must conform the row), its business key, its event-time
+    header (NULL when Python must write it), the event-time item's value] as labelled select
+    expressions over `table`; `event` is the event-time item's column (or NULL). None when the
+    resource declares no key (its key is a hash of the conformed value, made in Python)."""
     keys = key_columns(resource)
     if not keys:
         return None
     tests, pairs = [], []
     for item in resource.items:
-        test, value = _exact(item, table.c[item.name])
+        test, value = _exact(item, table.c[item.name], affinities.get(item.name) == "text")
         tests.append(test)
         pairs += [sa.literal(item.name), value]
     key_tests, parts = zip(*(_key_part(table.c[name]) for name in keys), strict=True)
     key = functools.reduce(lambda left, right: left + "|" + right, parts)
     value = sa.case((sa.and_(*tests, *key_tests), sa.func.json_object(*pairs)))
-    return [value, key]
+    return [value.label("value"), key.label("key"), event_time_text(event).label("event_time"), event.label("event")]
+
+
+# ---- the hub-event-time header -------------------------------------------------------------------
+
+LOCAL_OFFSET = "+08:00"  # the sources' local time (hub.timezone.LOCAL_TZ): a time without an offset is in it
+# The layouts SQLite writes the header of: fractional digits × offset, each with the GLOB of its shape
+# (the date and time digits themselves are checked by `datetime`). Offset hours above 23 are refused apart.
+_FRACTIONS = {0: "", 3: ".[0-9][0-9][0-9]", 6: ".[0-9][0-9][0-9][0-9][0-9][0-9]"}
+_OFFSETS = {"": "", "Z": "Z", "±HH:MM": "[+-][0-2][0-9]:[0-5][0-9]"}
+
+
+def _fraction_text(time, digits: int):
+    """The date, time and fraction as isoformat writes them: a T between, six digits, none if all zero."""
+    whole = sa.func.replace(sa.func.substr(time, 1, 19), " ", "T")
+    if not digits:
+        return whole
+    return sa.case(
+        (sa.func.substr(time, 20, digits + 1) == "." + "0" * digits, whole),
+        else_=sa.func.replace(sa.func.substr(time, 1, 20 + digits), " ", "T") + "0" * (6 - digits),
+    )
+
+
+def _offset_text(time, offset: str):
+    if offset == "":
+        return sa.literal(LOCAL_OFFSET)
+    if offset == "Z":
+        return sa.literal("+00:00")
+    written = sa.func.substr(time, -6)
+    return sa.case((written == "-00:00", "+00:00"), else_=written)
+
+
+def event_time_text(time):
+    """SQL for the hub-event-time header of a row whose time is `time`: the text `parse_time(time).
+    isoformat()` gives, when `time` is a valid date and time (a year from 1, as Python's) with no
+    fraction, milliseconds or microseconds, and no offset, Z or ±HH:MM; else NULL (Python parses it).
+    Each of those nine layouts has a length of its own: the length picks the one to test."""
+    date_time = sa.func.substr(time, 1, 19)
+    valid = sa.and_(
+        sa.func.typeof(time) == "text",
+        date_time >= "0001",
+        # Equal only for YYYY-MM-DD[T ]HH:MM:SS; the modifier makes SQLite go through the day number,
+        # so a day or hour that does not exist (02-29 of 2025, 24:00:00) comes back changed.
+        sa.func.datetime(date_time, "+0 days") == sa.func.replace(date_time, "T", " "),
+    )
+    layouts = {}
+    for digits, fraction in _FRACTIONS.items():
+        for offset, offset_shape in _OFFSETS.items():
+            shape = time.op("GLOB")("????-??-??[T ]??:??:??" + fraction + offset_shape)
+            if offset_shape.startswith("[+-]"):
+                shape = sa.and_(shape, sa.func.substr(time, -5, 2) < "24")
+            text = _fraction_text(time, digits) + _offset_text(time, offset)
+            layouts[19 + (digits and digits + 1) + len(offset or "")] = sa.case((shape, text))
+    return sa.case((valid, sa.case(layouts, value=sa.func.length(time))))
+
+
+# ---- a chunk at once ---------------------------------------------------------------------------
+
+LINE = "\n"
+
+
+def _lines(column):
+    """The chunk's values of `column` as one UTF-8 text (bytes), a line each, empty for NULL."""
+    return sa.cast(sa.func.group_concat(sa.func.coalesce(column, ""), LINE), sa.LargeBinary)
+
+
+def chunk_columns(rows, cursor: str, rowid: str):
+    """One row for the whole chunk `rows` (a subquery of `conformed_columns` with the cursor and the
+    rowid, in their order): (row count, values, keys, event-time headers, rowids as a JSON array,
+    cursors as a JSON array, the event-time item's values where Python writes the header, the
+    greatest cursor in a JSON array: it must be the last row's). The JSON arrays of values from the
+    source are bytes: their text may be in a row that is not UTF-8. Values, keys and headers are `_lines`: none of them can hold a line break."""
+    python_writes_time = sa.and_(rows.c.event_time.is_(None), rows.c.value.is_not(None))
+    return sa.select(
+        sa.func.count(),
+        _lines(rows.c.value),
+        _lines(rows.c.key),
+        _lines(rows.c.event_time),
+        sa.func.json_group_array(rows.c[rowid]),
+        sa.cast(sa.func.json_group_array(rows.c[cursor]), sa.LargeBinary),
+        sa.cast(sa.func.json_group_array(sa.case((python_writes_time, rows.c.event))), sa.LargeBinary),
+        sa.cast(sa.func.json_array(sa.func.max(rows.c[cursor])), sa.LargeBinary),
+    )

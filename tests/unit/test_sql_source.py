@@ -51,20 +51,33 @@ def db(tmp_path, monkeypatch):
 
 def read_all(source, state, limit=None):
     """Each row read from `state` on, as the runner takes it: a SourceRecord, or a row SQLite
-    conformed (value JSON, key, event time, cursor, rowid); `state` advances past each."""
+    conformed (as a Conformed of one row); `state` advances past each."""
     found = []
-    for item in source.read(dict(state)):
-        rows = item.rows if isinstance(item, Conformed) else [item]
+    items = source.read(dict(state))
+    for item in items:
+        rows = [row_of(item, n) for n in range(len(item))] if isinstance(item, Conformed) else [item]
         for row in rows:
             found.append(row)
-            source.advance(state, item.position_of(row) if isinstance(item, Conformed) else item.position)
+            source.advance(state, row.position_of(0) if isinstance(row, Conformed) else row.position)
             if len(found) == limit:
+                items.close()
                 return found
     return found
 
 
+def row_of(item: Conformed, n: int) -> Conformed:
+    """Row n of `item`, alone."""
+    return Conformed(
+        item.keys[n : n + 1],
+        item.values[n : n + 1],
+        item.event_times[n : n + 1],
+        lambda _: item.times_of(n),
+        lambda _: item.position_of(n),
+    )
+
+
 def value_of(row) -> dict:
-    return row.value if isinstance(row, SourceRecord) else orjson.loads(row[0])
+    return row.value if isinstance(row, SourceRecord) else orjson.loads(row.values[0])
 
 
 def test_pages_through_ties_and_resumes_without_gaps_or_repeats(db):
@@ -95,7 +108,7 @@ def test_text_that_is_not_utf8_becomes_a_rejected_value(db):
         builder.encode(found[8])
     with pytest.raises(UnreadableRow, match="mc .* bytes that are not UTF-8"):
         builder.encode(found[9])
-    assert builder.encode_conformed([found[7]])  # its neighbours stay readable
+    assert builder.encode_conformed(found[7])  # its neighbours stay readable
     source.close()
 
 
@@ -193,3 +206,49 @@ def test_sqlite_conforms_exactly_the_rows_python_would_leave_as_they_are(db):
         else:
             assert (one[0], typed(one[1]), one[2]) == (other[0], typed(other[1]), other[2]), f"row {number}"
     assert by_sqlite >= 20 and len(fast) - by_sqlite >= 15, "both ways were taken, each by many rows"
+
+
+def times_to_try() -> list:
+    """Valid and broken times in every layout the event-time header's SQL knows, and some it does not."""
+    import random
+
+    chosen = random.Random(20261207)
+    dates = ["2026-11-20", "2024-02-29", "2025-02-29", "2026-04-31", "2026-13-01", "0001-01-01", "0000-01-01"]
+    dates += ["9999-12-31", "2026-1-05", "2026/11/20"]
+    clocks = ["08:00:00", "23:59:59", "24:00:00", "00:60:00", "12:30:60", "7:00:00"]
+    fractions = ["", ".000", ".411", ".000000", ".000001", ".5", ".12345", ".1234567", ".41a"]
+    offsets = ["", "Z", "+08:00", "-00:00", "+00:00", "-05:30", "+23:59", "+24:00", "+08:60", "+0800", "+08", "z"]
+    times = [
+        f"{chosen.choice(dates)}{chosen.choice('T T t_')}{chosen.choice(clocks)}"
+        f"{chosen.choice(fractions)}{chosen.choice(offsets)}"
+        for _ in range(3_000)
+    ]
+    return times + ["", "garbage", "2026-11-20", "2026-11-20T08:00", 20261120, 2.5, None, b"2026-11-20 08:00:00"]
+
+
+def test_sqlite_writes_the_event_time_header_python_would_or_leaves_it_to_python():
+    import sqlalchemy as sa
+
+    from connectors.base import parse_time
+    from connectors.kinds.sqlite_json import event_time_text
+
+    expression = event_time_text(sa.column("t")).compile(
+        dialect=sa.create_engine("sqlite://").dialect, compile_kwargs={"literal_binds": True}
+    )
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE times (t)")
+    times = times_to_try()
+    connection.executemany("INSERT INTO times VALUES (?)", [(t,) for t in times])
+    written = [row[0] for row in connection.execute(f"SELECT {expression} FROM times ORDER BY rowid")]
+    for time, text in zip(times, written, strict=True):
+        if text is not None:
+            assert text == parse_time(time).isoformat(), f"{time!r}: SQLite wrote {text!r}"
+    common = [
+        f"2024-02-29{separator}23:59:59{fraction}{offset}"
+        for separator in "T "
+        for fraction in ("", ".000", ".411", ".000000", ".000001")
+        for offset in ("", "Z", "+08:00", "-00:00", "-05:30")
+    ]
+    for time in common:
+        [text] = connection.execute(f"SELECT {expression} FROM (SELECT ? AS t)", (time,)).fetchone()
+        assert text == parse_time(time).isoformat(), f"{time!r} is written by SQLite"
