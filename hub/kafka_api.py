@@ -116,6 +116,15 @@ class BatchDelivery:
                 self.failed += 1
                 self.first_error = self.first_error or error
 
+    def settle(self, failures: list[BaseException]) -> None:
+        """Every message of the batch has been reported (the producer flushed), `failures` being the
+        errors reported: the rest were delivered. For a backend whose reports only say which errors
+        came (confluent: one per kind of error), `failed` counts those kinds, at least 1 if any failed."""
+        with self._lock:
+            self.failed = len(failures)
+            self.delivered = self.sent - self.failed
+            self.first_error = self.first_error or (failures[0] if failures else None)
+
     @property
     def complete(self) -> bool:
         return self.delivered + self.failed == self.sent

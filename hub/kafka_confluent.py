@@ -6,6 +6,11 @@ backends run with the same guarantees: acks=all, idempotence, lz4, manual commit
 librdkafka runs delivery reports only when the producer is polled: a thread of the producer polls
 while it is open (as kafka-python's I/O thread does), so callbacks (MQTT acks, which let the broker
 send more) follow deliveries closely even while the caller waits on its source; `flush` serves the rest.
+
+A batch's messages report to a dict's `__setitem__` (error → message): a C call, no Python frame per
+message (≈ 1.5 µs of CPU a message less than a Python callback). Once `flush` has returned with
+nothing left, every report has come (librdkafka counts a message until its report has run, on
+whichever thread polled it): the batches sent before the flush are settled from their dicts.
 """
 
 from __future__ import annotations
@@ -137,6 +142,7 @@ class ConfluentProducer:
     def __init__(self, config: dict) -> None:
         self._producer = Producer(config)
         self._since_poll = 0
+        self._unsettled: list[tuple[BatchDelivery, str, dict]] = []  # batches sent since the last flush
         self._closed = threading.Event()
         self._reporter = threading.Thread(target=self._serve_reports, name="kafka-delivery-reports", daemon=True)
         self._reporter.start()
@@ -167,21 +173,26 @@ class ConfluentProducer:
         return delivery
 
     def send_batch(self, topic: str, messages: Iterable[Message]) -> BatchDelivery:
-        batch = BatchDelivery()
-
-        def report(error, message) -> None:
-            batch.done(None if error is None else as_error(error, f"delivery to {topic}"))
-
-        produce = self._produce
+        batch, reports = BatchDelivery(), {}
+        report, produce = reports.__setitem__, self._producer.produce
         for key, value, headers in messages:
-            produce(topic, value, key, headers, report)
+            try:
+                produce(topic, value, key, headers=headers, on_delivery=report)
+            except (BufferError, KafkaException):  # a full queue (waits for room), or a refusal (raises)
+                self._produce(topic, value, key, headers, report)
             batch.sent += 1
+        self._unsettled.append((batch, topic, reports))
         return batch
 
     def flush(self, timeout: float | None = None) -> None:
+        # Only batches sent before the flush began are surely reported when it returns.
+        settling, self._unsettled = self._unsettled, []
         left = self._producer.flush(-1 if timeout is None else timeout)
         if left:
+            self._unsettled = settling + self._unsettled
             raise KafkaClientError(f"{left} message(s) still undelivered after {timeout} s", retriable=True)
+        for batch, topic, reports in settling:
+            batch.settle([as_error(error, f"delivery to {topic}") for error in reports if error is not None])
 
     def close(self, timeout: float | None = None) -> None:
         try:

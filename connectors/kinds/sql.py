@@ -20,8 +20,9 @@ conformed in Python row by row.
 
 from __future__ import annotations
 
+import functools
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import orjson
 import pyarrow as pa
@@ -36,7 +37,7 @@ from hub.prefetch import prefetched
 
 DEFAULT_CURSOR = "updated_at"
 _CURSOR, _AFTER = "__hub_cursor", "__hub_after"
-READ_AHEAD = 2  # chunks SQLite builds while the runner sends the one before
+READERS = 2  # threads on which SQLite builds chunks (one each) while the runner sends the one before
 
 
 class SqlSource(BaseSource):
@@ -112,16 +113,24 @@ class SqlSource(BaseSource):
             columns = conn.exec_driver_sql("SELECT name, type FROM pragma_table_info(?)", (self.table_name,))
             return {name: affinity(declared) for name, declared in columns}
 
-    def _statement(self, state: dict, count: bool = False, selected: list | None = None):
+    def _key(self, position: dict):
+        """The keyset value (cursor, tie-breakers…) of a position, as SQL."""
+        breakers = self._query[2]
+        after = position["after"] if len(breakers) > 1 else [position["after"]]
+        return sa.tuple_(sa.literal(position["cursor"]), *map(sa.literal, after))
+
+    def _statement(self, state: dict, count: bool = False, selected: list | None = None, until: dict | None = None):
+        """The rows after `state` in keyset order: the next `batch_size`, or with `until` every row up
+        to that position (no limit, so a row written meanwhile inside the range is not cut off)."""
         if self._query is None:
             self._build_query()
         table, cursor, breakers, items = self._query
+        keyset = sa.tuple_(cursor, *breakers)
         where = cursor.is_not(None)
         if state.get("cursor") is not None:
-            after = state["after"] if len(breakers) > 1 else [state["after"]]
-            where = sa.and_(
-                where, sa.tuple_(cursor, *breakers) > sa.tuple_(sa.literal(state["cursor"]), *map(sa.literal, after))
-            )
+            where = sa.and_(where, keyset > self._key(state))
+        if until is not None:
+            where = sa.and_(where, keyset <= self._key(until))
         if count:
             return sa.select(sa.func.count()).select_from(table).where(where)
         columns = [
@@ -129,7 +138,8 @@ class SqlSource(BaseSource):
             cursor.label(_CURSOR),
             *[b.label(f"{_AFTER}{i}") for i, b in enumerate(breakers)],
         ]
-        return sa.select(*columns).select_from(table).where(where).order_by(cursor, *breakers).limit(self.batch_size)
+        statement = sa.select(*columns).select_from(table).where(where).order_by(cursor, *breakers)
+        return statement if until is not None else statement.limit(self.batch_size)
 
     def estimate(self, state: dict) -> int | None:
         """Rows still to read (for the progress bar)."""
@@ -172,7 +182,7 @@ class SqlSource(BaseSource):
         if self._conformed is None:
             yield from self._rows(position)
         else:
-            yield from prefetched(self._conformed_chunks(position), READ_AHEAD, f"read-ahead {self.table_name}")
+            yield from prefetched(self._chunk_tasks(position), READERS, READERS + 1, f"read {self.table_name}")
 
     def _rows(self, position: dict) -> Iterator[SourceRecord]:
         width = len(self.items)
@@ -194,26 +204,39 @@ class SqlSource(BaseSource):
             # The cursor is the change time; the runner parses it only if no item gives the event time.
             yield SourceRecord(dict(zip(names, row)), (row[width], after), row[width])
 
-    def _conformed_chunks(self, position: dict) -> Iterator[list[SourceItem]]:
-        """The items of each chunk, SQLite conforming what it can (runs on the read-ahead thread)."""
+    def _chunk_tasks(self, position: dict) -> Iterator[Callable[[], list[SourceItem]]]:
+        """A task per chunk, for the readers: the rows after `position` up to the `batch_size`-th (found
+        in the cursor's index alone), and so on; the last chunk is the next `batch_size` rows after the
+        last end found (rows written after that are read on the next pass)."""
+        _table, cursor, breakers, _items = self._query
         while True:
-            rows = self._statement(position, selected=self._conformed).subquery()
-            [chunk] = self._chunk(chunk_columns(rows, _CURSOR, f"{_AFTER}0"))
-            count, values, keys, times, rowids, cursors, events, last = chunk
-            if not count:
+            ends = self._statement(position, selected=[sa.null()]).offset(self.batch_size - 1).limit(1)
+            with self.engine().connect() as conn:
+                end = conn.execute(ends).first()
+            if end is None:
+                yield functools.partial(self._conformed_chunk, position, None)
                 return
-            rowids, cursors = orjson.loads(rowids), _json(cursors)
-            if cursors[-1] != _json(last)[0]:  # the chunk's rows came out of their keyset order
-                raise SourceUnavailable(
-                    f"reading {self.system}.{self.table_name}: SQLite did not hand the chunk over in its "
-                    f"order ({cursors[-1]!r} last, {_json(last)[0]!r} the greatest); run with "
-                    f"binding.config.conform_in_database: false"
-                )
-            chunk = _Chunk(values, keys.split(b"\n"), times.split(b"\n"), rowids, cursors, events)
-            yield list(self._conformed_items(chunk))
-            if count < self.batch_size:
-                return
-            position = {"cursor": cursors[-1], "after": rowids[-1]}
+            end = {"cursor": end[1], "after": self._after(end, 1)}
+            yield functools.partial(self._conformed_chunk, position, end)
+            position = end
+
+    def _conformed_chunk(self, position: dict, until: dict | None) -> list[SourceItem]:
+        """The items of one chunk, SQLite conforming what it can (runs on a reader's thread)."""
+        rows = self._statement(position, selected=self._conformed, until=until).subquery()
+        [chunk] = self._chunk(chunk_columns(rows, _CURSOR, f"{_AFTER}0"))
+        count, values, keys, times, rowids, cursors, events, last = chunk
+        if not count:
+            return []
+        rowids, cursors = orjson.loads(rowids), _json(cursors)
+        if cursors[-1] != _json(last)[0]:  # the chunk's rows came out of their keyset order
+            raise SourceUnavailable(
+                f"reading {self.system}.{self.table_name}: SQLite did not hand the chunk over in its "
+                f"order ({cursors[-1]!r} last, {_json(last)[0]!r} the greatest); run with "
+                f"binding.config.conform_in_database: false"
+            )
+        return list(
+            self._conformed_items(_Chunk(values, keys.split(b"\n"), times.split(b"\n"), rowids, cursors, events))
+        )
 
     def _conformed_items(self, chunk: _Chunk) -> Iterator[SourceItem]:
         """The chunk in order: runs of rows SQLite conformed, and between them the rows it could not,

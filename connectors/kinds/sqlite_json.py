@@ -95,7 +95,7 @@ def conformed_columns(resource, table, affinities: dict[str, str], event) -> lis
 
 LOCAL_OFFSET = "+08:00"  # the sources' local time (hub.timezone.LOCAL_TZ): a time without an offset is in it
 # The layouts SQLite writes the header of: fractional digits × offset, each with the GLOB of its shape
-# (the date and time digits themselves are checked by `datetime`). Offset hours above 23 are refused apart.
+# after the date and time (`_DATE_TIME`). Offset hours above 23 are refused apart.
 _FRACTIONS = {0: "", 3: ".[0-9][0-9][0-9]", 6: ".[0-9][0-9][0-9][0-9][0-9][0-9]"}
 _OFFSETS = {"": "", "Z": "Z", "±HH:MM": "[+-][0-2][0-9]:[0-5][0-9]"}
 
@@ -120,28 +120,37 @@ def _offset_text(time, offset: str):
     return sa.case((written == "-00:00", "+00:00"), else_=written)
 
 
+_DATE_TIME = "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9][T ][0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+
+
+def _calendar(time):
+    """The date and time of a `_DATE_TIME` are a real day and hour (a year from 1, as Python's). Most
+    days are told by comparing texts; from the 29th on, SQLite's `datetime` with a modifier goes
+    through the day number, so a day that does not exist (02-29 of 2025) comes back changed."""
+    date_time = sa.func.substr(time, 1, 19)
+    plain = sa.and_(
+        sa.func.substr(time, 6, 2).between("01", "12"),
+        sa.func.substr(time, 9, 2).between("01", "28"),
+        sa.func.substr(time, 12, 2) < "24",
+    )
+    checked = sa.func.datetime(date_time, "+0 days") == sa.func.replace(date_time, "T", " ")
+    return sa.and_(sa.func.substr(time, 1, 4) >= "0001", sa.or_(plain, checked))
+
+
 def event_time_text(time):
     """SQL for the hub-event-time header of a row whose time is `time`: the text `parse_time(time).
-    isoformat()` gives, when `time` is a valid date and time (a year from 1, as Python's) with no
-    fraction, milliseconds or microseconds, and no offset, Z or ±HH:MM; else NULL (Python parses it).
-    Each of those nine layouts has a length of its own: the length picks the one to test."""
-    date_time = sa.func.substr(time, 1, 19)
-    valid = sa.and_(
-        sa.func.typeof(time) == "text",
-        date_time >= "0001",
-        # Equal only for YYYY-MM-DD[T ]HH:MM:SS; the modifier makes SQLite go through the day number,
-        # so a day or hour that does not exist (02-29 of 2025, 24:00:00) comes back changed.
-        sa.func.datetime(date_time, "+0 days") == sa.func.replace(date_time, "T", " "),
-    )
+    isoformat()` gives, when `time` is a valid date and time with no fraction, milliseconds or
+    microseconds, and no offset, Z or ±HH:MM; else NULL (Python parses it). Each of those nine
+    layouts has a length of its own: the length picks the one to test."""
     layouts = {}
     for digits, fraction in _FRACTIONS.items():
         for offset, offset_shape in _OFFSETS.items():
-            shape = time.op("GLOB")("????-??-??[T ]??:??:??" + fraction + offset_shape)
+            tests = [time.op("GLOB")(_DATE_TIME + fraction + offset_shape)]
             if offset_shape.startswith("[+-]"):
-                shape = sa.and_(shape, sa.func.substr(time, -5, 2) < "24")
+                tests.append(sa.func.substr(time, -5, 2) < "24")
             text = _fraction_text(time, digits) + _offset_text(time, offset)
-            layouts[19 + (digits and digits + 1) + len(offset or "")] = sa.case((shape, text))
-    return sa.case((valid, sa.case(layouts, value=sa.func.length(time))))
+            layouts[19 + (digits and digits + 1) + len(offset)] = sa.case((sa.and_(*tests, _calendar(time)), text))
+    return sa.case((sa.func.typeof(time) == "text", sa.case(layouts, value=sa.func.length(time))))
 
 
 # ---- a chunk at once ---------------------------------------------------------------------------
