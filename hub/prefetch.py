@@ -19,7 +19,7 @@ Item = TypeVar("Item")
 
 
 def prefetched(
-    tasks: Iterable[Callable[[], Iterable[Item]]], readers: int = 2, ahead: int = 3, name: str = "read-ahead"
+    tasks: Iterable[Callable[[], Iterable[Item]]], readers: int = 1, ahead: int = 2, name: str = "read-ahead"
 ) -> Iterator[Item]:
     """The items of each task's chunk, in order; `readers` threads run the tasks, at most `ahead` at once."""
     pool = ThreadPoolExecutor(readers, thread_name_prefix=name)

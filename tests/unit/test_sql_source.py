@@ -95,6 +95,22 @@ def test_pages_through_ties_and_resumes_without_gaps_or_repeats(db):
     source.close()
 
 
+def test_rows_written_out_of_cursor_order_are_read_in_it_chunk_by_chunk(db):
+    db.execute("DELETE FROM t")
+    times = [f"2026-11-20T08:00:{second:02d}.000+08:00" for second in range(10)]
+    for number in (7, 3, 9, 0, 5, 1, 8, 2, 6, 4):  # rowid order is not the cursor's
+        db.execute("INSERT INTO t VALUES (?, ?, ?, ?)", (f"B{number}", "名", number, times[number]))
+    db.commit()
+    source = SqlSource(RESOURCE, RESOURCE.binding)
+    state: dict = {}
+    first = read_all(source, state, limit=4)
+    assert state["cursor"] == times[3]
+    rest = read_all(source, state)
+    assert [value_of(row)["bh"] for row in first + rest] == [f"B{n}" for n in range(10)]
+    assert all(isinstance(row, Conformed) for row in rest), "read the fast way, SQLite's chunks in keyset order"
+    source.close()
+
+
 def test_text_that_is_not_utf8_becomes_a_rejected_value(db):
     db.execute("INSERT INTO t VALUES ('B8', CAST(x'b3c2ff' AS TEXT), 8, '2026-11-21T00:00:00.000+08:00')")
     db.execute("INSERT INTO t VALUES ('B9', ?, 9, '2026-11-21T00:00:01.000+08:00')", (b"\xff\xfe",))
@@ -131,7 +147,7 @@ EDGES = {
     "I": [3, None, 3.0, 3.5, "7", -(2**62)],
     "L": [1, 0, None, "true", "是", 2],
     "T": ["2026-11-20T08:00:00.000+08:00", "2026-11-20 08:00:00", "2026-11-20T08:00:00Z", "garbage", None],
-    "K": ["K", 42, "", None, 4.5],
+    "K": ["K", 42, "", None, 4.5, "K\nL"],
 }
 MIXED = SimpleNamespace(
     id="t_sql_mixed",
