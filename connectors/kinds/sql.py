@@ -51,11 +51,12 @@ class SqlSource(BaseSource):
         super().__init__(resource, binding)
         self.table_name = str(self.config["table"])
         self.cursor_name = str(self.config.get("cursor_column") or DEFAULT_CURSOR)
-        self.batch_size = int(self.config.get("batch_size", 5000))
+        self.batch_size = int(self.config.get("batch_size", 10_000))  # rows a chunk: 5 k read 4 % slower
         self.items = list(resource.items)
         self._engine: sa.Engine | None = None
         self._decoder = TextDecoder()
         self._query = None
+        self._chunk_sqls: dict[tuple, tuple] = {}
 
     @property
     def object_name(self) -> str:
@@ -116,24 +117,35 @@ class SqlSource(BaseSource):
             columns = conn.exec_driver_sql("SELECT name, type FROM pragma_table_info(?)", (self.table_name,))
             return {name: affinity(declared) for name, declared in columns}
 
-    def _key(self, position: dict):
-        """The keyset value (cursor, tie-breakers…) of a position, as SQL."""
+    def _key(self, position: dict, name: str | None):
+        """The keyset value (cursor, tie-breakers…) of a position as SQL: its values, or with `name`
+        parameters `<name>_cursor` and `<name>_after` (SQLite's one tie-breaker, the rowid)."""
+        if name is not None:
+            return sa.tuple_(sa.bindparam(f"{name}_cursor", None), sa.bindparam(f"{name}_after", None))
         breakers = self._query[2]
         after = position["after"] if len(breakers) > 1 else [position["after"]]
         return sa.tuple_(sa.literal(position["cursor"]), *map(sa.literal, after))
 
-    def _statement(self, state: dict, count: bool = False, selected: list | None = None, until: dict | None = None):
+    def _statement(
+        self,
+        state: dict,
+        count: bool = False,
+        selected: list | None = None,
+        until: dict | None = None,
+        parameters: bool = False,
+    ):
         """The rows after `state` in keyset order: the next `batch_size`, or with `until` every row up
-        to that position (no limit, so a row written meanwhile inside the range is not cut off)."""
+        to that position (no limit, so a row written meanwhile inside the range is not cut off). With
+        `parameters` the positions are parameters named `after_…` and `until_…` (see `_key`)."""
         if self._query is None:
             self._build_query()
         table, cursor, breakers, items = self._query
         keyset = sa.tuple_(cursor, *breakers)
         where = cursor.is_not(None)
         if state.get("cursor") is not None:
-            where = sa.and_(where, keyset > self._key(state))
+            where = sa.and_(where, keyset > self._key(state, "after" if parameters else None))
         if until is not None:
-            where = sa.and_(where, keyset <= self._key(until))
+            where = sa.and_(where, keyset <= self._key(until, "until" if parameters else None))
         if count:
             return sa.select(sa.func.count()).select_from(table).where(where)
         columns = [
@@ -223,10 +235,32 @@ class SqlSource(BaseSource):
             yield functools.partial(self._conformed_chunk, position, end)
             position = end
 
+    def _chunk_sql(self, position: dict, until: dict | None) -> tuple[str, tuple, dict]:
+        """(SQL, its parameters' names in order, their values but the positions') of the chunk query
+        from `position` (or the start) to `until` (or `batch_size` rows): compiled once per shape, as
+        building and compiling it was a tenth of a reader's time."""
+        shape = (position.get("cursor") is not None, until is not None)
+        if shape not in self._chunk_sqls:
+            rows = self._statement(position, selected=self._conformed, until=until, parameters=True).subquery()
+            compiled = chunk_columns(rows, _CURSOR, f"{_AFTER}0").compile(
+                dialect=self.engine().dialect, compile_kwargs={"render_postcompile": True}
+            )
+            self._chunk_sqls[shape] = (str(compiled), compiled.positiontup, compiled.construct_params())
+        return self._chunk_sqls[shape]
+
     def _conformed_chunk(self, position: dict, until: dict | None) -> list[SourceItem]:
         """The items of one chunk, SQLite conforming what it can (runs on a reader's thread)."""
-        rows = self._statement(position, selected=self._conformed, until=until).subquery()
-        [chunk] = self._chunk(chunk_columns(rows, _CURSOR, f"{_AFTER}0"))
+        sql, names, values = self._chunk_sql(position, until)
+        values = {**values, "after_cursor": position.get("cursor"), "after_after": position.get("after")}
+        if until is not None:
+            values.update(until_cursor=until["cursor"], until_after=until["after"])
+        try:
+            with self.engine().connect() as conn:
+                chunk = conn.exec_driver_sql(sql, tuple(values[name] for name in names)).one()
+        except sa.exc.OperationalError as exc:
+            raise SourceUnavailable(
+                f"reading {self.system}.{self.table_name} failed ({exc.orig}); rerun later"
+            ) from None
         count, values, keys, times, rowids, cursors, events, last = chunk
         if not count:
             return []
