@@ -223,7 +223,6 @@ class SqlSource(BaseSource):
         """A task per chunk, for the readers: the rows after `position` up to the `batch_size`-th (found
         in the cursor's index alone), and so on; the last chunk is the next `batch_size` rows after the
         last end found (rows written after that are read on the next pass)."""
-        _table, cursor, breakers, _items = self._query
         while True:
             ends = self._statement(position, selected=[sa.null()]).offset(self.batch_size - 1).limit(1)
             with self.engine().connect() as conn:
@@ -250,13 +249,13 @@ class SqlSource(BaseSource):
 
     def _conformed_chunk(self, position: dict, until: dict | None) -> list[SourceItem]:
         """The items of one chunk, SQLite conforming what it can (runs on a reader's thread)."""
-        sql, names, values = self._chunk_sql(position, until)
-        values = {**values, "after_cursor": position.get("cursor"), "after_after": position.get("after")}
+        sql, names, constants = self._chunk_sql(position, until)
+        parameters = {**constants, "after_cursor": position.get("cursor"), "after_after": position.get("after")}
         if until is not None:
-            values.update(until_cursor=until["cursor"], until_after=until["after"])
+            parameters.update(until_cursor=until["cursor"], until_after=until["after"])
         try:
             with self.engine().connect() as conn:
-                chunk = conn.exec_driver_sql(sql, tuple(values[name] for name in names)).one()
+                chunk = conn.exec_driver_sql(sql, tuple(parameters[name] for name in names)).one()
         except sa.exc.OperationalError as exc:
             raise SourceUnavailable(
                 f"reading {self.system}.{self.table_name} failed ({exc.orig}); rerun later"
@@ -271,9 +270,7 @@ class SqlSource(BaseSource):
                 f"order ({cursors[-1]!r} last, {_json(last)[0]!r} the greatest); run with "
                 f"binding.config.conform_in_database: false"
             )
-        return list(
-            self._conformed_items(_Chunk(values, keys.split(b"\n"), times.split(b"\n"), rowids, cursors, events))
-        )
+        return list(self._conformed_items(_Chunk(values, keys, times, rowids, cursors, events)))
 
     def _conformed_items(self, chunk: _Chunk) -> Iterator[SourceItem]:
         """The chunk in order: runs of rows SQLite conformed, and between them the rows it could not,
@@ -307,10 +304,10 @@ def _json(text: bytes):
 class _Chunk:
     """One chunk as SQLite handed it over (`sqlite_json.chunk_columns`), its lines split."""
 
-    def __init__(self, values: bytes, keys, times, rowids, cursors, events: bytes) -> None:
+    def __init__(self, values: bytes, keys: bytes, times: bytes, rowids: list, cursors: list, events: bytes) -> None:
         self.joined = values
-        self.values = values.split(b"\n")
-        self.keys, self.times, self.rowids, self.cursors = keys, times, rowids, cursors
+        self.values, self.keys, self.times = values.split(b"\n"), keys.split(b"\n"), times.split(b"\n")
+        self.rowids, self.cursors = rowids, cursors
         self._events_json = events
         self._events = None
 
