@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -54,9 +55,19 @@ print(json.dumps(sorted(dag_id for dag_id, dag in bag.dags.items() if "ingest" i
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port free now, below the kernel's ephemeral range: a port the kernel handed out could be taken
+    by one of the set-up's outbound connections before the service binds it minutes later (Airflow's
+    API server once failed so, "address already in use", after a 500 s set-up)."""
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    ephemeral = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
+    for port in random.sample(range(20_000, ephemeral), 500):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit(f"no free port between 20000 and {ephemeral}")
 
 
 def run(command: list[str], env: dict, *, log: Path | None = None) -> tuple[float, float]:
