@@ -105,39 +105,45 @@ def conformed_columns(resource, table, affinities: dict[str, str], event) -> lis
 # ---- the hub-event-time header -------------------------------------------------------------------
 
 LOCAL_OFFSET = "+08:00"  # the sources' local time (hub.timezone.LOCAL_TZ): a time without an offset is in it
-# The layouts SQLite writes the header of: fractional digits × offset, each with the GLOB of its shape
-# after the date and time (`_DATE_TIME`). Offset hours above 23 are refused apart.
+# The layouts SQLite writes the header of: fractional digits × offset, each with the GLOB of its
+# fraction. Offset hours above 23 are refused apart.
 _FRACTIONS = {0: "", 3: ".[0-9][0-9][0-9]", 6: ".[0-9][0-9][0-9][0-9][0-9][0-9]"}
-_OFFSETS = {"": "", "Z": "Z", "±HH:MM": "[+-][0-2][0-9]:[0-5][0-9]"}
+_OFFSETS = ("", "Z", "±HH:MM")
+_DATE, _TIME, _HH_MM = (
+    "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]",
+    "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
+    "[0-2][0-9]:[0-5][0-9]",
+)
 
 
-def _fraction_text(time, digits: int):
+def _fraction_text(time, digits: int, canonical: bool):
     """The date, time and fraction as isoformat writes them: a T between, six digits, none if all zero."""
-    whole = sa.func.replace(sa.func.substr(time, 1, 19), " ", "T")
+
+    def head(length: int):
+        text = sa.func.substr(time, 1, length, type_=sa.Text)
+        return text if canonical else sa.func.replace(text, " ", "T")
+
     if not digits:
-        return whole
+        return head(19)
     return sa.case(
-        (sa.func.substr(time, 20, digits + 1) == "." + "0" * digits, whole),
-        else_=sa.func.replace(sa.func.substr(time, 1, 20 + digits), " ", "T") + "0" * (6 - digits),
+        (sa.func.substr(time, 20, digits + 1) == "." + "0" * digits, head(19)),
+        else_=head(20 + digits) + "0" * (6 - digits),
     )
 
 
-def _offset_text(time, offset: str):
+def _offset_text(time, offset: str, canonical: bool):
     if offset == "":
         return sa.literal(LOCAL_OFFSET)
     if offset == "Z":
         return sa.literal("+00:00")
-    written = sa.func.substr(time, -6)
-    return sa.case((written == "-00:00", "+00:00"), else_=written)
-
-
-_DATE_TIME = "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9][T ][0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+    written = sa.func.substr(time, -6, type_=sa.Text)
+    return written if canonical else sa.case((written == "-00:00", "+00:00"), else_=written)
 
 
 def _calendar(time):
-    """The date and time of a `_DATE_TIME` are a real day and hour (a year from 1, as Python's). Most
-    days are told by comparing texts; from the 29th on, SQLite's `datetime` with a modifier goes
-    through the day number, so a day that does not exist (02-29 of 2025) comes back changed."""
+    """The date and time of a layout's text are a real day and hour. Most days are told by comparing
+    texts; from the 29th on, SQLite's `datetime` with a modifier goes through the day number, so a day
+    that does not exist (02-29 of 2025) comes back changed."""
     date_time = sa.func.substr(time, 1, 19)
     plain = sa.and_(
         sa.func.substr(time, 6, 2).between("01", "12"),
@@ -145,23 +151,37 @@ def _calendar(time):
         sa.func.substr(time, 12, 2) < "24",
     )
     checked = sa.func.datetime(date_time, "+0 days") == sa.func.replace(date_time, "T", " ")
-    return sa.and_(sa.func.substr(time, 1, 4) >= "0001", sa.or_(plain, checked))
+    return sa.or_(plain, checked)
+
+
+def _layout(time, digits: int, offset: str, canonical: bool):
+    """(test, header text) of one layout. `canonical`: written as isoformat writes it (a T between date
+    and time, an offset's sign +), so its text needs no mending: tried first, it saves a third of the
+    header's cost (1.76 → 1.39 µs a row); the other spellings (a space, -00:00) take the second test."""
+    sign = "+" if canonical else "[+-]"
+    offset_shape = {"": "", "Z": "Z", "±HH:MM": sign + _HH_MM}[offset]
+    shape = _DATE + ("T" if canonical else "[T ]") + _TIME + _FRACTIONS[digits] + offset_shape
+    # The GLOB vouches for four digits first, so comparing the whole text tells a year from 0001.
+    tests = [time.op("GLOB")(shape), time >= "0001"]
+    if offset == "±HH:MM":
+        tests.append(sa.func.substr(time, -5, 2) < "24")
+    tests.append(_calendar(time))
+    return sa.and_(*tests), _fraction_text(time, digits, canonical) + _offset_text(time, offset, canonical)
 
 
 def event_time_text(time):
     """SQL for the hub-event-time header of a row whose time is `time`: the text `parse_time(time).
     isoformat()` gives, when `time` is a valid date and time with no fraction, milliseconds or
     microseconds, and no offset, Z or ±HH:MM; else NULL (Python parses it). Each of those nine
-    layouts has a length of its own: the length picks the one to test."""
+    layouts has a length of its own: the length picks the one to test. A number or a BLOB gets NULL
+    (the unit tests try both); a row whose time is a BLOB is conformed in Python anyway, as every
+    item's test refuses a BLOB."""
     layouts = {}
-    for digits, fraction in _FRACTIONS.items():
-        for offset, offset_shape in _OFFSETS.items():
-            tests = [time.op("GLOB")(_DATE_TIME + fraction + offset_shape)]
-            if offset_shape.startswith("[+-]"):
-                tests.append(sa.func.substr(time, -5, 2) < "24")
-            text = _fraction_text(time, digits) + _offset_text(time, offset)
-            layouts[19 + (digits and digits + 1) + len(offset)] = sa.case((sa.and_(*tests, _calendar(time)), text))
-    return sa.case((sa.func.typeof(time) == "text", sa.case(layouts, value=sa.func.length(time))))
+    for digits in _FRACTIONS:
+        for offset in _OFFSETS:
+            length = 19 + (digits and digits + 1) + len(offset)
+            layouts[length] = sa.case(*(_layout(time, digits, offset, canonical) for canonical in (True, False)))
+    return sa.case(layouts, value=sa.func.length(time))
 
 
 # ---- a chunk at once ---------------------------------------------------------------------------
